@@ -1,0 +1,101 @@
+"""The composition root every service shares: build everything once, run, close."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from crm_schemas.config import ConfigEvent
+from crm_schemas.topics import Topics
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_runtime.bus import build_broker, ensure_topics
+from crm_runtime.config_store import ConfigStore
+from crm_runtime.delivery import subscribe
+from crm_runtime.logs import setup_logging
+from crm_runtime.mongo import Document, connect
+from crm_runtime.settings import ServiceSettings
+from crm_runtime.tracing import build_tracer_provider
+
+log = logging.getLogger(__name__)
+
+TOPIC_PARTITIONS = 4
+
+
+@dataclass
+class Runtime:
+    """Everything a service's handlers need, built once at start-up."""
+
+    name: str
+    settings: ServiceSettings
+    tracer: TracerProvider
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    config: ConfigStore
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        """The service's own database: no other service reads or writes it."""
+        return self.mongo[self.settings.mongo_db]
+
+    @property
+    def topics(self) -> Topics:
+        """Topic names of this deployment."""
+        return self.settings.topics
+
+
+def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
+    """Logging, tracing, broker, database and config projection for one service."""
+    setup_logging(name, settings.log_level, settings.log_json)
+    tracer = build_tracer_provider(name, settings.otel_exporter, settings.otel_endpoint)
+    broker = build_broker(settings, name, tracer)
+    mongo = connect(settings)
+    return Runtime(name, settings, tracer, broker, mongo, ConfigStore(mongo[settings.mongo_db]))
+
+
+def follow_config(runtime: Runtime) -> None:
+    """Keep the service's projection of workspaces and accounts current."""
+
+    async def apply_config(event: ConfigEvent) -> None:
+        """Store the newest version of a workspace or account."""
+        await runtime.config.apply(event)
+
+    subscribe(
+        runtime.broker,
+        runtime.settings,
+        topic=runtime.topics.config,
+        group=f"{runtime.name}.config",
+        contract=ConfigEvent,
+        handler=apply_config,
+    )
+
+
+def build_app(runtime: Runtime) -> FastStream:
+    """The FastStream app: topics ensured and start hooks run before consuming."""
+    app = FastStream(runtime.broker, logger=logging.getLogger(runtime.name))
+
+    @app.on_startup
+    async def prepare() -> None:
+        await ensure_topics(
+            runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS
+        )
+        for hook in runtime.on_start:
+            await hook()
+        log.info("service starting", extra={"service": runtime.name})
+
+    @app.after_shutdown
+    async def close() -> None:
+        await runtime.mongo.close()
+        runtime.tracer.shutdown()
+
+    return app
+
+
+def run(runtime: Runtime) -> None:
+    """Run the service until SIGINT or SIGTERM."""
+    asyncio.run(build_app(runtime).run())

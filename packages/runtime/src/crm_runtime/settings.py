@@ -1,0 +1,43 @@
+"""The settings every service has. Each service subclasses this with its own env prefix."""
+
+from crm_schemas.topics import Topics
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A Fernet key used only by the local stack and tests; production sets its own.
+LOCAL_SECRETS_KEY = "bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE="
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and runtime settings common to every service."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    mongo_db: str = "crm"
+    topic_prefix: str = "crm"
+    group_prefix: str = Field(default="crm", description="Prefix of Kafka consumer group ids.")
+    secrets_key: SecretStr = Field(
+        default=SecretStr(LOCAL_SECRETS_KEY),
+        description="Fernet key (urlsafe base64 of 32 bytes) for passwords and tokens at rest.",
+    )
+    handler_attempts: int = Field(
+        default=5, ge=1, description="Attempts at one message before it is dead-lettered."
+    )
+    retry_max_wait_s: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_exporter: str = Field(
+        default="none", description="'none', 'console' or 'otlp' (OTLP over HTTP)."
+    )
+    otel_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+
+    @property
+    def topics(self) -> Topics:
+        """The topic names under this deployment's prefix."""
+        return Topics(self.topic_prefix)
+
+    def group(self, name: str) -> str:
+        """A consumer group id under this deployment's prefix."""
+        return f"{self.group_prefix}.{name}"

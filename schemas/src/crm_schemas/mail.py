@@ -1,0 +1,118 @@
+"""Messages, from the fetcher's raw form to the timeline's record."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from crm_schemas.base import Address, Event, utcnow
+
+
+class FolderRole(StrEnum):
+    """What a folder is for, from its special-use attribute or its well-known name."""
+
+    INBOX = "inbox"
+    SENT = "sent"
+    DRAFTS = "drafts"
+    JUNK = "junk"
+    TRASH = "trash"
+    ARCHIVE = "archive"
+    ALL = "all"
+    OTHER = "other"
+
+
+class AttachmentInfo(Event):
+    """An attachment's metadata; its content is never fetched."""
+
+    filename: str | None = None
+    content_type: str
+    size: int | None = None
+
+
+class RawMessage(Event):
+    """A message as fetched from a mailbox, before any rule is applied.
+
+    Keyed on its topic by ``item_id``, which depends only on the workspace and the
+    Message-ID, so the same message fetched from two mailboxes or two folders is one item.
+    """
+
+    schema_version: Literal[1] = 1
+    item_id: str
+    workspace_id: str
+    account_id: str
+    provider: Literal["imap", "gmail", "graph"]
+    provider_ref: str = Field(
+        description="Where the provider keeps it, e.g. folder/uidvalidity/uid."
+    )
+    folder: str
+    folder_role: FolderRole
+    message_id: str = Field(description="Normalised RFC 5322 Message-ID (no angle brackets).")
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    subject: str | None = None
+    sent_at: datetime
+    from_: tuple[Address, ...] = Field(default=(), alias="from")
+    sender: Address | None = None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers the rules read (List-Id, Precedence, ...), by lower-cased name.",
+    )
+    content_type: str = "text/plain"
+    body_text: str | None = Field(default=None, description="Plain text body, bounded.")
+    attachments: tuple[AttachmentInfo, ...] = ()
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+    model_config = Event.model_config | {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class ParticipantRole(StrEnum):
+    """Where an address appeared on a message or meeting."""
+
+    FROM = "from"
+    TO = "to"
+    CC = "cc"
+    BCC = "bcc"
+    ORGANIZER = "organizer"
+    ATTENDEE = "attendee"
+
+
+class Participant(Event):
+    """One participant of a message or meeting, linked to records where known."""
+
+    email: str
+    name: str | None = None
+    roles: tuple[ParticipantRole, ...]
+    internal: bool = Field(description="In the workspace's own domains.")
+    person_id: str | None = None
+    company_id: str | None = None
+    company_domain: str | None = Field(
+        default=None, description="Registrable domain of a work address, None for personal ones."
+    )
+    response: str | None = Field(default=None, description="Attendee response status.")
+
+
+class MatchedMessage(Event):
+    """A message that may be shared, with its participants and direction."""
+
+    schema_version: Literal[1] = 1
+    message: RawMessage
+    thread_id: str
+    sent_by_owner: bool
+    participants: tuple[Participant, ...]
+
+
+class TimelineMessage(Event):
+    """A message ready for the timelines: participants linked, records created."""
+
+    schema_version: Literal[1] = 1
+    message: RawMessage
+    thread_id: str
+    sent_by_owner: bool
+    visibility: str = Field(description="The source mailbox's visibility setting.")
+    owner_member_id: str
+    participants: tuple[Participant, ...]

@@ -1,0 +1,38 @@
+"""People and companies as they are created or changed."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from crm_schemas.base import Event, utcnow
+
+
+class PersonUpserted(Event):
+    """A person exists with these addresses (the first is the primary one)."""
+
+    type: Literal["person"] = "person"
+    schema_version: Literal[1] = 1
+    person_id: str
+    workspace_id: str
+    name: str
+    emails: tuple[str, ...] = Field(min_length=1)
+    company_id: str | None = None
+    created_by: Literal["auto", "api"] = "auto"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CompanyUpserted(Event):
+    """A company exists with these domains."""
+
+    type: Literal["company"] = "company"
+    schema_version: Literal[1] = 1
+    company_id: str
+    workspace_id: str
+    name: str
+    domains: tuple[str, ...]
+    created_by: Literal["auto", "api"] = "auto"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+RecordEvent = Annotated[PersonUpserted | CompanyUpserted, Field(discriminator="type")]

@@ -1,0 +1,91 @@
+"""Topic names, in one place.
+
+Every name carries a prefix (``crm`` in production) so that tests and side-by-side stacks
+can run on one broker without seeing each other's traffic.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The names of every topic of the system, under one prefix."""
+
+    prefix: str = "crm"
+
+    @property
+    def config(self) -> str:
+        """Workspaces and connected accounts, keyed by their id (compacted)."""
+        return f"{self.prefix}.config.v1"
+
+    @property
+    def sync_requests(self) -> str:
+        """Sync jobs, keyed by account id: the fetcher's work queue."""
+        return f"{self.prefix}.sync.requests.v1"
+
+    @property
+    def sync_status(self) -> str:
+        """Per-account sync progress and failures, keyed by account id."""
+        return f"{self.prefix}.sync.status.v1"
+
+    @property
+    def mail_raw(self) -> str:
+        """Messages as fetched, keyed by item id."""
+        return f"{self.prefix}.mail.raw.v1"
+
+    @property
+    def calendar_raw(self) -> str:
+        """Events as fetched, keyed by item id."""
+        return f"{self.prefix}.calendar.raw.v1"
+
+    @property
+    def mail_matched(self) -> str:
+        """Messages that may be shared, with their participants linked where known."""
+        return f"{self.prefix}.mail.matched.v1"
+
+    @property
+    def calendar_matched(self) -> str:
+        """Events that may be shared, with their participants linked where known."""
+        return f"{self.prefix}.calendar.matched.v1"
+
+    @property
+    def dropped(self) -> str:
+        """Items that were not synced, each with its reason, keyed by item id."""
+        return f"{self.prefix}.dropped.v1"
+
+    @property
+    def records(self) -> str:
+        """People and companies as they are created or changed, keyed by record id."""
+        return f"{self.prefix}.records.v1"
+
+    @property
+    def timeline_messages(self) -> str:
+        """Messages ready for the timelines, keyed by item id."""
+        return f"{self.prefix}.timeline.messages.v1"
+
+    @property
+    def timeline_events(self) -> str:
+        """Meetings ready for the timelines, keyed by item id."""
+        return f"{self.prefix}.timeline.events.v1"
+
+    @property
+    def dead_letter(self) -> str:
+        """Messages no handler could process, with the error, keyed as on their source."""
+        return f"{self.prefix}.deadletter.v1"
+
+    def all(self) -> tuple[str, ...]:
+        """Every topic, for creating them up front and for documentation."""
+        return (
+            self.config,
+            self.sync_requests,
+            self.sync_status,
+            self.mail_raw,
+            self.calendar_raw,
+            self.mail_matched,
+            self.calendar_matched,
+            self.dropped,
+            self.records,
+            self.timeline_messages,
+            self.timeline_events,
+            self.dead_letter,
+        )
