@@ -1,0 +1,77 @@
+"""Fixtures every test layer shares: where the local stack is, and per-test isolation.
+
+Integration and end-to-end tests talk to the real servers started by ``make infra-up``
+(all on 127.0.0.1). Each test gets its own topic prefix, consumer-group prefix and
+database, so tests never see each other's messages or records.
+"""
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Addresses of the local stack's servers."""
+
+    kafka_bootstrap: str
+    mongo_url: str
+    imap_host: str
+    imap_port: int
+    imap_test_password: str
+    caldav_url: str
+    caldav_users_file: str
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    """The running local stack; fails clearly when it is not up."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    stack_dir = os.environ.get("STACK_DIR", os.path.join(root, ".stack"))
+    found = Stack(
+        kafka_bootstrap=f"127.0.0.1:{_port('STACK_KAFKA_PORT', 19092)}",
+        mongo_url=f"mongodb://127.0.0.1:{_port('STACK_MONGO_PORT', 27017)}/",
+        imap_host="127.0.0.1",
+        imap_port=_port("STACK_IMAP_PORT", 10143),
+        imap_test_password=os.environ.get("STACK_IMAP_TEST_PASSWORD", "test-password"),
+        caldav_url=f"http://127.0.0.1:{_port('STACK_CALDAV_PORT', 15232)}/",
+        caldav_users_file=os.path.join(stack_dir, "radicale", "users"),
+    )
+    for name, port in (
+        ("Kafka", _port("STACK_KAFKA_PORT", 19092)),
+        ("FerretDB", _port("STACK_MONGO_PORT", 27017)),
+        ("Dovecot", found.imap_port),
+        ("Radicale", _port("STACK_CALDAV_PORT", 15232)),
+    ):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError:
+            pytest.fail(f"{name} is not answering on 127.0.0.1:{port}: run `make infra-up`")
+    return found
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short token unique to this test, for names nothing else uses."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def isolated(stack: Stack, unique: str) -> dict[str, str]:
+    """Settings values that give a test its own topics, groups and database."""
+    return {
+        "kafka_bootstrap": stack.kafka_bootstrap,
+        "mongo_url": stack.mongo_url,
+        "topic_prefix": f"t{unique}",
+        "group_prefix": f"t{unique}",
+        # each service adds its own suffix: services never share a database
+        "mongo_db_prefix": f"t{unique}",
+        "log_json": "false",
+    }
