@@ -1,0 +1,1 @@
+"""The enricher's adapters."""

@@ -1,0 +1,143 @@
+"""The enricher: creates people and companies where allowed, and emits timeline records."""
+
+from crm_runtime.bus import publish
+from crm_runtime.delivery import RetryLater, subscribe
+from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas.calendar import MatchedEvent, TimelineEvent
+from crm_schemas.config import AccountConfigured, WorkspaceConfigured
+from crm_schemas.mail import MatchedMessage, Participant, TimelineMessage
+from crm_schemas.records import CompanyUpserted, PersonUpserted
+from enricher.adapters.records import Records
+from enricher.rules.companies import company_domain, company_name_from_domain
+from enricher.rules.creation import creates_people_from_message, may_become_person
+from enricher.rules.names import person_name_from_header
+from enricher.settings import EnricherSettings
+
+SERVICE = "enricher"
+Record = PersonUpserted | CompanyUpserted
+
+
+class Enricher:
+    """The enricher's handlers, over its runtime and its records."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.records = Records(runtime.db)
+
+    async def _context(self, account_id: str) -> tuple[AccountConfigured, WorkspaceConfigured]:
+        account = await self._runtime.config.account(account_id)
+        workspace = await self._runtime.config.workspace(account.workspace_id) if account else None
+        if account is None or workspace is None:
+            raise RetryLater(f"config of account {account_id} has not arrived yet")
+        return account, workspace
+
+    async def _link(
+        self, workspace: WorkspaceConfigured, owner: frozenset[str], p: Participant, create: bool
+    ) -> tuple[Participant, list[Record]]:
+        ws = workspace.workspace_id
+        domain = None if p.internal else company_domain(p.email, frozenset(workspace.domains))
+        created: list[Record] = []
+        person = await self.records.person_by_email(ws, p.email)
+        company = await self.records.company_by_domain(ws, domain) if domain else None
+        if person is None and create and may_become_person(p, owner):
+            if domain is not None and company is None:
+                company = await self.records.ensure_company(
+                    ws, domain, company_name_from_domain(domain)
+                )
+                created.append(company)
+            name = person_name_from_header(p.name, p.email)
+            person = await self.records.ensure_person(
+                ws, p.email, name, company.company_id if company else None
+            )
+            created.append(person)
+        linked = p.model_copy(
+            update={
+                "person_id": person.person_id if person else p.person_id,
+                "company_id": (person.company_id if person else None)
+                or (company.company_id if company else None),
+                "company_domain": domain,
+            }
+        )
+        return linked, created
+
+    async def _enrich(
+        self,
+        account: AccountConfigured,
+        workspace: WorkspaceConfigured,
+        participants: tuple[Participant, ...],
+        create: bool,
+    ) -> tuple[Participant, ...]:
+        linked: list[Participant] = []
+        created: list[Record] = []
+        for participant in participants:
+            one, new = await self._link(workspace, account.owner_addresses, participant, create)
+            linked.append(one)
+            created.extend(new)
+        await self._announce(created)
+        return tuple(linked)
+
+    async def _announce(self, created: list[Record]) -> None:
+        """Publish records not yet published, then remember that they were."""
+        ids = [r.person_id if isinstance(r, PersonUpserted) else r.company_id for r in created]
+        pending = set(await self.records.unannounced(ids)) if ids else set()
+        for record_id, record in zip(ids, created, strict=True):
+            if record_id in pending:
+                await publish(self._runtime.broker, self._runtime.topics.records, record_id, record)
+        if pending:
+            await self.records.mark_announced(sorted(pending))
+
+    async def on_matched_message(self, matched: MatchedMessage) -> None:
+        """Create the people and companies a message allows, and put it on the timelines."""
+        account, workspace = await self._context(matched.message.account_id)
+        create = creates_people_from_message(account.mail.contact_creation, matched.sent_by_owner)
+        participants = await self._enrich(account, workspace, matched.participants, create)
+        record = TimelineMessage(
+            message=matched.message,
+            thread_id=matched.thread_id,
+            sent_by_owner=matched.sent_by_owner,
+            visibility=account.mail.visibility.value,
+            owner_member_id=account.owner_member_id,
+            participants=participants,
+        )
+        topic = self._runtime.topics.timeline_messages
+        await publish(self._runtime.broker, topic, matched.message.item_id, record)
+
+    async def on_matched_event(self, matched: MatchedEvent) -> None:
+        """Create the people and companies a meeting allows, and put it on the timelines."""
+        account, workspace = await self._context(matched.event.account_id)
+        create = account.calendar.contact_creation
+        participants = await self._enrich(account, workspace, matched.participants, create)
+        record = TimelineEvent(
+            event=matched.event,
+            visibility=account.calendar.visibility.value,
+            owner_member_id=account.owner_member_id,
+            participants=participants,
+        )
+        topic = self._runtime.topics.timeline_events
+        await publish(self._runtime.broker, topic, matched.event.item_id, record)
+
+
+def build(settings: EnricherSettings) -> Runtime:
+    """The enricher's runtime with every subscriber wired."""
+    runtime = build_runtime(SERVICE, settings)
+    enricher = Enricher(runtime)
+    runtime.on_start.append(enricher.records.create_indexes)
+    follow_config(runtime)
+    topics = runtime.topics
+    subscribe(
+        runtime.broker,
+        settings,
+        topic=topics.mail_matched,
+        group=SERVICE,
+        contract=MatchedMessage,
+        handler=enricher.on_matched_message,
+    )
+    subscribe(
+        runtime.broker,
+        settings,
+        topic=topics.calendar_matched,
+        group=SERVICE,
+        contract=MatchedEvent,
+        handler=enricher.on_matched_event,
+    )
+    return runtime

@@ -1,0 +1,38 @@
+"""A new person's name: from the display name in the headers, else from the address."""
+
+import re
+
+_VIA = re.compile(r"\s+via\s+.+$", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[._\-+]+")
+_DIGITS = re.compile(r"\d+")
+
+
+def person_name_from_header(display_name: str | None, email: str) -> str:
+    """The name to give a person first seen as ``display_name <email>``.
+
+    "Doe, Jane" becomes "Jane Doe"; "Jane Doe via Calendly" becomes "Jane Doe"; a name in
+    all capitals is title-cased; a display name that is itself an address is ignored. With
+    no usable display name the name comes from the local part: jane.doe -> "Jane Doe".
+    """
+    name = _clean_display_name(display_name or "")
+    return name or name_from_local_part(email)
+
+
+def _clean_display_name(raw: str) -> str:
+    name = " ".join(raw.replace('"', " ").replace("'", " ").split())
+    name = _VIA.sub("", name).strip()
+    if not name or "@" in name:
+        return ""
+    if name.count(",") == 1:
+        last, first = (part.strip() for part in name.split(","))
+        name = f"{first} {last}".strip()
+    if name.isupper() and len(name) > 3:
+        name = name.title()
+    return name
+
+
+def name_from_local_part(email: str) -> str:
+    """A readable name from an address's local part: jane_doe42 -> "Jane Doe"."""
+    local = email.partition("@")[0].partition("+")[0]
+    words = _SEPARATORS.sub(" ", _DIGITS.sub(" ", local)).split()
+    return " ".join(w.capitalize() for w in words) or local

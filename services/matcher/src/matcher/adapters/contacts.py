@@ -1,0 +1,39 @@
+"""The matcher's own index of known people by address, fed by the records topic."""
+
+from collections.abc import Iterable
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_runtime.mongo import Document
+from crm_schemas.ids import normalize_email
+from crm_schemas.records import PersonUpserted
+
+
+class Contacts:
+    """Which person each address belongs to, per workspace."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._addresses = db["contact_addresses"]
+
+    async def remember(self, person: PersonUpserted) -> None:
+        """Point every address of the person at the person."""
+        for email in person.emails:
+            address = normalize_email(email)
+            await self._addresses.update_one(
+                {"_id": f"{person.workspace_id}:{address}"},
+                {
+                    "$set": {
+                        "workspace_id": person.workspace_id,
+                        "email": address,
+                        "person_id": person.person_id,
+                        "company_id": person.company_id,
+                    }
+                },
+                upsert=True,
+            )
+
+    async def lookup(self, workspace_id: str, emails: Iterable[str]) -> dict[str, str]:
+        """Person id by address, for the addresses that belong to a known person."""
+        ids = [f"{workspace_id}:{normalize_email(e)}" for e in emails]
+        cursor = self._addresses.find({"_id": {"$in": ids}})
+        return {doc["email"]: doc["person_id"] async for doc in cursor}

@@ -1,0 +1,1 @@
+"""The matcher's product rules: pure functions over plain data, no I/O."""
