@@ -1,10 +1,10 @@
 """Each service's own projection of the config topic: workspaces and connected accounts."""
 
-from crm_schemas.config import AccountConfigured, ConfigEvent, WorkspaceConfigured
 from pydantic import TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.mongo import Document, upsert_if_newer
+from crm_schemas.config import AccountConfigured, ConfigEvent, WorkspaceConfigured
 
 _EVENT: TypeAdapter[ConfigEvent] = TypeAdapter(ConfigEvent)
 

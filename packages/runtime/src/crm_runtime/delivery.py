@@ -12,7 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from crm_schemas.outcomes import DeadLetter
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -21,6 +20,7 @@ from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponen
 
 from crm_runtime.bus import publish
 from crm_runtime.settings import ServiceSettings
+from crm_schemas.outcomes import DeadLetter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

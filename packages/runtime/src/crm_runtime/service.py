@@ -5,8 +5,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from crm_schemas.config import ConfigEvent
-from crm_schemas.topics import Topics
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,6 +18,8 @@ from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
+from crm_schemas.config import ConfigEvent
+from crm_schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 

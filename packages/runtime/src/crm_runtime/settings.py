@@ -1,8 +1,9 @@
 """The settings every service has. Each service subclasses this with its own env prefix."""
 
-from crm_schemas.topics import Topics
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_schemas.topics import Topics
 
 # A Fernet key used only by the local stack and tests; production sets its own.
 LOCAL_SECRETS_KEY = "bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE="

@@ -1,0 +1,72 @@
+# Every entry point a person or CI uses. A fresh machine needs only python3, java+maven
+# and go; everything else is installed here, into the project's folders.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STACK_DIR ?= $(CURDIR)/.stack
+export STACK_DIR
+UV_VERSION := 0.13.9
+UV_HOME := $(STACK_DIR)/uv
+UV := $(UV_HOME)/bin/uv
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
+
+.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop test test-unit lint fmt bench contracts clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(BIN)/python: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --quiet
+	@touch $(BIN)/python
+
+bootstrap: $(BIN)/python ## Install uv and the locked Python environment (.venv)
+
+infra-install: ## Install Kafka, FerretDB, Dovecot and Radicale without starting them
+	scripts/stack.sh install
+
+infra-up: ## Start the local stack on 127.0.0.1 (idempotent)
+	scripts/stack.sh up
+
+infra-down: ## Stop the local stack (idempotent)
+	scripts/stack.sh down
+
+infra-status: ## Show which servers of the local stack are up
+	scripts/stack.sh status
+
+run: bootstrap infra-up ## Run the system on the local stack with a demo mailbox and calendar
+	$(BIN)/python scripts/demo.py
+
+stop: ## Stop the services started by `make run` (the stack keeps running)
+	$(BIN)/python scripts/demo.py --stop
+
+test: bootstrap ## Start the stack if needed, run every test, stop what was started
+	scripts/test.sh
+
+test-unit: bootstrap ## Only the fast unit tests (no servers)
+	$(BIN)/pytest tests/unit -q
+
+lint: bootstrap ## ruff, mypy --strict, and the import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(SERVICES_SRC)
+	$(BIN)/lint-imports
+
+fmt: bootstrap ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: bootstrap infra-up ## Benchmarks (throughput of the pipeline on the local stack)
+	$(BIN)/python scripts/bench.py
+
+contracts: bootstrap ## Export JSON Schema of every event and the AsyncAPI document to docs/contracts
+	$(BIN)/crm-contracts docs/contracts
+
+clean: infra-down ## Stop everything and delete the local state and the venv
+	rm -rf $(STACK_DIR) $(VENV)

@@ -1,0 +1,29 @@
+"""Which contract travels on which topic: the table the documentation is built from."""
+
+from typing import Any
+
+from crm_schemas.calendar import MatchedEvent, RawEvent, TimelineEvent
+from crm_schemas.config import ConfigEvent
+from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
+from crm_schemas.outcomes import DeadLetter, ItemDropped
+from crm_schemas.records import RecordEvent
+from crm_schemas.sync import SyncRequested, SyncStatusChanged
+from crm_schemas.topics import Topics
+
+
+def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
+    """Topic name -> (contract, who publishes it)."""
+    return {
+        topics.config: (ConfigEvent, "timeline-api"),
+        topics.sync_requests: (SyncRequested, "fetcher scheduler, timeline-api"),
+        topics.sync_status: (SyncStatusChanged, "fetcher"),
+        topics.mail_raw: (RawMessage, "fetcher"),
+        topics.calendar_raw: (RawEvent, "fetcher"),
+        topics.mail_matched: (MatchedMessage, "matcher"),
+        topics.calendar_matched: (MatchedEvent, "matcher"),
+        topics.dropped: (ItemDropped, "fetcher, matcher"),
+        topics.records: (RecordEvent, "enricher"),
+        topics.timeline_messages: (TimelineMessage, "enricher"),
+        topics.timeline_events: (TimelineEvent, "enricher"),
+        topics.dead_letter: (DeadLetter, "every service"),
+    }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make test`: lint, then every test on the real local stack. Starts the stack when it is
+# not running and stops it afterwards; a stack that was already up is left up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+started=0
+if ! scripts/stack.sh status >/dev/null 2>&1; then
+  started=1
+fi
+cleanup() {
+  if [ "$started" = 1 ]; then scripts/stack.sh down || true; fi
+}
+trap cleanup EXIT
+
+echo "== lint"
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+"$BIN/mypy" schemas/src packages/runtime/src services/fetcher/src services/matcher/src \
+  services/enricher/src services/timeline-api/src
+"$BIN/lint-imports"
+
+echo "== local stack"
+time scripts/stack.sh up
+
+echo "== tests"
+"$BIN/pytest" tests "$@"
