@@ -1,0 +1,265 @@
+"""`make run`: the system on the local stack, with a demo mailbox and calendar.
+
+Starts the four services (and the sync scheduler) as background processes, puts demo mail
+into alice@acme.test's Dovecot mailbox and demo meetings into her Radicale calendar,
+connects her account, asks for a sync, and prints the timelines the API serves.
+The services keep running (the scheduler syncs every 5 minutes) until `make stop`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import seed
+from localsystem import LocalSystem
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+PIDS = STACK / "run" / "services"
+MAILBOX = "alice@acme.test"
+PASSWORD = "demo-password"  # the local stack's demo user (scripts/stack.sh)  # noqa: S105
+CLIENT = "jane.doe@mail.client.test"
+
+
+def deployment() -> LocalSystem:
+    return LocalSystem(
+        kafka_bootstrap=f"127.0.0.1:{os.environ.get('STACK_KAFKA_PORT', '19092')}",
+        mongo_url=f"mongodb://127.0.0.1:{os.environ.get('STACK_MONGO_PORT', '27017')}/",
+        prefix="crm",
+        api_port=int(os.environ.get("TIMELINE_PORT", "8080")),
+        log_dir=STACK / "logs" / "services",
+    )
+
+
+def stop_services() -> None:
+    """Stop the services a previous `make run` left running."""
+    for pid_file in PIDS.glob("*.pid") if PIDS.exists() else []:
+        pid = int(pid_file.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            print(f"stopped {pid_file.stem} (pid {pid})")
+        except ProcessLookupError:
+            pass
+        pid_file.unlink()
+
+
+def start_services(system: LocalSystem) -> None:
+    stop_services()
+    PIDS.mkdir(parents=True, exist_ok=True)
+    for service in ("fetcher", "scheduler", "matcher", "enricher", "timeline-api"):
+        system.start(service)
+        (PIDS / f"{service}.pid").write_text(str(system.processes[service].pid))
+    print(f"services started; logs in {system.log_dir}")
+    system.wait_for_api()
+
+
+def seed_demo() -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    imap_port = int(os.environ.get("STACK_IMAP_PORT", "10143"))
+    proposal = "demo-proposal@acme.test"
+    sent = [
+        seed.build_message(
+            message_id=proposal,
+            sender=f"Alice Martin <{MAILBOX}>",
+            to=[f"Jane Doe <{CLIENT}>"],
+            subject="Proposal for the Q1 rollout",
+            body="Hi Jane, please find our proposal attached.",
+            sent_at=now - timedelta(days=2),
+        )
+    ]
+    inbox = [
+        seed.build_message(
+            message_id="demo-reply@client.test",
+            sender=f'"Doe, Jane" <{CLIENT}>',
+            to=[MAILBOX],
+            cc=["bob@acme.test"],
+            subject="Re: Proposal for the Q1 rollout",
+            body="Thanks Alice, looks good.",
+            sent_at=now - timedelta(days=1),
+            in_reply_to=proposal,
+        ),
+        seed.build_message(
+            message_id="demo-lunch@acme.test",
+            sender="Bob <bob@acme.test>",
+            to=[MAILBOX],
+            subject="Lunch?",
+            body="Internal: never on a timeline.",
+            sent_at=now - timedelta(hours=5),
+        ),
+        seed.build_message(
+            message_id="demo-news@vendor.test",
+            sender="Vendor News <news@vendor.test>",
+            to=[MAILBOX],
+            subject="Our November newsletter",
+            body="Bulk mail.",
+            sent_at=now - timedelta(hours=4),
+            headers={"List-Id": "<news.vendor.test>"},
+        ),
+    ]
+    seed.append_messages("127.0.0.1", imap_port, MAILBOX, PASSWORD, "Sent", sent)
+    seed.append_messages("127.0.0.1", imap_port, MAILBOX, PASSWORD, "INBOX", inbox)
+    start = (now + timedelta(days=1)).replace(hour=14, minute=0, second=0)
+    events = [
+        seed.build_event(
+            uid="demo-kickoff",
+            summary="Kick-off with Client",
+            start=start,
+            end=start + timedelta(hours=1),
+            organizer=MAILBOX,
+            attendees=[CLIENT],
+        ),
+        seed.build_event(
+            uid="demo-standup",
+            summary="Team stand-up",
+            start=start,
+            end=start + timedelta(minutes=15),
+            organizer=MAILBOX,
+            attendees=["bob@acme.test"],
+        ),
+        seed.build_event(
+            uid="demo-dentist",
+            summary="Dentist",
+            start=start + timedelta(hours=3),
+            end=start + timedelta(hours=4),
+            organizer=MAILBOX,
+            attendees=[CLIENT],
+            private=True,
+        ),
+    ]
+    seed.put_events(caldav_url(), MAILBOX, PASSWORD, "work", events)
+    print(f"demo mail and meetings are in {MAILBOX}'s mailbox and calendar")
+
+
+def caldav_url() -> str:
+    return f"http://127.0.0.1:{os.environ.get('STACK_CALDAV_PORT', '15232')}/"
+
+
+def connect_and_sync(system: LocalSystem) -> None:
+    env = system.env_for("timeline-api") | {"DEMO_PASSWORD": PASSWORD}
+    admin = [sys.executable, "-m", "timeline_api.admin"]
+    workspace = run([*admin, "create-workspace", "--name", "Acme", "--domain", "acme.test"], env)
+    account = run(
+        [
+            *admin,
+            "connect-account",
+            "--workspace",
+            workspace,
+            "--email",
+            MAILBOX,
+            "--imap-host",
+            "127.0.0.1",
+            "--imap-port",
+            os.environ.get("STACK_IMAP_PORT", "10143"),
+            "--imap-tls",
+            "none",
+            "--username",
+            MAILBOX,
+            "--password-env",
+            "DEMO_PASSWORD",
+            "--caldav-url",
+            caldav_url(),
+            "--contact-creation",
+            "sent_only",
+        ],
+        env,
+    )
+    print(f"workspace {workspace}, account {account} connected")
+    for kind in ("mail", "calendar"):
+        fetcher = [
+            sys.executable,
+            "-m",
+            "fetcher",
+            "sync-now",
+            "--account",
+            account,
+            "--kind",
+            kind,
+        ]
+        run(fetcher, system.env_for("fetcher"))
+
+
+def run(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} failed:\n{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def get(system: LocalSystem, path: str, **params: str) -> Any:
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    with urllib.request.urlopen(f"{system.api_url}{path}{query}", timeout=5) as response:  # noqa: S310
+        return json.load(response)
+
+
+def wait_for_timeline(system: LocalSystem, within: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        system.check_alive()
+        people = get(system, "/v1/people", email=CLIENT)["items"]
+        if people:
+            person = people[0]
+            threads = get(system, f"/v1/people/{person['id']}/threads")["items"]
+            events = get(system, f"/v1/people/{person['id']}/events")["items"]
+            if threads and threads[0]["message_count"] >= 2 and events:
+                return dict(person)
+        time.sleep(0.5)
+    sys.exit(f"the timeline did not fill in {within:.0f} s; see the logs in {system.log_dir}")
+
+
+def show(system: LocalSystem, person: dict[str, Any]) -> None:
+    print(f"\n=== {person['name']} <{', '.join(person['emails'])}>")
+    print_timeline(system, f"/v1/people/{person['id']}")
+    if person.get("company_id"):
+        company = get(system, f"/v1/companies/{person['company_id']}")
+        print(f"\n=== company {company['name']} ({', '.join(company['domains'])})")
+        print_timeline(system, f"/v1/companies/{company['id']}")
+    print(
+        f"\nNot on any timeline: Bob's lunch (internal), the vendor newsletter (group mail),"
+        f" the stand-up (internal) and the dentist (private).\n"
+        f"API: {system.api_url}/docs   Stop the services: make stop"
+        "   Stop the stack: make infra-down"
+    )
+
+
+def print_timeline(system: LocalSystem, path: str) -> None:
+    print("  Emails:")
+    for thread in get(system, f"{path}/threads")["items"]:
+        subject = thread.get("subject") or "(subject hidden)"
+        print(
+            f"    {thread['last_activity'][:16]}  {subject}  [{thread['message_count']} messages]"
+        )
+    print("  Calendar:")
+    for event in get(system, f"{path}/events")["items"]:
+        title = event.get("title") or "(title hidden)"
+        print(f"    {event['starts_at'][:16]}  {title}  ({event['duration_minutes']} min)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stop", action="store_true", help="stop the services and exit")
+    if parser.parse_args().stop:
+        stop_services()
+        return
+    system = deployment()
+    start_services(system)
+    seed_demo()
+    connect_and_sync(system)
+    person = wait_for_timeline(system)
+    show(system, person)
+    system.processes.clear()  # leave them running for the user; `make stop` ends them
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Helpers of the end-to-end tests: polling with deadlines, and "the pipeline is drained"."""
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from localsystem import LocalSystem
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    system: LocalSystem,
+    within: float = 90.0,
+) -> T:
+    """Poll ``probe`` until ``done`` holds, failing with the last value and the logs."""
+    deadline = time.monotonic() + within
+    value = await probe()
+    while not done(value):
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {s}\n{system.log_tail(s)}" for s in list(system.processes))
+            raise AssertionError(f"not reached in {within:.0f} s; last value: {value!r}\n{logs}")
+        system.check_alive()
+        await asyncio.sleep(0.25)
+        value = await probe()
+    return value
+
+
+async def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Messages on ``topics`` that ``group`` has not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
+        ends = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp, end in ends.items():
+            meta = committed.get(tp)
+            lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def wait_drained(system: LocalSystem, within: float = 90.0) -> None:
+    """Wait until every service has committed everything on its input topics."""
+    p = system.prefix
+    groups = {
+        f"{p}.fetcher": [f"{p}.sync.requests.v1"],
+        f"{p}.matcher": [f"{p}.mail.raw.v1", f"{p}.calendar.raw.v1"],
+        f"{p}.enricher": [f"{p}.mail.matched.v1", f"{p}.calendar.matched.v1"],
+        f"{p}.timeline-api": [
+            f"{p}.timeline.messages.v1",
+            f"{p}.timeline.events.v1",
+            f"{p}.records.v1",
+        ],
+    }
+
+    async def total_lag() -> int:
+        lags = [await consumer_lag(system.kafka_bootstrap, g, t) for g, t in groups.items()]
+        return sum(lags)
+
+    await eventually(total_lag, lambda lag: lag == 0, system, within)
