@@ -1,0 +1,1 @@
+"""The fetcher's adapters: one module per external system."""

@@ -1,0 +1,83 @@
+"""The fetcher worker: consumes sync jobs and runs them against the real adapters."""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from crm_runtime.config_store import ConfigStore
+from crm_runtime.delivery import RetryLater, subscribe
+from crm_runtime.secrets import SecretBox
+from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas.sync import SyncKind, SyncRequested
+from fetcher.adapters.caldav_client import CalDavReader
+from fetcher.adapters.cursors import MongoCursorStore
+from fetcher.adapters.imap import open_imap
+from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.passwords import SealedPasswords
+from fetcher.settings import FetcherSettings
+from fetcher.sync_calendar import CalendarPorts, run_calendar_job
+from fetcher.sync_mail import MailPorts, run_mail_job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJobs:
+    """Turns a SyncRequested into the mail or calendar job it asks for."""
+
+    config: ConfigStore
+    mail: MailPorts
+    calendar: CalendarPorts
+
+    async def handle(self, request: SyncRequested) -> None:
+        """Run one bounded sync job for the requested account and kind."""
+        account = await self.config.account(request.account_id)
+        if account is None:
+            raise RetryLater(f"account {request.account_id} has not been configured yet")
+        context = {"account_id": account.account_id, "kind": request.kind}
+        if account.disconnected:
+            log.info("sync request for a disconnected account ignored", extra=context)
+        elif request.kind == SyncKind.MAIL and account.imap is not None:
+            result = await run_mail_job(account, self.mail)
+            log.info("mail job done", extra=context | {"published": result.published})
+        elif request.kind == SyncKind.CALENDAR and account.caldav is not None:
+            outcome = await run_calendar_job(account, self.calendar)
+            log.info("calendar job done", extra=context | {"published": outcome.published})
+        else:
+            log.info("sync request for a protocol the account does not have", extra=context)
+
+
+def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
+    """The sync jobs wired to the real IMAP, CalDAV, MongoDB and Kafka adapters."""
+    publisher = BrokerPublisher(runtime.broker)
+    passwords = SealedPasswords(SecretBox(settings.secrets_key))
+    mail = MailPorts(
+        settings=settings,
+        open_mailbox=partial(open_imap, timeout_s=settings.connect_timeout_s),
+        cursors=MongoCursorStore(runtime.db),
+        publish=publisher,
+        password=passwords,
+    )
+    calendar = CalendarPorts(
+        settings=settings,
+        read_calendars=CalDavReader(settings.connect_timeout_s),
+        publish=publisher,
+        password=passwords,
+    )
+    return SyncJobs(runtime.config, mail, calendar)
+
+
+def build(settings: FetcherSettings) -> Runtime:
+    """The fetcher worker: config projection plus the sync-request consumer."""
+    runtime = build_runtime("fetcher", settings)
+    follow_config(runtime)
+    jobs = sync_jobs(runtime, settings)
+    subscribe(
+        runtime.broker,
+        settings,
+        topic=settings.topics.sync_requests,
+        group="fetcher",
+        contract=SyncRequested,
+        handler=jobs.handle,
+    )
+    return runtime

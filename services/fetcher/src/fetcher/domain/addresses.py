@@ -1,0 +1,64 @@
+"""Addresses from message headers: decoded, validated, lower-cased, never fatal."""
+
+import re
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from crm_schemas.base import Address
+from crm_schemas.ids import normalize_email
+
+_VALID = re.compile(r"^[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+$")
+
+
+def is_valid_address(address: str) -> bool:
+    """Whether a string looks like a deliverable ``local@domain`` address."""
+    return bool(_VALID.match(address)) and not address.endswith(".")
+
+
+def decode_words(text: str) -> str:
+    """Text with its RFC 2047 encoded words decoded; the text as it was if they are broken."""
+    try:
+        return str(make_header(decode_header(text)))
+    except (LookupError, ValueError, UnicodeDecodeError):
+        return text
+
+
+def _clean_name(name: str) -> str | None:
+    name = " ".join(decode_words(name).split()).strip().strip('"').strip()
+    return name or None
+
+
+def _parsed_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs through the modern parser, which knows groups."""
+    pairs: list[tuple[str, str]] = []
+    for value in message.get_all(header, []):
+        for address in getattr(value, "addresses", ()):
+            pairs.append((address.display_name, address.addr_spec))
+    return pairs
+
+
+def _raw_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
+    """The same, through the lenient legacy parser, for headers the modern one chokes on."""
+    raw = [value for name, value in message.raw_items() if name.lower() == header.lower()]
+    return getaddresses([str(value) for value in raw])
+
+
+def header_addresses(message: EmailMessage, header: str) -> tuple[Address, ...]:
+    """Every valid address of an address header, group members included, each once.
+
+    Invalid or empty entries (``undisclosed-recipients:;``, ``<>``, ``x@@y``) are skipped.
+    """
+    try:
+        pairs = _parsed_pairs(message, header)
+    except (IndexError, ValueError, TypeError, AttributeError):
+        pairs = _raw_pairs(message, header)
+    seen: set[str] = set()
+    found: list[Address] = []
+    for name, addr in pairs:
+        email = normalize_email(addr or "")
+        if not is_valid_address(email) or email in seen:
+            continue
+        seen.add(email)
+        found.append(Address(email=email, name=_clean_name(name or "")))
+    return tuple(found)

@@ -1,0 +1,169 @@
+"""From the fetched bytes of a message to a RawMessage: robust, bounded, never fatal."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.utils import parsedate_to_datetime
+
+from crm_schemas.ids import message_item_id, normalize_message_id, synthetic_message_id
+from crm_schemas.mail import AttachmentInfo, FolderRole, RawMessage
+from fetcher.domain.addresses import decode_words, header_addresses
+from fetcher.domain.model import FetchedMessage
+from fetcher.domain.text import html_to_text, truncate_utf8
+
+KEPT_HEADERS = (
+    "list-id",
+    "list-unsubscribe",
+    "precedence",
+    "auto-submitted",
+    "return-path",
+    "x-auto-response-suppress",
+    "content-type",
+)
+_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSource:
+    """Where a fetched message comes from, and how much of it may travel."""
+
+    workspace_id: str
+    account_id: str
+    folder: str
+    folder_role: FolderRole
+    uidvalidity: int
+    include_content: bool = False
+    body_max_bytes: int = 65536
+
+
+def _raw_header(message: Message, name: str) -> str:
+    """A header's raw value (unfolded), or '' when it is absent."""
+    for key, value in message.raw_items():
+        if key.lower() == name:
+            return " ".join(str(value).split())
+    return ""
+
+
+def parse_sent_at(raw_date: str, fallback: datetime | None) -> datetime:
+    """The Date header in UTC; the server's INTERNALDATE when it is missing or broken."""
+    try:
+        parsed = parsedate_to_datetime(raw_date) if raw_date else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        parsed = None
+    chosen = parsed or fallback or datetime(1970, 1, 1, tzinfo=UTC)
+    if chosen.tzinfo is None:  # "-0000" means "no zone information": read it as UTC
+        chosen = chosen.replace(tzinfo=UTC)
+    return chosen.astimezone(UTC)
+
+
+def message_ids(raw: str) -> tuple[str, ...]:
+    """The Message-IDs in a References or In-Reply-To value, normalised, in order."""
+    found = _MESSAGE_ID.findall(raw) or raw.split()
+    ids = (normalize_message_id(found_id) for found_id in found)
+    return tuple(dict.fromkeys(i for i in ids if i))
+
+
+def stable_message_id(message: Message, fallback_date: datetime | None) -> str:
+    """The message's own Message-ID, or a synthetic one that is the same on every fetch."""
+    own = message_ids(_raw_header(message, "message-id"))
+    if own:
+        return own[0]
+    parts = [_raw_header(message, h) for h in ("from", "date", "subject")]
+    if not parts[1] and fallback_date is not None:
+        parts[1] = fallback_date.isoformat()
+    return synthetic_message_id(*parts)
+
+
+def _decode_part(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
+
+
+def plain_text_body(message: EmailMessage, max_bytes: int) -> str | None:
+    """The text/plain body (HTML turned into text when there is none), bounded."""
+    try:
+        part = message.get_body(preferencelist=("plain", "html"))
+    except (KeyError, ValueError, IndexError, AttributeError):
+        part = None
+    if part is None:
+        return None
+    text = _decode_part(part)
+    if part.get_content_type() == "text/html":
+        text = html_to_text(text)
+    return truncate_utf8(text.strip(), max_bytes) or None
+
+
+def attachments(message: EmailMessage) -> tuple[AttachmentInfo, ...]:
+    """Metadata of the attachments present in the fetched bytes; no content."""
+    found: list[AttachmentInfo] = []
+    try:
+        parts = list(message.iter_attachments()) if message.is_multipart() else []
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return ()
+    for part in parts:
+        if part.is_multipart():
+            continue
+        raw = part.get_payload(decode=True)
+        filename = part.get_filename()
+        found.append(
+            AttachmentInfo(
+                filename=decode_words(filename) if filename else None,
+                content_type=part.get_content_type(),
+                size=len(raw) if isinstance(raw, bytes) else None,
+            )
+        )
+    return tuple(found)
+
+
+def kept_headers(message: Message) -> dict[str, str]:
+    """The headers the rules read, by lower-cased name, decoded."""
+    kept = {name: decode_words(_raw_header(message, name)) for name in KEPT_HEADERS}
+    return {name: value for name, value in kept.items() if value}
+
+
+def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
+    """A fetched message as the RawMessage the rest of the system reads.
+
+    Never raises on bad input: broken headers become absent fields, a missing Message-ID
+    a stable synthetic one, a broken Date the server's INTERNALDATE.
+    """
+    message = message_from_bytes(fetched.header + fetched.text, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    message_id = stable_message_id(message, fetched.internal_date)
+    senders = header_addresses(message, "sender")
+    subject = " ".join(decode_words(_raw_header(message, "subject")).split())
+    in_reply_to = message_ids(_raw_header(message, "in-reply-to"))
+    return RawMessage(
+        item_id=message_item_id(source.workspace_id, message_id),
+        workspace_id=source.workspace_id,
+        account_id=source.account_id,
+        provider="imap",
+        provider_ref=f"{source.folder}/{source.uidvalidity}/{fetched.uid}",
+        folder=source.folder,
+        folder_role=source.folder_role,
+        message_id=message_id,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=message_ids(_raw_header(message, "references")),
+        subject=subject or None,
+        sent_at=parse_sent_at(_raw_header(message, "date"), fetched.internal_date),
+        from_=header_addresses(message, "from"),
+        sender=senders[0] if senders else None,
+        to=header_addresses(message, "to"),
+        cc=header_addresses(message, "cc"),
+        bcc=header_addresses(message, "bcc"),
+        reply_to=header_addresses(message, "reply-to"),
+        headers=kept_headers(message),
+        content_type=message.get_content_type(),
+        body_text=(
+            plain_text_body(message, source.body_max_bytes) if source.include_content else None
+        ),
+        attachments=attachments(message) if source.include_content else (),
+    )

@@ -1,0 +1,205 @@
+"""One bounded mail sync job: new messages of each synced folder, published, then cursored.
+
+At least once, by construction: a batch's cursor is saved only after every message of the
+batch is durably published, so a crash repeats at most one batch; downstream ids depend on
+the Message-ID only, so a repeat duplicates nothing.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.sync import SyncKind
+from crm_schemas.topics import Topics
+from fetcher.domain.folders import decode_folder_name, folders_to_sync
+from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.model import FetchedMessage, Folder, FolderCursor
+from fetcher.domain.problems import SyncProblem
+from fetcher.ports import CursorStore, Mailbox, MailboxOpener, PasswordReader, Publisher
+from fetcher.settings import FetcherSettings
+from fetcher.status import StatusReporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailPorts:
+    """What a mail job talks to."""
+
+    settings: FetcherSettings
+    open_mailbox: MailboxOpener
+    cursors: CursorStore
+    publish: Publisher
+    password: PasswordReader
+
+    @property
+    def topics(self) -> Topics:
+        """Topic names of this deployment."""
+        return self.settings.topics
+
+
+@dataclass(slots=True)
+class FolderPlan:
+    """A folder's pending work, found at the start of the job."""
+
+    folder: Folder
+    role: FolderRole
+    cursor: FolderCursor
+    pending: list[int]
+
+
+@dataclass(slots=True)
+class MailJobResult:
+    """What one job did: published messages and whether work remains."""
+
+    published: int = 0
+    done: int = 0
+    total: int = 0
+    more: bool = False
+    failed: SyncProblem | None = None
+    plans: list[FolderPlan] = field(default_factory=list)
+
+
+async def run_mail_job(account: AccountConfigured, ports: MailPorts) -> MailJobResult:
+    """Import what is new in an account's mailbox, at most ``max_messages_per_job`` of it.
+
+    When more remains, a continuation job is queued for the same account before returning.
+    A problem reaching the mailbox (password, TLS, DNS) becomes a ``failing`` status.
+    """
+    assert account.imap is not None
+    status = StatusReporter(account, SyncKind.MAIL, ports.topics, ports.publish)
+    result = MailJobResult()
+    try:
+        password = ports.password(account.imap.password_encrypted, "IMAP")
+        async with ports.open_mailbox(account.imap, password) as mailbox:
+            await _run(account, mailbox, ports, status, result)
+    except SyncProblem as problem:
+        log.warning(
+            "mailbox unreachable",
+            extra={"account_id": account.account_id, "problem": problem.kind},
+        )
+        await status.failing(problem)
+        result.failed = problem
+        return result
+    if result.more:
+        await status.continue_later()
+        await status.importing(result.done, result.total)
+    else:
+        await status.up_to_date(result.done, result.total)
+    return result
+
+
+async def _run(
+    account: AccountConfigured,
+    mailbox: Mailbox,
+    ports: MailPorts,
+    status: StatusReporter,
+    result: MailJobResult,
+) -> None:
+    chosen = folders_to_sync(await mailbox.folders(), account.mail)
+    for folder, role in chosen:
+        result.plans.append(await _plan(account, mailbox, ports.cursors, folder, role))
+    result.done = sum(plan.cursor.done for plan in result.plans)
+    result.total = result.done + sum(len(plan.pending) for plan in result.plans)
+    budget = ports.settings.max_messages_per_job
+    for plan in result.plans:
+        if not plan.pending:
+            continue
+        if budget <= 0:
+            result.more = True
+            return
+        budget -= await _import_folder(account, mailbox, ports, status, plan, budget, result)
+
+
+async def _plan(
+    account: AccountConfigured,
+    mailbox: Mailbox,
+    cursors: CursorStore,
+    folder: Folder,
+    role: FolderRole,
+) -> FolderPlan:
+    state = await mailbox.examine(folder.name)
+    cursor = await cursors.load(account.account_id, folder.name)
+    if cursor is None or cursor.uidvalidity != state.uidvalidity:
+        # A new UIDVALIDITY means every UID changed meaning: start the folder over. Ids
+        # downstream come from Message-IDs, so re-publishing duplicates nothing.
+        cursor = FolderCursor(uidvalidity=state.uidvalidity)
+    pending = await mailbox.uids_after(cursor.last_uid)
+    return FolderPlan(folder, role, cursor, pending)
+
+
+async def _import_folder(
+    account: AccountConfigured,
+    mailbox: Mailbox,
+    ports: MailPorts,
+    status: StatusReporter,
+    plan: FolderPlan,
+    budget: int,
+    result: MailJobResult,
+) -> int:
+    """Import up to ``budget`` of a folder's pending messages; returns how many it took."""
+    state = await mailbox.examine(plan.folder.name)
+    if state.uidvalidity != plan.cursor.uidvalidity:
+        result.more = True  # changed under us: the next job plans the folder again
+        return 0
+    todo, rest = plan.pending[:budget], plan.pending[budget:]
+    size = ports.settings.batch_size
+    for start in range(0, len(todo), size):
+        batch = todo[start : start + size]
+        fetched = await mailbox.fetch(batch, ports.settings.body_max_bytes)
+        await _publish_all(account, ports, plan, fetched)
+        plan.cursor = FolderCursor(
+            uidvalidity=plan.cursor.uidvalidity,
+            last_uid=max(batch),
+            done=plan.cursor.done + len(batch),
+        )
+        await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
+        result.published += len(fetched)
+        result.done += len(batch)
+        await status.importing(result.done, result.total)
+    plan.pending = rest
+    result.more = result.more or bool(rest)
+    return len(todo)
+
+
+async def _publish_all(
+    account: AccountConfigured,
+    ports: MailPorts,
+    plan: FolderPlan,
+    fetched: list[FetchedMessage],
+) -> None:
+    source = MessageSource(
+        workspace_id=account.workspace_id,
+        account_id=account.account_id,
+        folder=decode_folder_name(plan.folder.name),
+        folder_role=plan.role,
+        uidvalidity=plan.cursor.uidvalidity,
+        include_content=account.mail.visibility == MailVisibility.FULL,
+        body_max_bytes=ports.settings.body_max_bytes,
+    )
+    messages = [m for m in (_message(f, source, account) for f in fetched) if m is not None]
+    topic = ports.topics.mail_raw
+    await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
+
+
+def _message(
+    fetched: FetchedMessage, source: MessageSource, account: AccountConfigured
+) -> RawMessage | None:
+    try:
+        return raw_message(fetched, source)
+    except (ValidationError, ValueError, LookupError) as error:
+        # Parsing never raises on bad data by design; this guards against a message no
+        # rule foresaw blocking its folder forever. It is logged loudly and skipped.
+        log.error(
+            "message cannot be represented, skipped",
+            extra={
+                "account_id": account.account_id,
+                "provider_ref": f"{source.folder}/{source.uidvalidity}/{fetched.uid}",
+                "error": repr(error),
+            },
+        )
+        return None

@@ -1,0 +1,30 @@
+"""What the owner reads when an account cannot be synced."""
+
+import pytest
+from pydantic import SecretStr
+
+from crm_runtime.secrets import SecretBox
+from fetcher.adapters.passwords import SealedPasswords
+from fetcher.domain.problems import ProblemKind, SyncProblem, explain
+
+
+@pytest.mark.parametrize("kind", list(ProblemKind))
+def test_every_problem_has_a_reason_and_a_remedy(kind: ProblemKind):
+    explanation = explain(SyncProblem(kind, "IMAP", "detail"))
+    assert explanation.reason
+    assert explanation.remedy
+    assert "detail" not in explanation.reason  # server chatter stays in the logs
+
+
+def test_a_tls_problem_names_the_protocol():
+    reason = explain(SyncProblem(ProblemKind.TLS, "IMAP")).reason
+    assert reason == "A secure connection to the IMAP server could not be established"
+
+
+def test_a_password_sealed_with_another_key_is_a_secret_problem():
+    other = SecretBox(SecretStr("x" * 43 + "="))
+    sealed = other.seal("pw")
+    reader = SealedPasswords(SecretBox(SecretStr("bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE=")))
+    with pytest.raises(SyncProblem) as problem:
+        reader(sealed, "IMAP")
+    assert problem.value.kind is ProblemKind.SECRET

@@ -1,0 +1,198 @@
+"""One bounded mail job against in-memory ports: what is published, cursored and reported."""
+
+import pytest
+
+from crm_schemas.config import AccountConfigured, ImapConnection, MailSettings
+from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
+from fetcher.adapters.memory import (
+    InMemoryCursorStore,
+    InMemoryMailbox,
+    MemoryFolder,
+    PlainPasswords,
+    RecordingPublisher,
+)
+from fetcher.domain.model import FolderCursor
+from fetcher.settings import FetcherSettings
+from fetcher.sync_mail import MailPorts, run_mail_job
+
+FAKE_PASSWORD = "secret"  # what the in-memory fakes accept
+SETTINGS = FetcherSettings(topic_prefix="t", batch_size=2, max_messages_per_job=1000)
+TOPICS = SETTINGS.topics
+
+
+def account(password: str = FAKE_PASSWORD, **mail: object) -> AccountConfigured:
+    return AccountConfigured(
+        account_id="acc1",
+        workspace_id="ws1",
+        owner_member_id="m1",
+        email="owner@acme.test",
+        imap=ImapConnection(
+            host="imap.test", port=993, username="owner", password_encrypted=password
+        ),
+        mail=MailSettings(**mail),  # type: ignore[arg-type]
+    )
+
+
+def mail(n: int, folder: str = "in") -> bytes:
+    return (
+        f"From: Sender {n} <s{n}@customer.io>\r\nTo: owner@acme.test\r\n"
+        f"Subject: {folder} {n}\r\nMessage-ID: <{folder}-{n}@customer.io>\r\n"
+        f"Date: Tue, 05 Mar 2024 10:15:00 +0000\r\n\r\nBody {n}\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def mailbox() -> InMemoryMailbox:
+    box = InMemoryMailbox(
+        folders_by_name={
+            "INBOX": MemoryFolder(uidvalidity=10),
+            "Sent": MemoryFolder(frozenset({"\\Sent"}), uidvalidity=20),
+            "Junk": MemoryFolder(frozenset({"\\Junk"}), uidvalidity=30),
+        }
+    )
+    for n in range(3):
+        box.folders_by_name["INBOX"].append(mail(n, "in"))
+    box.folders_by_name["Sent"].append(mail(0, "sent"))
+    box.folders_by_name["Junk"].append(mail(0, "junk"))
+    return box
+
+
+@pytest.fixture
+def cursors() -> InMemoryCursorStore:
+    return InMemoryCursorStore()
+
+
+@pytest.fixture
+def published() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+def ports(mailbox, cursors, published, settings: FetcherSettings = SETTINGS) -> MailPorts:
+    return MailPorts(settings, mailbox.open, cursors, published, PlainPasswords())
+
+
+def subjects(published: RecordingPublisher) -> list[str | None]:
+    return [m.subject for m in published.on(TOPICS.mail_raw) if isinstance(m, RawMessage)]
+
+
+def statuses(published: RecordingPublisher) -> list[SyncStatusChanged]:
+    return [s for s in published.on(TOPICS.sync_status) if isinstance(s, SyncStatusChanged)]
+
+
+async def test_inbox_and_sent_are_published_and_junk_is_not(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    assert subjects(published) == ["in 0", "in 1", "in 2", "sent 0"]
+
+
+async def test_messages_are_keyed_by_item_id_with_folder_and_uid(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    (topic, key, first) = published.sent[0]
+    assert isinstance(first, RawMessage)
+    assert (topic, key) == (TOPICS.mail_raw, first.item_id)
+    assert first.provider_ref == "INBOX/10/1"
+    assert first.folder_role is FolderRole.INBOX
+
+
+async def test_the_body_travels_only_when_visibility_is_full(mailbox, cursors, published):
+    await run_mail_job(account(visibility="full"), ports(mailbox, cursors, published))
+    first = published.on(TOPICS.mail_raw)[0]
+    assert isinstance(first, RawMessage)
+    assert first.body_text == "Body 0"
+
+
+async def test_without_full_visibility_no_body_travels(mailbox, cursors, published):
+    await run_mail_job(account(visibility="subject"), ports(mailbox, cursors, published))
+    assert all(m.body_text is None for m in published.on(TOPICS.mail_raw))  # type: ignore[attr-defined]
+
+
+async def test_a_second_job_publishes_nothing_new(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    again = RecordingPublisher()
+    result = await run_mail_job(account(), ports(mailbox, cursors, again))
+    assert subjects(again) == []
+    assert result.published == 0
+    assert statuses(again)[-1].state is SyncState.UP_TO_DATE
+
+
+async def test_a_new_message_is_the_only_one_published_next_time(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    mailbox.folders_by_name["INBOX"].append(mail(7, "in"))
+    again = RecordingPublisher()
+    await run_mail_job(account(), ports(mailbox, cursors, again))
+    assert subjects(again) == ["in 7"]
+
+
+async def test_cursors_record_uidvalidity_last_uid_and_progress(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    assert cursors.cursors[("acc1", "INBOX")] == FolderCursor(uidvalidity=10, last_uid=3, done=3)
+    assert cursors.cursors[("acc1", "Sent")] == FolderCursor(uidvalidity=20, last_uid=1, done=1)
+    assert ("acc1", "Junk") not in cursors.cursors
+
+
+async def test_a_changed_uidvalidity_imports_the_folder_again(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    mailbox.folders_by_name["INBOX"].uidvalidity = 11
+    again = RecordingPublisher()
+    await run_mail_job(account(), ports(mailbox, cursors, again))
+    assert subjects(again) == ["in 0", "in 1", "in 2"]
+    assert cursors.cursors[("acc1", "INBOX")].uidvalidity == 11
+
+
+async def test_a_big_import_is_bounded_and_continues_in_a_new_job(mailbox, cursors, published):
+    for n in range(3, 5):
+        mailbox.folders_by_name["INBOX"].append(mail(n, "in"))
+    bounded = SETTINGS.model_copy(update={"max_messages_per_job": 2})
+    result = await run_mail_job(account(), ports(mailbox, cursors, published, bounded))
+    assert subjects(published) == ["in 0", "in 1"]
+    assert result.more
+    (follow_up,) = published.on(TOPICS.sync_requests)
+    assert isinstance(follow_up, SyncRequested)
+    assert (follow_up.account_id, follow_up.kind, follow_up.reason) == (
+        "acc1",
+        SyncKind.MAIL,
+        "continuation",
+    )
+    last = statuses(published)[-1]
+    assert (last.state, last.done, last.total) == (SyncState.IMPORTING, 2, 6)
+
+
+async def test_a_chain_of_bounded_jobs_imports_everything_once(mailbox, cursors, published):
+    bounded = SETTINGS.model_copy(update={"max_messages_per_job": 2})
+    for _ in range(5):
+        await run_mail_job(account(), ports(mailbox, cursors, published, bounded))
+    assert subjects(published) == ["in 0", "in 1", "in 2", "sent 0"]
+    assert len(published.on(TOPICS.sync_requests)) == 1
+    last = statuses(published)[-1]
+    assert (last.state, last.done, last.total) == (SyncState.UP_TO_DATE, 4, 4)
+
+
+async def test_progress_is_reported_per_batch(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    progress = [(s.state, s.done, s.total) for s in statuses(published)]
+    assert progress == [
+        (SyncState.IMPORTING, 2, 4),
+        (SyncState.IMPORTING, 3, 4),
+        (SyncState.IMPORTING, 4, 4),
+        (SyncState.UP_TO_DATE, 4, 4),
+    ]
+
+
+async def test_a_wrong_password_is_a_failing_status_with_a_remedy(mailbox, cursors, published):
+    result = await run_mail_job(account(password="wrong"), ports(mailbox, cursors, published))
+    assert result.failed is not None
+    (status,) = statuses(published)
+    assert status.state is SyncState.FAILING
+    assert status.reason == "The IMAP server refused the password"
+    assert status.remedy == "Update the password of this account"
+    assert subjects(published) == []
+
+
+async def test_an_included_junk_folder_is_synced(mailbox, cursors, published):
+    await run_mail_job(account(include_folders=("Junk",)), ports(mailbox, cursors, published))
+    assert "junk 0" in subjects(published)
+
+
+async def test_an_excluded_sent_folder_is_not_synced(mailbox, cursors, published):
+    await run_mail_job(account(exclude_folders=("Sent",)), ports(mailbox, cursors, published))
+    assert subjects(published) == ["in 0", "in 1", "in 2"]
