@@ -1,0 +1,1 @@
+"""HTTP entrypoints: thin routers that translate a request into store reads and domain calls."""

@@ -1,0 +1,77 @@
+"""Response models of the API, so the OpenAPI document says what comes back."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from timeline_api.domain.views import EventView, ThreadView
+
+
+class Person(BaseModel):
+    """A person of the CRM, with every address they are linked by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workspace_id: str
+    name: str
+    emails: list[str] = Field(description="Normalised addresses; the first is the primary.")
+    company_id: str | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "Person":
+        """From its stored document."""
+        return cls.model_validate(doc | {"id": doc["_id"]})
+
+
+class Company(BaseModel):
+    """A company of the CRM, with every domain it is linked by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workspace_id: str
+    name: str
+    domains: list[str]
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "Company":
+        """From its stored document."""
+        return cls.model_validate(doc | {"id": doc["_id"]})
+
+
+class PersonPage(BaseModel):
+    """People, one page."""
+
+    items: list[Person]
+    next_cursor: str | None = None
+
+
+class CompanyPage(BaseModel):
+    """Companies, one page."""
+
+    items: list[Company]
+    next_cursor: str | None = None
+
+
+class ThreadPage(BaseModel):
+    """Threads newest first, one page; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[ThreadView]
+    next_cursor: str | None = None
+
+
+class EventPage(BaseModel):
+    """Meetings, one page; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[EventView]
+    next_cursor: str | None = None
+
+
+class Health(BaseModel):
+    """The service answers and its database does."""
+
+    status: str

@@ -1,0 +1,57 @@
+"""People and companies: by id, by address, by domain."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from timeline_api.api.deps import Store
+from timeline_api.api.models import Company, CompanyPage, Person, PersonPage
+from timeline_api.api.problems import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["records"])
+
+WorkspaceFilter = Annotated[
+    str | None, Query(description="Only records of this workspace.", min_length=1)
+]
+
+
+@router.get("/people/{person_id}", response_model=Person, responses=problem_responses(404))
+async def get_person(person_id: str, store: Store) -> Person:
+    """One person."""
+    doc = await store.person(person_id)
+    if doc is None:
+        raise HTTPException(404, f"no person with id {person_id}")
+    return Person.from_doc(doc)
+
+
+@router.get("/people", response_model=PersonPage, responses=problem_responses(422))
+async def find_people(
+    store: Store,
+    email: Annotated[
+        str, Query(min_length=3, description="Any of the person's addresses, any case.")
+    ],
+    workspace_id: WorkspaceFilter = None,
+) -> PersonPage:
+    """The people who have this address among theirs."""
+    docs = await store.people_by_email(email, workspace_id)
+    return PersonPage(items=[Person.from_doc(d) for d in docs])
+
+
+@router.get("/companies/{company_id}", response_model=Company, responses=problem_responses(404))
+async def get_company(company_id: str, store: Store) -> Company:
+    """One company."""
+    doc = await store.company(company_id)
+    if doc is None:
+        raise HTTPException(404, f"no company with id {company_id}")
+    return Company.from_doc(doc)
+
+
+@router.get("/companies", response_model=CompanyPage, responses=problem_responses(422))
+async def find_companies(
+    store: Store,
+    domain: Annotated[str, Query(min_length=1, description="One of the company's domains.")],
+    workspace_id: WorkspaceFilter = None,
+) -> CompanyPage:
+    """The companies that have this domain among theirs."""
+    docs = await store.companies_by_domain(domain, workspace_id)
+    return CompanyPage(items=[Company.from_doc(d) for d in docs])

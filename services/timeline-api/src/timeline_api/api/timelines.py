@@ -1,0 +1,163 @@
+"""The Emails and Calendar tabs of people and companies, and a whole conversation."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from crm_runtime.mongo import Document
+from timeline_api.api.deps import Store, Viewer
+from timeline_api.api.models import EventPage, ThreadPage
+from timeline_api.api.problems import invalid_input, problem_responses
+from timeline_api.domain.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Cursor,
+    InvalidCursorError,
+    decode_cursor,
+    next_cursor,
+)
+from timeline_api.domain.views import ThreadDetailView
+from timeline_api.domain.visibility import redact_event, redact_thread, redact_thread_detail
+from timeline_api.store import TimelineStore, linked
+
+router = APIRouter(prefix="/v1", tags=["timelines"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+From = Annotated[
+    datetime | None, Query(alias="from", description="Meetings starting at or after (ISO 8601).")
+]
+To = Annotated[datetime | None, Query(description="Meetings starting before (ISO 8601).")]
+Order = Annotated[Literal["desc", "asc"], Query(description="By start: newest first by default.")]
+ERRORS = problem_responses(404, 422)
+
+
+def _cursor(
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page.")
+    ] = None,
+) -> Cursor | None:
+    """The page to continue from, checked before anything is looked up."""
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except InvalidCursorError as error:
+        raise invalid_input("query", "cursor", str(error)) from error
+
+
+CursorParam = Annotated[Cursor | None, Depends(_cursor)]
+
+
+async def _person_link(store: TimelineStore, person_id: str) -> Document:
+    person = await store.person(person_id)
+    if person is None:
+        raise HTTPException(404, f"no person with id {person_id}")
+    return linked(person["workspace_id"], list(person.get("emails", [])))
+
+
+async def _company_link(store: TimelineStore, company_id: str) -> Document:
+    company = await store.company(company_id)
+    if company is None:
+        raise HTTPException(404, f"no company with id {company_id}")
+    emails = await store.company_people_emails(company)
+    return linked(company["workspace_id"], emails, list(company.get("domains", [])))
+
+
+async def _thread_page(
+    store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: str | None
+) -> ThreadPage:
+    threads = await store.threads_with(link, cursor, limit)
+    keys = [Cursor(t.last_activity, t.thread_id) for t in threads]
+    return ThreadPage(
+        items=[redact_thread(t, viewer) for t in threads[:limit]],
+        next_cursor=next_cursor(keys, limit),
+    )
+
+
+async def _event_page(
+    store: TimelineStore,
+    link: Document,
+    window: tuple[datetime | None, datetime | None],
+    page: tuple[Cursor | None, int, bool],
+    viewer: str | None,
+) -> EventPage:
+    cursor, limit, newest_first = page
+    events = await store.events_with(link, window, cursor, limit, newest_first)
+    keys = [Cursor(e.starts_at, e.item_id) for e in events]
+    return EventPage(
+        items=[redact_event(e, viewer) for e in events[:limit]],
+        next_cursor=next_cursor(keys, limit),
+    )
+
+
+@router.get("/people/{person_id}/threads", response_model=ThreadPage, responses=ERRORS)
+async def person_threads(
+    person_id: str,
+    store: Store,
+    viewer: Viewer,
+    cursor: CursorParam,
+    limit: Limit = DEFAULT_LIMIT,
+) -> ThreadPage:
+    """The person's Emails tab: threads with any of their addresses, newest first."""
+    link = await _person_link(store, person_id)
+    return await _thread_page(store, link, cursor, limit, viewer)
+
+
+@router.get("/companies/{company_id}/threads", response_model=ThreadPage, responses=ERRORS)
+async def company_threads(
+    company_id: str,
+    store: Store,
+    viewer: Viewer,
+    cursor: CursorParam,
+    limit: Limit = DEFAULT_LIMIT,
+) -> ThreadPage:
+    """The company's Emails tab: threads with its domains or its people, newest first."""
+    link = await _company_link(store, company_id)
+    return await _thread_page(store, link, cursor, limit, viewer)
+
+
+@router.get("/threads/{thread_id}", response_model=ThreadDetailView, responses=ERRORS)
+async def get_thread(thread_id: str, store: Store, viewer: Viewer) -> ThreadDetailView:
+    """The whole conversation, oldest message first, each as its visibility allows."""
+    thread = await store.thread(thread_id)
+    if thread is None:
+        raise HTTPException(404, f"no thread with id {thread_id}")
+    messages = await store.thread_messages(thread_id, with_body=True)
+    return redact_thread_detail(thread, messages, viewer)
+
+
+@router.get("/people/{person_id}/events", response_model=EventPage, responses=ERRORS)
+async def person_events(
+    person_id: str,
+    store: Store,
+    viewer: Viewer,
+    cursor: CursorParam,
+    start_from: From = None,
+    to: To = None,
+    order: Order = "desc",
+    limit: Limit = DEFAULT_LIMIT,
+) -> EventPage:
+    """The person's Calendar tab: meetings with any of their addresses."""
+    link = await _person_link(store, person_id)
+    return await _event_page(
+        store, link, (start_from, to), (cursor, limit, order == "desc"), viewer
+    )
+
+
+@router.get("/companies/{company_id}/events", response_model=EventPage, responses=ERRORS)
+async def company_events(
+    company_id: str,
+    store: Store,
+    viewer: Viewer,
+    cursor: CursorParam,
+    start_from: From = None,
+    to: To = None,
+    order: Order = "desc",
+    limit: Limit = DEFAULT_LIMIT,
+) -> EventPage:
+    """The company's Calendar tab: meetings with its domains or its people."""
+    link = await _company_link(store, company_id)
+    return await _event_page(
+        store, link, (start_from, to), (cursor, limit, order == "desc"), viewer
+    )

@@ -1,0 +1,52 @@
+"""The composition root: the HTTP app, its read model, and its projection consumers."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from crm_runtime.bus import ensure_topics
+from crm_runtime.service import TOPIC_PARTITIONS, build_runtime
+from timeline_api.api import health, records, timelines
+from timeline_api.api.problems import install_problem_handlers
+from timeline_api.projection import register_projection
+from timeline_api.settings import TimelineSettings
+from timeline_api.store import TimelineStore
+
+SERVICE = "timeline-api"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: TimelineSettings) -> FastAPI:
+    """The API; its lifespan connects everything, and closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(SERVICE, settings)
+        store = TimelineStore(runtime.db)
+        app.state.settings = settings
+        app.state.store = store
+        try:
+            await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
+            await store.create_indexes()
+            if settings.consume:
+                register_projection(runtime.broker, settings, store)
+                await runtime.broker.start()
+            log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
+            yield
+        finally:
+            await runtime.broker.stop()
+            await runtime.mongo.close()
+            runtime.tracer.shutdown()
+
+    app = FastAPI(
+        title="CRM timeline API",
+        version="0.1.0",
+        description="People, companies, and the threads and meetings on their timelines.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for router in (health.router, records.router, timelines.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,62 @@
+"""The timeline's projection: Kafka events in, idempotent upserts into the read model.
+
+Each handler is a few lines over the pure core; ``crm_runtime.delivery.subscribe`` makes
+delivery at least once (offsets committed after the write, failures dead-lettered).
+"""
+
+from faststream.kafka import KafkaBroker
+
+from crm_runtime.delivery import subscribe
+from crm_runtime.settings import ServiceSettings
+from crm_schemas.calendar import TimelineEvent
+from crm_schemas.mail import TimelineMessage
+from crm_schemas.outcomes import ItemDropped
+from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
+from timeline_api.domain.records import event_record, message_record
+from timeline_api.store import TimelineStore
+
+GROUP = "timeline-api"
+
+
+def register_projection(
+    broker: KafkaBroker, settings: ServiceSettings, store: TimelineStore
+) -> None:
+    """Subscribe the projection's handlers, one consumer group per topic under ``GROUP``."""
+
+    async def project_message(event: TimelineMessage) -> None:
+        """Store the message once per workspace, add its mailbox as a source, re-summarise
+        its thread from all its messages (so redelivery never counts twice)."""
+        await store.upsert_message(message_record(event))
+        await store.refresh_thread(event.thread_id)
+
+    async def project_event(event: TimelineEvent) -> None:
+        """Store the meeting once per workspace, adding its calendar as a source."""
+        await store.upsert_event(event_record(event))
+
+    async def project_record(event: PersonUpserted | CompanyUpserted) -> None:
+        """Keep the newest version of a person or company; timelines link by address."""
+        if isinstance(event, PersonUpserted):
+            await store.upsert_person(event)
+        else:
+            await store.upsert_company(event)
+
+    async def project_dropped(event: ItemDropped) -> None:
+        """Remember why an item is not on any timeline, for operators to look up."""
+        await store.record_dropped(event)
+
+    topics = settings.topics
+    routes = (
+        (topics.timeline_messages, "messages", TimelineMessage, project_message),
+        (topics.timeline_events, "events", TimelineEvent, project_event),
+        (topics.records, "records", RecordEvent, project_record),
+        (topics.dropped, "dropped", ItemDropped, project_dropped),
+    )
+    for topic, name, contract, handler in routes:
+        subscribe(
+            broker,
+            settings,
+            topic=topic,
+            group=f"{GROUP}.{name}",
+            contract=contract,
+            handler=handler,
+        )

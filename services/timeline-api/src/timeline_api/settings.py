@@ -1,0 +1,20 @@
+"""The timeline API's settings: the common ones, plus where it listens."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from crm_runtime.settings import ServiceSettings
+
+
+class TimelineSettings(ServiceSettings):
+    """Settings of the timeline API, read from ``TIMELINE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TIMELINE_", extra="ignore", frozen=True)
+
+    mongo_db: str = "crm_timeline"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    consume: bool = Field(
+        default=True, description="Run the projection consumers in the API process."
+    )
+    health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")

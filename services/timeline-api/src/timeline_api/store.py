@@ -1,0 +1,258 @@
+"""The timeline's MongoDB read model: messages, threads, meetings, people, companies.
+
+Every write is an idempotent upsert on a deterministic id, so redelivery and replays
+never duplicate anything. Timelines link by address at read time: a person's threads are
+those with any of the person's addresses, so history links itself when a person appears.
+Only what both MongoDB and FerretDB support is used: find, sort, limit and indexes.
+"""
+
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_runtime.mongo import Document, upsert_if_newer
+from crm_schemas.ids import normalize_email
+from crm_schemas.outcomes import ItemDropped
+from crm_schemas.records import CompanyUpserted, PersonUpserted
+from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
+from timeline_api.domain.pagination import Cursor
+from timeline_api.domain.threads import summarise_thread
+
+_INDEXES: dict[str, list[IndexModel]] = {
+    "messages": [IndexModel([("thread_id", ASCENDING), ("sent_at", ASCENDING)])],
+    "threads": [
+        IndexModel([("participant_emails", ASCENDING), ("last_activity", DESCENDING)]),
+        IndexModel([("company_domains", ASCENDING), ("last_activity", DESCENDING)]),
+        IndexModel([("workspace_id", ASCENDING), ("last_activity", DESCENDING)]),
+    ],
+    "events": [
+        IndexModel([("participant_emails", ASCENDING), ("starts_at", DESCENDING)]),
+        IndexModel([("company_domains", ASCENDING), ("starts_at", DESCENDING)]),
+    ],
+    "people": [IndexModel([("emails", ASCENDING)]), IndexModel([("company_id", ASCENDING)])],
+    "companies": [IndexModel([("domains", ASCENDING)])],
+}
+
+
+def _key(account_id: str) -> str:
+    """An account id usable as a field name: no dots, no leading dollar."""
+    return account_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def _sources(doc: Document) -> tuple[Source, ...]:
+    return tuple(Source.model_validate(s) for s in (doc.get("sources") or {}).values())
+
+
+def _content(record: StoredMessage | StoredEvent) -> Document:
+    """The document fields of a record, sources left out (they are set one by one)."""
+    doc = record.model_dump(mode="json", exclude={"sources", "item_id"})
+    for field in ("sent_at", "starts_at", "ends_at"):
+        if hasattr(record, field):
+            doc[field] = getattr(record, field)
+    return doc
+
+
+def _message(doc: Document) -> StoredMessage:
+    return StoredMessage.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
+
+
+def _event(doc: Document) -> StoredEvent:
+    return StoredEvent.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
+
+
+def _thread(doc: Document) -> ThreadSummary:
+    return ThreadSummary.model_validate(doc | {"thread_id": doc["_id"]})
+
+
+def _after(cursor: Cursor | None, field: str, newest_first: bool) -> Document:
+    """The keyset filter for the rows after ``cursor`` in (field, _id) order."""
+    if cursor is None:
+        return {}
+    op = "$lt" if newest_first else "$gt"
+    return {"$or": [{field: {op: cursor.at}}, {field: cursor.at, "_id": {op: cursor.id}}]}
+
+
+def _all(*filters: Document) -> Document:
+    present = [f for f in filters if f]
+    if not present:
+        return {}
+    return present[0] if len(present) == 1 else {"$and": present}
+
+
+class TimelineStore:
+    """The timeline's collections, in the service's own database."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.messages: AsyncCollection[Document] = db["messages"]
+        self.threads: AsyncCollection[Document] = db["threads"]
+        self.events: AsyncCollection[Document] = db["events"]
+        self.people: AsyncCollection[Document] = db["people"]
+        self.companies: AsyncCollection[Document] = db["companies"]
+        self.dropped: AsyncCollection[Document] = db["dropped"]
+
+    async def create_indexes(self) -> None:
+        """Create the indexes the timelines query by; existing ones are left alone."""
+        for name, indexes in _INDEXES.items():
+            await self.db[name].create_indexes(indexes)
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        await self.db.command("ping")
+
+    # --- writes (the projection) -------------------------------------------------------
+
+    async def upsert_message(self, message: StoredMessage) -> None:
+        """Store a message once, adding each of its sources under its account id."""
+        await self._upsert_with_sources(self.messages, message)
+
+    async def upsert_event(self, event: StoredEvent) -> None:
+        """Store a meeting once, adding each of its sources under its account id."""
+        await self._upsert_with_sources(self.events, event)
+
+    async def _upsert_with_sources(
+        self, collection: AsyncCollection[Document], record: StoredMessage | StoredEvent
+    ) -> None:
+        update = _content(record) | {
+            f"sources.{_key(s.account_id)}": s.model_dump(mode="json") for s in record.sources
+        }
+        try:
+            await collection.update_one({"_id": record.item_id}, {"$set": update}, upsert=True)
+        except DuplicateKeyError:  # two writers created it at once: the other one won, set ours
+            await collection.update_one({"_id": record.item_id}, {"$set": update})
+
+    async def refresh_thread(self, thread_id: str) -> ThreadSummary | None:
+        """Re-summarise a thread from all of its stored messages.
+
+        The summary is replaced only by one that counts at least as many messages, so a
+        writer that read before a concurrent message landed cannot undo the newer summary.
+        """
+        messages = await self.thread_messages(thread_id, with_body=False)
+        if not messages:
+            return None
+        summary = summarise_thread(thread_id, messages)
+        doc = summary.model_dump(mode="json", exclude={"thread_id"})
+        doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
+        # DuplicateKeyError: a summary with more messages is already there, the newer one
+        with suppress(DuplicateKeyError):
+            await self.threads.replace_one(
+                {"_id": thread_id, "message_count": {"$lte": summary.message_count}},
+                doc,
+                upsert=True,
+            )
+        return summary
+
+    async def upsert_person(self, person: PersonUpserted) -> None:
+        """Store a person's newest version, with normalised addresses."""
+        doc = person.model_dump(mode="json", exclude={"person_id"})
+        doc["emails"] = list(dict.fromkeys(normalize_email(e) for e in person.emails))
+        doc["updated_at"] = person.updated_at
+        await upsert_if_newer(self.people, person.person_id, doc, "updated_at")
+
+    async def upsert_company(self, company: CompanyUpserted) -> None:
+        """Store a company's newest version, with lower-cased domains."""
+        doc = company.model_dump(mode="json", exclude={"company_id"})
+        doc["domains"] = list(dict.fromkeys(d.strip().lower() for d in company.domains))
+        doc["updated_at"] = company.updated_at
+        await upsert_if_newer(self.companies, company.company_id, doc, "updated_at")
+
+    async def record_dropped(self, dropped: ItemDropped) -> None:
+        """Remember why an item was not synced, per account it was dropped from."""
+        outcome = dropped.model_dump(mode="json", exclude={"item_id"})
+        outcome["dropped_at"] = dropped.dropped_at
+        await self.dropped.update_one(
+            {"_id": dropped.item_id},
+            {"$set": outcome | {f"accounts.{_key(dropped.account_id)}": outcome}},
+            upsert=True,
+        )
+
+    # --- reads (the API) -----------------------------------------------------------------
+
+    async def person(self, person_id: str) -> Document | None:
+        """A person's document, or None."""
+        return await self.people.find_one({"_id": person_id})
+
+    async def people_by_email(self, email: str, workspace_id: str | None) -> list[Document]:
+        """People with this address among theirs, compared case-insensitively."""
+        query: Document = {"emails": normalize_email(email)}
+        if workspace_id:
+            query["workspace_id"] = workspace_id
+        return [doc async for doc in self.people.find(query).sort("_id", ASCENDING).limit(100)]
+
+    async def company(self, company_id: str) -> Document | None:
+        """A company's document, or None."""
+        return await self.companies.find_one({"_id": company_id})
+
+    async def companies_by_domain(self, domain: str, workspace_id: str | None) -> list[Document]:
+        """Companies with this domain among theirs."""
+        query: Document = {"domains": domain.strip().lower()}
+        if workspace_id:
+            query["workspace_id"] = workspace_id
+        cursor = self.companies.find(query).sort("_id", ASCENDING).limit(100)
+        return [doc async for doc in cursor]
+
+    async def company_people_emails(self, company: Document) -> list[str]:
+        """Every address of every person of a company."""
+        cursor = self.people.find(
+            {"workspace_id": company["workspace_id"], "company_id": company["_id"]},
+            projection={"emails": True},
+        )
+        return list(dict.fromkeys([e async for doc in cursor for e in doc.get("emails", [])]))
+
+    async def threads_with(
+        self, link: Document, cursor: Cursor | None, limit: int
+    ) -> list[ThreadSummary]:
+        """Threads matching ``link`` (see ``linked``), newest first, one more than ``limit``."""
+        query = _all(link, _after(cursor, "last_activity", newest_first=True))
+        found = self.threads.find(query).sort([("last_activity", DESCENDING), ("_id", DESCENDING)])
+        return [_thread(doc) async for doc in found.limit(limit + 1)]
+
+    async def thread(self, thread_id: str) -> ThreadSummary | None:
+        """A thread's summary, or None."""
+        doc = await self.threads.find_one({"_id": thread_id})
+        return _thread(doc) if doc else None
+
+    async def thread_messages(self, thread_id: str, *, with_body: bool) -> list[StoredMessage]:
+        """A thread's messages, oldest first."""
+        projection = None if with_body else {"body_text": False}
+        found = self.messages.find({"thread_id": thread_id}, projection=projection)
+        return [_message(doc) async for doc in found.sort([("sent_at", ASCENDING), ("_id", 1)])]
+
+    async def events_with(
+        self,
+        link: Document,
+        starts: tuple[datetime | None, datetime | None],
+        cursor: Cursor | None,
+        limit: int,
+        newest_first: bool = True,
+    ) -> list[StoredEvent]:
+        """Meetings matching ``link`` starting in ``starts``, one more than ``limit``."""
+        window: dict[str, Any] = {}
+        if starts[0] is not None:
+            window["$gte"] = starts[0]
+        if starts[1] is not None:
+            window["$lt"] = starts[1]
+        query = _all(
+            link,
+            {"starts_at": window} if window else {},
+            _after(cursor, "starts_at", newest_first),
+        )
+        direction = DESCENDING if newest_first else ASCENDING
+        found = self.events.find(query).sort([("starts_at", direction), ("_id", direction)])
+        return [_event(doc) async for doc in found.limit(limit + 1)]
+
+
+def linked(workspace_id: str, emails: list[str], domains: list[str] | None = None) -> Document:
+    """The filter for items linked to a record: any of its addresses, or of its domains."""
+    by_address: Document = {"participant_emails": {"$in": emails}}
+    if not domains:
+        return {"workspace_id": workspace_id, **by_address}
+    return {
+        "workspace_id": workspace_id,
+        "$or": [by_address, {"company_domains": {"$in": domains}}],
+    }

@@ -1,0 +1,127 @@
+"""The timeline API running in-process on the real Kafka and FerretDB of the local stack."""
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+
+from crm_runtime.bus import publish
+from timeline_api.app import create_app
+from timeline_api.settings import TimelineSettings
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def stack() -> object:
+    """Only Kafka and FerretDB: the timeline API needs no IMAP or CalDAV server.
+
+    Overrides the shared fixture so these tests run on a stack with just those two up.
+    """
+    from tests.conftest import Stack
+
+    kafka, mongo = (
+        int(os.environ.get("STACK_KAFKA_PORT", 19092)),
+        int(os.environ.get("STACK_MONGO_PORT", 27017)),
+    )
+    for name, port in (("Kafka", kafka), ("FerretDB", mongo)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError:
+            pytest.fail(f"{name} is not answering on 127.0.0.1:{port}: run `make infra-up`")
+    return Stack(
+        kafka_bootstrap=f"127.0.0.1:{kafka}",
+        mongo_url=f"mongodb://127.0.0.1:{mongo}/",
+        imap_host="127.0.0.1",
+        imap_port=0,
+        imap_test_password="",
+        caldav_url="",
+        caldav_users_file="",
+    )
+
+
+@pytest.fixture
+def settings(isolated: dict[str, str]) -> TimelineSettings:
+    """The API's settings on this test's own topics, groups and database."""
+    return TimelineSettings(
+        kafka_bootstrap=isolated["kafka_bootstrap"],
+        mongo_url=isolated["mongo_url"],
+        topic_prefix=isolated["topic_prefix"],
+        group_prefix=isolated["group_prefix"],
+        mongo_db=f"{isolated['mongo_db_prefix']}_timeline",
+        log_json=False,
+        handler_attempts=2,
+        retry_max_wait_s=0.5,
+    )
+
+
+@dataclass
+class Timeline:
+    """The API under test, a producer for its input topics, and its database."""
+
+    client: httpx.AsyncClient
+    settings: TimelineSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[dict[str, Any]]
+
+    async def publish(self, topic: str, key: str, event: BaseModel) -> None:
+        """Put one event on a topic, as the enricher would."""
+        await publish(self.broker, topic, key, event)
+
+    async def try_json(self, path: str, **params: str | int) -> dict[str, Any]:
+        """GET a path for polling: its JSON when it answers 200, else an empty object."""
+        response = await self.client.get(path, params=params)
+        if response.status_code != 200:
+            return {}
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def get_json(self, path: str, **params: str | int) -> dict[str, Any]:
+        """GET a path that must answer 200, as JSON."""
+        response = await self.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+async def timeline(settings: TimelineSettings) -> AsyncIterator[Timeline]:
+    """The app inside its lifespan (topics, indexes, consumers), with a client and producer."""
+    app = create_app(settings)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    broker = KafkaBroker(settings.kafka_bootstrap)
+    async with app.router.lifespan_context(app):
+        await broker.connect()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://timeline") as client:
+            try:
+                yield Timeline(client, settings, broker, mongo)
+            finally:
+                await broker.stop()
+    await mongo.drop_database(settings.mongo_db)
+    await mongo.close()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], ready: Callable[[T], bool], within: float = 45.0
+) -> T:
+    """Poll ``probe`` until ``ready`` says yes, or fail at the deadline with the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await probe()
+        if ready(value):
+            return value
+        if loop.time() > deadline:
+            pytest.fail(f"not ready after {within}s; last value: {value!r}")
+        await asyncio.sleep(0.2)
