@@ -24,6 +24,8 @@ SERVICES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "timeline-api": (("-m", "timeline_api"), "TIMELINE_", "timeline"),
 }
 
+PIPELINE = ("fetcher", "matcher", "enricher", "timeline-api")
+
 
 @dataclass
 class LocalSystem:
@@ -85,7 +87,9 @@ class LocalSystem:
             process.kill()
             process.wait(timeout=timeout)
 
-    def start_all(self, services: tuple[str, ...] = ("fetcher", "matcher", "enricher", "timeline-api")) -> None:
+    def start_all(
+        self, services: tuple[str, ...] = ("fetcher", "matcher", "enricher", "timeline-api")
+    ) -> None:
         for service in services:
             self.start(service)
 
@@ -105,7 +109,9 @@ class LocalSystem:
             except OSError:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"timeline API did not answer in {timeout:.0f} s\n{self.log_tail('timeline-api')}")
+        raise RuntimeError(
+            f"timeline API did not answer in {timeout:.0f} s\n{self.log_tail('timeline-api')}"
+        )
 
     def check_alive(self) -> None:
         """Fail with the service's log when a service has exited."""

@@ -1,6 +1,5 @@
 """End to end: Dovecot and Radicale -> the four services over Kafka -> FerretDB -> HTTP."""
 
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ import httpx
 import pytest
 import seed
 from localsystem import LocalSystem
+from pydantic import SecretStr
 
 from tests.e2e.harness import eventually, wait_drained
 
@@ -33,7 +33,6 @@ async def connect(system: LocalSystem, stack: Any, mailbox: str, caldav_user: st
         group_prefix=env["TIMELINE_GROUP_PREFIX"],
     )
     workspace = await create_workspace(settings, name="Acme", domains=[OWN_DOMAIN])
-    os.environ["E2E_MAILBOX_PASSWORD"] = stack.imap_test_password
     return await connect_account(
         settings,
         workspace_id=workspace,
@@ -42,7 +41,7 @@ async def connect(system: LocalSystem, stack: Any, mailbox: str, caldav_user: st
         imap_port=stack.imap_port,
         imap_tls="none",
         username=mailbox,
-        password_env="E2E_MAILBOX_PASSWORD",
+        password=SecretStr(stack.imap_test_password),
         caldav_url=stack.caldav_url if caldav_user else None,
         visibility="subject",
         contact_creation="sent_only",
