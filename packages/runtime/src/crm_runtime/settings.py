@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="Attempts at one message before it is dead-lettered."
     )
     retry_max_wait_s: float = Field(default=5.0, gt=0)
+    slow_command_ms: float = Field(
+        default=100.0, gt=0, description="Database commands slower than this are logged."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     otel_exporter: str = Field(

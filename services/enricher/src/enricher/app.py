@@ -99,8 +99,9 @@ class Enricher:
             owner_member_id=account.owner_member_id,
             participants=participants,
         )
+        # Keyed by thread: one timeline consumer owns a thread, in order (docs/adr/0007).
         topic = self._runtime.topics.timeline_messages
-        await publish(self._runtime.broker, topic, matched.message.item_id, record)
+        await publish(self._runtime.broker, topic, matched.thread_id, record)
 
     async def on_matched_event(self, matched: MatchedEvent) -> None:
         """Create the people and companies a meeting allows, and put it on the timelines."""
@@ -121,7 +122,6 @@ def build(settings: EnricherSettings) -> Runtime:
     """The enricher's runtime with every subscriber wired."""
     runtime = build_runtime(SERVICE, settings)
     enricher = Enricher(runtime)
-    runtime.on_start.append(enricher.records.create_indexes)
     follow_config(runtime)
     topics = runtime.topics
     subscribe(

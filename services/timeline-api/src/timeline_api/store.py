@@ -4,9 +4,13 @@ Every write is an idempotent upsert on a deterministic id, so redelivery and rep
 never duplicate anything. Timelines link by address at read time: a person's threads are
 those with any of the person's addresses, so history links itself when a person appears.
 Only what both MongoDB and FerretDB support is used: find, sort, limit and indexes.
+
+The write path reads and writes by ``_id`` only: FerretDB 1.x on SQLite pushes nothing
+else down to SQLite, so any other filter scans the collection. A thread's members are
+kept in a document of their own (``thread_members``) for that reason.
 """
 
-from contextlib import suppress
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +99,7 @@ class TimelineStore:
         self.people: AsyncCollection[Document] = db["people"]
         self.companies: AsyncCollection[Document] = db["companies"]
         self.dropped: AsyncCollection[Document] = db["dropped"]
+        self.thread_members: AsyncCollection[Document] = db["thread_members"]
 
     async def create_indexes(self) -> None:
         """Create the indexes the timelines query by; existing ones are left alone."""
@@ -108,8 +113,13 @@ class TimelineStore:
     # --- writes (the projection) -------------------------------------------------------
 
     async def upsert_message(self, message: StoredMessage) -> None:
-        """Store a message once, adding each of its sources under its account id."""
+        """Store a message once, adding each of its sources, and make it a thread member."""
         await self._upsert_with_sources(self.messages, message)
+        await self.thread_members.update_one(
+            {"_id": message.thread_id},
+            {"$set": {f"items.{_key(message.item_id)}": message.item_id}},
+            upsert=True,
+        )
 
     async def upsert_event(self, event: StoredEvent) -> None:
         """Store a meeting once, adding each of its sources under its account id."""
@@ -129,22 +139,20 @@ class TimelineStore:
     async def refresh_thread(self, thread_id: str) -> ThreadSummary | None:
         """Re-summarise a thread from all of its stored messages.
 
-        The summary is replaced only by one that counts at least as many messages, so a
-        writer that read before a concurrent message landed cannot undo the newer summary.
+        The summary is replaced only by one that counts at least as many messages. Reads
+        and writes go by ``_id``; the timeline topic is keyed by thread, so one consumer
+        owns a thread and no two writers race on its summary.
         """
         messages = await self.thread_messages(thread_id, with_body=False)
         if not messages:
             return None
         summary = summarise_thread(thread_id, messages)
+        stored = await self.threads.find_one({"_id": thread_id}, {"message_count": 1})
+        if stored is not None and stored.get("message_count", 0) > summary.message_count:
+            return summary
         doc = summary.model_dump(mode="json", exclude={"thread_id"})
         doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
-        # DuplicateKeyError: a summary with more messages is already there, the newer one
-        with suppress(DuplicateKeyError):
-            await self.threads.replace_one(
-                {"_id": thread_id, "message_count": {"$lte": summary.message_count}},
-                doc,
-                upsert=True,
-            )
+        await self.threads.replace_one({"_id": thread_id}, doc, upsert=True)
         return summary
 
     async def upsert_person(self, person: PersonUpserted) -> None:
@@ -219,9 +227,14 @@ class TimelineStore:
 
     async def thread_messages(self, thread_id: str, *, with_body: bool) -> list[StoredMessage]:
         """A thread's messages, oldest first."""
+        members = await self.thread_members.find_one({"_id": thread_id})
+        ids = sorted((members or {}).get("items", {}).values())
         projection = None if with_body else {"body_text": False}
-        found = self.messages.find({"thread_id": thread_id}, projection=projection)
-        return [_message(doc) async for doc in found.sort([("sent_at", ASCENDING), ("_id", 1)])]
+        found = await asyncio.gather(
+            *(self.messages.find_one({"_id": item_id}, projection=projection) for item_id in ids)
+        )
+        messages = [_message(doc) for doc in found if doc is not None]
+        return sorted(messages, key=lambda m: (m.sent_at, m.item_id))
 
     async def events_with(
         self,

@@ -4,18 +4,26 @@ Auto-created records get deterministic ids (from the workspace and the address o
 domain), so concurrent replicas racing on the same address upsert one document. Each
 record is announced on the records topic; a record whose announcement may not have gone
 out (a crash between the write and the publish) is announced again on the next delivery.
+
+Lookups go by ``_id`` only (FerretDB 1.x pushes nothing else down to SQLite): an address
+index and a domain index, keyed ``<workspace>:<address>`` and ``<workspace>:<domain>``,
+point at the record that owns them.
 """
 
+import asyncio
 from contextlib import suppress
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_runtime.mongo import Document
-from crm_schemas.ids import company_id, person_id
+from crm_schemas.ids import company_id, normalize_email, person_id
 from crm_schemas.records import CompanyUpserted, PersonUpserted
+
+
+def _index_key(workspace_id: str, value: str) -> str:
+    return f"{workspace_id}:{value.strip().lower()}"
 
 
 class Records:
@@ -24,20 +32,19 @@ class Records:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._people = db["people"]
         self._companies = db["companies"]
-
-    async def create_indexes(self) -> None:
-        """Indexes for lookups by address and by domain."""
-        await self._people.create_index([("workspace_id", ASCENDING), ("emails", ASCENDING)])
-        await self._companies.create_index([("workspace_id", ASCENDING), ("domains", ASCENDING)])
+        self._emails = db["people_by_email"]
+        self._domains = db["companies_by_domain"]
 
     async def person_by_email(self, workspace_id: str, email: str) -> PersonUpserted | None:
         """The person who has this address, if any."""
-        doc = await self._people.find_one({"workspace_id": workspace_id, "emails": email})
+        entry = await self._emails.find_one({"_id": _index_key(workspace_id, email)})
+        doc = await self._people.find_one({"_id": entry["record_id"]}) if entry else None
         return PersonUpserted.model_validate(doc) if doc else None
 
     async def company_by_domain(self, workspace_id: str, domain: str) -> CompanyUpserted | None:
         """The company that has this domain, if any."""
-        doc = await self._companies.find_one({"workspace_id": workspace_id, "domains": domain})
+        entry = await self._domains.find_one({"_id": _index_key(workspace_id, domain)})
+        doc = await self._companies.find_one({"_id": entry["record_id"]}) if entry else None
         return CompanyUpserted.model_validate(doc) if doc else None
 
     async def ensure_company(self, workspace_id: str, domain: str, name: str) -> CompanyUpserted:
@@ -51,9 +58,9 @@ class Records:
             name=name,
             domains=(domain,),
         )
-        return CompanyUpserted.model_validate(
-            await self._insert_once(self._companies, company.company_id, company)
-        )
+        stored = await self._insert_once(self._companies, company.company_id, company)
+        await self._index(self._domains, workspace_id, company.domains, company.company_id)
+        return CompanyUpserted.model_validate(stored)
 
     async def ensure_person(
         self, workspace_id: str, email: str, name: str, company: str | None
@@ -66,27 +73,29 @@ class Records:
             person_id=person_id(workspace_id, email),
             workspace_id=workspace_id,
             name=name,
-            emails=(email,),
+            emails=(normalize_email(email),),
             company_id=company,
         )
-        return PersonUpserted.model_validate(
-            await self._insert_once(self._people, person.person_id, person)
-        )
+        stored = await self._insert_once(self._people, person.person_id, person)
+        await self._index(self._emails, workspace_id, person.emails, person.person_id)
+        return PersonUpserted.model_validate(stored)
 
     async def unannounced(self, record_ids: list[str]) -> list[str]:
         """Which of these records have not been announced on the records topic yet."""
-        ids: list[str] = []
-        for collection in (self._people, self._companies):
-            cursor = collection.find({"_id": {"$in": record_ids}, "announced": False}, {"_id": 1})
-            ids.extend([doc["_id"] async for doc in cursor])
-        return ids
+        found = await asyncio.gather(
+            *(
+                collection.find_one({"_id": record_id}, {"announced": 1})
+                for record_id in record_ids
+                for collection in (self._people, self._companies)
+            )
+        )
+        return [doc["_id"] for doc in found if doc is not None and not doc.get("announced")]
 
     async def mark_announced(self, record_ids: list[str]) -> None:
         """Remember that these records were published."""
-        for collection in (self._people, self._companies):
-            await collection.update_many(
-                {"_id": {"$in": record_ids}}, {"$set": {"announced": True}}
-            )
+        for record_id in record_ids:
+            for collection in (self._people, self._companies):
+                await collection.update_one({"_id": record_id}, {"$set": {"announced": True}})
 
     async def _insert_once(
         self,
@@ -102,3 +111,19 @@ class Records:
         if stored is None:
             raise RuntimeError(f"record {record_id} vanished right after its upsert")
         return stored
+
+    async def _index(
+        self,
+        index: AsyncCollection[Document],
+        workspace_id: str,
+        values: tuple[str, ...],
+        record_id: str,
+    ) -> None:
+        """Point each address or domain at its record; an existing owner is kept."""
+        for value in values:
+            with suppress(DuplicateKeyError):
+                await index.update_one(
+                    {"_id": _index_key(workspace_id, value)},
+                    {"$setOnInsert": {"record_id": record_id, "workspace_id": workspace_id}},
+                    upsert=True,
+                )

@@ -1,5 +1,6 @@
 """The matcher's own index of known people by address, fed by the records topic."""
 
+import asyncio
 from collections.abc import Iterable
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -33,7 +34,10 @@ class Contacts:
             )
 
     async def lookup(self, workspace_id: str, emails: Iterable[str]) -> dict[str, str]:
-        """Person id by address, for the addresses that belong to a known person."""
+        """Person id by address, for the addresses that belong to a known person.
+
+        One ``_id`` lookup per address: FerretDB 1.x scans the collection for ``$in``.
+        """
         ids = [f"{workspace_id}:{normalize_email(e)}" for e in emails]
-        cursor = self._addresses.find({"_id": {"$in": ids}})
-        return {doc["email"]: doc["person_id"] async for doc in cursor}
+        found = await asyncio.gather(*(self._addresses.find_one({"_id": i}) for i in ids))
+        return {doc["email"]: doc["person_id"] for doc in found if doc is not None}
