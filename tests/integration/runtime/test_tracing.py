@@ -1,0 +1,86 @@
+"""One trace follows a message from service to service, through Kafka headers."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import BaseModel
+
+from crm_runtime.bus import build_broker, ensure_topics, publish
+from crm_runtime.delivery import subscribe
+from crm_runtime.settings import ServiceSettings
+from crm_runtime.tracing import build_tracer_provider
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+class Hop(BaseModel):
+    n: int
+
+
+@pytest.fixture
+def settings(isolated: dict[str, str]) -> ServiceSettings:
+    return ServiceSettings(
+        kafka_bootstrap=isolated["kafka_bootstrap"],
+        topic_prefix=isolated["topic_prefix"],
+        group_prefix=isolated["group_prefix"],
+    )
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+async def two_services(
+    settings: ServiceSettings, spans: InMemorySpanExporter
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """'first' consumes a.v1 and publishes b.v1; 'second' consumes b.v1."""
+    await ensure_topics(settings.kafka_bootstrap, settings.topics.all(), 2)
+    first_topic, second_topic = f"{settings.topic_prefix}.a.v1", f"{settings.topic_prefix}.b.v1"
+    done: list[int] = []
+    first = build_broker(settings, "first", build_tracer_provider("first", "none", "", spans))
+    second = build_broker(settings, "second", build_tracer_provider("second", "none", "", spans))
+
+    async def forward(hop: Hop) -> None:
+        await publish(first, second_topic, "k", Hop(n=hop.n + 1))
+
+    async def finish(hop: Hop) -> None:
+        done.append(hop.n)
+
+    subscribe(first, settings, topic=first_topic, group="first", contract=Hop, handler=forward)
+    subscribe(second, settings, topic=second_topic, group="second", contract=Hop, handler=finish)
+    await first.start()
+    await second.start()
+    yield first_topic, done
+    await first.stop()
+    await second.stop()
+
+
+async def test_a_message_keeps_its_trace_across_two_services(
+    settings: ServiceSettings,
+    spans: InMemorySpanExporter,
+    two_services: tuple[str, list[int]],
+) -> None:
+    entry, done = two_services
+    origin = build_broker(settings, "origin", build_tracer_provider("origin", "none", "", spans))
+    await origin.connect()
+    try:
+        await publish(origin, entry, "k", Hop(n=1))
+    finally:
+        await origin.stop()
+
+    def services() -> set[object]:
+        return {s.resource.attributes["service.name"] for s in spans.get_finished_spans()}
+
+    deadline = time.monotonic() + 30
+    while done != [2] or not {"origin", "first", "second"} <= services():
+        assert time.monotonic() < deadline, f"the message did not cross both services: {done}"
+        await asyncio.sleep(0.1)
+
+    finished = spans.get_finished_spans()
+    traces = {s.context.trace_id for s in finished}
+    assert len(traces) == 1, f"expected one trace, got {len(traces)} for {len(finished)} spans"
