@@ -24,17 +24,6 @@ class Ping(BaseModel):
 
 
 @pytest.fixture
-def settings(isolated: dict[str, str]) -> ServiceSettings:
-    return ServiceSettings(
-        kafka_bootstrap=isolated["kafka_bootstrap"],
-        topic_prefix=isolated["topic_prefix"],
-        group_prefix=isolated["group_prefix"],
-        handler_attempts=3,
-        retry_max_wait_s=0.2,
-    )
-
-
-@pytest.fixture
 async def broker(settings: ServiceSettings) -> AsyncIterator[KafkaBroker]:
     await ensure_topics(settings.kafka_bootstrap, settings.topics.all(), 2)
     built = build_broker(settings, "delivery-test", TracerProvider())

@@ -21,15 +21,6 @@ class Hop(BaseModel):
 
 
 @pytest.fixture
-def settings(isolated: dict[str, str]) -> ServiceSettings:
-    return ServiceSettings(
-        kafka_bootstrap=isolated["kafka_bootstrap"],
-        topic_prefix=isolated["topic_prefix"],
-        group_prefix=isolated["group_prefix"],
-    )
-
-
-@pytest.fixture
 def spans() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 

@@ -3,6 +3,7 @@
 from pydantic import TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_runtime.delivery import RetryLater
 from crm_runtime.mongo import Document, upsert_if_newer
 from crm_schemas.config import AccountConfigured, ConfigEvent, WorkspaceConfigured
 
@@ -34,6 +35,16 @@ class ConfigStore:
         """The account, if its config has arrived."""
         doc = await self._accounts.find_one({"_id": account_id})
         return AccountConfigured.model_validate(doc) if doc else None
+
+    async def account_in_workspace(
+        self, account_id: str
+    ) -> tuple[AccountConfigured, WorkspaceConfigured]:
+        """The account and its workspace, or RetryLater while their config is on its way."""
+        account = await self.account(account_id)
+        workspace = await self.workspace(account.workspace_id) if account else None
+        if account is None or workspace is None:
+            raise RetryLater(f"config of account {account_id} has not arrived yet")
+        return account, workspace
 
     async def accounts(self) -> list[AccountConfigured]:
         """Every connected account, disconnected ones left out."""

@@ -1,7 +1,7 @@
 """The enricher: creates people and companies where allowed, and emits timeline records."""
 
 from crm_runtime.bus import publish
-from crm_runtime.delivery import RetryLater, subscribe
+from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -22,14 +22,8 @@ class Enricher:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._config = runtime.config
         self.records = Records(runtime.db)
-
-    async def _context(self, account_id: str) -> tuple[AccountConfigured, WorkspaceConfigured]:
-        account = await self._runtime.config.account(account_id)
-        workspace = await self._runtime.config.workspace(account.workspace_id) if account else None
-        if account is None or workspace is None:
-            raise RetryLater(f"config of account {account_id} has not arrived yet")
-        return account, workspace
 
     async def _link(
         self, workspace: WorkspaceConfigured, owner: frozenset[str], p: Participant, create: bool
@@ -88,7 +82,7 @@ class Enricher:
 
     async def on_matched_message(self, matched: MatchedMessage) -> None:
         """Create the people and companies a message allows, and put it on the timelines."""
-        account, workspace = await self._context(matched.message.account_id)
+        account, workspace = await self._config.account_in_workspace(matched.message.account_id)
         create = creates_people_from_message(account.mail.contact_creation, matched.sent_by_owner)
         participants = await self._enrich(account, workspace, matched.participants, create)
         record = TimelineMessage(
@@ -105,7 +99,7 @@ class Enricher:
 
     async def on_matched_event(self, matched: MatchedEvent) -> None:
         """Create the people and companies a meeting allows, and put it on the timelines."""
-        account, workspace = await self._context(matched.event.account_id)
+        account, workspace = await self._config.account_in_workspace(matched.event.account_id)
         create = account.calendar.contact_creation
         participants = await self._enrich(account, workspace, matched.participants, create)
         record = TimelineEvent(

@@ -1,7 +1,7 @@
 """The matcher: drops what must never be shared, links the rest to known people."""
 
 from crm_runtime.bus import publish
-from crm_runtime.delivery import RetryLater, subscribe
+from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, RawEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -22,14 +22,8 @@ class Matcher:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._config = runtime.config
         self._contacts = Contacts(runtime.db)
-
-    async def _context(self, account_id: str) -> tuple[AccountConfigured, WorkspaceConfigured]:
-        account = await self._runtime.config.account(account_id)
-        workspace = await self._runtime.config.workspace(account.workspace_id) if account else None
-        if account is None or workspace is None:
-            raise RetryLater(f"config of account {account_id} has not arrived yet")
-        return account, workspace
 
     async def _linked(self, workspace: WorkspaceConfigured, kept: Kept) -> tuple[Participant, ...]:
         people = await self._contacts.lookup(
@@ -64,7 +58,7 @@ class Matcher:
 
     async def on_raw_message(self, message: RawMessage) -> None:
         """Drop a message that must never be shared, or link its participants and pass it on."""
-        account, workspace = await self._context(message.account_id)
+        account, workspace = await self._config.account_in_workspace(message.account_id)
         decision = decide_message(message, workspace.domains, account.mail, account.owner_addresses)
         if isinstance(decision, Dropped):
             await self._drop(message.item_id, account, "message", message.message_id, decision)
@@ -81,7 +75,7 @@ class Matcher:
 
     async def on_raw_event(self, event: RawEvent) -> None:
         """Drop a meeting that must never be shared, or link its participants and pass it on."""
-        account, workspace = await self._context(event.account_id)
+        account, workspace = await self._config.account_in_workspace(event.account_id)
         decision = decide_event(event, workspace.domains, account.mail.blocklist)
         if isinstance(decision, Dropped):
             await self._drop(event.item_id, account, "event", event.ical_uid, decision)
