@@ -29,6 +29,7 @@ def build_broker(settings: ServiceSettings, service: str, tracer: TracerProvider
         enable_idempotence=True,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer)],
         logger=logging.getLogger(f"{service}.broker"),
+        log_level=logging.DEBUG,  # one line per message consumed: only when asked for
     )
 
 
