@@ -17,6 +17,10 @@ SERVICE = "enricher"
 Record = PersonUpserted | CompanyUpserted
 
 
+def _record_id(record: Record) -> str:
+    return record.person_id if isinstance(record, PersonUpserted) else record.company_id
+
+
 class Enricher:
     """The enricher's handlers, over its runtime and its records."""
 
@@ -28,9 +32,9 @@ class Enricher:
     async def _link(
         self, workspace: WorkspaceConfigured, owner: frozenset[str], p: Participant, create: bool
     ) -> tuple[Participant, list[Record]]:
+        """Link one participant, creating what the policy allows; return it and its records."""
         ws = workspace.workspace_id
         domain = None if p.internal else company_domain(p.email, frozenset(workspace.domains))
-        created: list[Record] = []
         person = await self.records.person_by_email(ws, p.email)
         company = await self.records.company_by_domain(ws, domain) if domain else None
         if person is None and create and may_become_person(p, owner):
@@ -38,12 +42,10 @@ class Enricher:
                 company = await self.records.ensure_company(
                     ws, domain, company_name_from_domain(domain)
                 )
-                created.append(company)
             name = person_name_from_header(p.name, p.email)
             person = await self.records.ensure_person(
                 ws, p.email, name, company.company_id if company else None
             )
-            created.append(person)
         linked = p.model_copy(
             update={
                 "person_id": person.person_id if person else p.person_id,
@@ -52,7 +54,7 @@ class Enricher:
                 "company_domain": domain,
             }
         )
-        return linked, created
+        return linked, [r for r in (company, person) if r is not None]
 
     async def _enrich(
         self,
@@ -62,23 +64,26 @@ class Enricher:
         create: bool,
     ) -> tuple[Participant, ...]:
         linked: list[Participant] = []
-        created: list[Record] = []
+        records: dict[str, Record] = {}
         for participant in participants:
-            one, new = await self._link(workspace, account.owner_addresses, participant, create)
+            one, found = await self._link(workspace, account.owner_addresses, participant, create)
             linked.append(one)
-            created.extend(new)
-        await self._announce(created)
+            records.update((_record_id(r), r) for r in found)
+        await self._announce(records)
         return tuple(linked)
 
-    async def _announce(self, created: list[Record]) -> None:
-        """Publish records not yet published, then remember that they were."""
-        ids = [r.person_id if isinstance(r, PersonUpserted) else r.company_id for r in created]
-        pending = set(await self.records.unannounced(ids)) if ids else set()
-        for record_id, record in zip(ids, created, strict=True):
-            if record_id in pending:
-                await publish(self._runtime.broker, self._runtime.topics.records, record_id, record)
+    async def _announce(self, records: dict[str, Record]) -> None:
+        """Publish the linked records not yet published, then remember that they were.
+
+        Every record a message links to is checked, not only those created just now: a
+        crash between creating a record and publishing it is repaired by redelivery.
+        """
+        pending = await self.records.unannounced(list(records)) if records else []
+        for record_id in pending:
+            topic = self._runtime.topics.records
+            await publish(self._runtime.broker, topic, record_id, records[record_id])
         if pending:
-            await self.records.mark_announced(sorted(pending))
+            await self.records.mark_announced(pending)
 
     async def on_matched_message(self, matched: MatchedMessage) -> None:
         """Create the people and companies a message allows, and put it on the timelines."""

@@ -1,0 +1,137 @@
+"""The enricher on the real Kafka and FerretDB: records created once, announced for sure."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from crm_runtime.bus import ensure_topics
+from crm_runtime.service import Runtime
+from crm_schemas.base import Address
+from crm_schemas.config import AccountConfigured, ContactCreation, MailSettings, WorkspaceConfigured
+from crm_schemas.ids import person_id
+from crm_schemas.mail import FolderRole, MatchedMessage, Participant, ParticipantRole, RawMessage
+from enricher.app import Enricher, build
+from enricher.settings import EnricherSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+WS = "ws-1"
+OWNER = "alice@acme.test"
+CLIENT = "jane@client.test"
+
+
+@pytest.fixture
+async def runtime(isolated: dict[str, str]) -> AsyncIterator[Runtime]:
+    settings = EnricherSettings(
+        kafka_bootstrap=isolated["kafka_bootstrap"],
+        mongo_url=isolated["mongo_url"],
+        mongo_db=f"{isolated['mongo_db_prefix']}_enricher",
+        topic_prefix=isolated["topic_prefix"],
+        group_prefix=isolated["group_prefix"],
+    )
+    built = build(settings)
+    await ensure_topics(settings.kafka_bootstrap, built.topics.all(), 2)
+    await built.broker.connect()
+    await built.config.apply(
+        WorkspaceConfigured(workspace_id=WS, name="Acme", domains=("acme.test",))
+    )
+    await built.config.apply(
+        AccountConfigured(
+            account_id="acc-1",
+            workspace_id=WS,
+            owner_member_id="m-1",
+            email=OWNER,
+            mail=MailSettings(contact_creation=ContactCreation.SENT_ONLY),
+        )
+    )
+    yield built
+    await built.broker.stop()
+    await built.mongo.drop_database(settings.mongo_db)
+    await built.mongo.close()
+
+
+def sent_to_client() -> MatchedMessage:
+    message = RawMessage.model_validate(
+        {
+            "item_id": "item-1",
+            "workspace_id": WS,
+            "account_id": "acc-1",
+            "provider": "imap",
+            "provider_ref": "Sent/1/1",
+            "folder": "Sent",
+            "folder_role": FolderRole.SENT,
+            "message_id": "m1@acme.test",
+            "sent_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "from": [Address(email=OWNER)],
+            "to": [Address(email=CLIENT, name="Jane Doe")],
+        }
+    )
+    participants = (
+        Participant(email=OWNER, roles=(ParticipantRole.FROM,), internal=True),
+        Participant(email=CLIENT, name="Jane Doe", roles=(ParticipantRole.TO,), internal=False),
+    )
+    return MatchedMessage(
+        message=message, thread_id="t-1", sent_by_owner=True, participants=participants
+    )
+
+
+async def records_on_topic(runtime: Runtime, expected: int) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        runtime.topics.records,
+        bootstrap_servers=runtime.settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            found.extend(json.loads(r.value) for rs in batch.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_person_and_company_are_created_once_however_often_the_message_comes(
+    runtime: Runtime,
+) -> None:
+    enricher = Enricher(runtime)
+    for _ in range(3):
+        await enricher.on_matched_message(sent_to_client())
+
+    people = await runtime.db["people"].find({}).to_list()
+    companies = await runtime.db["companies"].find({}).to_list()
+    assert [p["emails"] for p in people] == [[CLIENT]]
+    assert [c["domains"] for c in companies] == [["client.test"]]
+    announced = await records_on_topic(runtime, 2)
+    assert sorted(r["type"] for r in announced) == ["company", "person"]
+
+
+async def test_a_record_created_just_before_a_crash_is_announced_on_redelivery(
+    runtime: Runtime,
+) -> None:
+    enricher = Enricher(runtime)
+    # What a crash between the write and the publish leaves behind: a stored person,
+    # not yet announced on the records topic.
+    await enricher.records.ensure_person(WS, CLIENT, "Jane Doe", None)
+
+    await enricher.on_matched_message(sent_to_client())  # the redelivery
+
+    announced = await records_on_topic(runtime, 2)
+    assert person_id(WS, CLIENT) in {r.get("person_id") for r in announced}
+    stored = await runtime.db["people"].find_one({"_id": person_id(WS, CLIENT)})
+    assert stored is not None
+    assert stored["announced"] is True
+
+
+async def test_received_mail_creates_nobody_under_sent_only(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    received = sent_to_client().model_copy(update={"sent_by_owner": False})
+    await enricher.on_matched_message(received)
+    assert await runtime.db["people"].count_documents({}) == 0
