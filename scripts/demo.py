@@ -138,6 +138,7 @@ def seed_demo() -> None:
             private=True,
         ),
     ]
+    seed.ensure_caldav_user(STACK / "radicale" / "users", MAILBOX, PASSWORD)
     seed.put_events(caldav_url(), MAILBOX, PASSWORD, "work", events)
     print(f"demo mail and meetings are in {MAILBOX}'s mailbox and calendar")
 
@@ -192,9 +193,10 @@ def connect_and_sync(system: LocalSystem) -> None:
 
 def run(command: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        sys.exit(f"{' '.join(command[1:4])} failed (exit {done.returncode}):\n{done.stderr}")
+    return lines[-1]
 
 
 def get(system: LocalSystem, path: str, **params: str) -> Any:

@@ -220,3 +220,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AdminError as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

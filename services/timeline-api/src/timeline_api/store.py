@@ -102,9 +102,16 @@ class TimelineStore:
         self.thread_members: AsyncCollection[Document] = db["thread_members"]
 
     async def create_indexes(self) -> None:
-        """Create the indexes the timelines query by; existing ones are left alone."""
+        """Create the indexes the timelines query by that do not exist yet.
+
+        Only the missing ones are asked for: FerretDB 1.24 on SQLite closes the connection
+        (a server-side panic) when createIndexes names an index that already exists.
+        """
         for name, indexes in _INDEXES.items():
-            await self.db[name].create_indexes(indexes)
+            existing = await self.db[name].index_information()
+            missing = [i for i in indexes if i.document["name"] not in existing]
+            if missing:
+                await self.db[name].create_indexes(missing)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
