@@ -63,7 +63,7 @@ fmt: bootstrap ## Format and fix what ruff can
 	$(BIN)/ruff check --fix .
 
 bench: bootstrap infra-up ## Benchmarks (throughput of the pipeline on the local stack)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python benchmarks/run.py $(ONLY)
 
 contracts: bootstrap ## Export JSON Schema of every event and the AsyncAPI document to docs/contracts
 	$(BIN)/crm-contracts docs/contracts
