@@ -14,4 +14,5 @@ def settings(isolated: dict[str, str]) -> ServiceSettings:
         group_prefix=isolated["group_prefix"],
         handler_attempts=3,
         retry_max_wait_s=0.2,
+        retry_later_max_s=20,
     )

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 
 from crm_runtime.bus import build_broker, ensure_topics
-from crm_runtime.delivery import subscribe
+from crm_runtime.delivery import RetryLater, subscribe
 from crm_runtime.settings import ServiceSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -153,3 +153,23 @@ async def test_an_offset_is_committed_only_after_the_handler_finished(
         await until(lambda: delivered == [5], within=60)
     finally:
         await second.stop()
+
+
+async def test_waiting_for_a_config_outlasts_the_attempts_budget(
+    broker: KafkaBroker, settings: ServiceSettings
+) -> None:
+    calls: list[int] = []
+    waits = settings.handler_attempts + 2  # more "not yet" answers than attempts allowed
+
+    async def handle(ping: Ping) -> None:
+        calls.append(ping.n)
+        if len(calls) <= waits:
+            raise RetryLater("the account's config has not arrived yet")
+
+    topic = f"{settings.topic_prefix}.pings"
+    subscribe(broker, settings, topic=topic, group="t", contract=Ping, handler=handle)
+    await broker.start()
+    await broker.publish(b'{"n": 3}', topic=topic, key=b"k")
+
+    await until(lambda: len(calls) == waits + 1)
+    assert await read(settings.kafka_bootstrap, settings.topics.dead_letter, 1, within=2) == []

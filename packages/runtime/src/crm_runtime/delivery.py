@@ -16,7 +16,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from crm_runtime.bus import publish
 from crm_runtime.settings import ServiceSettings
@@ -27,7 +34,23 @@ log = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):  # noqa: N818 - reads as the instruction it is
-    """The handler cannot do its work yet (e.g. a config it needs has not arrived)."""
+    """The handler cannot do its work yet (e.g. a config it needs has not arrived).
+
+    Retried for up to ``retry_later_max_s`` rather than ``handler_attempts`` times: the
+    config topic may still be catching up after a deployment or during a replay.
+    """
+
+
+def _stop(settings: ServiceSettings) -> Callable[[RetryCallState], bool]:
+    """Stop after the attempts budget, or for RetryLater after the waiting budget."""
+    attempts = stop_after_attempt(settings.handler_attempts)
+    waited = stop_after_delay(settings.retry_later_max_s)
+
+    def stop(state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome is not None else None
+        return waited(state) if isinstance(error, RetryLater) else attempts(state)
+
+    return stop
 
 
 def subscribe(
@@ -59,7 +82,7 @@ def subscribe(
             return
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(settings.handler_attempts),
+                stop=_stop(settings),
                 wait=wait_exponential(multiplier=0.2, max=settings.retry_max_wait_s),
                 reraise=False,
             ):
@@ -71,7 +94,8 @@ def subscribe(
                 "handler failed, dead-lettering",
                 extra={"handler": name, "topic": topic, "error": repr(cause)},
             )
-            await _dead_letter(broker, settings, message, name, cause, settings.handler_attempts)
+            attempts = failed.last_attempt.attempt_number
+            await _dead_letter(broker, settings, message, name, cause, attempts)
 
 
 async def _dead_letter(

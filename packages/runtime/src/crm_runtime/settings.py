@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="Attempts at one message before it is dead-lettered."
     )
     retry_max_wait_s: float = Field(default=5.0, gt=0)
+    retry_later_max_s: float = Field(
+        default=60.0, gt=0, description="How long a message waits for a config it needs."
+    )
     slow_command_ms: float = Field(
         default=100.0, gt=0, description="Database commands slower than this are logged."
     )
