@@ -1,9 +1,9 @@
 """Meetings, from the fetcher's raw form to the timeline's record."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from crm_schemas.base import Address, Event, utcnow
 from crm_schemas.mail import Participant
@@ -20,6 +20,7 @@ class Attendee(Event):
 class RawEvent(Event):
     """A calendar event as fetched, before any rule is applied. Never a private one."""
 
+    type: Literal["event"] = "event"
     schema_version: Literal[1] = 1
     item_id: str
     workspace_id: str
@@ -38,12 +39,34 @@ class RawEvent(Event):
     status: str | None = Field(default=None, description="CONFIRMED, TENTATIVE or CANCELLED.")
     organizer: Address | None = None
     attendees: tuple[Attendee, ...] = ()
+    conference_url: str | None = Field(default=None, description="The video-call link.")
     fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class RawEventRemoved(Event):
+    """A meeting occurrence left one calendar: deleted there, cancelled, or made private.
+
+    Carries no content. It travels under the occurrence's item id on calendar.raw, then
+    unchanged on calendar.matched and timeline.events, so it stays in order with the
+    versions of the meeting it follows. The timeline removes that calendar as a source;
+    the meeting leaves the timeline once no calendar has it any more.
+    """
+
+    type: Literal["event_removed"] = "event_removed"
+    schema_version: Literal[1] = 1
+    item_id: str
+    workspace_id: str
+    account_id: str
+    ical_uid: str
+    recurrence_id: str | None = None
+    reason: Literal["deleted", "cancelled", "private"]
+    removed_at: datetime = Field(default_factory=utcnow)
 
 
 class MatchedEvent(Event):
     """A meeting that may be shared, with its participants linked where known."""
 
+    type: Literal["event"] = "event"
     schema_version: Literal[1] = 1
     event: RawEvent
     participants: tuple[Participant, ...]
@@ -52,8 +75,31 @@ class MatchedEvent(Event):
 class TimelineEvent(Event):
     """A meeting ready for the timelines."""
 
+    type: Literal["event"] = "event"
     schema_version: Literal[1] = 1
     event: RawEvent
     visibility: str
     owner_member_id: str
     participants: tuple[Participant, ...]
+
+
+def _calendar_kind(value: Any) -> str:
+    """The union member of a calendar payload; one without ``type`` is a meeting."""
+    if isinstance(value, dict):
+        return str(value.get("type", "event"))
+    return str(getattr(value, "type", "event"))
+
+
+_REMOVED = Annotated[RawEventRemoved, Tag("event_removed")]
+RawCalendarItem = Annotated[
+    Annotated[RawEvent, Tag("event")] | _REMOVED, Discriminator(_calendar_kind)
+]
+"""What travels on calendar.raw: a meeting occurrence, or its removal from a calendar."""
+MatchedCalendarItem = Annotated[
+    Annotated[MatchedEvent, Tag("event")] | _REMOVED, Discriminator(_calendar_kind)
+]
+"""What travels on calendar.matched."""
+TimelineCalendarItem = Annotated[
+    Annotated[TimelineEvent, Tag("event")] | _REMOVED, Discriminator(_calendar_kind)
+]
+"""What travels on timeline.events."""

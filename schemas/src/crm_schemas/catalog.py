@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from crm_schemas.calendar import MatchedEvent, RawEvent, TimelineEvent
+from crm_schemas.calendar import MatchedCalendarItem, RawCalendarItem, TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
 from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
 from crm_schemas.outcomes import DeadLetter, ItemDropped
@@ -18,12 +18,12 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.sync_requests: (SyncRequested, "fetcher scheduler, timeline-api"),
         topics.sync_status: (SyncStatusChanged, "fetcher"),
         topics.mail_raw: (RawMessage, "fetcher"),
-        topics.calendar_raw: (RawEvent, "fetcher"),
+        topics.calendar_raw: (RawCalendarItem, "fetcher"),
         topics.mail_matched: (MatchedMessage, "matcher"),
-        topics.calendar_matched: (MatchedEvent, "matcher"),
+        topics.calendar_matched: (MatchedCalendarItem, "matcher"),
         topics.dropped: (ItemDropped, "fetcher, matcher"),
-        topics.records: (RecordEvent, "enricher"),
+        topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
         topics.timeline_messages: (TimelineMessage, "enricher"),
-        topics.timeline_events: (TimelineEvent, "enricher"),
+        topics.timeline_events: (TimelineCalendarItem, "enricher"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

@@ -62,6 +62,11 @@ class CalendarSettings(Event):
 
     visibility: CalendarVisibility = CalendarVisibility.EVERYTHING
     contact_creation: bool = True
+    calendars: tuple[str, ...] = Field(
+        default=(),
+        description="Calendars to sync, by display name or URL; empty: all the user's own"
+        " event calendars.",
+    )
 
 
 class ImapConnection(Event):
@@ -90,6 +95,19 @@ class WorkspaceConfigured(Event):
     workspace_id: str
     name: str
     domains: tuple[str, ...] = Field(description="The organisation's own email domains.")
+    role_addresses_add: tuple[str, ...] = Field(
+        default=(),
+        description="Local parts treated as role or robot addresses, on top of the list.",
+    )
+    role_addresses_remove: tuple[str, ...] = Field(
+        default=(), description="Local parts of the maintained role list treated as people."
+    )
+    personal_domains_add: tuple[str, ...] = Field(
+        default=(), description="Domains treated as personal providers (never a company)."
+    )
+    personal_domains_remove: tuple[str, ...] = Field(
+        default=(), description="Domains of the maintained personal list that make companies."
+    )
     updated_at: datetime = Field(default_factory=utcnow)
 
 

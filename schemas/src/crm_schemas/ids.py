@@ -24,14 +24,26 @@ def normalize_message_id(message_id: str) -> str:
     return message_id.strip().strip("<>").strip()
 
 
+def message_id_key(message_id: str) -> str:
+    """The form two Message-IDs are compared in: the same key means the same message.
+
+    Angle brackets and space go; the domain part (after the last ``@``) is lower-cased,
+    because domains are case-insensitive; the local part keeps its case, because RFC 5322
+    makes it case-sensitive and some servers generate ids that differ only in case.
+    """
+    normalized = normalize_message_id(message_id)
+    local, at, domain = normalized.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else normalized
+
+
 def message_item_id(workspace_id: str, message_id: str) -> str:
     """One id per message per workspace, whichever mailbox or folder it was seen in."""
-    return _id("message", workspace_id, normalize_message_id(message_id).lower())
+    return _id("message", workspace_id, message_id_key(message_id))
 
 
 def thread_id(workspace_id: str, root_message_id: str) -> str:
     """One id per conversation, named after the Message-ID that started it."""
-    return _id("thread", workspace_id, normalize_message_id(root_message_id).lower())
+    return _id("thread", workspace_id, message_id_key(root_message_id))
 
 
 def event_item_id(workspace_id: str, ical_uid: str, recurrence_id: str | None) -> str:

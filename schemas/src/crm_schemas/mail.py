@@ -65,6 +65,10 @@ class RawMessage(Event):
     content_type: str = "text/plain"
     body_text: str | None = Field(default=None, description="Plain text body, bounded.")
     attachments: tuple[AttachmentInfo, ...] = ()
+    calendar_method: str | None = Field(
+        default=None,
+        description="METHOD of a text/calendar part (REQUEST, CANCEL, ...): an invitation.",
+    )
     fetched_at: datetime = Field(default_factory=utcnow)
 
     model_config = Event.model_config | {"populate_by_name": True, "serialize_by_alias": True}

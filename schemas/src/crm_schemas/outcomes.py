@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     PRIVATE_EVENT = "private_event"
     ACCOUNT_DISCONNECTED = "account_disconnected"
     NO_PARTICIPANTS = "no_participants"
+    CALENDAR_INVITATION = "calendar_invitation"
 
 
 class ItemDropped(Event):

@@ -1,4 +1,4 @@
-"""People and companies as they are created or changed."""
+"""People, companies and opportunities as they are created, changed or merged."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -19,6 +19,11 @@ class PersonUpserted(Event):
     emails: tuple[str, ...] = Field(min_length=1)
     company_id: str | None = None
     created_by: Literal["auto", "api"] = "auto"
+    merged_into: str | None = Field(
+        default=None,
+        description="Set when this person was merged into another: its addresses now "
+        "belong to that person, and this record only points there.",
+    )
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -35,4 +40,20 @@ class CompanyUpserted(Event):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-RecordEvent = Annotated[PersonUpserted | CompanyUpserted, Field(discriminator="type")]
+class OpportunityUpserted(Event):
+    """An opportunity exists, with its company and the people attached to it."""
+
+    type: Literal["opportunity"] = "opportunity"
+    schema_version: Literal[1] = 1
+    opportunity_id: str
+    workspace_id: str
+    name: str
+    company_id: str | None = None
+    person_ids: tuple[str, ...] = ()
+    created_by: Literal["auto", "api"] = "api"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+RecordEvent = Annotated[
+    PersonUpserted | CompanyUpserted | OpportunityUpserted, Field(discriminator="type")
+]
