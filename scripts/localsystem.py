@@ -59,21 +59,27 @@ class LocalSystem:
         env.update(self.extra_env)
         return env
 
-    def start(self, service: str) -> None:
-        """Start one service in the background, its log in the log folder."""
-        running = self.processes.get(service)
+    def start(self, service: str, instance: str = "") -> str:
+        """Start one service in the background, its log in the log folder; returns its name.
+
+        ``instance`` starts another replica of the same service (same groups, same
+        database), named ``<service>#<instance>`` for ``stop`` and the logs.
+        """
+        name = f"{service}#{instance}" if instance else service
+        running = self.processes.get(name)
         if running is not None and running.poll() is None:
-            return
+            return name
         command, _, _ = SERVICES[service]
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, *command],
             env=self.env_for(service),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return name
 
     def stop(self, service: str, *, kill: bool = False, timeout: float = 20.0) -> None:
         """Stop one service: SIGTERM (or SIGKILL, to simulate a crash), then wait."""

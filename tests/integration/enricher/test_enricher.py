@@ -15,6 +15,7 @@ from crm_schemas.base import Address
 from crm_schemas.config import AccountConfigured, ContactCreation, MailSettings, WorkspaceConfigured
 from crm_schemas.ids import person_id
 from crm_schemas.mail import FolderRole, MatchedMessage, Participant, ParticipantRole, RawMessage
+from crm_schemas.records import CompanyUpserted, PersonUpserted
 from enricher.app import Enricher, build
 from enricher.settings import EnricherSettings
 
@@ -135,3 +136,72 @@ async def test_received_mail_creates_nobody_under_sent_only(runtime: Runtime) ->
     received = sent_to_client().model_copy(update={"sent_by_owner": False})
     await enricher.on_matched_message(received)
     assert await runtime.db["people"].count_documents({}) == 0
+
+
+async def test_a_person_created_by_hand_is_reused_not_duplicated(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    by_hand = PersonUpserted(
+        person_id="crm-jane",
+        workspace_id=WS,
+        name="Jane (CRM)",
+        emails=("other@elsewhere.test", CLIENT),
+        created_by="api",
+    )
+    await enricher.on_record(by_hand)
+
+    await enricher.on_matched_message(sent_to_client())
+
+    people = await runtime.db["people"].find({}).to_list()
+    assert [p["_id"] for p in people] == ["crm-jane"]
+
+
+async def test_a_company_created_by_hand_gets_the_people_of_its_domain(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    await enricher.on_record(
+        CompanyUpserted(
+            company_id="crm-client", workspace_id=WS, name="Client Inc", domains=("client.test",)
+        )
+    )
+
+    await enricher.on_matched_message(sent_to_client())
+
+    [person] = await runtime.db["people"].find({}).to_list()
+    assert person["company_id"] == "crm-client"
+    assert await runtime.db["companies"].count_documents({}) == 1
+
+
+async def test_a_merged_persons_addresses_lead_to_the_survivor(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    await enricher.on_matched_message(sent_to_client())  # auto-creates Jane
+    auto = await enricher.records.person_by_email(WS, CLIENT)
+    assert auto is not None
+    survivor = PersonUpserted(
+        person_id="crm-jane", workspace_id=WS, name="Jane", emails=("j@x.test",), created_by="api"
+    )
+    later = datetime.now(UTC)
+    await enricher.on_record(
+        auto.model_copy(update={"merged_into": "crm-jane", "updated_at": later})
+    )
+    await enricher.on_record(
+        survivor.model_copy(update={"emails": ("j@x.test", CLIENT), "updated_at": later})
+    )
+
+    found = await enricher.records.person_by_email(WS, CLIENT)
+    assert found is not None
+    assert found.person_id == "crm-jane"
+    # A replay of an older version changes nothing.
+    await enricher.on_record(auto)
+    again = await enricher.records.person_by_email(WS, CLIENT)
+    assert again is not None
+    assert again.person_id == "crm-jane"
+
+
+async def test_a_role_address_in_copy_does_not_become_a_person(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    matched = sent_to_client()
+    support = Participant(email="support@client.test", roles=(ParticipantRole.CC,), internal=False)
+    await enricher.on_matched_message(
+        matched.model_copy(update={"participants": (*matched.participants, support)})
+    )
+    people = await runtime.db["people"].find({}).to_list()
+    assert [p["emails"] for p in people] == [[CLIENT]]

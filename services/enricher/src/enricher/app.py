@@ -3,13 +3,21 @@
 from crm_runtime.bus import publish
 from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
-from crm_schemas.calendar import MatchedEvent, TimelineEvent
+from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.mail import MatchedMessage, Participant, TimelineMessage
-from crm_schemas.records import CompanyUpserted, PersonUpserted
+from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
 from enricher.adapters.records import Records
-from enricher.rules.companies import company_domain, company_name_from_domain
-from enricher.rules.creation import creates_people_from_message, may_become_person
+from enricher.rules.companies import (
+    company_domain,
+    company_name_from_domain,
+    workspace_personal_domains,
+)
+from enricher.rules.creation import (
+    creates_people_from_message,
+    may_become_person,
+    role_local_parts,
+)
 from enricher.rules.names import person_name_from_header
 from enricher.settings import EnricherSettings
 
@@ -30,14 +38,28 @@ class Enricher:
         self.records = Records(runtime.db)
 
     async def _link(
-        self, workspace: WorkspaceConfigured, owner: frozenset[str], p: Participant, create: bool
+        self,
+        account: AccountConfigured,
+        workspace: WorkspaceConfigured,
+        p: Participant,
+        create: bool,
     ) -> tuple[Participant, list[Record]]:
         """Link one participant, creating what the policy allows; return it and its records."""
         ws = workspace.workspace_id
-        domain = None if p.internal else company_domain(p.email, frozenset(workspace.domains))
+        personal = workspace_personal_domains(
+            workspace.personal_domains_add, workspace.personal_domains_remove
+        )
+        own = frozenset(workspace.domains)
+        domain = None if p.internal else company_domain(p.email, own, personal)
         person = await self.records.person_by_email(ws, p.email)
         company = await self.records.company_by_domain(ws, domain) if domain else None
-        if person is None and create and may_become_person(p, owner):
+        allowed = create and may_become_person(
+            p,
+            account.owner_addresses,
+            roles=role_local_parts(workspace.role_addresses_add, workspace.role_addresses_remove),
+            blocklist=account.mail.blocklist,
+        )
+        if person is None and allowed:
             if domain is not None and company is None:
                 company = await self.records.ensure_company(
                     ws, domain, company_name_from_domain(domain)
@@ -66,7 +88,7 @@ class Enricher:
         linked: list[Participant] = []
         records: dict[str, Record] = {}
         for participant in participants:
-            one, found = await self._link(workspace, account.owner_addresses, participant, create)
+            one, found = await self._link(account, workspace, participant, create)
             linked.append(one)
             records.update((_record_id(r), r) for r in found)
         await self._announce(records)
@@ -85,6 +107,14 @@ class Enricher:
         if pending:
             await self.records.mark_announced(pending)
 
+    async def on_record(self, record: RecordEvent) -> None:
+        """Keep people and companies from the records topic (the records API's among them),
+        so auto-creation reuses a record created by hand instead of duplicating it."""
+        if isinstance(record, PersonUpserted):
+            await self.records.apply_person(record)
+        elif isinstance(record, CompanyUpserted):
+            await self.records.apply_company(record)
+
     async def on_matched_message(self, matched: MatchedMessage) -> None:
         """Create the people and companies a message allows, and put it on the timelines."""
         account, workspace = await self._config.account_in_workspace(matched.message.account_id)
@@ -102,8 +132,15 @@ class Enricher:
         topic = self._runtime.topics.timeline_messages
         await publish(self._runtime.broker, topic, matched.thread_id, record)
 
-    async def on_matched_event(self, matched: MatchedEvent) -> None:
-        """Create the people and companies a meeting allows, and put it on the timelines."""
+    async def on_matched_event(self, matched: MatchedEvent | RawEventRemoved) -> None:
+        """Create the people and companies a meeting allows, and put it on the timelines.
+
+        A removal passes on to the timelines as it is, under the same key.
+        """
+        if isinstance(matched, RawEventRemoved):
+            topic = self._runtime.topics.timeline_events
+            await publish(self._runtime.broker, topic, matched.item_id, matched)
+            return
         account, workspace = await self._config.account_in_workspace(matched.event.account_id)
         create = account.calendar.contact_creation
         participants = await self._enrich(account, workspace, matched.participants, create)
@@ -136,7 +173,15 @@ def build(settings: EnricherSettings) -> Runtime:
         settings,
         topic=topics.calendar_matched,
         group=SERVICE,
-        contract=MatchedEvent,
+        contract=MatchedCalendarItem,
         handler=enricher.on_matched_event,
+    )
+    subscribe(
+        runtime.broker,
+        settings,
+        topic=topics.records,
+        group=f"{SERVICE}.records",
+        contract=RecordEvent,
+        handler=enricher.on_record,
     )
     return runtime

@@ -7,7 +7,9 @@ out (a crash between the write and the publish) is announced again on the next d
 
 Lookups go by ``_id`` only (FerretDB 1.x pushes nothing else down to SQLite): an address
 index and a domain index, keyed ``<workspace>:<address>`` and ``<workspace>:<domain>``,
-point at the record that owns them.
+point at the record that owns them. People and companies created or changed through the
+timeline API's records API come in on the records topic and are kept here too (with the
+index pointing at them), so auto-creation reuses them.
 """
 
 import asyncio
@@ -17,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_runtime.mongo import Document
+from crm_runtime.mongo import Document, upsert_if_newer
 from crm_schemas.ids import company_id, normalize_email, person_id
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 
@@ -79,6 +81,64 @@ class Records:
         stored = await self._insert_once(self._people, person.person_id, person)
         await self._index(self._emails, workspace_id, person.emails, person.person_id)
         return PersonUpserted.model_validate(stored)
+
+    async def apply_person(self, person: PersonUpserted) -> bool:
+        """Keep a person's newest version from the records topic, and its addresses' index.
+
+        Records created or changed through the records API (or merged there) arrive this
+        way: the index then points each of their addresses at them, so auto-creation
+        reuses a person created by hand instead of making a second one. Addresses the
+        person no longer has stop pointing at them; a merged person's addresses point at
+        the survivor. Older versions (a replay) change nothing. True when stored.
+        """
+        ws = person.workspace_id
+        before = await self._people.find_one({"_id": person.person_id}, {"emails": 1})
+        doc = person.model_dump(mode="python") | {"announced": True}
+        if not await upsert_if_newer(self._people, person.person_id, doc, "updated_at"):
+            return False
+        owner = person.merged_into or person.person_id
+        await self._repoint(self._emails, ws, person.emails, owner)
+        dropped = set((before or {}).get("emails", [])) - set(person.emails)
+        await self._release(self._emails, ws, dropped, person.person_id)
+        return True
+
+    async def apply_company(self, company: CompanyUpserted) -> bool:
+        """Keep a company's newest version from the records topic, and its domains' index."""
+        ws = company.workspace_id
+        before = await self._companies.find_one({"_id": company.company_id}, {"domains": 1})
+        doc = company.model_dump(mode="python") | {"announced": True}
+        if not await upsert_if_newer(self._companies, company.company_id, doc, "updated_at"):
+            return False
+        await self._repoint(self._domains, ws, company.domains, company.company_id)
+        dropped = set((before or {}).get("domains", [])) - set(company.domains)
+        await self._release(self._domains, ws, dropped, company.company_id)
+        return True
+
+    async def _repoint(
+        self,
+        index: AsyncCollection[Document],
+        workspace_id: str,
+        values: tuple[str, ...],
+        record_id: str,
+    ) -> None:
+        """Point each value at this record, whoever had it (the records API decides)."""
+        for value in values:
+            entry = {"record_id": record_id, "workspace_id": workspace_id}
+            key = _index_key(workspace_id, value)
+            try:
+                await index.update_one({"_id": key}, {"$set": entry}, upsert=True)
+            except DuplicateKeyError:  # inserted meanwhile: overwrite it
+                await index.update_one({"_id": key}, {"$set": entry})
+
+    async def _release(
+        self, index: AsyncCollection[Document], workspace_id: str, values: set[str], record_id: str
+    ) -> None:
+        """Forget the values a record gave up, unless they point elsewhere already."""
+        for value in values:
+            key = _index_key(workspace_id, value)
+            entry = await index.find_one({"_id": key})
+            if entry is not None and entry.get("record_id") == record_id:
+                await index.delete_one({"_id": key})
 
     async def unannounced(self, record_ids: list[str]) -> list[str]:
         """Which of these records have not been announced on the records topic yet."""

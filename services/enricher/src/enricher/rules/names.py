@@ -1,6 +1,8 @@
 """A new person's name: from the display name in the headers, else from the address."""
 
 import re
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 
 _VIA = re.compile(r"\s+via\s+.+$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[._\-+]+")
@@ -11,11 +13,23 @@ def person_name_from_header(display_name: str | None, email: str) -> str:
     """The name to give a person first seen as ``display_name <email>``.
 
     "Doe, Jane" becomes "Jane Doe"; "Jane Doe via Calendly" becomes "Jane Doe"; a name in
-    all capitals is title-cased; a display name that is itself an address is ignored. With
-    no usable display name the name comes from the local part: jane.doe -> "Jane Doe".
+    all capitals is title-cased; a display name that is itself an address is ignored;
+    RFC 2047 encoded words (``=?utf-8?q?Jos=C3=A9?=``) are decoded, though the fetcher
+    normally decodes them first. With no usable display name the name comes from the
+    local part: jane.doe -> "Jane Doe".
     """
-    name = _clean_display_name(display_name or "")
+    name = _clean_display_name(decode_encoded_words(display_name or ""))
     return name or name_from_local_part(email)
+
+
+def decode_encoded_words(raw: str) -> str:
+    """A header value with its RFC 2047 encoded words decoded; unchanged when it has none."""
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(make_header(decode_header(raw)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError):
+        return raw
 
 
 def _clean_display_name(raw: str) -> str:

@@ -17,7 +17,8 @@ class Contacts:
         self._addresses = db["contact_addresses"]
 
     async def remember(self, person: PersonUpserted) -> None:
-        """Point every address of the person at the person."""
+        """Point every address of the person at the person (at the survivor of a merge)."""
+        owner = person.merged_into or person.person_id
         for email in person.emails:
             address = normalize_email(email)
             await self._addresses.update_one(
@@ -26,7 +27,7 @@ class Contacts:
                     "$set": {
                         "workspace_id": person.workspace_id,
                         "email": address,
-                        "person_id": person.person_id,
+                        "person_id": owner,
                         "company_id": person.company_id,
                     }
                 },

@@ -1,4 +1,9 @@
-"""People and companies: by id, by address, by domain."""
+"""People and companies: by id, by address, by domain.
+
+A person merged into another answers ``308 Permanent Redirect`` with ``Location`` set to
+the survivor (and a problem+json body saying so): clients that follow redirects get the
+survivor, the others learn where the person went.
+"""
 
 from typing import Annotated
 
@@ -15,12 +20,19 @@ WorkspaceFilter = Annotated[
 ]
 
 
-@router.get("/people/{person_id}", response_model=Person, responses=problem_responses(404))
+@router.get("/people/{person_id}", response_model=Person, responses=problem_responses(308, 404))
 async def get_person(person_id: str, store: Store) -> Person:
-    """One person."""
+    """One person; 308 to the survivor when they were merged into another."""
     doc = await store.person(person_id)
     if doc is None:
         raise HTTPException(404, f"no person with id {person_id}")
+    if doc.get("merged_into"):
+        target = doc["merged_into"]
+        raise HTTPException(
+            308,
+            f"person {person_id} was merged into {target}",
+            headers={"Location": f"/v1/people/{target}"},
+        )
     return Person.from_doc(doc)
 
 
@@ -32,9 +44,9 @@ async def find_people(
     ],
     workspace_id: WorkspaceFilter = None,
 ) -> PersonPage:
-    """The people who have this address among theirs."""
+    """The people who have this address among theirs (people merged away left out)."""
     docs = await store.people_by_email(email, workspace_id)
-    return PersonPage(items=[Person.from_doc(d) for d in docs])
+    return PersonPage(items=[Person.from_doc(d) for d in docs if not d.get("merged_into")])
 
 
 @router.get("/companies/{company_id}", response_model=Company, responses=problem_responses(404))

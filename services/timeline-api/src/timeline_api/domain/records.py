@@ -68,6 +68,7 @@ def event_record(event: TimelineEvent) -> StoredEvent:
         title=raw.title,
         description=raw.description,
         location=raw.location,
+        conference_url=raw.conference_url,
         starts_at=raw.starts_at,
         ends_at=raw.ends_at,
         duration_minutes=duration_minutes(raw.starts_at, raw.ends_at),

@@ -1,0 +1,294 @@
+"""The records API's writes: people, companies and opportunities a CRM owns.
+
+Each change is stored in the API's own database by ``_id`` (only if newer), then
+published on the records topic keyed by the record's id, so the enricher, the matcher and
+this API's own projection all see it. Who owns an address or a domain is kept in small
+index documents keyed ``<workspace>:<address>`` / ``<workspace>:<domain>`` (FerretDB
+pushes only ``_id`` lookups down, docs/adr/0007): an address that another live person
+has is refused (409) rather than shared. The projection fills the same index for records
+the enricher creates, without taking an address away from its owner.
+
+Known limit: an address given by hand while the enricher is creating a person for it at
+the same moment (before that person reached this API) can end up on two people; merge
+them to fix it.
+"""
+
+import asyncio
+import uuid
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_runtime.bus import publish
+from crm_runtime.mongo import Document
+from crm_schemas.ids import company_id as company_id_for
+from crm_schemas.ids import person_id as person_id_for
+from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
+from timeline_api.domain.ownership import (
+    Claim,
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    conflicting,
+    index_key,
+    merged_pair,
+    next_version,
+    normalized_domains,
+    normalized_emails,
+)
+from timeline_api.store import TimelineStore
+
+
+class RecordIndex:
+    """Which person owns each address and which company each domain, per workspace."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.addresses: AsyncCollection[Document] = db["person_addresses"]
+        self.domains: AsyncCollection[Document] = db["company_domains_index"]
+        self._people: AsyncCollection[Document] = db["people"]
+
+    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
+        """Who owns each value now (one ``_id`` lookup each)."""
+        index = self.addresses if kind == "person" else self.domains
+        entries = await asyncio.gather(
+            *(index.find_one({"_id": index_key(workspace_id, v)}) for v in values)
+        )
+        claims = []
+        for value, entry in zip(values, entries, strict=True):
+            owner = entry.get("record_id") if entry else None
+            merged = False
+            if owner is not None and kind == "person":
+                doc = await self._people.find_one({"_id": owner}, {"merged_into": 1})
+                merged = doc is None or bool(doc.get("merged_into"))
+            claims.append(Claim(value, owner, merged))
+        return claims
+
+    async def point(
+        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
+    ) -> None:
+        """Point values at a record: always (``take``), or only those nobody owns yet."""
+        index = self.addresses if kind == "person" else self.domains
+        entry = {"record_id": record_id, "workspace_id": workspace_id}
+        update = {"$set": entry} if take else {"$setOnInsert": entry}
+        for value in values:
+            key = index_key(workspace_id, value)
+            try:
+                await index.update_one({"_id": key}, update, upsert=True)
+            except DuplicateKeyError:  # another writer inserted it meanwhile
+                if take:
+                    await index.update_one({"_id": key}, update)
+
+    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
+        """Forget the values a record gave up, unless they point elsewhere already."""
+        index = self.addresses if kind == "person" else self.domains
+        for value in values:
+            key = index_key(workspace_id, value)
+            entry = await index.find_one({"_id": key})
+            if entry is not None and entry.get("record_id") == record_id:
+                await index.delete_one({"_id": key})
+
+
+def _person(doc: Document) -> PersonUpserted:
+    return PersonUpserted.model_validate(doc | {"person_id": doc["_id"]})
+
+
+def _company(doc: Document) -> CompanyUpserted:
+    return CompanyUpserted.model_validate(doc | {"company_id": doc["_id"]})
+
+
+def _opportunity(doc: Document) -> OpportunityUpserted:
+    return OpportunityUpserted.model_validate(doc | {"opportunity_id": doc["_id"]})
+
+
+class RecordWriter:
+    """Creates, changes and merges records, storing and publishing every change."""
+
+    def __init__(self, store: TimelineStore, broker: KafkaBroker, topic: str) -> None:
+        self._store = store
+        self._broker = broker
+        self._topic = topic
+        self.index = RecordIndex(store.db)
+        self.opportunities: AsyncCollection[Document] = store.db["opportunities"]
+
+    # --- reads by id ------------------------------------------------------------------
+
+    async def person(self, person_id: str, workspace_id: str | None = None) -> PersonUpserted:
+        """A person, or NotFoundError (also when in another workspace than asked)."""
+        doc = await self._store.person(person_id)
+        if doc is None or (workspace_id and doc["workspace_id"] != workspace_id):
+            raise NotFoundError(f"no person with id {person_id}")
+        return _person(doc)
+
+    async def company(self, company_id: str, workspace_id: str | None = None) -> CompanyUpserted:
+        """A company, or NotFoundError (also when in another workspace than asked)."""
+        doc = await self._store.company(company_id)
+        if doc is None or (workspace_id and doc["workspace_id"] != workspace_id):
+            raise NotFoundError(f"no company with id {company_id}")
+        return _company(doc)
+
+    async def opportunity(self, opportunity_id: str) -> OpportunityUpserted:
+        """An opportunity, or NotFoundError."""
+        doc = await self.opportunities.find_one({"_id": opportunity_id})
+        if doc is None:
+            raise NotFoundError(f"no opportunity with id {opportunity_id}")
+        return _opportunity(doc)
+
+    # --- people -----------------------------------------------------------------------
+
+    async def create_person(self, workspace_id: str, fields: dict[str, Any]) -> PersonUpserted:
+        """A new person; its id is the given one, else the one auto-creation would use."""
+        emails = normalized_emails(fields["emails"])
+        if not emails:
+            raise InvalidError("emails", "a person needs at least one address")
+        record_id = fields.get("id") or person_id_for(workspace_id, emails[0])
+        if await self._store.person(record_id) is not None:
+            raise ConflictError(f"person {record_id} exists already: update it", record_id)
+        await self._check_company(workspace_id, fields.get("company_id"))
+        person = PersonUpserted(
+            person_id=record_id,
+            workspace_id=workspace_id,
+            name=fields["name"],
+            emails=emails,
+            company_id=fields.get("company_id"),
+            created_by="api",
+            updated_at=next_version(None),
+        )
+        await self._save_person(person, previous=())
+        return person
+
+    async def update_person(self, person_id: str, changes: dict[str, Any]) -> PersonUpserted:
+        """A person with some fields changed; ``emails`` replaces the list of addresses."""
+        current = await self.person(person_id)
+        if current.merged_into is not None:
+            raise InvalidError("id", f"person {person_id} was merged: change the survivor")
+        update: dict[str, Any] = {"updated_at": next_version(current.updated_at)}
+        if "emails" in changes:
+            update["emails"] = normalized_emails(changes["emails"])
+            if not update["emails"]:
+                raise InvalidError("emails", "a person needs at least one address")
+        if changes.get("name") is not None:
+            update["name"] = changes["name"]
+        if "company_id" in changes:
+            await self._check_company(current.workspace_id, changes["company_id"])
+            update["company_id"] = changes["company_id"]
+        person = current.model_copy(update=update)
+        await self._save_person(person, previous=current.emails)
+        return person
+
+    async def merge_people(self, survivor_id: str, absorbed_id: str) -> PersonUpserted:
+        """Move another person's addresses to this one; the other points here from now on."""
+        survivor = await self.person(survivor_id)
+        if survivor.merged_into is not None:
+            raise InvalidError("id", f"person {survivor_id} was merged itself")
+        try:
+            absorbed = await self.person(absorbed_id, survivor.workspace_id)
+        except NotFoundError as missing:
+            raise InvalidError("from", str(missing)) from missing
+        at = next_version(max(survivor.updated_at, absorbed.updated_at))
+        kept, gone = merged_pair(survivor, absorbed, at)
+        await self._store.upsert_person(gone)
+        await self._save_person(kept, previous=survivor.emails)
+        await publish(self._broker, self._topic, gone.person_id, gone)
+        return kept
+
+    async def _save_person(self, person: PersonUpserted, previous: tuple[str, ...]) -> None:
+        ws = person.workspace_id
+        clash = conflicting(await self.index.claims("person", ws, person.emails), person.person_id)
+        if clash is not None:
+            raise ConflictError(
+                f"address {clash.value} belongs to person {clash.owner_id}: "
+                "change or merge that person instead",
+                clash.owner_id,
+            )
+        await self.index.point("person", ws, person.emails, person.person_id, take=True)
+        await self.index.release("person", ws, set(previous) - set(person.emails), person.person_id)
+        await self._store.upsert_person(person)
+        await publish(self._broker, self._topic, person.person_id, person)
+
+    async def _check_company(self, workspace_id: str, company_id: str | None) -> None:
+        if company_id is None:
+            return
+        try:
+            await self.company(company_id, workspace_id)
+        except NotFoundError as missing:
+            raise InvalidError("company_id", str(missing)) from missing
+
+    # --- companies --------------------------------------------------------------------
+
+    async def create_company(self, workspace_id: str, fields: dict[str, Any]) -> CompanyUpserted:
+        """A new company; its id is the given one, else the one of its first domain."""
+        domains = normalized_domains(fields.get("domains") or ())
+        record_id = fields.get("id") or (
+            company_id_for(workspace_id, domains[0]) if domains else str(uuid.uuid4())
+        )
+        if await self._store.company(record_id) is not None:
+            raise ConflictError(f"company {record_id} exists already: update it", record_id)
+        company = CompanyUpserted(
+            company_id=record_id,
+            workspace_id=workspace_id,
+            name=fields["name"],
+            domains=domains,
+            created_by="api",
+            updated_at=next_version(None),
+        )
+        await self._save_company(company, previous=())
+        return company
+
+    async def update_company(self, company_id: str, changes: dict[str, Any]) -> CompanyUpserted:
+        """A company with some fields changed; ``domains`` replaces the list of domains."""
+        current = await self.company(company_id)
+        update: dict[str, Any] = {"updated_at": next_version(current.updated_at)}
+        if changes.get("name") is not None:
+            update["name"] = changes["name"]
+        if changes.get("domains") is not None:
+            update["domains"] = normalized_domains(changes["domains"])
+        company = current.model_copy(update=update)
+        await self._save_company(company, previous=current.domains)
+        return company
+
+    async def _save_company(self, company: CompanyUpserted, previous: tuple[str, ...]) -> None:
+        ws = company.workspace_id
+        claims = await self.index.claims("company", ws, company.domains)
+        clash = conflicting(claims, company.company_id)
+        if clash is not None:
+            raise ConflictError(
+                f"domain {clash.value} belongs to company {clash.owner_id}", clash.owner_id
+            )
+        await self.index.point("company", ws, company.domains, company.company_id, take=True)
+        gone = set(previous) - set(company.domains)
+        await self.index.release("company", ws, gone, company.company_id)
+        await self._store.upsert_company(company)
+        await publish(self._broker, self._topic, company.company_id, company)
+
+    # --- opportunities ----------------------------------------------------------------
+
+    async def save_opportunity(
+        self, workspace_id: str, fields: dict[str, Any], current: OpportunityUpserted | None
+    ) -> OpportunityUpserted:
+        """Create (``current`` None) or change an opportunity, its references checked."""
+        if current is None:
+            record_id = fields.get("id") or str(uuid.uuid4())
+            if await self.opportunities.find_one({"_id": record_id}) is not None:
+                raise ConflictError(f"opportunity {record_id} exists already", record_id)
+            current = OpportunityUpserted(
+                opportunity_id=record_id, workspace_id=workspace_id, name=fields["name"]
+            )
+        update = {k: v for k, v in fields.items() if k in ("name", "company_id", "person_ids")}
+        if update.get("name") is None:
+            update.pop("name", None)
+        await self._check_company(workspace_id, update.get("company_id"))
+        for person_id in update.get("person_ids") or ():
+            try:
+                await self.person(person_id, workspace_id)
+            except NotFoundError as missing:
+                raise InvalidError("person_ids", str(missing)) from missing
+        if "person_ids" in update:
+            update["person_ids"] = tuple(dict.fromkeys(update["person_ids"] or ()))
+        update["updated_at"] = next_version(current.updated_at)
+        opportunity = current.model_copy(update=update)
+        await self._store.upsert_opportunity(opportunity)
+        await publish(self._broker, self._topic, opportunity.opportunity_id, opportunity)
+        return opportunity
