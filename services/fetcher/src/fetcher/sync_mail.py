@@ -150,7 +150,7 @@ async def _import_folder(
     size = ports.settings.batch_size
     for start in range(0, len(todo), size):
         batch = todo[start : start + size]
-        fetched = await mailbox.fetch(batch, ports.settings.body_max_bytes)
+        fetched = await mailbox.fetch(batch, _text_bytes(account, ports))
         await _publish_all(account, ports, plan, fetched)
         plan.cursor = FolderCursor(
             uidvalidity=plan.cursor.uidvalidity,
@@ -164,6 +164,13 @@ async def _import_folder(
     plan.pending = rest
     result.more = result.more or bool(rest)
     return len(todo)
+
+
+def _text_bytes(account: AccountConfigured, ports: MailPorts) -> int:
+    """How much of each message's text to fetch: none unless the visibility shows bodies."""
+    if account.mail.visibility != MailVisibility.FULL:
+        return 0
+    return ports.settings.body_max_bytes
 
 
 async def _publish_all(

@@ -3,7 +3,7 @@
 from crm_runtime.bus import publish
 from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
-from crm_schemas.calendar import MatchedEvent, RawEvent
+from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import thread_id
 from crm_schemas.mail import MatchedMessage, Participant, RawMessage
@@ -12,6 +12,7 @@ from crm_schemas.records import RecordEvent
 from matcher.adapters.contacts import Contacts
 from matcher.rules.decide import Dropped, Kept, decide_event, decide_message, thread_root
 from matcher.rules.internal import is_internal_address
+from matcher.rules.roles import role_list
 from matcher.settings import MatcherSettings
 
 SERVICE = "matcher"
@@ -59,7 +60,10 @@ class Matcher:
     async def on_raw_message(self, message: RawMessage) -> None:
         """Drop a message that must never be shared, or link its participants and pass it on."""
         account, workspace = await self._config.account_in_workspace(message.account_id)
-        decision = decide_message(message, workspace.domains, account.mail, account.owner_addresses)
+        roles = role_list(workspace.role_addresses_add, workspace.role_addresses_remove)
+        decision = decide_message(
+            message, workspace.domains, account.mail, account.owner_addresses, roles
+        )
         if isinstance(decision, Dropped):
             await self._drop(message.item_id, account, "message", message.message_id, decision)
             return
@@ -73,8 +77,15 @@ class Matcher:
             self._runtime.broker, self._runtime.topics.mail_matched, message.item_id, matched
         )
 
-    async def on_raw_event(self, event: RawEvent) -> None:
-        """Drop a meeting that must never be shared, or link its participants and pass it on."""
+    async def on_raw_event(self, event: RawEvent | RawEventRemoved) -> None:
+        """Drop a meeting that must never be shared, or link its participants and pass it on.
+
+        A removal carries no content and passes on as it is, under the same key.
+        """
+        if isinstance(event, RawEventRemoved):
+            topic = self._runtime.topics.calendar_matched
+            await publish(self._runtime.broker, topic, event.item_id, event)
+            return
         account, workspace = await self._config.account_in_workspace(event.account_id)
         decision = decide_event(event, workspace.domains, account.mail.blocklist)
         if isinstance(decision, Dropped):
@@ -99,7 +110,7 @@ def build(settings: MatcherSettings) -> Runtime:
     topics = runtime.topics
     for topic, contract, handler, group in (
         (topics.mail_raw, RawMessage, matcher.on_raw_message, SERVICE),
-        (topics.calendar_raw, RawEvent, matcher.on_raw_event, SERVICE),
+        (topics.calendar_raw, RawCalendarItem, matcher.on_raw_event, SERVICE),
         (topics.records, RecordEvent, matcher.on_record, f"{SERVICE}.records"),
     ):
         subscribe(

@@ -119,13 +119,12 @@ class ImapMailbox:
         return sorted(uid for uid in (int(u) for u in found) if uid > last_uid)
 
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
-        """Headers and the first ``text_bytes`` of each message, without setting \\Seen."""
+        """Headers, structure and the first ``text_bytes`` of each message (no text at all
+        for 0), without setting \\Seen: BODY.PEEK and BODYSTRUCTURE only."""
         if not uids:
             return []
-        items = (
-            "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER] "
-            f"BODY.PEEK[TEXT]<0.{max(text_bytes, 1)}>)"
-        )
+        text = f" BODY.PEEK[TEXT]<0.{text_bytes}>" if text_bytes > 0 else ""
+        items = f"(UID INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER]{text})"
         data = await self._call("uid", "FETCH", ",".join(str(u) for u in uids), items)
         return parse_fetch(data)
 

@@ -3,6 +3,7 @@
 import re
 from datetime import datetime
 
+from fetcher.adapters.imap_structure import parse_bodystructure
 from fetcher.domain.model import FetchedMessage, Folder
 
 _LIST = re.compile(rb'^\((?P<flags>[^)]*)\)\s+(?P<delim>"(?:[^"\\]|\\.)*"|NIL)\s+(?P<name>.*)$')
@@ -61,10 +62,12 @@ def _literal_kind(prefix: bytes) -> str | None:
 
 
 def parse_fetch(data: list[bytes | tuple[bytes, bytes] | None]) -> list[FetchedMessage]:
-    """Messages from a UID FETCH of (UID INTERNALDATE RFC822.SIZE BODY[HEADER] BODY[TEXT])."""
+    """Messages from a UID FETCH of (UID INTERNALDATE RFC822.SIZE BODYSTRUCTURE
+    BODY[HEADER] BODY[TEXT]); BODYSTRUCTURE and BODY[TEXT] may be absent."""
     messages: list[FetchedMessage] = []
     meta: list[bytes] = []
     parts: dict[str, bytes] = {}
+    segments: list[tuple[bytes, bytes | None]] = []
 
     def flush() -> None:
         text = b" ".join(meta)
@@ -78,10 +81,12 @@ def parse_fetch(data: list[bytes | tuple[bytes, bytes] | None]) -> list[FetchedM
                     text=parts.get("text", b""),
                     internal_date=parse_internaldate(date[1]) if date else None,
                     size=int(size[1]) if size else None,
+                    parts=parse_bodystructure(segments) if b"BODYSTRUCTURE" in text else None,
                 )
             )
         meta.clear()
         parts.clear()
+        segments.clear()
 
     for item in data:
         if item is None:
@@ -93,6 +98,7 @@ def parse_fetch(data: list[bytes | tuple[bytes, bytes] | None]) -> list[FetchedM
         kind = _literal_kind(prefix)
         if kind and literal is not None:
             parts[kind] = literal
+        segments.append((prefix, b"" if kind and literal is not None else literal))
     if meta:
         flush()
     return messages

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from crm_schemas.ids import message_item_id, normalize_message_id, synthetic_message_id
 from crm_schemas.mail import AttachmentInfo, FolderRole, RawMessage
 from fetcher.domain.addresses import decode_words, header_addresses
-from fetcher.domain.model import FetchedMessage
+from fetcher.domain.model import FetchedMessage, MessagePart
 from fetcher.domain.text import html_to_text, truncate_utf8
 
 KEPT_HEADERS = (
@@ -123,6 +123,52 @@ def attachments(message: EmailMessage) -> tuple[AttachmentInfo, ...]:
     return tuple(found)
 
 
+def _is_attachment(part: MessagePart) -> bool:
+    if part.disposition == "attachment":
+        return True
+    if part.filename is None:
+        return False
+    return not (part.disposition == "inline" and part.content_type.startswith("text/"))
+
+
+def _decoded_size(part: MessagePart) -> int | None:
+    """The size of the content once decoded: base64 carries 57 bytes per 78-octet line."""
+    if part.size is None:
+        return None
+    return part.size * 57 // 78 if part.encoding == "base64" else part.size
+
+
+def structure_attachments(parts: tuple[MessagePart, ...]) -> tuple[AttachmentInfo, ...]:
+    """Attachment metadata from the message's structure (IMAP BODYSTRUCTURE): name, type
+    and size without a byte of the content, however large the attachment is."""
+    return tuple(
+        AttachmentInfo(
+            filename=decode_words(part.filename) if part.filename else None,
+            content_type=part.content_type,
+            size=_decoded_size(part),
+        )
+        for part in parts
+        if _is_attachment(part)
+    )
+
+
+def calendar_method(message: EmailMessage, parts: tuple[MessagePart, ...] | None) -> str | None:
+    """The iTIP METHOD of the message's first text/calendar part (an invitation), if any."""
+    if parts is not None:
+        found = [p.param("method") for p in parts if p.content_type == "text/calendar"]
+    else:
+        try:
+            found = [
+                str(p.get_param("method") or "")
+                for p in message.walk()
+                if p.get_content_type() == "text/calendar"
+            ]
+        except (KeyError, ValueError, IndexError, AttributeError):
+            found = []
+    method = next((m for m in found if m), None)
+    return method.strip().upper() if method else None
+
+
 def kept_headers(message: Message) -> dict[str, str]:
     """The headers the rules read, by lower-cased name, decoded."""
     kept = {name: decode_words(_raw_header(message, name)) for name in KEPT_HEADERS}
@@ -165,5 +211,12 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
         body_text=(
             plain_text_body(message, source.body_max_bytes) if source.include_content else None
         ),
-        attachments=attachments(message) if source.include_content else (),
+        attachments=_attachments(message, fetched) if source.include_content else (),
+        calendar_method=calendar_method(message, fetched.parts),
     )
+
+
+def _attachments(message: EmailMessage, fetched: FetchedMessage) -> tuple[AttachmentInfo, ...]:
+    if fetched.parts is not None:
+        return structure_attachments(fetched.parts)
+    return attachments(message)

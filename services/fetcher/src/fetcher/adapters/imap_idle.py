@@ -1,0 +1,109 @@
+"""IMAP IDLE (RFC 2177) on a mailbox's INBOX: tells, within seconds, that new mail arrived.
+
+Read-only like every other IMAP use here: EXAMINE, then IDLE; nothing is fetched on this
+connection. The sync itself still runs as an ordinary job, so a push only queues one;
+polling by the scheduler stays the fallback when a server has no IDLE or a watch fails.
+"""
+
+import asyncio
+import contextlib
+import imaplib
+import logging
+import re
+import select
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from pydantic import SecretStr
+
+from crm_schemas.config import ImapConnection
+from fetcher.adapters.imap import _close_quietly, _connect
+from fetcher.domain.problems import ProblemKind, SyncProblem
+
+log = logging.getLogger(__name__)
+_EXISTS = re.compile(rb"^\* \d+ EXISTS", re.IGNORECASE)
+RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+
+
+def _protocol(detail: str) -> SyncProblem:
+    return SyncProblem(ProblemKind.PROTOCOL, "IMAP", detail)
+
+
+def idle_once(client: imaplib.IMAP4, stop: threading.Event, renew_s: float = RENEW_S) -> bool:
+    """One IDLE command: True as soon as the server reports a new message (EXISTS).
+
+    Ends with DONE when mail arrives, when ``renew_s`` passes or when ``stop`` is set.
+    """
+    tag: bytes = client._new_tag()
+    client.send(tag + b" IDLE\r\n")
+    first = client.readline()
+    if not first.startswith(b"+"):
+        raise _protocol(f"IDLE refused: {first!r}")
+    deadline = time.monotonic() + renew_s
+    arrived = False
+    while not arrived and not stop.is_set() and time.monotonic() < deadline:
+        ready, _, _ = select.select([client.sock], [], [], 0.5)
+        if ready:
+            arrived = bool(_EXISTS.match(client.readline()))
+    client.send(b"DONE\r\n")
+    while not (line := client.readline()).startswith(tag):
+        arrived = arrived or bool(_EXISTS.match(line))
+        if not line:
+            raise _protocol("connection closed during IDLE")
+    return arrived
+
+
+def _open_inbox(connection: ImapConnection, password: SecretStr, timeout_s: float) -> imaplib.IMAP4:
+    client = _connect(connection, password, timeout_s)
+    typ, data = client.select("INBOX", readonly=True)
+    if typ != "OK":
+        _close_quietly(client)
+        raise _protocol(f"EXAMINE INBOX answered {typ}: {data!r}")
+    return client
+
+
+async def _idle_in_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
+    """``idle_once`` off the event loop; on cancellation it ends the IDLE before leaving."""
+    running = asyncio.ensure_future(asyncio.to_thread(idle_once, client, stop))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await running
+        raise
+
+
+async def watch_inbox(
+    connection: ImapConnection,
+    password: SecretStr,
+    on_new_mail: Callable[[], Awaitable[None]],
+    *,
+    timeout_s: float = 30,
+    retry_s: float = 30,
+) -> None:
+    """IDLE on the INBOX until cancelled, calling ``on_new_mail`` for every arrival.
+
+    A lost connection is re-opened after ``retry_s``; the scheduler's polling covers the gap.
+    """
+    stop = threading.Event()
+    try:
+        while True:
+            try:
+                client = await asyncio.to_thread(_open_inbox, connection, password, timeout_s)
+            except SyncProblem as problem:
+                log.warning("IDLE cannot connect", extra={"problem": problem.kind})
+                await asyncio.sleep(retry_s)
+                continue
+            try:
+                while True:
+                    if await _idle_in_thread(client, stop):
+                        await on_new_mail()
+            except (OSError, imaplib.IMAP4.error, SyncProblem) as error:
+                log.warning("IDLE interrupted, reconnecting", extra={"error": repr(error)})
+            finally:
+                await asyncio.to_thread(_close_quietly, client)
+            await asyncio.sleep(retry_s)
+    finally:
+        stop.set()

@@ -1,0 +1,1 @@
+"""Data files of the matcher: the maintained role-address list."""

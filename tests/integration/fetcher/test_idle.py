@@ -1,0 +1,45 @@
+"""Push: IMAP IDLE on real Dovecot reports new mail within seconds."""
+
+import asyncio
+import contextlib
+
+import pytest
+
+from crm_runtime.secrets import SecretBox
+from fetcher.adapters.imap_idle import watch_inbox
+from fetcher.settings import FetcherSettings
+
+from .conftest import ImapUser, message
+
+pytestmark = pytest.mark.integration
+
+
+async def test_new_mail_in_the_inbox_is_pushed_within_seconds(
+    settings: FetcherSettings, imap_user: ImapUser
+) -> None:
+    imap_user.append("INBOX", message(0, "before"))
+    account = imap_user.account(SecretBox(settings.secrets_key))
+    assert account.imap is not None
+    arrivals: asyncio.Queue[None] = asyncio.Queue()
+
+    async def on_new_mail() -> None:
+        await arrivals.put(None)
+
+    watch = asyncio.create_task(
+        watch_inbox(account.imap, imap_user_password(imap_user), on_new_mail, retry_s=1)
+    )
+    try:
+        await asyncio.sleep(1.5)  # let the watch reach IDLE; nothing arrives before
+        assert arrivals.empty()
+        await asyncio.to_thread(imap_user.append, "INBOX", message(1, "pushed"))
+        await asyncio.wait_for(arrivals.get(), timeout=10)
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+
+
+def imap_user_password(user: ImapUser):
+    from pydantic import SecretStr
+
+    return SecretStr(user.password)
