@@ -4,6 +4,7 @@
 #   ferretdb  FerretDB v1.24.2 with the SQLite handler (MongoDB wire protocol; built with Go)
 #   dovecot   Dovecot IMAP from Debian (own config, own base_dir, plain auth, no TLS)
 #   radicale  Radicale CalDAV server in its own venv (htpasswd auth, owner_only rights)
+#   xandikos  Xandikos CalDAV server in its own venv (a second CalDAV server; no auth, one user)
 #
 # Usage: scripts/stack.sh up|down|status|install|reset [--all]|env|logs [server]
 # See scripts/README.md for ports, environment variables and the state layout.
@@ -16,12 +17,14 @@ STACK_DIR=$(realpath -m -- "${STACK_DIR:-$REPO_ROOT/.stack}")
 # ---------------------------------------------------------------- settings
 FERRETDB_VERSION=v1.24.2
 RADICALE_VERSION=3.9.0
+XANDIKOS_VERSION=0.4.10
 
 KAFKA_PORT=${STACK_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-19093}
 MONGO_PORT=${STACK_MONGO_PORT:-27017}
 IMAP_PORT=${STACK_IMAP_PORT:-10143}
 CALDAV_PORT=${STACK_CALDAV_PORT:-15232}
+XANDIKOS_PORT=${STACK_XANDIKOS_PORT:-15233}
 IMAP_TEST_PASSWORD=${STACK_IMAP_TEST_PASSWORD:-test-password}
 DEMO_PASSWORD=demo-password
 WAIT_TIMEOUT=${STACK_WAIT_TIMEOUT:-90}   # seconds for a server to answer after start
@@ -29,13 +32,14 @@ STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-30}   # seconds after SIGTERM before SIGKILL
 KAFKA_HEAP_OPTS=${STACK_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 FERRETDB_LOG_LEVEL=${STACK_FERRETDB_LOG_LEVEL:-warn}
 
-SERVERS=(kafka ferretdb dovecot radicale)
+SERVERS=(kafka ferretdb dovecot radicale xandikos)
 
 LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
 BIN_DIR=$STACK_DIR/bin
 KAFKA_LIBS=$STACK_DIR/kafka-libs
 RADICALE_VENV=$STACK_DIR/radicale-venv
+XANDIKOS_VENV=$STACK_DIR/xandikos-venv
 KAFKA_POM=$REPO_ROOT/tools/kafka/pom.xml
 FERRETDB_MODULE=$REPO_ROOT/tools/ferretdb
 
@@ -82,6 +86,7 @@ port_of() {
     ferretdb) echo "$MONGO_PORT" ;;
     dovecot) echo "$IMAP_PORT" ;;
     radicale) echo "$CALDAV_PORT" ;;
+    xandikos) echo "$XANDIKOS_PORT" ;;
   esac
 }
 
@@ -97,6 +102,7 @@ marker_of() {
     ferretdb) echo "--state-dir=$STACK_DIR/ferretdb/state" ;;
     dovecot) echo "$STACK_DIR/dovecot/dovecot.conf" ;;
     radicale) echo "$STACK_DIR/radicale/config" ;;
+    xandikos) echo "$STACK_DIR/xandikos/collections" ;;
   esac
 }
 
@@ -244,6 +250,7 @@ ready_check() {
     ferretdb) proto_probe mongo "$MONGO_PORT" ;;
     dovecot) proto_probe imap "$IMAP_PORT" ;;
     radicale) proto_probe http "$CALDAV_PORT" ;;
+    xandikos) proto_probe http "$XANDIKOS_PORT" ;;
   esac
 }
 
@@ -362,6 +369,23 @@ install_radicale() {
     "$RADICALE_VENV/bin/python" -m pip install --disable-pip-version-check "radicale==$RADICALE_VERSION"
 }
 
+install_xandikos() {
+  if [[ -x $XANDIKOS_VENV/bin/xandikos ]] &&
+    "$XANDIKOS_VENV/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('xandikos') != '$XANDIKOS_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  have python3 || apt_install python3 python3-venv
+  say "xandikos: installing xandikos==$XANDIKOS_VERSION into $XANDIKOS_VENV"
+  rm -rf "$XANDIKOS_VENV"
+  if ! python3 -m venv "$XANDIKOS_VENV" >>"$LOG_DIR/install.log" 2>&1; then
+    rm -rf "$XANDIKOS_VENV"
+    apt_install python3-venv
+    run_logged "xandikos: python3 -m venv" python3 -m venv "$XANDIKOS_VENV"
+  fi
+  run_logged "xandikos: pip install" \
+    "$XANDIKOS_VENV/bin/python" -m pip install --disable-pip-version-check "xandikos==$XANDIKOS_VERSION"
+}
+
 cmd_install() {
   take_lock
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$BIN_DIR"
@@ -369,7 +393,8 @@ cmd_install() {
   install_ferretdb
   install_dovecot
   install_radicale
-  say "installed: kafka jars, ferretdb $FERRETDB_VERSION, dovecot $("$(dovecot_bin)" --version | cut -d' ' -f1), radicale $RADICALE_VERSION"
+  install_xandikos
+  say "installed: kafka jars, ferretdb $FERRETDB_VERSION, dovecot $("$(dovecot_bin)" --version | cut -d' ' -f1), radicale $RADICALE_VERSION, xandikos $XANDIKOS_VERSION"
 }
 
 # ---------------------------------------------------------------- configs + start
@@ -616,6 +641,15 @@ EOF
   spawn radicale "$RADICALE_VENV/bin/python" -m radicale --config "$r/config"
 }
 
+# Single-user Xandikos: no authentication (any user name and password are accepted), one
+# principal /user/ with a default calendar; tests isolate themselves by calendar name.
+start_xandikos() {
+  local x=$STACK_DIR/xandikos
+  mkdir -p "$x/collections" "$x/state"
+  spawn xandikos "$XANDIKOS_VENV/bin/xandikos" serve -d "$x/collections" --defaults \
+    --state-dir "$x/state" --no-detect-systemd -l 127.0.0.1 -p "$XANDIKOS_PORT"
+}
+
 # ---------------------------------------------------------------- up / down / status
 cmd_up() {
   take_lock
@@ -716,7 +750,7 @@ cmd_reset() {
     say "removing $STACK_DIR"
     rm -rf "$STACK_DIR"
   else
-    # keep the installed bits (bin/, kafka-libs/, radicale-venv/) so the next up is fast
+    # keep the installed bits (bin/, kafka-libs/, radicale-venv/, xandikos-venv/) so the next up is fast
     say "removing data, configs and logs under $STACK_DIR"
     local s
     for s in "${SERVERS[@]}"; do rm -rf "${STACK_DIR:?}/$s"; done
@@ -734,6 +768,7 @@ IMAP_PORT=$IMAP_PORT
 IMAP_TEST_PASSWORD=$IMAP_TEST_PASSWORD
 CALDAV_URL=http://127.0.0.1:$CALDAV_PORT/
 CALDAV_USERS_FILE=$STACK_DIR/radicale/users
+XANDIKOS_URL=http://127.0.0.1:$XANDIKOS_PORT/
 EOF
 }
 

@@ -24,6 +24,7 @@ class Stack:
     imap_test_password: str
     caldav_url: str
     caldav_users_file: str
+    xandikos_url: str = "http://127.0.0.1:15233/"  # no auth: any user name and password
 
 
 def _port(name: str, default: int) -> int:
@@ -43,6 +44,7 @@ def stack() -> Stack:
         imap_test_password=os.environ.get("STACK_IMAP_TEST_PASSWORD", "test-password"),
         caldav_url=f"http://127.0.0.1:{_port('STACK_CALDAV_PORT', 15232)}/",
         caldav_users_file=os.path.join(stack_dir, "radicale", "users"),
+        xandikos_url=f"http://127.0.0.1:{_port('STACK_XANDIKOS_PORT', 15233)}/",
     )
     for name, port in (
         ("Kafka", _port("STACK_KAFKA_PORT", 19092)),

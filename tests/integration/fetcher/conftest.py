@@ -19,6 +19,7 @@ from crm_runtime.secrets import SecretBox
 from crm_runtime.service import TOPIC_PARTITIONS
 from crm_schemas.config import AccountConfigured, CalDavConnection, ImapConnection, TlsMode
 from fetcher.adapters.caldav_client import CalDavReader
+from fetcher.adapters.calendar_state import MongoCalendarStateStore
 from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
 from fetcher.adapters.kafka import BrokerPublisher
@@ -80,13 +81,16 @@ def mail_ports(
 
 
 @pytest.fixture
-def calendar_ports(settings: FetcherSettings, broker: KafkaBroker) -> CalendarPorts:
-    """The calendar job wired to real Radicale and Kafka."""
+def calendar_ports(
+    settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+) -> CalendarPorts:
+    """The calendar job wired to real Radicale, Kafka and FerretDB."""
     return CalendarPorts(
         settings=settings,
         read_calendars=CalDavReader(10),
         publish=BrokerPublisher(broker),
         password=SealedPasswords(SecretBox(settings.secrets_key)),
+        states=MongoCalendarStateStore(db),
     )
 
 

@@ -1,6 +1,6 @@
 """From iCalendar data to decisions: publish, drop as private, or skip."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
@@ -8,7 +8,15 @@ import pytest
 
 from crm_schemas.ids import event_item_id
 from crm_schemas.outcomes import DropReason
-from fetcher.domain.ical import Drop, EventSource, Publish, Unusable, calendar_decisions
+from fetcher.domain.ical import (
+    MAX_OCCURRENCES,
+    Cancel,
+    Drop,
+    EventSource,
+    Publish,
+    Unusable,
+    calendar_decisions,
+)
 
 SOURCE = EventSource(workspace_id="w1", account_id="a1", calendar="Work")
 
@@ -153,17 +161,77 @@ def test_an_end_before_the_start_is_clamped_to_the_start():
     assert event.ends_at == event.starts_at
 
 
-def test_a_recurring_master_is_one_item_and_an_override_another():
-    master, moved = decide(
-        "UID:weekly\nDTSTART:20240603T090000Z\nRRULE:FREQ=WEEKLY;COUNT=10\nSUMMARY:Sync",
-        "UID:weekly\nRECURRENCE-ID:20240610T090000Z\nDTSTART:20240610T110000Z\nSUMMARY:Moved",
+def test_a_recurring_series_is_expanded_and_an_override_replaces_its_occurrence():
+    decisions = decide(
+        "UID:weekly\nDTSTART;TZID=Europe/Berlin:20240603T090000\nRRULE:FREQ=WEEKLY;COUNT=4\n"
+        "EXDATE;TZID=Europe/Berlin:20240617T090000\nSUMMARY:Sync",
+        "UID:weekly\nRECURRENCE-ID;TZID=Europe/Berlin:20240610T090000\n"
+        "DTSTART;TZID=Europe/Berlin:20240610T140000\nSUMMARY:Moved",
     )
-    assert isinstance(master, Publish)
-    assert isinstance(moved, Publish)
-    assert master.event.recurrence_id is None
-    assert moved.event.recurrence_id == "20240610T090000Z"
-    assert master.event.item_id != moved.event.item_id
-    assert moved.event.item_id == event_item_id("w1", "weekly", "20240610T090000Z")
+    events = [d.event for d in decisions if isinstance(d, Publish)]
+    assert [(e.recurrence_id, e.starts_at.hour, e.title) for e in events] == [
+        ("20240603T070000Z", 7, "Sync"),
+        ("20240610T070000Z", 12, "Moved"),
+        ("20240624T070000Z", 7, "Sync"),
+    ]
+    assert all(e.timezone == "Europe/Berlin" for e in events)
+    assert all(e.ends_at - e.starts_at == timedelta(hours=1) for e in events)
+    assert events[1].item_id == event_item_id("w1", "weekly", "20240610T070000Z")
+
+
+def test_a_series_is_expanded_only_inside_the_window():
+    window = (datetime(2024, 6, 5, tzinfo=UTC), datetime(2024, 6, 8, tzinfo=UTC))
+    text = wrap("UID:d\nDTSTART:20240601T090000Z\nRRULE:FREQ=DAILY")
+    decisions = calendar_decisions(text, SOURCE, "/x.ics", window)
+    assert [d.event.starts_at.day for d in decisions if isinstance(d, Publish)] == [5, 6, 7]
+
+
+def test_a_one_off_event_outside_the_window_is_left_out():
+    window = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    assert calendar_decisions(wrap(MEETING), SOURCE, "/x.ics", window) == []
+
+
+def test_an_hourly_rule_is_cut_at_the_cap():
+    window = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    text = wrap("UID:h\nDTSTART:20240101T000000Z\nRRULE:FREQ=HOURLY")
+    assert len(calendar_decisions(text, SOURCE, "/x.ics", window)) == MAX_OCCURRENCES
+
+
+def test_a_rule_by_the_minute_is_unusable():
+    (decision,) = decide("UID:m\nDTSTART:20240101T000000Z\nRRULE:FREQ=MINUTELY")
+    assert isinstance(decision, Unusable)
+
+
+def test_a_broken_rrule_is_unusable_and_other_series_still_publish():
+    decisions = decide("UID:bad\nDTSTART:20240601T090000Z\nRRULE:FREQ=SOMETIMES", MEETING)
+    assert isinstance(decisions[0], Unusable)
+    assert "recurrence" in decisions[0].reason
+    assert isinstance(decisions[1], Publish)
+
+
+def test_a_cancelled_meeting_is_a_cancel_without_content():
+    (decision,) = decide(MEETING.replace("STATUS:confirmed", "STATUS:CANCELLED"))
+    assert decision == Cancel(
+        event_item_id("w1", "meet-1@example.com", None), "meet-1@example.com", None
+    )
+
+
+def test_a_cancelled_occurrence_cancels_that_occurrence_only():
+    decisions = decide(
+        "UID:s\nDTSTART:20240603T090000Z\nRRULE:FREQ=DAILY;COUNT=3",
+        "UID:s\nRECURRENCE-ID:20240604T090000Z\nDTSTART:20240604T090000Z\nSTATUS:CANCELLED",
+    )
+    assert [type(d).__name__ for d in decisions] == ["Publish", "Cancel", "Publish"]
+
+
+def test_the_conference_link_is_found_in_the_description():
+    event = published(MEETING.replace("Bring the draft", "Join https://meet.google.com/abc-def"))
+    assert event.conference_url == "https://meet.google.com/abc-def"
+
+
+def test_a_malformed_attendee_is_left_out_and_the_meeting_kept():
+    event = published(MEETING + "\nATTENDEE;CN=Broken:mailto:not an address")
+    assert [a.email for a in event.attendees] == ["bob@customer.io", "carl@customer.io"]
 
 
 def test_a_recurrence_id_in_a_zone_is_keyed_in_utc():
@@ -175,11 +243,12 @@ def test_a_recurrence_id_in_a_zone_is_keyed_in_utc():
 
 
 def test_a_private_override_of_a_public_series_is_dropped_alone():
-    master, private = decide(
-        "UID:s\nDTSTART:20240603T090000Z\nRRULE:FREQ=DAILY",
+    decisions = decide(
+        "UID:s\nDTSTART:20240603T090000Z\nRRULE:FREQ=DAILY;COUNT=3",
         "UID:s\nRECURRENCE-ID:20240604T090000Z\nDTSTART:20240604T090000Z\nCLASS:PRIVATE",
     )
-    assert isinstance(master, Publish)
+    assert [type(d).__name__ for d in decisions] == ["Publish", "Drop", "Publish"]
+    private = decisions[1]
     assert isinstance(private, Drop)
     assert private.dropped.item_id == event_item_id("w1", "s", "20240604T090000Z")
 
@@ -245,7 +314,7 @@ def test_a_real_world_google_export_is_published():
 def test_no_real_world_calendar_makes_the_parser_raise(path: Path):
     text = path.read_text(encoding="utf-8", errors="replace")
     for decision in calendar_decisions(text, SOURCE, "/x.ics"):
-        assert isinstance(decision, Publish | Drop | Unusable)
+        assert isinstance(decision, Publish | Drop | Cancel | Unusable)
 
 
 def test_a_property_given_twice_uses_the_first():

@@ -1,11 +1,20 @@
 """One calendar job against in-memory ports."""
 
-from crm_schemas.calendar import RawEvent
-from crm_schemas.config import AccountConfigured, CalDavConnection
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from crm_schemas.calendar import RawEvent, RawEventRemoved
+from crm_schemas.config import AccountConfigured, CalDavConnection, CalendarSettings
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
-from fetcher.adapters.memory import InMemoryCalendars, PlainPasswords, RecordingPublisher
-from fetcher.domain.model import CalendarResource
+from fetcher.adapters.memory import (
+    InMemoryCalendars,
+    InMemoryCalendarStates,
+    PlainPasswords,
+    RecordingPublisher,
+)
+from fetcher.domain.calendars import selected_calendars
+from fetcher.domain.model import CalendarInfo, CalendarResource
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job, sync_window
 
@@ -24,20 +33,39 @@ def account(password: str = FAKE_PASSWORD) -> AccountConfigured:
     )
 
 
-def resource(uid: str, extra: str = "") -> CalendarResource:
+def resource(
+    uid: str, extra: str = "", start: str = "20240610T090000Z", etag: str | None = None
+) -> CalendarResource:
     ical = (
         "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:x\nBEGIN:VEVENT\n"
-        f"UID:{uid}\nDTSTART:20240610T090000Z\nSUMMARY:Meeting {uid}\n{extra}"
+        f"UID:{uid}\nDTSTART:{start}\nSUMMARY:Meeting {uid}\n{extra}"
         "END:VEVENT\nEND:VCALENDAR\n"
     )
-    return CalendarResource(calendar="Work", href=f"/cal/{uid}.ics", ical=ical)
+    return CalendarResource(calendar="Work", href=f"/cal/{uid}.ics", ical=ical, etag=etag)
 
 
-async def run(calendars: InMemoryCalendars, password: str = FAKE_PASSWORD) -> RecordingPublisher:
+async def run(
+    calendars: InMemoryCalendars,
+    password: str = FAKE_PASSWORD,
+    states: InMemoryCalendarStates | None = None,
+    chosen: tuple[str, ...] = (),
+) -> RecordingPublisher:
     published = RecordingPublisher()
-    ports = CalendarPorts(SETTINGS, calendars, published, PlainPasswords())
-    await run_calendar_job(account(password), ports)
+    ports = CalendarPorts(
+        SETTINGS, calendars, published, PlainPasswords(), states or InMemoryCalendarStates()
+    )
+    owner = account(password)
+    owner = owner.model_copy(
+        update={"calendar": CalendarSettings(calendars=chosen)} if chosen else {}
+    )
+    await run_calendar_job(owner, ports)
     return published
+
+
+def raw(published: RecordingPublisher) -> list[RawEvent | RawEventRemoved]:
+    return [
+        e for e in published.on(TOPICS.calendar_raw) if isinstance(e, RawEvent | RawEventRemoved)
+    ]
 
 
 async def test_public_events_are_published_and_private_ones_dropped():
@@ -68,9 +96,115 @@ async def test_a_wrong_calendar_password_is_a_failing_status():
 
 
 def test_the_window_spans_the_configured_past_and_future():
-    from datetime import UTC, datetime, timedelta
-
     now = datetime(2024, 1, 1, tzinfo=UTC)
     start, end = sync_window(SETTINGS, now)
     assert now - start == timedelta(days=5 * 365)
     assert end - now == timedelta(days=365)
+
+
+async def test_a_second_sync_with_nothing_changed_publishes_no_event():
+    calendars, states = InMemoryCalendars([resource("a"), resource("b")]), InMemoryCalendarStates()
+    assert len(raw(await run(calendars, states=states))) == 2
+    assert raw(await run(calendars, states=states)) == []
+    assert calendars.changes_asked == [None, "0"]
+
+
+async def test_a_moved_meeting_is_published_again_with_its_new_time():
+    calendars, states = InMemoryCalendars([resource("a")]), InMemoryCalendarStates()
+    await run(calendars, states=states)
+    calendars.put(resource("a", start="20240611T150000Z"))
+    (moved,) = raw(await run(calendars, states=states))
+    assert isinstance(moved, RawEvent)
+    assert moved.starts_at.isoformat() == "2024-06-11T15:00:00+00:00"
+
+
+async def test_a_deleted_meeting_is_removed_under_its_item_id():
+    calendars, states = InMemoryCalendars([resource("a"), resource("b")]), InMemoryCalendarStates()
+    first = {e.ical_uid: e.item_id for e in raw(await run(calendars, states=states))}
+    calendars.delete("/cal/a.ics")
+    published = await run(calendars, states=states)
+    (removed,) = raw(published)
+    assert isinstance(removed, RawEventRemoved)
+    assert (removed.item_id, removed.reason) == (first["a"], "deleted")
+    assert [k for t, k, _ in published.sent if t == TOPICS.calendar_raw] == [first["a"]]
+
+
+async def test_a_cancelled_meeting_is_removed_with_its_reason():
+    calendars, states = InMemoryCalendars([resource("a")]), InMemoryCalendarStates()
+    await run(calendars, states=states)
+    calendars.put(resource("a", "STATUS:CANCELLED\n"))
+    (removed,) = raw(await run(calendars, states=states))
+    assert isinstance(removed, RawEventRemoved)
+    assert removed.reason == "cancelled"
+
+
+async def test_a_meeting_made_private_is_removed_and_dropped_without_content():
+    calendars, states = InMemoryCalendars([resource("a")]), InMemoryCalendarStates()
+    await run(calendars, states=states)
+    calendars.put(resource("a", "CLASS:PRIVATE\n"))
+    published = await run(calendars, states=states)
+    (removed,) = raw(published)
+    assert isinstance(removed, RawEventRemoved)
+    assert removed.reason == "private"
+    assert "Meeting a" not in removed.model_dump_json()
+
+
+async def test_occurrences_a_series_no_longer_has_are_removed():
+    weekly = "RRULE:FREQ=WEEKLY;COUNT=3\n"
+    now = datetime.now(UTC).strftime("%Y%m%dT090000Z")
+    calendars = InMemoryCalendars([resource("s", weekly, start=now)])
+    states = InMemoryCalendarStates()
+    assert len(raw(await run(calendars, states=states))) == 3
+    calendars.put(resource("s", weekly.replace("3", "2"), start=now))
+    events = raw(await run(calendars, states=states))
+    assert [type(e).__name__ for e in events].count("RawEventRemoved") == 1
+    assert [type(e).__name__ for e in events].count("RawEvent") == 2
+
+
+async def test_an_expired_token_resyncs_everything_without_duplicates_or_removals():
+    calendars, states = InMemoryCalendars([resource("a"), resource("b")]), InMemoryCalendarStates()
+    first = raw(await run(calendars, states=states))
+    state = states.states[("acc1", "/cal/work/")]
+    states.states[("acc1", "/cal/work/")] = replace(state, token="expired")
+    again = raw(await run(calendars, states=states))
+    assert sorted(e.item_id for e in again) == sorted(e.item_id for e in first)
+    assert all(isinstance(e, RawEvent) for e in again)
+
+
+async def test_a_full_listing_unchanged_by_etag_publishes_nothing_and_finds_deletions():
+    calendars = InMemoryCalendars([resource("a", etag="1"), resource("b", etag="1")])
+    states = InMemoryCalendarStates()
+    await run(calendars, states=states)
+    calendars.resources = [resource("a", etag="1")]
+    key = ("acc1", "/cal/work/")  # a server without sync tokens: a full listing each time
+    states.states[key] = replace(states.states[key], token="fake-etags-hash")
+    published = raw(await run(calendars, states=states))
+    assert [(type(e).__name__, e.ical_uid) for e in published] == [("RawEventRemoved", "b")]
+
+
+async def test_only_the_chosen_calendars_are_synced():
+    calendars = InMemoryCalendars(
+        [resource("a")],
+        infos=[
+            CalendarInfo("/cal/work/", "Work", frozenset({"VEVENT"})),
+            CalendarInfo("/cal/private/", "Private", frozenset({"VEVENT"})),
+        ],
+    )
+    await run(calendars, chosen=("work",))
+    assert calendars.changes_asked == [None]
+
+
+def test_by_default_every_event_calendar_is_synced_and_task_lists_are_not():
+    found = [
+        CalendarInfo("https://dav/u/work/", "Work", frozenset({"VEVENT", "VTODO"})),
+        CalendarInfo("https://dav/u/tasks/", "Tasks", frozenset({"VTODO"})),
+        CalendarInfo("https://dav/u/other/", "Other"),
+    ]
+    assert [c.name for c in selected_calendars(found, ())] == ["Work", "Other"]
+    assert [c.name for c in selected_calendars(found, ("/u/tasks",))] == ["Tasks"]
+
+
+async def test_ten_thousand_events_are_synced_in_one_job():
+    calendars = InMemoryCalendars([resource(f"e{n}") for n in range(10_000)])
+    published = await run(calendars)
+    assert len(raw(published)) == 10_000

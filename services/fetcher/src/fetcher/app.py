@@ -10,6 +10,7 @@ from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.adapters.caldav_client import CalDavReader
+from fetcher.adapters.calendar_state import MongoCalendarStateStore
 from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
 from fetcher.adapters.kafka import BrokerPublisher
@@ -42,7 +43,8 @@ class SyncJobs:
             log.info("mail job done", extra=context | {"published": result.published})
         elif request.kind == SyncKind.CALENDAR and account.caldav is not None:
             outcome = await run_calendar_job(account, self.calendar)
-            log.info("calendar job done", extra=context | {"published": outcome.published})
+            done: dict[str, object] = {"published": outcome.published, "removed": outcome.removed}
+            log.info("calendar job done", extra=context | done)
         else:
             log.info("sync request for a protocol the account does not have", extra=context)
 
@@ -63,6 +65,7 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
         read_calendars=CalDavReader(settings.connect_timeout_s),
         publish=publisher,
         password=passwords,
+        states=MongoCalendarStateStore(runtime.db),
     )
     return SyncJobs(runtime.config, mail, calendar)
 

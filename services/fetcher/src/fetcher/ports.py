@@ -2,13 +2,21 @@
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, SecretStr
 
 from crm_schemas.config import CalDavConnection, ImapConnection
-from fetcher.domain.model import CalendarResource, FetchedMessage, Folder, FolderCursor, FolderState
+from fetcher.domain.model import (
+    CalendarChanges,
+    CalendarInfo,
+    CalendarState,
+    FetchedMessage,
+    Folder,
+    FolderCursor,
+    FolderState,
+    ItemKey,
+)
 
 
 class Mailbox(Protocol):
@@ -40,11 +48,45 @@ class MailboxOpener(Protocol):
 
 
 class CalendarReader(Protocol):
-    """Reads the calendar objects of an account; raises SyncProblem when it cannot."""
+    """Reads the calendars of an account; raises SyncProblem when it cannot."""
 
-    async def __call__(
-        self, connection: CalDavConnection, password: SecretStr, start: datetime, end: datetime
-    ) -> list[CalendarResource]: ...
+    async def calendars(
+        self, connection: CalDavConnection, password: SecretStr
+    ) -> list[CalendarInfo]:
+        """Discovery: the calendars of the account's principal (its calendar home set)."""
+        ...
+
+    async def changes(
+        self, connection: CalDavConnection, password: SecretStr, url: str, token: str | None
+    ) -> CalendarChanges:
+        """The objects changed and removed since ``token`` (everything when None/expired)."""
+        ...
+
+
+class CalendarStateStore(Protocol):
+    """Where each calendar's sync stands, and which items each of its objects published."""
+
+    async def load(self, account_id: str, calendar_url: str) -> CalendarState | None:
+        """The calendar's state, None before its first sync."""
+        ...
+
+    async def save(self, account_id: str, calendar_url: str, state: CalendarState) -> None:
+        """Store the calendar's state; call only once what it covers is published."""
+        ...
+
+    async def items(self, account_id: str, calendar_url: str, href: str) -> list[ItemKey]:
+        """The occurrences an object published last time."""
+        ...
+
+    async def save_items(
+        self, account_id: str, calendar_url: str, href: str, items: list[ItemKey]
+    ) -> None:
+        """Remember the occurrences an object published."""
+        ...
+
+    async def forget(self, account_id: str, calendar_url: str, href: str) -> None:
+        """Forget a deleted object."""
+        ...
 
 
 class CursorStore(Protocol):

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from crm_runtime.bus import ensure_topics
 from crm_runtime.service import TOPIC_PARTITIONS, build_runtime
-from timeline_api.api import health, records, timelines
+from timeline_api.api import explain, health, opportunities, record_changes, records, timelines
 from timeline_api.api.problems import install_problem_handlers
 from timeline_api.projection import register_projection
+from timeline_api.record_writes import RecordWriter
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
 
@@ -27,12 +28,15 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         store = TimelineStore(runtime.db)
         app.state.settings = settings
         app.state.store = store
+        app.state.records = RecordWriter(store, runtime.broker, runtime.topics.records)
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
             if settings.consume:
                 register_projection(runtime.broker, settings, store)
                 await runtime.broker.start()
+            else:
+                await runtime.broker.connect()  # the records API publishes
             log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
             yield
         finally:
@@ -47,6 +51,8 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health.router, records.router, timelines.router):
+    for router in (health.router, records.router, timelines.router, explain.router):
+        app.include_router(router)
+    for router in (record_changes.router, opportunities.router):
         app.include_router(router)
     return app

@@ -8,11 +8,12 @@ from faststream.kafka import KafkaBroker
 
 from crm_runtime.delivery import subscribe
 from crm_runtime.settings import ServiceSettings
-from crm_schemas.calendar import TimelineEvent
+from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, TimelineEvent
 from crm_schemas.mail import TimelineMessage
 from crm_schemas.outcomes import ItemDropped
-from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
+from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted, RecordEvent
 from timeline_api.domain.records import event_record, message_record
+from timeline_api.record_writes import RecordIndex
 from timeline_api.store import TimelineStore
 
 GROUP = "timeline-api"
@@ -29,16 +30,29 @@ def register_projection(
         await store.upsert_message(message_record(event))
         await store.refresh_thread(event.thread_id)
 
-    async def project_event(event: TimelineEvent) -> None:
-        """Store the meeting once per workspace, adding its calendar as a source."""
-        await store.upsert_event(event_record(event))
-
-    async def project_record(event: PersonUpserted | CompanyUpserted) -> None:
-        """Keep the newest version of a person or company; timelines link by address."""
-        if isinstance(event, PersonUpserted):
-            await store.upsert_person(event)
+    async def project_event(event: TimelineEvent | RawEventRemoved) -> None:
+        """Store the meeting once per workspace, adding its calendar as a source; a removal
+        takes that calendar away, and the meeting leaves once no calendar has it."""
+        if isinstance(event, RawEventRemoved):
+            await store.remove_event_source(event.item_id, event.account_id)
         else:
-            await store.upsert_company(event)
+            await store.upsert_event(event_record(event))
+
+    index = RecordIndex(store.db)
+
+    async def project_record(event: PersonUpserted | CompanyUpserted | OpportunityUpserted) -> None:
+        """Keep the newest version of a record; timelines link by address. Addresses and
+        domains nobody owns yet are indexed for the records API's conflict checks."""
+        ws = event.workspace_id
+        if isinstance(event, PersonUpserted):
+            if await store.upsert_person(event):
+                owner = event.merged_into or event.person_id
+                await index.point("person", ws, event.emails, owner, take=False)
+        elif isinstance(event, CompanyUpserted):
+            if await store.upsert_company(event):
+                await index.point("company", ws, event.domains, event.company_id, take=False)
+        else:
+            await store.upsert_opportunity(event)
 
     async def project_dropped(event: ItemDropped) -> None:
         """Remember why an item is not on any timeline, for operators to look up."""
@@ -47,7 +61,7 @@ def register_projection(
     topics = settings.topics
     routes = (
         (topics.timeline_messages, "messages", TimelineMessage, project_message),
-        (topics.timeline_events, "events", TimelineEvent, project_event),
+        (topics.timeline_events, "events", TimelineCalendarItem, project_event),
         (topics.records, "records", RecordEvent, project_record),
         (topics.dropped, "dropped", ItemDropped, project_dropped),
     )

@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from crm_runtime.mongo import Document, upsert_if_newer
 from crm_schemas.ids import normalize_email
 from crm_schemas.outcomes import ItemDropped
-from crm_schemas.records import CompanyUpserted, PersonUpserted
+from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.threads import summarise_thread
@@ -132,6 +132,19 @@ class TimelineStore:
         """Store a meeting once, adding each of its sources under its account id."""
         await self._upsert_with_sources(self.events, event)
 
+    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+        """Take one calendar away from a meeting; delete the meeting when none is left.
+
+        By ``_id`` only; timeline.events is keyed by item id, so one consumer owns a meeting
+        and this read-then-delete does not race with an upsert of it.
+        """
+        await self.events.update_one(
+            {"_id": item_id}, {"$unset": {f"sources.{_key(account_id)}": ""}}
+        )
+        doc = await self.events.find_one({"_id": item_id}, {"sources": 1})
+        if doc is not None and not doc.get("sources"):
+            await self.events.delete_one({"_id": item_id})
+
     async def _upsert_with_sources(
         self, collection: AsyncCollection[Document], record: StoredMessage | StoredEvent
     ) -> None:
@@ -162,19 +175,27 @@ class TimelineStore:
         await self.threads.replace_one({"_id": thread_id}, doc, upsert=True)
         return summary
 
-    async def upsert_person(self, person: PersonUpserted) -> None:
-        """Store a person's newest version, with normalised addresses."""
+    async def upsert_person(self, person: PersonUpserted) -> bool:
+        """Store a person's newest version, with normalised addresses. True when stored."""
         doc = person.model_dump(mode="json", exclude={"person_id"})
         doc["emails"] = list(dict.fromkeys(normalize_email(e) for e in person.emails))
         doc["updated_at"] = person.updated_at
-        await upsert_if_newer(self.people, person.person_id, doc, "updated_at")
+        return await upsert_if_newer(self.people, person.person_id, doc, "updated_at")
 
-    async def upsert_company(self, company: CompanyUpserted) -> None:
-        """Store a company's newest version, with lower-cased domains."""
+    async def upsert_company(self, company: CompanyUpserted) -> bool:
+        """Store a company's newest version, with lower-cased domains. True when stored."""
         doc = company.model_dump(mode="json", exclude={"company_id"})
         doc["domains"] = list(dict.fromkeys(d.strip().lower() for d in company.domains))
         doc["updated_at"] = company.updated_at
-        await upsert_if_newer(self.companies, company.company_id, doc, "updated_at")
+        return await upsert_if_newer(self.companies, company.company_id, doc, "updated_at")
+
+    async def upsert_opportunity(self, opportunity: OpportunityUpserted) -> bool:
+        """Store an opportunity's newest version. True when stored."""
+        doc = opportunity.model_dump(mode="json", exclude={"opportunity_id"})
+        doc["updated_at"] = opportunity.updated_at
+        return await upsert_if_newer(
+            self.db["opportunities"], opportunity.opportunity_id, doc, "updated_at"
+        )
 
     async def record_dropped(self, dropped: ItemDropped) -> None:
         """Remember why an item was not synced, per account it was dropped from."""
@@ -198,6 +219,22 @@ class TimelineStore:
         if workspace_id:
             query["workspace_id"] = workspace_id
         return [doc async for doc in self.people.find(query).sort("_id", ASCENDING).limit(100)]
+
+    async def explain_item(self, item_id: str) -> tuple[Document | None, Document | None]:
+        """A message's stored document and its drop record, each None when absent; by ``_id``."""
+        message, dropped = await asyncio.gather(
+            self.messages.find_one({"_id": item_id}, projection={"body_text": False}),
+            self.dropped.find_one({"_id": item_id}),
+        )
+        return message, dropped
+
+    async def existing_records(self, people: list[str], companies: list[str]) -> set[str]:
+        """Which of these person and company ids are stored; one ``_id`` lookup each."""
+        found = await asyncio.gather(
+            *(self.people.find_one({"_id": i}, {"_id": 1}) for i in people),
+            *(self.companies.find_one({"_id": i}, {"_id": 1}) for i in companies),
+        )
+        return {str(doc["_id"]) for doc in found if doc is not None}
 
     async def company(self, company_id: str) -> Document | None:
         """A company's document, or None."""

@@ -1,19 +1,30 @@
-"""Calendars over CalDAV with the ``caldav`` library (synchronous, run off the event loop)."""
+"""Calendars over CalDAV with the ``caldav`` library (synchronous, run off the event loop).
+
+Discovery goes principal -> calendar home set -> calendars. Changes come from a WebDAV
+sync-collection REPORT (RFC 6578): the first time (and whenever the server rejects the
+stored token as expired or invalid) with no token, which lists every object, then with
+the token the server gave, which lists only what changed and the hrefs deleted. Changed
+objects are fetched with calendar-multiget, a batch at a time. A server without sync
+tokens gets the ``caldav`` library's fallback: a full listing whose token is a hash of
+every etag (``fake-...``), so an unchanged calendar costs one listing and nothing else.
+"""
 
 import asyncio
-from datetime import datetime
 from typing import Any, cast
 
 import caldav
+from caldav.elements import dav
 from caldav.lib import error as caldav_error
 from pydantic import SecretStr
 
 from crm_schemas.config import CalDavConnection
-from fetcher.domain.model import CalendarResource
+from fetcher.domain.model import CalendarChanges, CalendarInfo, CalendarResource
 from fetcher.domain.problems import ProblemKind, SyncProblem
 
 PROTOCOL = "CalDAV"
+MULTIGET_BATCH = 200
 _DNS_HINTS = ("resolve", "name or service not known", "nodename nor servname", "getaddrinfo")
+_ETAG = dav.GetEtag.tag
 
 
 def _problem(error: BaseException) -> SyncProblem:
@@ -28,45 +39,121 @@ def _problem(error: BaseException) -> SyncProblem:
     return SyncProblem(ProblemKind.PROTOCOL, PROTOCOL, text)
 
 
-def _calendar_name(calendar: Any) -> str:
-    return str(calendar.name or calendar.url)
-
-
-def _read(
-    connection: CalDavConnection, password: SecretStr, start: datetime, end: datetime, timeout: int
-) -> list[CalendarResource]:
-    client = caldav.DAVClient(
+def _client(connection: CalDavConnection, password: SecretStr, timeout: int) -> Any:
+    return caldav.DAVClient(
         url=connection.url,
         username=connection.username,
         password=password.get_secret_value(),
         timeout=timeout,
         enable_rfc6764=False,
     )
+
+
+def _components(calendar: Any) -> frozenset[str]:
     try:
-        with client:
-            resources: list[CalendarResource] = []
+        return frozenset(str(c).upper() for c in calendar.get_supported_components())
+    except (caldav_error.DAVError, KeyError, AttributeError):
+        return frozenset()
+
+
+def _discover(
+    connection: CalDavConnection, password: SecretStr, timeout: int
+) -> list[CalendarInfo]:
+    try:
+        with _client(connection, password, timeout) as client:
             principal = cast(Any, client).principal()
-            for calendar in principal.calendars():
-                found = calendar.search(start=start, end=end, event=True, expand=False)
-                name = _calendar_name(calendar)
-                resources.extend(
-                    CalendarResource(calendar=name, href=str(obj.url), ical=str(obj.data))
-                    for obj in found
-                    if obj.data
-                )
-            return resources
+            return [
+                CalendarInfo(url=str(c.url), name=str(c.name or c.url), components=_components(c))
+                for c in principal.calendars()
+            ]
+    except (caldav_error.DAVError, OSError) as error:
+        raise _problem(error) from error
+
+
+def _etag(obj: Any) -> str | None:
+    value = (getattr(obj, "props", None) or {}).get(_ETAG)
+    return str(value) if value else None
+
+
+def _resources(calendar: Any, objects: list[Any]) -> tuple[CalendarResource, ...]:
+    """The iCalendar data of ``objects`` (already loaded or fetched by multiget)."""
+    etags = {str(o.url): _etag(o) for o in objects}
+    missing = [o.url for o in objects if not getattr(o, "_data", None)]
+    loaded = [o for o in objects if getattr(o, "_data", None)]
+    for start in range(0, len(missing), MULTIGET_BATCH):
+        loaded.extend(calendar.multiget(missing[start : start + MULTIGET_BATCH]))
+    name = str(calendar.name or calendar.url)
+    return tuple(
+        CalendarResource(
+            calendar=name, href=str(o.url), ical=str(o.data), etag=etags.get(str(o.url))
+        )
+        for o in loaded
+        if o.data
+    )
+
+
+def _sync_report(calendar: Any, token: str | None) -> CalendarChanges:
+    collection = calendar.objects_by_sync_token(
+        sync_token=token, load_objects=False, disable_fallback=True
+    )
+    objects = list(collection)
+    removed = tuple(str(o.url) for o in objects if token is not None and _etag(o) is None)
+    present = [o for o in objects if str(o.url) not in removed]
+    return CalendarChanges(
+        token=str(collection.sync_token),
+        full=token is None,
+        changed=_resources(calendar, present),
+        removed=removed,
+    )
+
+
+def _fallback(calendar: Any, token: str | None) -> CalendarChanges:
+    """Without sync tokens: the library lists everything and hashes the etags."""
+    fake = token if token and token.startswith("fake-") else None
+    collection = calendar.objects_by_sync_token(sync_token=fake, load_objects=True)
+    new_token = str(collection.sync_token)
+    if fake is not None and new_token == fake:
+        return CalendarChanges(token=new_token, full=False)
+    return CalendarChanges(
+        token=new_token, full=True, changed=_resources(calendar, list(collection))
+    )
+
+
+def _changes(
+    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: int
+) -> CalendarChanges:
+    try:
+        with _client(connection, password, timeout) as client:
+            calendar = cast(Any, client).calendar(url=url)
+            if token is None or not token.startswith("fake-"):
+                try:
+                    return _sync_report(calendar, token)
+                except caldav_error.DAVError:
+                    if token is None:  # no sync-collection on this server
+                        return _fallback(calendar, None)
+                try:  # an expired or invalid token: everything again
+                    return _sync_report(calendar, None)
+                except caldav_error.DAVError:
+                    return _fallback(calendar, None)
+            return _fallback(calendar, token)
     except (caldav_error.DAVError, OSError) as error:
         raise _problem(error) from error
 
 
 class CalDavReader:
-    """Reads every event in a time window from every calendar of an account."""
+    """Discovers an account's calendars and reads what changed in each."""
 
     def __init__(self, timeout_s: float = 30) -> None:
         self._timeout = int(timeout_s)
 
-    async def __call__(
-        self, connection: CalDavConnection, password: SecretStr, start: datetime, end: datetime
-    ) -> list[CalendarResource]:
-        """Calendar objects with an occurrence in [start, end); SyncProblem when unreachable."""
-        return await asyncio.to_thread(_read, connection, password, start, end, self._timeout)
+    async def calendars(
+        self, connection: CalDavConnection, password: SecretStr
+    ) -> list[CalendarInfo]:
+        """The calendars of the account's principal; SyncProblem when unreachable."""
+        return await asyncio.to_thread(_discover, connection, password, self._timeout)
+
+    async def changes(
+        self, connection: CalDavConnection, password: SecretStr, url: str, token: str | None
+    ) -> CalendarChanges:
+        """What changed since ``token``; SyncProblem when unreachable."""
+        return await asyncio.to_thread(_changes, connection, password, url, token, self._timeout)

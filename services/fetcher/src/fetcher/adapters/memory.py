@@ -3,12 +3,21 @@
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from pydantic import BaseModel, SecretStr
 
 from crm_schemas.config import CalDavConnection, ImapConnection
-from fetcher.domain.model import CalendarResource, FetchedMessage, Folder, FolderCursor, FolderState
+from fetcher.domain.model import (
+    CalendarChanges,
+    CalendarInfo,
+    CalendarResource,
+    CalendarState,
+    FetchedMessage,
+    Folder,
+    FolderCursor,
+    FolderState,
+    ItemKey,
+)
 from fetcher.domain.problems import ProblemKind, SyncProblem
 
 
@@ -89,18 +98,90 @@ class InMemoryMailbox:
 
 @dataclass
 class InMemoryCalendars:
-    """Calendar resources handed out as a CalDAV server would."""
+    """Calendars handed out as a CalDAV server with sync tokens would.
+
+    Every change bumps a version; a token is a version. A known token gets the changes
+    since it; ``None`` or an unknown (expired) token gets everything.
+    """
 
     resources: list[CalendarResource] = field(default_factory=list)
     password: str = "secret"  # noqa: S105 - a fake's fixed password
+    infos: list[CalendarInfo] = field(
+        default_factory=lambda: [CalendarInfo("/cal/work/", "Work", frozenset({"VEVENT"}))]
+    )
+    version: int = 0
+    log: list[tuple[int, str, bool]] = field(default_factory=list)  # (version, href, removed)
+    changes_asked: list[str | None] = field(default_factory=list)
 
-    async def __call__(
-        self, connection: CalDavConnection, password: SecretStr, start: datetime, end: datetime
-    ) -> list[CalendarResource]:
-        """Every resource (the fake ignores the window)."""
+    def put(self, resource: CalendarResource) -> None:
+        """Add or replace an object, as a PUT would."""
+        self.resources = [r for r in self.resources if r.href != resource.href] + [resource]
+        self.version += 1
+        self.log.append((self.version, resource.href, False))
+
+    def delete(self, href: str) -> None:
+        """Delete an object, as a DELETE would."""
+        self.resources = [r for r in self.resources if r.href != href]
+        self.version += 1
+        self.log.append((self.version, href, True))
+
+    def _check(self, password: SecretStr) -> None:
         if password.get_secret_value() != self.password:
             raise SyncProblem(ProblemKind.AUTH, "CalDAV", "wrong password")
-        return list(self.resources)
+
+    async def calendars(
+        self, connection: CalDavConnection, password: SecretStr
+    ) -> list[CalendarInfo]:
+        """The calendars of the fake principal."""
+        self._check(password)
+        return list(self.infos)
+
+    async def changes(
+        self, connection: CalDavConnection, password: SecretStr, url: str, token: str | None
+    ) -> CalendarChanges:
+        """Changes since a known token; everything otherwise (one calendar holds it all)."""
+        self._check(password)
+        self.changes_asked.append(token)
+        now = str(self.version)
+        known = token is not None and token.isdigit() and int(token) <= self.version
+        if not known:
+            return CalendarChanges(now, True, tuple(self.resources))
+        since = [e for e in self.log if e[0] > int(str(token))]
+        hrefs = dict.fromkeys(href for _, href, _ in since)
+        by_href = {r.href: r for r in self.resources}
+        changed = tuple(by_href[h] for h in hrefs if h in by_href)
+        removed = tuple(h for h in hrefs if h not in by_href)
+        return CalendarChanges(now, False, changed, removed)
+
+
+class InMemoryCalendarStates:
+    """Calendar states and per-object items in dicts."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], CalendarState] = {}
+        self.objects: dict[tuple[str, str, str], list[ItemKey]] = {}
+
+    async def load(self, account_id: str, calendar_url: str) -> CalendarState | None:
+        """The calendar's state."""
+        return self.states.get((account_id, calendar_url))
+
+    async def save(self, account_id: str, calendar_url: str, state: CalendarState) -> None:
+        """Store the calendar's state."""
+        self.states[(account_id, calendar_url)] = state
+
+    async def items(self, account_id: str, calendar_url: str, href: str) -> list[ItemKey]:
+        """The occurrences an object published."""
+        return list(self.objects.get((account_id, calendar_url, href), []))
+
+    async def save_items(
+        self, account_id: str, calendar_url: str, href: str, items: list[ItemKey]
+    ) -> None:
+        """Remember an object's occurrences."""
+        self.objects[(account_id, calendar_url, href)] = list(items)
+
+    async def forget(self, account_id: str, calendar_url: str, href: str) -> None:
+        """Forget an object."""
+        self.objects.pop((account_id, calendar_url, href), None)
 
 
 @dataclass

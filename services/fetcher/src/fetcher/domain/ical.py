@@ -1,20 +1,30 @@
-"""From iCalendar text to decisions: publish a RawEvent, drop a private event, or skip.
+"""From iCalendar text to decisions: publish a RawEvent, drop a private event, remove a
+cancelled one, or skip.
 
 Choices, for a newcomer:
 - Floating times (no zone, no ``Z``) and times in a zone nobody can resolve are read as
   UTC: the server gives no better clue, and a wrong hour beats a lost meeting.
 - A timed event with neither DTEND nor DURATION lasts one hour, an all-day one one day.
-- Recurrences are not expanded (yet): the master is one item at its first DTSTART, and
-  each overridden instance (RECURRENCE-ID) is an item of its own.
-- An event without DTSTART cannot be placed on a timeline: it is ``Unusable``, and the
-  caller logs and skips it rather than failing the whole calendar.
+- Recurring series (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides, time zones) are
+  expanded into their occurrences inside the sync window by ``recurring-ical-events``;
+  each occurrence is an item of its own, keyed by UID and its RECURRENCE-ID in UTC, and
+  an overridden occurrence replaces the generated one. A one-off event has no
+  recurrence id, so it is the same item whichever calendar it is on.
+- A cancelled event or occurrence (STATUS:CANCELLED) is a ``Cancel``: it leaves the
+  timeline (a cancelled meeting never happened with anyone; showing it would inflate
+  the relationship history the timeline is read for).
+- An event without DTSTART, or a series whose rule cannot be read, cannot be placed on a
+  timeline: it is ``Unusable`` with its reason; the caller logs and skips it rather than
+  failing the whole calendar, and other series of the same object are still expanded.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 import icalendar
+import recurring_ical_events  # type: ignore[import-untyped]
 
 from crm_schemas.base import Address
 from crm_schemas.calendar import Attendee, RawEvent
@@ -57,7 +67,18 @@ class Unusable:
     reason: str
 
 
-EventDecision = Publish | Drop | Unusable
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """A cancelled meeting occurrence: it leaves the timeline; carries no content."""
+
+    item_id: str
+    uid: str
+    recurrence_id: str | None
+
+
+EventDecision = Publish | Drop | Cancel | Unusable
+DEFAULT_WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC))
+MAX_OCCURRENCES = 5000  # per series in the window: a runaway rule (FREQ=MINUTELY) is cut
 
 
 def is_private_event(component: Any) -> bool:
@@ -141,10 +162,16 @@ def _timezone(component: Any) -> str | None:
     return str(tzid) if tzid else None
 
 
-def event_decision(component: Any, source: EventSource, fallback_uid: str) -> EventDecision:
-    """What to do with one VEVENT: publish it, drop it as private, or skip it."""
+def event_decision(
+    component: Any, source: EventSource, fallback_uid: str, recurring: bool = True
+) -> EventDecision:
+    """What to do with one VEVENT (or one occurrence of a series): publish, drop, cancel, skip.
+
+    ``recurring`` says whether the component belongs to a series; only then does its
+    RECURRENCE-ID (set on every expanded occurrence) become part of its identity.
+    """
     uid = _text(component, "UID") or fallback_uid
-    recurrence_id = recurrence_key(component)
+    recurrence_id = recurrence_key(component) if recurring else None
     item_id = event_item_id(source.workspace_id, uid, recurrence_id)
     if is_private_event(component):
         return Drop(
@@ -158,6 +185,9 @@ def event_decision(component: Any, source: EventSource, fallback_uid: str) -> Ev
                 rule="is_private_event",
             )
         )
+    status = _text(component, "STATUS")
+    if status and status.upper() == "CANCELLED":
+        return Cancel(item_id, uid, recurrence_id)
     dtstart = component.get("DTSTART")
     if dtstart is None or not isinstance(dtstart.dt, date):
         return Unusable(uid, "event has no DTSTART")
@@ -165,7 +195,6 @@ def event_decision(component: Any, source: EventSource, fallback_uid: str) -> Ev
     all_day = not isinstance(start, datetime)
     starts_at = _as_utc(start)
     ends_at = max(_as_utc(_end(component, start)), starts_at)
-    status = _text(component, "STATUS")
     return Publish(
         RawEvent(
             item_id=item_id,
@@ -185,20 +214,148 @@ def event_decision(component: Any, source: EventSource, fallback_uid: str) -> Ev
             status=status.upper() if status else None,
             organizer=_organizer(component),
             attendees=_attendees(component),
+            conference_url=conference_url(component),
         )
     )
 
 
-def calendar_decisions(ical: str, source: EventSource, fallback_uid: str) -> list[EventDecision]:
-    """A decision for each VEVENT of one iCalendar object; never raises on bad data."""
+_CONFERENCE_HOSTS = ("zoom.us/", "meet.google.com/", "teams.microsoft.com/", "webex.com/")
+
+
+def conference_url(component: Any) -> str | None:
+    """The meeting's video-call link: CONFERENCE (RFC 7986), a vendor property, or a
+    known conferencing address in URL, LOCATION or DESCRIPTION."""
+    for name in ("CONFERENCE", "X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL"):
+        found = _text(component, name)
+        if found:
+            return found
+    for name in ("URL", "LOCATION", "DESCRIPTION"):
+        for word in (_text(component, name) or "").split():
+            link = word.strip("<>()[],;\"'")
+            if link.startswith("https://") and any(h in link for h in _CONFERENCE_HOSTS):
+                return link
+    return None
+
+
+def _series(calendar: Any, fallback_uid: str) -> Iterator[tuple[str, list[Any]]]:
+    """The VEVENTs of a calendar grouped by UID: one series (master plus overrides) each."""
+    groups: dict[str, list[Any]] = {}
+    for component in calendar.walk("VEVENT"):
+        groups.setdefault(_text(component, "UID") or fallback_uid, []).append(component)
+    yield from groups.items()
+
+
+def _is_recurring(components: list[Any]) -> bool:
+    return any(
+        c.get(p) is not None for c in components for p in ("RRULE", "RDATE", "RECURRENCE-ID")
+    )
+
+
+def _occurrences(
+    calendar: Any, components: list[Any], window: tuple[datetime, datetime]
+) -> Iterator[Any]:
+    """Every occurrence of one series in the window, overrides in place of generated ones."""
+    single = icalendar.Calendar()
+    for timezone in calendar.walk("VTIMEZONE"):
+        single.add_component(timezone)
+    for component in components:
+        single.add_component(component)
+    if calendar.get("X-WR-TIMEZONE") is not None:
+        single.add("X-WR-TIMEZONE", calendar.get("X-WR-TIMEZONE"))
+    query, count, start = recurring_ical_events.of(single), 0, window[0]
+    while start < window[1]:  # a month at a time, up to the cap
+        stop = min(start + timedelta(days=31), window[1])
+        for occurrence in query.between(start, stop):
+            begins = _as_utc(occurrence["DTSTART"].dt)
+            # each occurrence once: in the slice it starts in (or the first, if earlier)
+            if begins < stop and (begins >= start or start == window[0]):
+                count += 1
+                yield occurrence
+            if count >= MAX_OCCURRENCES:
+                return
+        start = stop
+
+
+def _series_decisions(
+    calendar: Any,
+    uid: str,
+    components: list[Any],
+    context: tuple[EventSource, tuple[datetime, datetime]],
+) -> list[EventDecision]:
+    source, window = context
+    usable = [c for c in components if c.get("DTSTART") is not None]
+    decisions: list[EventDecision] = [
+        Unusable(uid, "event has no DTSTART") for _ in range(len(components) - len(usable))
+    ]
+    if not usable:
+        return decisions
+    if not _is_recurring(usable):
+        return decisions + [_one_off(c, source, uid) for c in usable if _in_window(c, window)]
+    try:
+        if any(_too_frequent(c) for c in usable):
+            return [*decisions, Unusable(uid, "unreadable recurrence: more often than hourly")]
+        occurrences = list(_occurrences(calendar, [_with_length(c) for c in usable], window))
+    except Exception as error:  # any broken series is skipped, with its reason
+        return [*decisions, Unusable(uid, f"unreadable recurrence: {error}")]
+    zone = _timezone(usable[0])
+    for occurrence in occurrences:
+        try:
+            decision = event_decision(occurrence, source, uid, recurring=True)
+        except (ValueError, TypeError, AttributeError, OverflowError) as error:
+            decision = Unusable(uid, f"unreadable event: {error}")
+        if isinstance(decision, Publish) and not decision.event.all_day and zone:
+            decision = Publish(decision.event.model_copy(update={"timezone": zone}))
+        decisions.append(decision)
+    return decisions
+
+
+def _too_frequent(component: Any) -> bool:
+    """A rule repeating by the second or minute is no meeting, and would never end."""
+    rules = component.get("RRULE")
+    rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
+    return any(str(f).upper() in ("SECONDLY", "MINUTELY") for r in rules for f in r.get("FREQ", []))
+
+
+def _one_off(component: Any, source: EventSource, uid: str) -> EventDecision:
+    try:
+        return event_decision(component, source, uid, recurring=False)
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:
+        return Unusable(uid, f"unreadable event: {error}")
+
+
+def _in_window(component: Any, window: tuple[datetime, datetime]) -> bool:
+    """Whether a one-off event overlaps the window (an unreadable start is let through)."""
+    try:
+        start = component["DTSTART"].dt
+        starts_at = _as_utc(start)
+        ends_at = max(_as_utc(_end(component, start)), starts_at)
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        return True
+    return starts_at < window[1] and ends_at >= window[0]
+
+
+def _with_length(component: Any) -> Any:
+    """A series master without DTEND or DURATION gets the default length made explicit,
+    so its occurrences last as long as a one-off event would."""
+    if component.get("DTEND") is None and component.get("DURATION") is None:
+        start = component["DTSTART"].dt
+        component.add("DURATION", _end(component, start) - start)
+    return component
+
+
+def calendar_decisions(
+    ical: str,
+    source: EventSource,
+    fallback_uid: str,
+    window: tuple[datetime, datetime] = DEFAULT_WINDOW,
+) -> list[EventDecision]:
+    """A decision for each occurrence in ``window`` of each VEVENT series of one iCalendar
+    object; never raises on bad data."""
     try:
         calendar = icalendar.Calendar.from_ical(ical)
     except (ValueError, IndexError, KeyError, TypeError) as error:
         return [Unusable(None, f"unreadable iCalendar data: {error}")]
     decisions: list[EventDecision] = []
-    for component in calendar.walk("VEVENT"):
-        try:
-            decisions.append(event_decision(component, source, fallback_uid))
-        except (ValueError, TypeError, AttributeError, OverflowError) as error:
-            decisions.append(Unusable(_text(component, "UID"), f"unreadable event: {error}"))
+    for uid, components in _series(calendar, fallback_uid):
+        decisions.extend(_series_decisions(calendar, uid, components, (source, window)))
     return decisions

@@ -28,14 +28,32 @@ class FolderState:
 
 
 @dataclass(frozen=True, slots=True)
+class MessagePart:
+    """One leaf part of a message's structure (IMAP BODYSTRUCTURE), never its content."""
+
+    content_type: str
+    params: tuple[tuple[str, str], ...] = ()
+    disposition: str | None = None
+    filename: str | None = None
+    size: int | None = None
+    encoding: str | None = None
+
+    def param(self, name: str) -> str | None:
+        """A Content-Type parameter by case-insensitive name."""
+        return next((v for k, v in self.params if k.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True, slots=True)
 class FetchedMessage:
-    """One message as fetched: its header and the first bytes of its text, no more."""
+    """One message as fetched: its header, its structure and at most the first bytes of
+    its text (only fetched when the mailbox's visibility needs the body)."""
 
     uid: int
     header: bytes
     text: bytes = b""
     internal_date: datetime | None = None
     size: int | None = None
+    parts: tuple[MessagePart, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +72,38 @@ class CalendarResource:
     calendar: str
     href: str
     ical: str
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarInfo:
+    """A calendar collection found by discovery."""
+
+    url: str
+    name: str
+    components: frozenset[str] = frozenset()  # supported components; empty when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarChanges:
+    """What changed in a calendar since a sync token.
+
+    ``full``: ``changed`` is every object of the calendar (first sync, an expired token, or
+    a server without sync tokens), so a known object missing from it was deleted.
+    """
+
+    token: str | None
+    full: bool
+    changed: tuple[CalendarResource, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+ItemKey = tuple[str, str | None]  # (iCal UID, recurrence id) of one published occurrence
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarState:
+    """How far a calendar is synced: its token and the etag of every object seen."""
+
+    token: str | None = None
+    objects: tuple[tuple[str, str | None], ...] = ()  # (href, etag)

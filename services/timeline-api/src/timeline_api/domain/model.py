@@ -64,6 +64,7 @@ class StoredEvent(Record):
     title: str | None = None
     description: str | None = None
     location: str | None = None
+    conference_url: str | None = None
     starts_at: datetime
     ends_at: datetime
     duration_minutes: int

@@ -62,5 +62,6 @@ class EventView(View):
     title: str | None = None
     description: str | None = None
     location: str | None = None
+    conference_url: str | None = None
     status: str | None = None
     visibility: str = Field(description="The level applied: metadata or everything.")

@@ -25,7 +25,15 @@ _MAIL_FIELDS: dict[MailVisibility, frozenset[str]] = {
 _CALENDAR_FIELDS: dict[CalendarVisibility, frozenset[str]] = {
     CalendarVisibility.METADATA: frozenset({"starts_at", "ends_at", "participants"}),
     CalendarVisibility.EVERYTHING: frozenset(
-        {"starts_at", "ends_at", "participants", "title", "description", "location"}
+        {
+            "starts_at",
+            "ends_at",
+            "participants",
+            "title",
+            "description",
+            "location",
+            "conference_url",
+        }
     ),
 }
 _MAIL_ORDER = (MailVisibility.METADATA, MailVisibility.SUBJECT, MailVisibility.FULL)
@@ -126,6 +134,7 @@ def redact_event(event: StoredEvent, viewer_member_id: str | None) -> EventView:
         title=event.title if "title" in shown else None,
         description=event.description if "description" in shown else None,
         location=event.location if "location" in shown else None,
+        conference_url=event.conference_url if "conference_url" in shown else None,
         status=event.status,
         visibility=level.value,
     )
