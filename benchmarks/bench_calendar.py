@@ -1,0 +1,135 @@
+"""First sync of a CalDAV calendar through the whole pipeline, next to a bare REPORT.
+
+``BENCH_CALENDAR_EVENTS`` events (default below; a quarter of them weekly series of
+``SERIES_COUNT`` occurrences, all inside the sync window, each with an external attendee)
+are put into a fresh Radicale calendar. The baseline is one bare calendar-query REPORT
+of the same calendar with its data (``caldav`` ``calendar.search(event=True)``). The
+pipeline is the four services as processes (scripts/localsystem.py, a prefix of its
+own): from ``fetcher sync-now --kind calendar`` until every occurrence is in the
+timeline's read model. Reports calendar objects per second for both, their ratio, and
+occurrences per second for the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import caldav
+from localsystem import LocalSystem
+from pymongo import MongoClient
+
+from benchmarks.bench_mail import _admin, _free_port
+
+DEFAULT_EVENTS = 5000
+SERIES_COUNT = 4
+PASSWORD = "test-password"  # noqa: S105 - the local stack's test password
+
+
+def _vevent(n: int, start: datetime) -> str:
+    begins = (start + timedelta(hours=n)).strftime("%Y%m%dT%H%M%SZ")
+    rule = f"RRULE:FREQ=WEEKLY;COUNT={SERIES_COUNT}\r\n" if n % 4 == 0 else ""
+    return (
+        f"BEGIN:VEVENT\r\nUID:bench-{n}\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:{begins}\r\n"
+        f"DURATION:PT30M\r\n{rule}SUMMARY:Call {n}\r\nORGANIZER:mailto:owner@acme.test\r\n"
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:client{n % 500}@customer{n % 50}.test\r\n"
+        "END:VEVENT\r\n"
+    )
+
+
+def _fill(stack: Any, user: str, count: int) -> str:
+    """A Radicale user of its own with one calendar of ``count`` events."""
+    with open(stack.caldav_users_file, "a", encoding="utf-8") as users:
+        users.write(f"{user}:{PASSWORD}\n")
+    url = stack.caldav_url
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=200)
+    events = "".join(_vevent(n, start) for n in range(count))
+    body = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//crm-bench//EN\r\n{events}END:VCALENDAR\r\n"
+    with caldav.DAVClient(url=url, username=user, password=PASSWORD) as client:
+        calendar = client.principal().make_calendar(name="Bench")
+        # one PUT of the whole collection (Radicale splits it by UID): a PUT per event
+        # would take far longer than the sync being measured
+        client.put(str(calendar.url), body, {"Content-Type": "text/calendar"})
+        return str(calendar.url)
+
+
+def _bare_report(url: str, user: str, calendar_url: str) -> tuple[int, float]:
+    with caldav.DAVClient(url=url, username=user, password=PASSWORD) as client:
+        calendar = client.calendar(url=calendar_url)
+        started = time.monotonic()
+        found = calendar.search(event=True)
+        return len(found), time.monotonic() - started
+
+
+async def run(stack: Any) -> dict[str, float | int | str]:
+    count = int(os.environ.get("BENCH_CALENDAR_EVENTS", DEFAULT_EVENTS))
+    series = -(-count // 4)  # events 0, 4, 8, ... are weekly series
+    occurrences = count - series + SERIES_COUNT * series
+    tag = f"benchcal{int(time.time())}"
+    calendar_url = await asyncio.to_thread(_fill, stack, tag, count)
+    objects, bare_s = await asyncio.to_thread(_bare_report, stack.caldav_url, tag, calendar_url)
+    system = LocalSystem(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        mongo_url=stack.mongo_url,
+        prefix=tag,
+        api_port=_free_port(),
+        log_dir=stack.work_dir / tag,
+    )
+    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
+    try:
+        system.start_all()
+        await asyncio.to_thread(system.wait_for_api)
+        workspace = _admin(system, "create-workspace", "--name", "Bench", "--domain", "acme.test")
+        account = _admin(
+            system, "connect-account", "--workspace", workspace, "--email", "owner@acme.test",
+            "--imap-host", stack.imap_host, "--imap-port", str(stack.imap_port),
+            "--imap-tls", "none", "--username", tag, "--password-env", "BENCH_PASSWORD",
+            "--caldav-url", stack.caldav_url,
+        )  # fmt: skip
+        events = mongo[f"{tag}_timeline"]["events"]
+        await asyncio.sleep(3)  # the fetcher's config projection sees the account
+        started = time.monotonic()
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "fetcher",
+                "sync-now",
+                "--account",
+                account,
+                "--kind",
+                "calendar",
+            ],
+            env=system.env_for("fetcher"),
+            check=True,
+            capture_output=True,
+        )
+        stored = 0
+        while stored < occurrences and time.monotonic() - started < 1800:
+            system.check_alive()
+            await asyncio.sleep(1)
+            stored = events.estimated_document_count()
+        pipeline_s = time.monotonic() - started
+    finally:
+        system.stop_all()
+        for suffix in ("fetcher", "matcher", "enricher", "timeline"):
+            mongo.drop_database(f"{tag}_{suffix}")
+        mongo.close()
+    bare_rate = objects / bare_s
+    pipeline_rate = count / pipeline_s
+    return {
+        "calendar_objects": count,
+        "occurrences_expected": occurrences,
+        "occurrences_on_timeline": stored,
+        "bare_report_objects_per_s": round(bare_rate, 1),
+        "pipeline_objects_per_s": round(pipeline_rate, 1),
+        "pipeline_occurrences_per_s": round(stored / pipeline_s, 1),
+        "pipeline_over_bare": round(pipeline_rate / bare_rate, 3),
+        "pipeline_s": round(pipeline_s, 1),
+    }

@@ -1,0 +1,153 @@
+"""First import of a Dovecot mailbox through the whole pipeline, next to a bare UID FETCH.
+
+``BENCH_MAIL_MESSAGES`` messages (default below) are appended to a fresh Dovecot mailbox.
+The baseline is a bare IMAP UID FETCH of the same items the fetcher asks for (UID,
+INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE, BODY.PEEK[HEADER], batches of 100) on one
+connection. The pipeline is the four services as processes (scripts/localsystem.py, a
+prefix of its own): from ``fetcher sync-now`` until every message is in the timeline's
+read model. Reports both rates, their ratio (target >= 0.7) and the fetcher's peak RSS
+(VmHWM; target < 300 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from localsystem import LocalSystem
+from pymongo import MongoClient
+
+# The issue asks for 20,000; on a 2-core box the pipeline downstream of the fetcher
+# (enricher and timeline projection on FerretDB) stores ~3 messages/s, so 20,000 would
+# take hours. Set BENCH_MAIL_MESSAGES=20000 on a bigger machine.
+DEFAULT_MESSAGES = 500
+DEFAULT_DEADLINE_S = 480
+PASSWORD = "test-password"  # noqa: S105 - the local stack's Dovecot test password
+
+
+def _message(n: int, start: datetime) -> bytes:
+    sent = format_datetime(start + timedelta(minutes=n))
+    return (
+        f"From: Client {n % 500} <client{n % 500}@customer{n % 50}.test>\r\n"
+        f"To: Owner <owner@acme.test>\r\nSubject: Order {n}\r\n"
+        f"Message-ID: <bench-{n}-{start.timestamp():.0f}@customer{n % 50}.test>\r\n"
+        f"Date: {sent}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"\r\nHello, about order {n}.\r\n"
+    ).encode()
+
+
+def _fill(host: str, port: int, user: str, count: int) -> None:
+    imap = imaplib.IMAP4(host, port)
+    imap.login(user, PASSWORD)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for n in range(count):
+        imap.append("INBOX", "", None, _message(n, start))
+    imap.logout()
+
+
+def _bare_fetch(host: str, port: int, user: str) -> tuple[int, float]:
+    imap = imaplib.IMAP4(host, port)
+    imap.login(user, PASSWORD)
+    imap.select("INBOX", readonly=True)
+    _, data = imap.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    started = time.monotonic()
+    items = "(UID INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER])"
+    for i in range(0, len(uids), 100):
+        imap.uid("FETCH", b",".join(uids[i : i + 100]).decode(), items)
+    elapsed = time.monotonic() - started
+    imap.logout()
+    return len(uids), elapsed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _admin(system: LocalSystem, *args: str) -> str:
+    env = system.env_for("timeline-api") | {"BENCH_PASSWORD": PASSWORD}
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "timeline_api.admin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run(stack: Any) -> dict[str, float | int | str]:
+    count = int(os.environ.get("BENCH_MAIL_MESSAGES", DEFAULT_MESSAGES))
+    tag = f"bench{int(time.time())}"
+    user = f"{tag}@acme.test"
+    await asyncio.to_thread(_fill, stack.imap_host, stack.imap_port, user, count)
+    fetched, bare_s = await asyncio.to_thread(_bare_fetch, stack.imap_host, stack.imap_port, user)
+    system = LocalSystem(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        mongo_url=stack.mongo_url,
+        prefix=tag,
+        api_port=_free_port(),
+        log_dir=stack.work_dir / tag,
+    )
+    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
+    try:
+        system.start_all()
+        await asyncio.to_thread(system.wait_for_api)
+        workspace = _admin(system, "create-workspace", "--name", "Bench", "--domain", "acme.test")
+        account = _admin(
+            system, "connect-account", "--workspace", workspace, "--email", user,
+            "--imap-host", stack.imap_host, "--imap-port", str(stack.imap_port),
+            "--imap-tls", "none", "--username", user, "--password-env", "BENCH_PASSWORD",
+        )  # fmt: skip
+        messages = mongo[f"{tag}_timeline"]["messages"]
+        await asyncio.sleep(3)  # the fetcher's config projection sees the account
+        started = time.monotonic()
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "fetcher", "sync-now", "--account", account, "--kind", "mail"],
+            env=system.env_for("fetcher"),
+            check=True,
+            capture_output=True,
+        )
+        stored = 0
+        deadline = float(os.environ.get("BENCH_MAIL_DEADLINE_S", DEFAULT_DEADLINE_S))
+        while stored < count and time.monotonic() - started < deadline:
+            system.check_alive()
+            await asyncio.sleep(2)
+            stored = messages.estimated_document_count()
+        pipeline_s = time.monotonic() - started
+        peak_mb = _vm_hwm_mb(system.processes["fetcher"].pid)
+    finally:
+        system.stop_all()
+        for suffix in ("fetcher", "matcher", "enricher", "timeline"):
+            mongo.drop_database(f"{tag}_{suffix}")
+        mongo.close()
+    bare_rate = fetched / bare_s
+    pipeline_rate = stored / pipeline_s
+    return {
+        "messages": count,
+        "stored_on_timeline": stored,
+        "bare_uid_fetch_msgs_per_s": round(bare_rate, 1),
+        "pipeline_msgs_per_s": round(pipeline_rate, 1),
+        "pipeline_over_bare": round(pipeline_rate / bare_rate, 3),
+        "pipeline_s": round(pipeline_s, 1),
+        "fetcher_peak_rss_mb": round(peak_mb, 1),
+    }
