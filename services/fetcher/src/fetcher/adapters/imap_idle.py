@@ -37,11 +37,13 @@ def idle_once(client: imaplib.IMAP4, stop: threading.Event, renew_s: float = REN
     """
     tag: bytes = client._new_tag()
     client.send(tag + b" IDLE\r\n")
-    first = client.readline()
-    if not first.startswith(b"+"):
-        raise _protocol(f"IDLE refused: {first!r}")
-    deadline = time.monotonic() + renew_s
     arrived = False
+    # Updates pending since the last command (mail that just arrived) may come first.
+    while not (line := client.readline()).startswith(b"+"):
+        if not line.startswith(b"*"):
+            raise _protocol(f"IDLE refused: {line!r}")
+        arrived = arrived or bool(_EXISTS.match(line))
+    deadline = time.monotonic() + renew_s
     while not arrived and not stop.is_set() and time.monotonic() < deadline:
         ready, _, _ = select.select([client.sock], [], [], 0.5)
         if ready:
@@ -85,7 +87,9 @@ async def watch_inbox(
 ) -> None:
     """IDLE on the INBOX until cancelled, calling ``on_new_mail`` for every arrival.
 
-    A lost connection is re-opened after ``retry_s``; the scheduler's polling covers the gap.
+    ``on_new_mail`` is also called each time the INBOX is (re)opened: mail that arrived
+    while no IDLE was running is counted in EXAMINE's EXISTS and never reported as new,
+    so a catch-up sync closes that gap. A lost connection is re-opened after ``retry_s``.
     """
     stop = threading.Event()
     try:
@@ -97,6 +101,7 @@ async def watch_inbox(
                 await asyncio.sleep(retry_s)
                 continue
             try:
+                await on_new_mail()
                 while True:
                     if await _idle_in_thread(client, stop):
                         await on_new_mail()
