@@ -140,6 +140,15 @@ async def drained(system: LocalSystem) -> int:
     return sum([await consumer_lag(system.kafka_bootstrap, g, t) for g, t in groups.items()])
 
 
+def _was_assigned_matched_partitions(system: LocalSystem, replica: str) -> bool:
+    """Whether the replica's log shows partitions of the matched topics assigned to it."""
+    log = (system.log_dir / f"{replica}.log").read_text(errors="replace")
+    return any(
+        "assigned to partitions: (TopicPartition" in line and ".matched.v1" in line
+        for line in log.splitlines()
+    )
+
+
 async def test_two_enricher_replicas_create_one_person_per_address_and_one_company_per_domain(
     system: LocalSystem, stack: Any, mongo: Any
 ) -> None:
@@ -152,6 +161,8 @@ async def test_two_enricher_replicas_create_one_person_per_address_and_one_compa
     system.start("timeline-api")
     await asyncio.to_thread(system.wait_for_api)
     await eventually(lambda: drained(system), lambda lag: lag == 0, system, within=240)
+    for replica in ("enricher", "enricher#2"):
+        assert _was_assigned_matched_partitions(system, replica), f"{replica} never got work"
 
     enricher_db = mongo[f"{system.prefix}_enricher"]
     people = await enricher_db.people.find({}).to_list()
