@@ -5,12 +5,16 @@ Integration and end-to-end tests talk to the real servers started by ``make infr
 database, so tests never see each other's messages or records.
 """
 
+import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,30 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(f"{prefix}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete a test's topics: each holds open files in Kafka, and tests make thousands.
+
+    Runs on a thread of its own, so it works whatever event loop the test used.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _delete_topics(bootstrap, prefix)).result(timeout=60)
+
+
 @pytest.fixture
-def isolated(stack: Stack, unique: str) -> dict[str, str]:
+def isolated(stack: Stack, unique: str) -> Iterator[dict[str, str]]:
     """Settings values that give a test its own topics, groups and database."""
-    return {
+    yield {
         "kafka_bootstrap": stack.kafka_bootstrap,
         "mongo_url": stack.mongo_url,
         "topic_prefix": f"t{unique}",
@@ -77,3 +101,4 @@ def isolated(stack: Stack, unique: str) -> dict[str, str]:
         "mongo_db_prefix": f"t{unique}",
         "log_json": "false",
     }
+    delete_topics(stack.kafka_bootstrap, f"t{unique}")

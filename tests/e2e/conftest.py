@@ -8,6 +8,7 @@ import pytest
 from localsystem import LocalSystem
 from pymongo import AsyncMongoClient
 
+from tests.conftest import delete_topics
 from tests.e2e.harness import free_port
 
 
@@ -24,6 +25,7 @@ def system(stack: Any, unique: str, tmp_path: Path) -> Iterator[LocalSystem]:
     )
     yield deployment
     deployment.stop_all()
+    delete_topics(stack.kafka_bootstrap, deployment.prefix)
 
 
 @pytest.fixture
