@@ -190,13 +190,18 @@ class RecordWriter:
         at = next_version(max(survivor.updated_at, absorbed.updated_at))
         kept, gone = merged_pair(survivor, absorbed, at)
         await self._store.upsert_person(gone)
-        await self._save_person(kept, previous=survivor.emails)
+        # The absorbed person's addresses are free for the survivor whatever the read model
+        # shows of the merge yet: the records projection may be writing that person now.
+        await self._save_person(kept, previous=survivor.emails, absorbing=absorbed.person_id)
         await publish(self._broker, self._topic, gone.person_id, gone)
         return kept
 
-    async def _save_person(self, person: PersonUpserted, previous: tuple[str, ...]) -> None:
+    async def _save_person(
+        self, person: PersonUpserted, previous: tuple[str, ...], absorbing: str | None = None
+    ) -> None:
         ws = person.workspace_id
-        clash = conflicting(await self.index.claims("person", ws, person.emails), person.person_id)
+        claims = await self.index.claims("person", ws, person.emails)
+        clash = conflicting(claims, person.person_id, absorbing)
         if clash is not None:
             raise ConflictError(
                 f"address {clash.value} belongs to person {clash.owner_id}: "

@@ -68,13 +68,17 @@ class Claim:
     owner_merged: bool = False
 
 
-def conflicting(claims: Iterable[Claim], record_id: str) -> Claim | None:
+def conflicting(
+    claims: Iterable[Claim], record_id: str, absorbing: str | None = None
+) -> Claim | None:
     """The first value that another live record owns, if any.
 
-    A value owned by nobody, by this record, or by a person merged away is free.
+    A value owned by nobody, by this record, by a person merged away, or by the person
+    this record is absorbing in a merge (``absorbing``) is free.
     """
+    mine = {record_id, absorbing}
     for claim in claims:
-        if claim.owner_id is not None and claim.owner_id != record_id and not claim.owner_merged:
+        if claim.owner_id is not None and claim.owner_id not in mine and not claim.owner_merged:
             return claim
     return None
 
