@@ -25,16 +25,20 @@ def spans() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
-@pytest.fixture
+@pytest.fixture(params=[False, True], ids=["one-by-one", "batch"])
 async def two_services(
-    settings: ServiceSettings, spans: InMemorySpanExporter
-) -> AsyncIterator[tuple[str, list[int]]]:
+    request: pytest.FixtureRequest, settings: ServiceSettings, spans: InMemorySpanExporter
+) -> AsyncIterator[tuple[str, list[int], bool]]:
     """'first' consumes a.v1 and publishes b.v1; 'second' consumes b.v1."""
+    batch: bool = request.param
     await ensure_topics(settings.kafka_bootstrap, settings.topics.all(), 2)
     first_topic, second_topic = f"{settings.topic_prefix}.a.v1", f"{settings.topic_prefix}.b.v1"
     done: list[int] = []
-    first = build_broker(settings, "first", build_tracer_provider("first", "none", "", spans))
-    second = build_broker(settings, "second", build_tracer_provider("second", "none", "", spans))
+    providers = {
+        name: build_tracer_provider(name, "none", "", spans) for name in ("first", "second")
+    }
+    first = build_broker(settings, "first", providers["first"])
+    second = build_broker(settings, "second", providers["second"])
 
     async def forward(hop: Hop) -> None:
         await publish(first, second_topic, "k", Hop(n=hop.n + 1))
@@ -42,11 +46,23 @@ async def two_services(
     async def finish(hop: Hop) -> None:
         done.append(hop.n)
 
-    subscribe(first, settings, topic=first_topic, group="first", contract=Hop, handler=forward)
-    subscribe(second, settings, topic=second_topic, group="second", contract=Hop, handler=finish)
+    for broker, topic, group, handler in (
+        (first, first_topic, "first", forward),
+        (second, second_topic, "second", finish),
+    ):
+        subscribe(
+            broker,
+            settings,
+            topic=topic,
+            group=group,
+            contract=Hop,
+            handler=handler,
+            batch=batch,
+            tracer_provider=providers[group],
+        )
     await first.start()
     await second.start()
-    yield first_topic, done
+    yield first_topic, done, batch
     await first.stop()
     await second.stop()
 
@@ -54,9 +70,9 @@ async def two_services(
 async def test_a_message_keeps_its_trace_across_two_services(
     settings: ServiceSettings,
     spans: InMemorySpanExporter,
-    two_services: tuple[str, list[int]],
+    two_services: tuple[str, list[int], bool],
 ) -> None:
-    entry, done = two_services
+    entry, done, batch = two_services
     origin = build_broker(settings, "origin", build_tracer_provider("origin", "none", "", spans))
     await origin.connect()
     try:
@@ -73,5 +89,13 @@ async def test_a_message_keeps_its_trace_across_two_services(
         await asyncio.sleep(0.1)
 
     finished = spans.get_finished_spans()
-    traces = {s.context.trace_id for s in finished}
-    assert len(traces) == 1, f"expected one trace, got {len(traces)} for {len(finished)} spans"
+    services_by_trace: dict[int, set[object]] = {}
+    for span in finished:
+        services_by_trace.setdefault(span.context.trace_id, set()).add(
+            span.resource.attributes["service.name"]
+        )
+    assert any({"origin", "first", "second"} <= s for s in services_by_trace.values()), (
+        "no trace follows the message through all three services"
+    )
+    if not batch:  # one by one, every span belongs to the message's trace
+        assert len(services_by_trace) == 1, f"expected one trace, got {len(services_by_trace)}"

@@ -5,16 +5,26 @@ contract, the handler is tried a bounded number of times, and only then is the o
 committed. A payload that does not match its contract, or that keeps failing, goes to the
 dead-letter topic with its error before its offset is committed; if even that publish
 fails, the offset is not committed and Kafka delivers the message again.
+
+With ``batch=True`` a whole poll is processed before one commit: records with the same
+partition and key run in order, different keys run concurrently. That is safe because
+every topic is keyed by the id its consumers write (docs/adr/0007). If a batch cannot be
+finished, every partition it touched is rewound to its first record, so nothing after a
+failed record is committed by a later batch.
 """
 
+import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from pydantic import TypeAdapter, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -31,6 +41,7 @@ from crm_schemas.outcomes import DeadLetter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+Record: TypeAlias = Any  # aiokafka.ConsumerRecord; aiokafka ships no type hints
 
 
 class RetryLater(Exception):  # noqa: N818 - reads as the instruction it is
@@ -53,6 +64,85 @@ def _stop(settings: ServiceSettings) -> Callable[[RetryCallState], bool]:
     return stop
 
 
+class _Delivery:
+    """Validates, retries and dead-letters one record for one handler."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        contract: Any,
+        handler: Callable[[Any], Awaitable[None]],
+        tracer: Tracer,
+    ) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._adapter: TypeAdapter[Any] = TypeAdapter(contract)
+        self._handler = handler
+        self._tracer = tracer
+        self.name = getattr(handler, "__qualname__", repr(handler))
+
+    async def one(self, record: Record) -> None:
+        """Process one record; return once it is handled or dead-lettered."""
+        try:
+            event = self._adapter.validate_json(record.value or b"")
+        except ValidationError as invalid:
+            await self._dead_letter(record, invalid, attempts=1)
+            return
+        try:
+            async for attempt in AsyncRetrying(
+                stop=_stop(self._settings),
+                wait=wait_exponential(multiplier=0.2, max=self._settings.retry_max_wait_s),
+                reraise=False,
+            ):
+                with attempt:
+                    await self._handler(event)
+        except RetryError as failed:
+            cause = failed.last_attempt.exception() or failed
+            log.warning(
+                "handler failed, dead-lettering",
+                extra={"handler": self.name, "topic": record.topic, "error": repr(cause)},
+            )
+            await self._dead_letter(record, cause, failed.last_attempt.attempt_number)
+
+    async def traced(self, record: Record) -> None:
+        """``one`` inside a span that continues the trace the record's headers carry."""
+        carrier = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=propagate.extract(carrier),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.kafka.partition": record.partition},
+        ):
+            await self.one(record)
+
+    async def in_order(self, records: list[Record]) -> None:
+        """Records of one partition and key, one after the other."""
+        for record in records:
+            await self.traced(record)
+
+    async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
+        body = record.value or b""
+        try:
+            payload, encoding = body.decode(), "utf-8"
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(body).decode(), "base64"
+        key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
+        letter = DeadLetter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=key,
+            handler=self.name,
+            error_type=type(error).__name__,
+            error=str(error)[:4000],
+            attempts=attempts,
+            payload=payload,
+            payload_encoding=encoding,
+        )
+        await publish(self._broker, self._settings.topics.dead_letter, key or "", letter)
+
+
 def subscribe(
     broker: KafkaBroker,
     settings: ServiceSettings,
@@ -61,68 +151,70 @@ def subscribe(
     group: str,
     contract: Any,
     handler: Callable[[T], Awaitable[None]],
+    batch: bool = False,
+    tracer_provider: TracerProvider | None = None,
 ) -> None:
-    """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures."""
-    adapter: TypeAdapter[T] = TypeAdapter(contract)
-    name = getattr(handler, "__qualname__", repr(handler))
+    """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
+
+    ``batch=True`` processes each poll concurrently across keys and commits once per poll;
+    keep it off for long-running handlers (a batch must finish within Kafka's poll interval).
+    """
+    tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+    delivery = _Delivery(broker, settings, contract, handler, tracer)
+    group_id = settings.group(group)
+    title = f"{group}:{topic}"
+    if not batch:
+
+        @broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=title,
+            description=handler.__doc__,
+        )
+        async def on_message(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            await delivery.one(raw[0] if isinstance(raw, tuple) else raw)
+
+        return
 
     @broker.subscriber(
         topic,
-        group_id=settings.group(group),
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        title=f"{group}:{topic}",
+        title=title,
         description=handler.__doc__,
     )
-    async def on_message(message: KafkaMessage) -> None:
+    async def on_batch(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = list(raw) if isinstance(raw, tuple) else [raw]
         try:
-            event = adapter.validate_json(message.body)
-        except ValidationError as invalid:
-            await _dead_letter(broker, settings, message, name, invalid, attempts=1)
-            return
-        try:
-            async for attempt in AsyncRetrying(
-                stop=_stop(settings),
-                wait=wait_exponential(multiplier=0.2, max=settings.retry_max_wait_s),
-                reraise=False,
-            ):
-                with attempt:
-                    await handler(event)
-        except RetryError as failed:
-            cause = failed.last_attempt.exception() or failed
-            log.warning(
-                "handler failed, dead-lettering",
-                extra={"handler": name, "topic": topic, "error": repr(cause)},
-            )
-            attempts = failed.last_attempt.attempt_number
-            await _dead_letter(broker, settings, message, name, cause, attempts)
+            async with asyncio.TaskGroup() as tasks:
+                for same_key in _by_partition_and_key(records):
+                    tasks.create_task(delivery.in_order(same_key))
+        except BaseException:
+            _rewind(message.consumer, records)
+            raise
 
 
-async def _dead_letter(
-    broker: KafkaBroker,
-    settings: ServiceSettings,
-    message: KafkaMessage,
-    handler: str,
-    error: BaseException,
-    attempts: int,
-) -> None:
-    raw = message.raw_message
-    record = raw[0] if isinstance(raw, tuple) else raw
-    try:
-        payload, encoding = message.body.decode(), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(message.body).decode(), "base64"
-    key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
-    letter = DeadLetter(
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=key,
-        handler=handler,
-        error_type=type(error).__name__,
-        error=str(error)[:4000],
-        attempts=attempts,
-        payload=payload,
-        payload_encoding=encoding,
-    )
-    await publish(broker, settings.topics.dead_letter, key or "", letter)
+def _by_partition_and_key(records: list[Record]) -> list[list[Record]]:
+    """Records grouped by (partition, key), each group in offset order."""
+    groups: dict[tuple[str, int, bytes | None], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.topic, record.partition, record.key), []).append(record)
+    return list(groups.values())
+
+
+def _rewind(consumer: Any, records: list[Record]) -> None:
+    """Seek every partition of a failed batch back to its first record in the batch."""
+    first: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        first[key] = min(first.get(key, record.offset), record.offset)
+    for (topic, partition), offset in first.items():
+        consumer.seek(TopicPartition(topic, partition), offset)

@@ -72,6 +72,8 @@ def follow_config(runtime: Runtime) -> None:
         group=f"{runtime.name}.config",
         contract=ConfigEvent,
         handler=apply_config,
+        batch=True,
+        tracer_provider=runtime.tracer,
     )
 
 

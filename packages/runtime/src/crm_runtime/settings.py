@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="Attempts at one message before it is dead-lettered."
     )
     retry_max_wait_s: float = Field(default=5.0, gt=0)
+    batch_max_records: int = Field(
+        default=100, ge=1, description="Most records a batching consumer takes per poll."
+    )
+    batch_timeout_ms: int = Field(default=100, ge=1, description="How long a poll waits.")
     retry_later_max_s: float = Field(
         default=60.0, gt=0, description="How long a message waits for a config it needs."
     )

@@ -167,6 +167,8 @@ def build(settings: EnricherSettings) -> Runtime:
         group=SERVICE,
         contract=MatchedMessage,
         handler=enricher.on_matched_message,
+        batch=True,
+        tracer_provider=runtime.tracer,
     )
     subscribe(
         runtime.broker,
@@ -175,6 +177,8 @@ def build(settings: EnricherSettings) -> Runtime:
         group=SERVICE,
         contract=MatchedCalendarItem,
         handler=enricher.on_matched_event,
+        batch=True,
+        tracer_provider=runtime.tracer,
     )
     subscribe(
         runtime.broker,
@@ -183,5 +187,7 @@ def build(settings: EnricherSettings) -> Runtime:
         group=f"{SERVICE}.records",
         contract=RecordEvent,
         handler=enricher.on_record,
+        batch=True,
+        tracer_provider=runtime.tracer,
     )
     return runtime

@@ -114,6 +114,13 @@ def build(settings: MatcherSettings) -> Runtime:
         (topics.records, RecordEvent, matcher.on_record, f"{SERVICE}.records"),
     ):
         subscribe(
-            runtime.broker, settings, topic=topic, group=group, contract=contract, handler=handler
+            runtime.broker,
+            settings,
+            topic=topic,
+            group=group,
+            contract=contract,
+            handler=handler,
+            batch=True,
+            tracer_provider=runtime.tracer,
         )
     return runtime

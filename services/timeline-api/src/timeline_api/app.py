@@ -33,7 +33,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
             if settings.consume:
-                register_projection(runtime.broker, settings, store)
+                register_projection(runtime.broker, settings, store, runtime.tracer)
                 await runtime.broker.start()
             else:
                 await runtime.broker.connect()  # the records API publishes

@@ -5,6 +5,7 @@ delivery at least once (offsets committed after the write, failures dead-lettere
 """
 
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import TracerProvider
 
 from crm_runtime.delivery import subscribe
 from crm_runtime.settings import ServiceSettings
@@ -20,9 +21,15 @@ GROUP = "timeline-api"
 
 
 def register_projection(
-    broker: KafkaBroker, settings: ServiceSettings, store: TimelineStore
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    store: TimelineStore,
+    tracer_provider: TracerProvider | None = None,
 ) -> None:
-    """Subscribe the projection's handlers, one consumer group per topic under ``GROUP``."""
+    """Subscribe the projection's handlers, one consumer group per topic under ``GROUP``.
+
+    Each consumes in batches: concurrent across keys, in order within a key.
+    """
 
     async def project_message(event: TimelineMessage) -> None:
         """Store the message once per workspace, add its mailbox as a source, re-summarise
@@ -73,4 +80,6 @@ def register_projection(
             group=f"{GROUP}.{name}",
             contract=contract,
             handler=handler,
+            batch=True,
+            tracer_provider=tracer_provider,
         )
