@@ -1,37 +1,15 @@
 """Role and robot addresses, personal providers, and invitations: what is never a message."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from crm_schemas.base import Address
 from crm_schemas.config import MailSettings
-from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.outcomes import DropReason
 from matcher.rules.decide import Dropped, Kept, decide_message
 from matcher.rules.internal import is_free_mail_domain, is_internal
 from matcher.rules.invitations import is_calendar_invitation
 from matcher.rules.roles import is_no_reply, maintained_role_list, role_kind, role_list
-
-OWN = ("acme.test",)
-OWNER = frozenset({"alice@acme.test"})
-
-
-def message(**fields: object) -> RawMessage:
-    base: dict[str, object] = {
-        "item_id": "i1",
-        "workspace_id": "w1",
-        "account_id": "a1",
-        "provider": "imap",
-        "provider_ref": "INBOX/1/1",
-        "folder": "INBOX",
-        "folder_role": FolderRole.INBOX,
-        "message_id": "m1@x",
-        "sent_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "from": (Address(email="jane@client.test", name="Jane"),),
-        "to": (Address(email="alice@acme.test"),),
-    }
-    return RawMessage.model_validate(base | fields)
+from tests.unit.matcher.builders import OWN, OWNER, message
 
 
 def test_the_role_list_is_the_maintained_package_with_its_version() -> None:

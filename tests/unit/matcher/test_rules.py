@@ -1,55 +1,18 @@
 """The matcher's rules, read like the spec: what is synced and what never is."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from crm_schemas.base import Address
-from crm_schemas.calendar import Attendee, RawEvent
+from crm_schemas.calendar import Attendee
 from crm_schemas.config import MailSettings
-from crm_schemas.mail import FolderRole, ParticipantRole, RawMessage
+from crm_schemas.mail import FolderRole, ParticipantRole
 from crm_schemas.outcomes import DropReason
 from matcher.rules.blocklist import blocked_address
 from matcher.rules.decide import Dropped, Kept, decide_event, decide_message, thread_root
 from matcher.rules.group_mail import group_mail_signal
 from matcher.rules.internal import is_internal, is_internal_address
 from matcher.rules.participants import message_participants
-
-OWN = ("acme.test",)
-OWNER = frozenset({"alice@acme.test"})
-
-
-def message(**fields: object) -> RawMessage:
-    base: dict[str, object] = {
-        "item_id": "i1",
-        "workspace_id": "w1",
-        "account_id": "a1",
-        "provider": "imap",
-        "provider_ref": "INBOX/1/1",
-        "folder": "INBOX",
-        "folder_role": FolderRole.INBOX,
-        "message_id": "m1@x",
-        "sent_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "from": (Address(email="jane@client.test", name="Jane"),),
-        "to": (Address(email="alice@acme.test"),),
-    }
-    return RawMessage.model_validate(base | fields)
-
-
-def event(**fields: object) -> RawEvent:
-    base: dict[str, object] = {
-        "item_id": "e1",
-        "workspace_id": "w1",
-        "account_id": "a1",
-        "provider": "caldav",
-        "calendar": "cal",
-        "ical_uid": "uid-1",
-        "starts_at": datetime(2026, 1, 1, 9, tzinfo=UTC),
-        "ends_at": datetime(2026, 1, 1, 10, tzinfo=UTC),
-        "organizer": Address(email="alice@acme.test"),
-        "attendees": (Attendee(email="jane@client.test", response="ACCEPTED"),),
-    }
-    return RawEvent.model_validate(base | fields)
+from tests.unit.matcher.builders import OWN, OWNER, event, message
 
 
 def test_a_message_with_one_external_participant_is_synced() -> None:
