@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -48,6 +49,31 @@ class Runtime:
         """Topic names of this deployment."""
         return self.settings.topics
 
+    def consume(
+        self,
+        topic: str,
+        group: str,
+        contract: Any,
+        handler: Callable[[Any], Awaitable[None]],
+        *,
+        batch: bool = True,
+    ) -> None:
+        """Subscribe a handler at least once, traced by this service, in batches by default.
+
+        Pass ``batch=False`` for handlers that run long (a batch must end within Kafka's
+        poll interval).
+        """
+        subscribe(
+            self.broker,
+            self.settings,
+            topic=topic,
+            group=group,
+            contract=contract,
+            handler=handler,
+            batch=batch,
+            tracer_provider=self.tracer,
+        )
+
 
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     """Logging, tracing, broker, database and config projection for one service."""
@@ -65,16 +91,7 @@ def follow_config(runtime: Runtime) -> None:
         """Store the newest version of a workspace or account."""
         await runtime.config.apply(event)
 
-    subscribe(
-        runtime.broker,
-        runtime.settings,
-        topic=runtime.topics.config,
-        group=f"{runtime.name}.config",
-        contract=ConfigEvent,
-        handler=apply_config,
-        batch=True,
-        tracer_provider=runtime.tracer,
-    )
+    runtime.consume(runtime.topics.config, f"{runtime.name}.config", ConfigEvent, apply_config)
 
 
 def build_app(runtime: Runtime) -> FastStream:

@@ -1,7 +1,6 @@
 """The enricher: creates people and companies where allowed, and emits timeline records."""
 
 from crm_runtime.bus import publish
-from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -160,34 +159,9 @@ def build(settings: EnricherSettings) -> Runtime:
     enricher = Enricher(runtime)
     follow_config(runtime)
     topics = runtime.topics
-    subscribe(
-        runtime.broker,
-        settings,
-        topic=topics.mail_matched,
-        group=SERVICE,
-        contract=MatchedMessage,
-        handler=enricher.on_matched_message,
-        batch=True,
-        tracer_provider=runtime.tracer,
+    runtime.consume(topics.mail_matched, SERVICE, MatchedMessage, enricher.on_matched_message)
+    runtime.consume(
+        topics.calendar_matched, SERVICE, MatchedCalendarItem, enricher.on_matched_event
     )
-    subscribe(
-        runtime.broker,
-        settings,
-        topic=topics.calendar_matched,
-        group=SERVICE,
-        contract=MatchedCalendarItem,
-        handler=enricher.on_matched_event,
-        batch=True,
-        tracer_provider=runtime.tracer,
-    )
-    subscribe(
-        runtime.broker,
-        settings,
-        topic=topics.records,
-        group=f"{SERVICE}.records",
-        contract=RecordEvent,
-        handler=enricher.on_record,
-        batch=True,
-        tracer_provider=runtime.tracer,
-    )
+    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, enricher.on_record)
     return runtime

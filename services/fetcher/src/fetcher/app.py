@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from crm_runtime.config_store import ConfigStore
-from crm_runtime.delivery import RetryLater, subscribe
+from crm_runtime.delivery import RetryLater
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.sync import SyncKind, SyncRequested
@@ -75,12 +75,8 @@ def build(settings: FetcherSettings) -> Runtime:
     runtime = build_runtime("fetcher", settings)
     follow_config(runtime)
     jobs = sync_jobs(runtime, settings)
-    subscribe(
-        runtime.broker,
-        settings,
-        topic=settings.topics.sync_requests,
-        group="fetcher",
-        contract=SyncRequested,
-        handler=jobs.handle,
+    # One job at a time: a sync job runs long, and a batch must end within the poll interval.
+    runtime.consume(
+        settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False
     )
     return runtime

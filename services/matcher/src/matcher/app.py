@@ -1,7 +1,6 @@
 """The matcher: drops what must never be shared, links the rest to known people."""
 
 from crm_runtime.bus import publish
-from crm_runtime.delivery import subscribe
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -113,14 +112,5 @@ def build(settings: MatcherSettings) -> Runtime:
         (topics.calendar_raw, RawCalendarItem, matcher.on_raw_event, SERVICE),
         (topics.records, RecordEvent, matcher.on_record, f"{SERVICE}.records"),
     ):
-        subscribe(
-            runtime.broker,
-            settings,
-            topic=topic,
-            group=group,
-            contract=contract,
-            handler=handler,
-            batch=True,
-            tracer_provider=runtime.tracer,
-        )
+        runtime.consume(topic, group, contract, handler)
     return runtime
