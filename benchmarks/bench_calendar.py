@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import caldav
-from localsystem import LocalSystem
-from pymongo import MongoClient
 
-from benchmarks.bench_mail import _admin, _free_port
+from benchmarks.run import deployment
 
 DEFAULT_EVENTS = 5000
 SERIES_COUNT = 4
@@ -73,54 +69,24 @@ async def run(stack: Any) -> dict[str, float | int | str]:
     tag = f"benchcal{int(time.time())}"
     calendar_url = await asyncio.to_thread(_fill, stack, tag, count)
     objects, bare_s = await asyncio.to_thread(_bare_report, stack.caldav_url, tag, calendar_url)
-    system = LocalSystem(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        mongo_url=stack.mongo_url,
-        prefix=tag,
-        api_port=_free_port(),
-        log_dir=stack.work_dir / tag,
-    )
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
-    try:
-        system.start_all()
-        await asyncio.to_thread(system.wait_for_api)
-        workspace = _admin(system, "create-workspace", "--name", "Bench", "--domain", "acme.test")
-        account = _admin(
-            system, "connect-account", "--workspace", workspace, "--email", "owner@acme.test",
+    async with deployment(stack, tag) as bench:
+        workspace = bench.admin(
+            "create-workspace", "--name", "Bench", "--domain", "acme.test", password=PASSWORD
+        )
+        account = bench.admin(
+            "connect-account", "--workspace", workspace, "--email", "owner@acme.test",
             "--imap-host", stack.imap_host, "--imap-port", str(stack.imap_port),
             "--imap-tls", "none", "--username", tag, "--password-env", "BENCH_PASSWORD",
-            "--caldav-url", stack.caldav_url,
+            "--caldav-url", stack.caldav_url, password=PASSWORD,
         )  # fmt: skip
-        events = mongo[f"{tag}_timeline"]["events"]
-        await asyncio.sleep(3)  # the fetcher's config projection sees the account
-        started = time.monotonic()
-        await asyncio.to_thread(
-            subprocess.run,
-            [
-                sys.executable,
-                "-m",
-                "fetcher",
-                "sync-now",
-                "--account",
-                account,
-                "--kind",
-                "calendar",
-            ],
-            env=system.env_for("fetcher"),
-            check=True,
-            capture_output=True,
-        )
+        started = time.monotonic()  # includes the fetcher waiting for the account's config
+        await asyncio.to_thread(bench.sync_now, account, "calendar")
         stored = 0
         while stored < occurrences and time.monotonic() - started < 1800:
-            system.check_alive()
+            bench.system.check_alive()
             await asyncio.sleep(1)
-            stored = events.estimated_document_count()
+            stored = bench.on_timeline("events")
         pipeline_s = time.monotonic() - started
-    finally:
-        system.stop_all()
-        for suffix in ("fetcher", "matcher", "enricher", "timeline"):
-            mongo.drop_database(f"{tag}_{suffix}")
-        mongo.close()
     bare_rate = objects / bare_s
     pipeline_rate = count / pipeline_s
     return {

@@ -14,16 +14,12 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-from localsystem import LocalSystem
-from pymongo import MongoClient
+from benchmarks.run import deployment
 
 # The issue asks for 20,000; on a 2-core box the pipeline downstream of the fetcher
 # (enricher and timeline projection on FerretDB) stores ~3 messages/s, so 20,000 would
@@ -68,24 +64,6 @@ def _bare_fetch(host: str, port: int, user: str) -> tuple[int, float]:
     return len(uids), elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _admin(system: LocalSystem, *args: str) -> str:
-    env = system.env_for("timeline-api") | {"BENCH_PASSWORD": PASSWORD}
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "timeline_api.admin", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
 def _vm_hwm_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
@@ -100,46 +78,26 @@ async def run(stack: Any) -> dict[str, float | int | str]:
     user = f"{tag}@acme.test"
     await asyncio.to_thread(_fill, stack.imap_host, stack.imap_port, user, count)
     fetched, bare_s = await asyncio.to_thread(_bare_fetch, stack.imap_host, stack.imap_port, user)
-    system = LocalSystem(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        mongo_url=stack.mongo_url,
-        prefix=tag,
-        api_port=_free_port(),
-        log_dir=stack.work_dir / tag,
-    )
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
-    try:
-        system.start_all()
-        await asyncio.to_thread(system.wait_for_api)
-        workspace = _admin(system, "create-workspace", "--name", "Bench", "--domain", "acme.test")
-        account = _admin(
-            system, "connect-account", "--workspace", workspace, "--email", user,
+    async with deployment(stack, tag) as bench:
+        workspace = bench.admin(
+            "create-workspace", "--name", "Bench", "--domain", "acme.test", password=PASSWORD
+        )
+        account = bench.admin(
+            "connect-account", "--workspace", workspace, "--email", user,
             "--imap-host", stack.imap_host, "--imap-port", str(stack.imap_port),
             "--imap-tls", "none", "--username", user, "--password-env", "BENCH_PASSWORD",
+            password=PASSWORD,
         )  # fmt: skip
-        messages = mongo[f"{tag}_timeline"]["messages"]
-        await asyncio.sleep(3)  # the fetcher's config projection sees the account
-        started = time.monotonic()
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "fetcher", "sync-now", "--account", account, "--kind", "mail"],
-            env=system.env_for("fetcher"),
-            check=True,
-            capture_output=True,
-        )
+        started = time.monotonic()  # includes the fetcher waiting for the account's config
+        await asyncio.to_thread(bench.sync_now, account, "mail")
         stored = 0
         deadline = float(os.environ.get("BENCH_MAIL_DEADLINE_S", DEFAULT_DEADLINE_S))
         while stored < count and time.monotonic() - started < deadline:
-            system.check_alive()
+            bench.system.check_alive()
             await asyncio.sleep(2)
-            stored = messages.estimated_document_count()
+            stored = bench.on_timeline("messages")
         pipeline_s = time.monotonic() - started
-        peak_mb = _vm_hwm_mb(system.processes["fetcher"].pid)
-    finally:
-        system.stop_all()
-        for suffix in ("fetcher", "matcher", "enricher", "timeline"):
-            mongo.drop_database(f"{tag}_{suffix}")
-        mongo.close()
+        peak_mb = _vm_hwm_mb(bench.system.processes["fetcher"].pid)
     bare_rate = fetched / bare_s
     pipeline_rate = stored / pipeline_s
     return {

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pymongo import MongoClient
+
+from crm_runtime.bus import delete_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -39,6 +47,71 @@ class BenchStack:
     caldav_url: str
     caldav_users_file: Path
     work_dir: Path
+
+
+@dataclass
+class Deployment:
+    """The four services running for one benchmark, and a MongoDB client to watch them."""
+
+    system: Any  # localsystem.LocalSystem (scripts/ is put on the path at start)
+    mongo: MongoClient[dict[str, Any]]
+
+    def admin(self, *args: str, password: str) -> str:
+        """Run a crm-admin command (the password through BENCH_PASSWORD); return its output."""
+        env = self.system.env_for("timeline-api") | {"BENCH_PASSWORD": password}
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "timeline_api.admin", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return str(done.stdout.strip().splitlines()[-1])
+
+    def sync_now(self, account: str, kind: str) -> None:
+        """Ask the fetcher for one sync of an account."""
+        command = ["-m", "fetcher", "sync-now", "--account", account, "--kind", kind]
+        subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, *command],
+            env=self.system.env_for("fetcher"),
+            check=True,
+            capture_output=True,
+        )
+
+    def on_timeline(self, collection: str) -> int:
+        """How many documents the timeline's read model holds in a collection."""
+        return int(
+            self.mongo[f"{self.system.prefix}_timeline"][collection].estimated_document_count()
+        )
+
+
+@contextlib.asynccontextmanager
+async def deployment(stack: BenchStack, tag: str) -> AsyncIterator[Deployment]:
+    """Start the services under their own prefix; afterwards stop them and remove every
+    database and topic they made (Kafka keeps files open per partition)."""
+    from localsystem import LocalSystem
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    system = LocalSystem(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        mongo_url=stack.mongo_url,
+        prefix=tag,
+        api_port=port,
+        log_dir=stack.work_dir / tag,
+    )
+    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
+    try:
+        system.start_all()
+        await asyncio.to_thread(system.wait_for_api)
+        yield Deployment(system, mongo)
+    finally:
+        system.stop_all()
+        for suffix in ("fetcher", "matcher", "enricher", "timeline"):
+            mongo.drop_database(f"{tag}_{suffix}")
+        mongo.close()
+        await delete_topics(stack.kafka_bootstrap, tag)
 
 
 def local_stack() -> BenchStack:

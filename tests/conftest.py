@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+
+from crm_runtime import bus
 
 
 @dataclass(frozen=True)
@@ -69,24 +70,13 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(f"{prefix}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
 def delete_topics(bootstrap: str, prefix: str) -> None:
     """Delete a test's topics: each holds open files in Kafka, and tests make thousands.
 
     Runs on a thread of its own, so it works whatever event loop the test used.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _delete_topics(bootstrap, prefix)).result(timeout=60)
+        pool.submit(asyncio.run, bus.delete_topics(bootstrap, prefix)).result(timeout=60)
 
 
 @pytest.fixture

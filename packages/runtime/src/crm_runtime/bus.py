@@ -60,3 +60,16 @@ async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int
             log.info("topics created concurrently by another replica", extra={"topics": missing})
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic under ``prefix`` (a test's or a benchmark's deployment); return them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(f"{prefix}.")]
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()
