@@ -61,7 +61,9 @@ class Records:
             domains=(domain,),
         )
         stored = await self._insert_once(self._companies, company.company_id, company)
-        await self._index(self._domains, workspace_id, company.domains, company.company_id)
+        await self._point(
+            self._domains, workspace_id, company.domains, company.company_id, take=False
+        )
         return CompanyUpserted.model_validate(stored)
 
     async def ensure_person(
@@ -79,7 +81,7 @@ class Records:
             company_id=company,
         )
         stored = await self._insert_once(self._people, person.person_id, person)
-        await self._index(self._emails, workspace_id, person.emails, person.person_id)
+        await self._point(self._emails, workspace_id, person.emails, person.person_id, take=False)
         return PersonUpserted.model_validate(stored)
 
     async def apply_person(self, person: PersonUpserted) -> bool:
@@ -97,7 +99,7 @@ class Records:
         if not await upsert_if_newer(self._people, person.person_id, doc, "updated_at"):
             return False
         owner = person.merged_into or person.person_id
-        await self._repoint(self._emails, ws, person.emails, owner)
+        await self._point(self._emails, ws, person.emails, owner, take=True)
         dropped = set((before or {}).get("emails", [])) - set(person.emails)
         await self._release(self._emails, ws, dropped, person.person_id)
         return True
@@ -109,26 +111,31 @@ class Records:
         doc = company.model_dump(mode="python") | {"announced": True}
         if not await upsert_if_newer(self._companies, company.company_id, doc, "updated_at"):
             return False
-        await self._repoint(self._domains, ws, company.domains, company.company_id)
+        await self._point(self._domains, ws, company.domains, company.company_id, take=True)
         dropped = set((before or {}).get("domains", [])) - set(company.domains)
         await self._release(self._domains, ws, dropped, company.company_id)
         return True
 
-    async def _repoint(
+    async def _point(
         self,
         index: AsyncCollection[Document],
         workspace_id: str,
         values: tuple[str, ...],
         record_id: str,
+        *,
+        take: bool,
     ) -> None:
-        """Point each value at this record, whoever had it (the records API decides)."""
+        """Point each value at this record: whoever had it (``take``: a records-topic
+        version, the records API has decided), or only where nobody has it (auto-creation)."""
+        entry = {"record_id": record_id, "workspace_id": workspace_id}
+        update = {"$set": entry} if take else {"$setOnInsert": entry}
         for value in values:
-            entry = {"record_id": record_id, "workspace_id": workspace_id}
             key = _index_key(workspace_id, value)
             try:
-                await index.update_one({"_id": key}, {"$set": entry}, upsert=True)
-            except DuplicateKeyError:  # inserted meanwhile: overwrite it
-                await index.update_one({"_id": key}, {"$set": entry})
+                await index.update_one({"_id": key}, update, upsert=True)
+            except DuplicateKeyError:  # inserted meanwhile by another writer
+                if take:
+                    await index.update_one({"_id": key}, update)
 
     async def _release(
         self, index: AsyncCollection[Document], workspace_id: str, values: set[str], record_id: str
@@ -171,19 +178,3 @@ class Records:
         if stored is None:
             raise RuntimeError(f"record {record_id} vanished right after its upsert")
         return stored
-
-    async def _index(
-        self,
-        index: AsyncCollection[Document],
-        workspace_id: str,
-        values: tuple[str, ...],
-        record_id: str,
-    ) -> None:
-        """Point each address or domain at its record; an existing owner is kept."""
-        for value in values:
-            with suppress(DuplicateKeyError):
-                await index.update_one(
-                    {"_id": _index_key(workspace_id, value)},
-                    {"$setOnInsert": {"record_id": record_id, "workspace_id": workspace_id}},
-                    upsert=True,
-                )
