@@ -13,7 +13,7 @@ from crm_runtime.mongo import Document
 from timeline_api.api.deps import Store, Viewer
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import problem_responses
-from timeline_api.api.record_changes import WRITE_ERRORS, Writer, answering_problems
+from timeline_api.api.record_changes import WRITE_ERRORS, Writer
 from timeline_api.api.record_models import Opportunity, OpportunityCreate, OpportunityUpdate
 from timeline_api.api.timelines import (
     ERRORS,
@@ -22,8 +22,8 @@ from timeline_api.api.timelines import (
     Limit,
     Order,
     To,
-    _event_page,
-    _thread_page,
+    event_page,
+    thread_page,
 )
 from timeline_api.domain.pagination import DEFAULT_LIMIT
 from timeline_api.record_writes import RecordWriter
@@ -38,8 +38,7 @@ async def create_opportunity(
     body: OpportunityCreate, writer: Writer, response: Response
 ) -> Opportunity:
     """Create an opportunity for a company, with the people attached."""
-    with answering_problems():
-        record = await writer.save_opportunity(body.workspace_id, body.model_dump(), None)
+    record = await writer.save_opportunity(body.workspace_id, body.model_dump(), None)
     response.headers["Location"] = f"/v1/opportunities/{record.opportunity_id}"
     return Opportunity.from_record(record)
 
@@ -49,8 +48,7 @@ async def create_opportunity(
 )
 async def get_opportunity(opportunity_id: str, writer: Writer) -> Opportunity:
     """One opportunity."""
-    with answering_problems():
-        return Opportunity.from_record(await writer.opportunity(opportunity_id))
+    return Opportunity.from_record(await writer.opportunity(opportunity_id))
 
 
 @router.patch("/opportunities/{opportunity_id}", response_model=Opportunity, responses=WRITE_ERRORS)
@@ -58,10 +56,9 @@ async def update_opportunity(
     opportunity_id: str, body: OpportunityUpdate, writer: Writer
 ) -> Opportunity:
     """Change an opportunity's name, company or people (``person_ids`` replaces them)."""
-    with answering_problems():
-        current = await writer.opportunity(opportunity_id)
-        changes = body.model_dump(exclude_unset=True)
-        record = await writer.save_opportunity(current.workspace_id, changes, current)
+    current = await writer.opportunity(opportunity_id)
+    changes = body.model_dump(exclude_unset=True)
+    record = await writer.save_opportunity(current.workspace_id, changes, current)
     return Opportunity.from_record(record)
 
 
@@ -78,8 +75,7 @@ async def _person_emails(store: TimelineStore, person_id: str) -> list[str]:
 
 
 async def _opportunity_link(writer: RecordWriter, store: TimelineStore, op_id: str) -> Document:
-    with answering_problems():
-        record = await writer.opportunity(op_id)
+    record = await writer.opportunity(op_id)
     people = await asyncio.gather(*(_person_emails(store, p) for p in record.person_ids))
     emails = [e for found in people for e in found]
     domains: list[str] = []
@@ -101,7 +97,7 @@ async def opportunity_threads(
 ) -> ThreadPage:
     """The opportunity's Emails tab: its company's threads and its people's, newest first."""
     link = await _opportunity_link(writer, store, opportunity_id)
-    return await _thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, link, cursor, limit, viewer)
 
 
 @router.get("/opportunities/{opportunity_id}/events", response_model=EventPage, responses=ERRORS)
@@ -118,6 +114,4 @@ async def opportunity_events(
 ) -> EventPage:
     """The opportunity's Calendar tab: its company's meetings and its people's."""
     link = await _opportunity_link(writer, store, opportunity_id)
-    return await _event_page(
-        store, link, (start_from, to), (cursor, limit, order == "desc"), viewer
-    )
+    return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)

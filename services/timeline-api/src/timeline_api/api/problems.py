@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from timeline_api.domain.ownership import ConflictError, InvalidError, NotFoundError, RecordError
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -88,7 +90,23 @@ async def _validation_problem(request: Request, error: Exception) -> JSONRespons
     return problem(request, 422, f"invalid input: {fields}", errors=errors)
 
 
+async def _record_problem(request: Request, error: Exception) -> JSONResponse:
+    """The records rules' refusals: no such record 404, taken 409, invalid input 422."""
+    assert isinstance(error, RecordError)
+    if isinstance(error, InvalidError):
+        return await _validation_problem(request, invalid_input("body", error.field, str(error)))
+    status = (
+        404
+        if isinstance(error, NotFoundError)
+        else 409
+        if isinstance(error, ConflictError)
+        else 400
+    )
+    return problem(request, status, str(error))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every HTTP error and every invalid input as problem+json."""
+    """Answer every HTTP error, invalid input and refused record change as problem+json."""
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(RecordError, _record_problem)

@@ -5,27 +5,19 @@ An address or a domain that another record has answers 409; a merged person answ
 to the person it was merged into (see ``api/records.py``).
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 from timeline_api.api.models import Company, Person
-from timeline_api.api.problems import invalid_input, problem_responses
+from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_models import (
     CompanyCreate,
     CompanyUpdate,
     MergeRequest,
     PersonCreate,
     PersonUpdate,
-)
-from timeline_api.domain.ownership import (
-    ConflictError,
-    InvalidError,
-    NotFoundError,
-    RecordError,
 )
 from timeline_api.record_writes import RecordWriter
 
@@ -39,21 +31,6 @@ def get_writer(request: Request) -> RecordWriter:
 
 
 Writer = Annotated[RecordWriter, Depends(get_writer)]
-
-
-@contextmanager
-def answering_problems() -> Iterator[None]:
-    """Turn the records rules' refusals into 404, 409 and 422 problems."""
-    try:
-        yield
-    except NotFoundError as error:
-        raise HTTPException(404, str(error)) from error
-    except ConflictError as error:
-        raise HTTPException(409, str(error)) from error
-    except InvalidError as error:
-        raise invalid_input("body", error.field, str(error)) from error
-    except RecordError as error:  # pragma: no cover - every kind is handled above
-        raise HTTPException(400, str(error)) from error
 
 
 def person_view(person: PersonUpserted) -> Person:
@@ -70,8 +47,7 @@ def company_view(company: CompanyUpserted) -> Company:
 async def create_person(body: PersonCreate, writer: Writer, response: Response) -> Person:
     """Create a person with addresses; their whole history shows on their timeline."""
     fields = body.model_dump(exclude={"workspace_id"})
-    with answering_problems():
-        person = await writer.create_person(body.workspace_id, fields)
+    person = await writer.create_person(body.workspace_id, fields)
     response.headers["Location"] = f"/v1/people/{person.person_id}"
     return person_view(person)
 
@@ -79,8 +55,7 @@ async def create_person(body: PersonCreate, writer: Writer, response: Response) 
 @router.patch("/people/{person_id}", response_model=Person, responses=WRITE_ERRORS)
 async def update_person(person_id: str, body: PersonUpdate, writer: Writer) -> Person:
     """Change a person's name, addresses or company."""
-    with answering_problems():
-        person = await writer.update_person(person_id, body.model_dump(exclude_unset=True))
+    person = await writer.update_person(person_id, body.model_dump(exclude_unset=True))
     return person_view(person)
 
 
@@ -88,8 +63,7 @@ async def update_person(person_id: str, body: PersonUpdate, writer: Writer) -> P
 async def merge_person(person_id: str, body: MergeRequest, writer: Writer) -> Person:
     """Merge another person into this one: their addresses, and so their history, move
     here; the other person answers 308 to this one from now on."""
-    with answering_problems():
-        person = await writer.merge_people(person_id, body.from_)
+    person = await writer.merge_people(person_id, body.from_)
     return person_view(person)
 
 
@@ -97,8 +71,7 @@ async def merge_person(person_id: str, body: MergeRequest, writer: Writer) -> Pe
 async def create_company(body: CompanyCreate, writer: Writer, response: Response) -> Company:
     """Create a company with domains; auto-creation then reuses it for those domains."""
     fields = body.model_dump(exclude={"workspace_id"})
-    with answering_problems():
-        company = await writer.create_company(body.workspace_id, fields)
+    company = await writer.create_company(body.workspace_id, fields)
     response.headers["Location"] = f"/v1/companies/{company.company_id}"
     return company_view(company)
 
@@ -106,6 +79,5 @@ async def create_company(body: CompanyCreate, writer: Writer, response: Response
 @router.patch("/companies/{company_id}", response_model=Company, responses=WRITE_ERRORS)
 async def update_company(company_id: str, body: CompanyUpdate, writer: Writer) -> Company:
     """Change a company's name or domains."""
-    with answering_problems():
-        company = await writer.update_company(company_id, body.model_dump(exclude_unset=True))
+    company = await writer.update_company(company_id, body.model_dump(exclude_unset=True))
     return company_view(company)

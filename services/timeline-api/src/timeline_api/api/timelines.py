@@ -64,9 +64,10 @@ async def _company_link(store: TimelineStore, company_id: str) -> Document:
     return linked(company["workspace_id"], emails, list(company.get("domains", [])))
 
 
-async def _thread_page(
+async def thread_page(
     store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: str | None
 ) -> ThreadPage:
+    """One page of the threads a link (addresses, domains) reaches, as the viewer may see."""
     threads = await store.threads_with(link, cursor, limit)
     keys = [Cursor(t.last_activity, t.thread_id) for t in threads]
     return ThreadPage(
@@ -75,13 +76,14 @@ async def _thread_page(
     )
 
 
-async def _event_page(
+async def event_page(
     store: TimelineStore,
     link: Document,
     window: tuple[datetime | None, datetime | None],
     page: tuple[Cursor | None, int, bool],
     viewer: str | None,
 ) -> EventPage:
+    """One page of the meetings a link reaches in a window, as the viewer may see."""
     cursor, limit, newest_first = page
     events = await store.events_with(link, window, cursor, limit, newest_first)
     keys = [Cursor(e.starts_at, e.item_id) for e in events]
@@ -101,7 +103,7 @@ async def person_threads(
 ) -> ThreadPage:
     """The person's Emails tab: threads with any of their addresses, newest first."""
     link = await _person_link(store, person_id)
-    return await _thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, link, cursor, limit, viewer)
 
 
 @router.get("/companies/{company_id}/threads", response_model=ThreadPage, responses=ERRORS)
@@ -114,7 +116,7 @@ async def company_threads(
 ) -> ThreadPage:
     """The company's Emails tab: threads with its domains or its people, newest first."""
     link = await _company_link(store, company_id)
-    return await _thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, link, cursor, limit, viewer)
 
 
 @router.get("/threads/{thread_id}", response_model=ThreadDetailView, responses=ERRORS)
@@ -140,9 +142,7 @@ async def person_events(
 ) -> EventPage:
     """The person's Calendar tab: meetings with any of their addresses."""
     link = await _person_link(store, person_id)
-    return await _event_page(
-        store, link, (start_from, to), (cursor, limit, order == "desc"), viewer
-    )
+    return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
 
 
 @router.get("/companies/{company_id}/events", response_model=EventPage, responses=ERRORS)
@@ -158,6 +158,4 @@ async def company_events(
 ) -> EventPage:
     """The company's Calendar tab: meetings with its domains or its people."""
     link = await _company_link(store, company_id)
-    return await _event_page(
-        store, link, (start_from, to), (cursor, limit, order == "desc"), viewer
-    )
+    return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
