@@ -351,40 +351,29 @@ install_dovecot() {
   dovecot_bin >/dev/null || die "dovecot: still not found after apt-get install"
 }
 
-install_radicale() {
-  if [[ -x $RADICALE_VENV/bin/python ]] &&
-    "$RADICALE_VENV/bin/python" -c "import sys, radicale; sys.exit(radicale.VERSION != '$RADICALE_VERSION')" 2>/dev/null; then
+# A server from PyPI, pinned, in a venv of its own (it never depends on the project's venv).
+install_pip_server() {
+  local name=$1 venv=$2 package=$3 version=$4
+  if [[ -x $venv/bin/python ]] &&
+    "$venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('$package') != '$version')" 2>/dev/null; then
     return 0
   fi
   have python3 || apt_install python3 python3-venv
-  say "radicale: installing radicale==$RADICALE_VERSION into $RADICALE_VENV"
-  rm -rf "$RADICALE_VENV"
-  if ! python3 -m venv "$RADICALE_VENV" >>"$LOG_DIR/install.log" 2>&1; then
+  say "$name: installing $package==$version into $venv"
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >>"$LOG_DIR/install.log" 2>&1; then
     # Debian's own python3 needs the python3-venv package for ensurepip
-    rm -rf "$RADICALE_VENV"
+    rm -rf "$venv"
     apt_install python3-venv
-    run_logged "radicale: python3 -m venv" python3 -m venv "$RADICALE_VENV"
+    run_logged "$name: python3 -m venv" python3 -m venv "$venv"
   fi
-  run_logged "radicale: pip install" \
-    "$RADICALE_VENV/bin/python" -m pip install --disable-pip-version-check "radicale==$RADICALE_VERSION"
+  run_logged "$name: pip install" \
+    "$venv/bin/python" -m pip install --disable-pip-version-check "$package==$version"
 }
 
-install_xandikos() {
-  if [[ -x $XANDIKOS_VENV/bin/xandikos ]] &&
-    "$XANDIKOS_VENV/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('xandikos') != '$XANDIKOS_VERSION')" 2>/dev/null; then
-    return 0
-  fi
-  have python3 || apt_install python3 python3-venv
-  say "xandikos: installing xandikos==$XANDIKOS_VERSION into $XANDIKOS_VENV"
-  rm -rf "$XANDIKOS_VENV"
-  if ! python3 -m venv "$XANDIKOS_VENV" >>"$LOG_DIR/install.log" 2>&1; then
-    rm -rf "$XANDIKOS_VENV"
-    apt_install python3-venv
-    run_logged "xandikos: python3 -m venv" python3 -m venv "$XANDIKOS_VENV"
-  fi
-  run_logged "xandikos: pip install" \
-    "$XANDIKOS_VENV/bin/python" -m pip install --disable-pip-version-check "xandikos==$XANDIKOS_VERSION"
-}
+install_radicale() { install_pip_server radicale "$RADICALE_VENV" radicale "$RADICALE_VERSION"; }
+
+install_xandikos() { install_pip_server xandikos "$XANDIKOS_VENV" xandikos "$XANDIKOS_VERSION"; }
 
 cmd_install() {
   take_lock
