@@ -1,13 +1,10 @@
 """Each service's own projection of the config topic: workspaces and connected accounts."""
 
-from pydantic import TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.delivery import RetryLater
 from crm_runtime.mongo import Document, upsert_if_newer
 from crm_schemas.config import AccountConfigured, ConfigEvent, WorkspaceConfigured
-
-_EVENT: TypeAdapter[ConfigEvent] = TypeAdapter(ConfigEvent)
 
 
 class ConfigStore:
@@ -50,8 +47,3 @@ class ConfigStore:
         """Every connected account, disconnected ones left out."""
         cursor = self._accounts.find({"disconnected": False})
         return [AccountConfigured.model_validate(doc) async for doc in cursor]
-
-
-def parse_config_event(payload: bytes) -> ConfigEvent:
-    """A config event from its JSON form."""
-    return _EVENT.validate_json(payload)
