@@ -79,12 +79,44 @@ class ImapConnection(Event):
     password_encrypted: str
 
 
+class SmtpConnection(Event):
+    """Where the owner sends mail from; stored for the account, not used by sync."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: TlsMode = TlsMode.STARTTLS
+    username: str
+    password_encrypted: str
+
+
 class CalDavConnection(Event):
     """Where and how to read calendars over CalDAV."""
 
     url: str
     username: str
     password_encrypted: str
+
+
+class OAuthProvider(StrEnum):
+    """A provider whose mail and calendar are read through its own API, after OAuth 2 consent."""
+
+    GOOGLE = "google"
+    MICROSOFT = "microsoft"
+
+
+class OAuthConnection(Event):
+    """Consent to read a Google or Microsoft account: the refresh token, encrypted.
+
+    The access token is not kept here: it lives minutes, and each fetcher refreshes its own.
+    The client id and secret are the deployment's, in the fetcher's and the API's settings.
+    """
+
+    provider: OAuthProvider
+    refresh_token_encrypted: str
+    scopes: tuple[str, ...] = ()
+    subject: str | None = Field(
+        default=None, description="The provider's stable id of the consenting user."
+    )
 
 
 class WorkspaceConfigured(Event):
@@ -122,7 +154,11 @@ class AccountConfigured(Event):
     email: str = Field(description="The mailbox owner's address.")
     aliases: tuple[str, ...] = ()
     imap: ImapConnection | None = None
+    smtp: SmtpConnection | None = None
     caldav: CalDavConnection | None = None
+    oauth: OAuthConnection | None = Field(
+        default=None, description="Google or Microsoft: mail and calendar through the API."
+    )
     mail: MailSettings = MailSettings()
     calendar: CalendarSettings = CalendarSettings()
     disconnected: bool = False
