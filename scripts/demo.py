@@ -40,6 +40,7 @@ def deployment() -> LocalSystem:
         prefix="crm",
         api_port=int(os.environ.get("TIMELINE_PORT", "8080")),
         log_dir=STACK / "logs" / "services",
+        extra_env={"TIMELINE_ALLOW_PRIVATE_HOSTS": "true"},  # the demo servers are on 127.0.0.1
     )
 
 
@@ -147,86 +148,88 @@ def caldav_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('STACK_CALDAV_PORT', '15232')}/"
 
 
-def connect_and_sync(system: LocalSystem) -> None:
-    env = system.env_for("timeline-api") | {"DEMO_PASSWORD": PASSWORD}
-    admin = [sys.executable, "-m", "timeline_api.admin"]
-    workspace = run([*admin, "create-workspace", "--name", "Acme", "--domain", "acme.test"], env)
-    account = run(
-        [
-            *admin,
-            "connect-account",
-            "--workspace",
-            workspace,
-            "--email",
-            MAILBOX,
-            "--imap-host",
-            "127.0.0.1",
-            "--imap-port",
-            os.environ.get("STACK_IMAP_PORT", "10143"),
-            "--imap-tls",
-            "none",
-            "--username",
-            MAILBOX,
-            "--password-env",
-            "DEMO_PASSWORD",
-            "--caldav-url",
-            caldav_url(),
-            "--contact-creation",
-            "sent_only",
-        ],
-        env,
-    )
-    print(f"workspace {workspace}, account {account} connected")
-    for kind in ("mail", "calendar"):
-        fetcher = [
-            sys.executable,
-            "-m",
-            "fetcher",
-            "sync-now",
-            "--account",
-            account,
-            "--kind",
-            kind,
-        ]
-        run(fetcher, system.env_for("fetcher"))
+def connect_and_sync(system: LocalSystem) -> str:
+    """Bootstrap the workspace with crm-admin, connect the mailbox and calendar through the
+    API (which tests each protocol first and starts the import); returns the API key."""
+    bootstrap = [sys.executable, "-m", "timeline_api.admin", "bootstrap", "--name", "Acme"]
+    bootstrap += ["--domain", "acme.test", "--admin-email", MAILBOX, "--admin-name", "Alice"]
+    made = json.loads(run_json(bootstrap, system.env_for("timeline-api")))
+    key = str(made["api_key"])
+    body = {
+        "email": MAILBOX,
+        "imap": {
+            "host": "127.0.0.1",
+            "port": int(os.environ.get("STACK_IMAP_PORT", "10143")),
+            "tls": "none",
+            "username": MAILBOX,
+            "password": PASSWORD,
+        },
+        "caldav": {"url": caldav_url()},
+        "mail": {"contact_creation": "sent_only"},
+    }
+    existing = [a for a in call(system, key, "GET", "/v1/accounts") if a["email"] == MAILBOX]
+    if existing:
+        account = existing[0]
+        call(system, key, "POST", f"/v1/accounts/{account['id']}/sync")
+    else:
+        account = call(system, key, "POST", "/v1/accounts", body)
+    print(f"workspace {made['workspace_id']}, account {account['id']} connected; syncing")
+    print(f"API key of {MAILBOX} (admin): {key}")
+    return key
 
 
-def run(command: list[str], env: dict[str, str]) -> str:
+def run_json(command: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
+    if done.returncode != 0:
         sys.exit(f"{' '.join(command[1:4])} failed (exit {done.returncode}):\n{done.stderr}")
-    return lines[-1]
+    return done.stdout
 
 
-def get(system: LocalSystem, path: str, **params: str) -> Any:
+def call(system: LocalSystem, key: str, method: str, path: str, body: Any = None) -> Any:
+    """One API call as the demo's admin; a problem answer ends the demo with its words."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - the local API
+        f"{system.api_url}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            payload = response.read()
+    except urllib.error.HTTPError as error:
+        problem = json.loads(error.read() or b"{}")
+        sys.exit(f"{method} {path}: {error.code} {problem.get('detail', '')}")
+    return json.loads(payload) if payload else None
+
+
+def get(system: LocalSystem, key: str, path: str, **params: str) -> Any:
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    with urllib.request.urlopen(f"{system.api_url}{path}{query}", timeout=5) as response:  # noqa: S310
-        return json.load(response)
+    return call(system, key, "GET", f"{path}{query}")
 
 
-def wait_for_timeline(system: LocalSystem, within: float = 90.0) -> dict[str, Any]:
+def wait_for_timeline(system: LocalSystem, key: str, within: float = 90.0) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         system.check_alive()
-        people = get(system, "/v1/people", email=CLIENT)["items"]
+        people = get(system, key, "/v1/people", email=CLIENT)["items"]
         if people:
             person = people[0]
-            threads = get(system, f"/v1/people/{person['id']}/threads")["items"]
-            events = get(system, f"/v1/people/{person['id']}/events")["items"]
+            threads = get(system, key, f"/v1/people/{person['id']}/threads")["items"]
+            events = get(system, key, f"/v1/people/{person['id']}/events")["items"]
             if threads and threads[0]["message_count"] >= 2 and events:
                 return dict(person)
         time.sleep(0.5)
     sys.exit(f"the timeline did not fill in {within:.0f} s; see the logs in {system.log_dir}")
 
 
-def show(system: LocalSystem, person: dict[str, Any]) -> None:
+def show(system: LocalSystem, key: str, person: dict[str, Any]) -> None:
     print(f"\n=== {person['name']} <{', '.join(person['emails'])}>")
-    print_timeline(system, f"/v1/people/{person['id']}")
+    print_timeline(system, key, f"/v1/people/{person['id']}")
     if person.get("company_id"):
-        company = get(system, f"/v1/companies/{person['company_id']}")
+        company = get(system, key, f"/v1/companies/{person['company_id']}")
         print(f"\n=== company {company['name']} ({', '.join(company['domains'])})")
-        print_timeline(system, f"/v1/companies/{company['id']}")
+        print_timeline(system, key, f"/v1/companies/{company['id']}")
     print(
         f"\nNot on any timeline: Bob's lunch (internal), the vendor newsletter (group mail),"
         f" the stand-up (internal) and the dentist (private).\n"
@@ -235,15 +238,15 @@ def show(system: LocalSystem, person: dict[str, Any]) -> None:
     )
 
 
-def print_timeline(system: LocalSystem, path: str) -> None:
+def print_timeline(system: LocalSystem, key: str, path: str) -> None:
     print("  Emails:")
-    for thread in get(system, f"{path}/threads")["items"]:
+    for thread in get(system, key, f"{path}/threads")["items"]:
         subject = thread.get("subject") or "(subject hidden)"
         print(
             f"    {thread['last_activity'][:16]}  {subject}  [{thread['message_count']} messages]"
         )
     print("  Calendar:")
-    for event in get(system, f"{path}/events")["items"]:
+    for event in get(system, key, f"{path}/events")["items"]:
         title = event.get("title") or "(title hidden)"
         print(f"    {event['starts_at'][:16]}  {title}  ({event['duration_minutes']} min)")
 
@@ -257,9 +260,9 @@ def main() -> None:
     system = deployment()
     start_services(system)
     seed_demo()
-    connect_and_sync(system)
-    person = wait_for_timeline(system)
-    show(system, person)
+    key = connect_and_sync(system)
+    person = wait_for_timeline(system, key)
+    show(system, key, person)
     system.processes.clear()  # leave them running for the user; `make stop` ends them
 
 

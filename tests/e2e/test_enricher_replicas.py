@@ -32,9 +32,9 @@ MESSAGES, MEETINGS = 300, 100
 T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 
 
-async def configure(system: LocalSystem, stack: Any) -> tuple[str, str]:
-    """Workspace and account through crm-admin, creating people from all mail."""
-    from timeline_api.admin import connect_account, create_workspace
+async def configure(system: LocalSystem, stack: Any) -> tuple[str, str, str]:
+    """Workspace, account and an API key through crm-admin, creating people from all mail."""
+    from timeline_api.admin import add_member, connect_account, create_workspace
     from timeline_api.settings import TimelineSettings
 
     env = system.env_for("timeline-api")
@@ -57,7 +57,8 @@ async def configure(system: LocalSystem, stack: Any) -> tuple[str, str]:
         password=SecretStr("unused"),
         contact_creation="sent_and_received",
     )
-    return workspace, account
+    key = (await add_member(settings, workspace, OWNER))["api_key"]
+    return workspace, account, key
 
 
 def _participants(emails: list[str], role: ParticipantRole) -> tuple[Participant, ...]:
@@ -152,7 +153,7 @@ def _was_assigned_matched_partitions(system: LocalSystem, replica: str) -> bool:
 async def test_two_enricher_replicas_create_one_person_per_address_and_one_company_per_domain(
     system: LocalSystem, stack: Any, mongo: Any
 ) -> None:
-    ws, account = await configure(system, stack)
+    ws, account, key = await configure(system, stack)
     await burst(system, ws, account)
 
     # Both replicas join the group together (Kafka waits a moment for the first joiners).
@@ -175,7 +176,8 @@ async def test_two_enricher_replicas_create_one_person_per_address_and_one_compa
     timeline_db = mongo[f"{system.prefix}_timeline"]
     assert await timeline_db.people.count_documents({}) == len(ADDRESSES)
     assert await timeline_db.companies.count_documents({}) == len(WORK_DOMAINS)
-    async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as api:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=10) as api:
         for address in ("person0@client0.test", "friend1@gmail.com"):
             found = (await api.get("/v1/people", params={"email": address})).json()
             assert len(found["items"]) == 1

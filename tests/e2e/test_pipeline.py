@@ -10,7 +10,6 @@ import httpx
 import pytest
 import seed
 from localsystem import LocalSystem
-from pydantic import SecretStr
 
 from tests.e2e.harness import eventually, wait_drained
 
@@ -19,9 +18,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 OWN_DOMAIN = "acme.test"
 
 
-async def connect(system: LocalSystem, stack: Any, mailbox: str, caldav_user: str | None) -> str:
-    """Create the workspace and connect the mailbox (and calendar) through crm-admin."""
-    from timeline_api.admin import connect_account, create_workspace
+async def connect(
+    system: LocalSystem, stack: Any, mailbox: str, caldav_user: str | None
+) -> tuple[str, str]:
+    """Bootstrap the workspace with crm-admin, then connect the mailbox (and calendar)
+    through the API as its owner, who tests it first; returns the account and the key."""
+    from timeline_api.admin import bootstrap
     from timeline_api.settings import TimelineSettings
 
     env = system.env_for("timeline-api")
@@ -32,20 +34,20 @@ async def connect(system: LocalSystem, stack: Any, mailbox: str, caldav_user: st
         topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
         group_prefix=env["TIMELINE_GROUP_PREFIX"],
     )
-    workspace = await create_workspace(settings, name="Acme", domains=[OWN_DOMAIN])
-    return await connect_account(
-        settings,
-        workspace_id=workspace,
-        email=mailbox,
-        imap_host=stack.imap_host,
-        imap_port=stack.imap_port,
-        imap_tls="none",
-        username=mailbox,
-        password=SecretStr(stack.imap_test_password),
-        caldav_url=stack.caldav_url if caldav_user else None,
-        visibility="subject",
-        contact_creation="sent_only",
-    )
+    made = await bootstrap(settings, "Acme", [OWN_DOMAIN], admin_email=mailbox)
+    login = {"username": mailbox, "password": stack.imap_test_password}
+    body: dict[str, Any] = {
+        "email": mailbox,
+        "imap": {"host": stack.imap_host, "port": stack.imap_port, "tls": "none", **login},
+        "mail": {"visibility": "subject", "contact_creation": "sent_only"},
+    }
+    if caldav_user:
+        body["caldav"] = {"url": stack.caldav_url}
+    headers = {"Authorization": f"Bearer {made['api_key']}"}
+    async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=30) as api:
+        response = await api.post("/v1/accounts", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], made["api_key"]
 
 
 def sync_now(system: LocalSystem, account_id: str, kind: str) -> None:
@@ -135,11 +137,12 @@ async def test_external_mail_and_meetings_reach_the_right_timelines_exactly_once
 
     system.start_all()
     system.wait_for_api()
-    account = await connect(system, stack, mailbox, caldav_user=mailbox)
-    sync_now(system, account, "mail")
+    account, key = await connect(system, stack, mailbox, caldav_user=mailbox)
+    sync_now(system, account, "mail")  # on top of the API's own request: a repeat is harmless
     sync_now(system, account, "calendar")
 
-    async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as api:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=10) as api:
 
         async def jane() -> Any:
             found = await api.get("/v1/people", params={"email": client.upper()})
@@ -226,7 +229,7 @@ async def test_a_service_killed_mid_stream_loses_and_duplicates_nothing(
     # The enricher starts last, so a backlog is waiting for it on the matched topic.
     system.start_all(("fetcher", "matcher", "timeline-api"))
     system.wait_for_api()
-    account = await connect(system, stack, mailbox, caldav_user=None)
+    account, _ = await connect(system, stack, mailbox, caldav_user=None)
     sync_now(system, account, "mail")
     timeline = mongo[f"{system.prefix}_timeline"]
     system.start("enricher")

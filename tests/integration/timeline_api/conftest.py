@@ -15,6 +15,8 @@ from pymongo import AsyncMongoClient
 
 from crm_runtime.bus import publish
 from timeline_api.app import create_app
+from timeline_api.directory import Directory
+from timeline_api.domain.access import Member, Role, member_for
 from timeline_api.settings import TimelineSettings
 
 T = TypeVar("T")
@@ -60,6 +62,8 @@ def settings(isolated: dict[str, str]) -> TimelineSettings:
         log_json=False,
         handler_attempts=2,
         retry_max_wait_s=0.5,
+        allow_private_hosts=True,
+        connect_timeout_s=5,
     )
 
 
@@ -71,6 +75,23 @@ class Timeline:
     settings: TimelineSettings
     broker: KafkaBroker
     mongo: AsyncMongoClient[dict[str, Any]]
+    directory: Directory
+
+    async def key_for(
+        self, workspace_id: str, email: str = "viewer@acme.test", role: Role = Role.ADMIN
+    ) -> tuple[Member, str]:
+        """A member of the workspace (made if need be) and a new API key of theirs."""
+        member = member_for(workspace_id, email, None, role)
+        await self.directory.save_member(member)
+        return member, await self.directory.issue_key(member, "test")
+
+    async def login(
+        self, workspace_id: str, email: str = "viewer@acme.test", role: Role = Role.ADMIN
+    ) -> Member:
+        """From now on the client acts as this member of the workspace."""
+        member, key = await self.key_for(workspace_id, email, role)
+        self.client.headers["Authorization"] = f"Bearer {key}"
+        return member
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
         """Put one event on a topic, as the enricher would."""
@@ -105,7 +126,7 @@ async def timeline(settings: TimelineSettings) -> AsyncIterator[Timeline]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://timeline") as client:
             try:
-                yield Timeline(client, settings, broker, mongo)
+                yield Timeline(client, settings, broker, mongo, app.state.directory)
             finally:
                 await broker.stop()
     await mongo.drop_database(settings.mongo_db)

@@ -19,6 +19,7 @@ async def test_a_meeting_stays_while_a_teammates_calendar_still_has_it(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     eve = person(ws, "Eve", "eve@client.test")
     await timeline.publish(topics.records, eve.person_id, eve)
     mine = meeting(ws, "shared", attendees=("eve@client.test",))

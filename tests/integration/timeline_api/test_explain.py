@@ -22,6 +22,7 @@ async def test_a_synced_message_is_explained_with_its_thread_and_linked_records(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     ann, client = person(ws, "Ann", "ann@client.test"), company(ws, "client.test")
     await timeline.publish(topics.records, ann.person_id, ann)
     await timeline.publish(topics.records, client.company_id, client)
@@ -29,7 +30,7 @@ async def test_a_synced_message_is_explained_with_its_thread_and_linked_records(
     await timeline.publish(topics.timeline_messages, event.thread_id, event)
 
     body = await eventually(
-        lambda: timeline.try_json(PATH, message_id="<Deal.1@mail.client.TEST>", workspace_id=ws),
+        lambda: timeline.try_json(PATH, message_id="<Deal.1@mail.client.TEST>"),
         lambda b: (
             b.get("status") == "synced"
             and any(p.get("person_id") for p in b.get("participants", []))
@@ -48,6 +49,7 @@ async def test_a_dropped_message_is_explained_with_its_reason_and_rule(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     item = message_item_id(ws, "news-42@list.vendor.test")
     dropped = ItemDropped(
         item_id=item,
@@ -62,7 +64,7 @@ async def test_a_dropped_message_is_explained_with_its_reason_and_rule(
     await timeline.publish(topics.dropped, item, dropped)
 
     body = await eventually(
-        lambda: timeline.try_json(PATH, message_id="news-42@list.vendor.test", workspace_id=ws),
+        lambda: timeline.try_json(PATH, message_id="news-42@list.vendor.test"),
         _status("dropped"),
     )
 
@@ -76,7 +78,8 @@ async def test_a_dropped_message_is_explained_with_its_reason_and_rule(
 
 
 async def test_a_message_nobody_fetched_is_never_seen(timeline: Timeline, unique: str) -> None:
-    body = await timeline.get_json(PATH, message_id="<nope@x.test>", workspace_id=f"ws-{unique}")
+    await timeline.login(f"ws-{unique}")
+    body = await timeline.get_json(PATH, message_id="<nope@x.test>")
     assert body == {
         "status": "never_seen",
         "message_id": "nope@x.test",
@@ -88,23 +91,24 @@ async def test_a_message_of_another_workspace_is_never_seen_here(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     event = mail(ws, "theirs@client.test")
     await timeline.publish(topics.timeline_messages, event.thread_id, event)
     await eventually(
-        lambda: timeline.try_json(PATH, message_id="theirs@client.test", workspace_id=ws),
+        lambda: timeline.try_json(PATH, message_id="theirs@client.test"),
         _status("synced"),
     )
-    other = await timeline.get_json(
-        PATH, message_id="theirs@client.test", workspace_id=f"other-{unique}"
-    )
+    await timeline.login(f"other-{unique}")
+    other = await timeline.get_json(PATH, message_id="theirs@client.test")
     assert other["status"] == "never_seen"
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"message_id": "a@b"}, {"workspace_id": "w"}, {"message_id": "a b@c", "workspace_id": "w"}],
+    [{}, {"message_id": ""}, {"message_id": "a b@c"}],
 )
 async def test_bad_input_is_a_problem(timeline: Timeline, params: dict[str, str]) -> None:
+    await timeline.login("ws-bad-input")
     response = await timeline.client.get(PATH, params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

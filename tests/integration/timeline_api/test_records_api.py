@@ -72,6 +72,7 @@ async def test_a_person_created_afterwards_shows_the_history_synced_before(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     await synced(
         timeline,
         mail(ws, "h1@x", minutes=0, subject="Before", to=("ann@client.test",)),
@@ -80,9 +81,7 @@ async def test_a_person_created_afterwards_shows_the_history_synced_before(
         meetings=1,
     )
 
-    ann = await post(
-        timeline, "/v1/people", {"workspace_id": ws, "name": "Ann", "emails": ["Ann@Client.test"]}
-    )
+    ann = await post(timeline, "/v1/people", {"name": "Ann", "emails": ["Ann@Client.test"]})
 
     assert ann["emails"] == ["ann@client.test"]
     threads = await timeline.get_json(f"/v1/people/{ann['id']}/threads")
@@ -90,7 +89,7 @@ async def test_a_person_created_afterwards_shows_the_history_synced_before(
     events = await timeline.get_json(f"/v1/people/{ann['id']}/events")
     assert [e["title"] for e in events["items"]] == ["Meeting u1"]
     assert (await timeline.get_json(f"/v1/people/{ann['id']}"))["name"] == "Ann"
-    found = await timeline.get_json("/v1/people", email="ANN@client.test", workspace_id=ws)
+    found = await timeline.get_json("/v1/people", email="ANN@client.test")
     assert [p["id"] for p in found["items"]] == [ann["id"]]
     [record] = await published(timeline, 1)
     assert record["type"] == "person"
@@ -102,15 +101,14 @@ async def test_a_person_who_gets_another_address_shows_its_history_too(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     await synced(
         timeline,
         mail(ws, "a1@x", minutes=0, subject="Work", to=("ann@client.test",)),
         mail(ws, "a2@x", minutes=10, subject="Private", to=("ann.home@gmail.com",)),
         threads=2,
     )
-    ann = await post(
-        timeline, "/v1/people", {"workspace_id": ws, "name": "Ann", "emails": ["ann@client.test"]}
-    )
+    ann = await post(timeline, "/v1/people", {"name": "Ann", "emails": ["ann@client.test"]})
     path = f"/v1/people/{ann['id']}"
     assert subjects(await timeline.get_json(f"{path}/threads")) == ["Work"]
 
@@ -121,7 +119,7 @@ async def test_a_person_who_gets_another_address_shows_its_history_too(
     await patch(timeline, path, {"emails": ["ann.home@gmail.com"]})
     assert subjects(await timeline.get_json(f"{path}/threads")) == ["Private"]
     # The address given up is free again for someone else.
-    other = {"workspace_id": ws, "name": "A2", "emails": ["ann@client.test"], "id": "a2"}
+    other = {"name": "A2", "emails": ["ann@client.test"], "id": "a2"}
     await post(timeline, "/v1/people", other)
 
 
@@ -129,11 +127,10 @@ async def test_an_address_another_person_has_is_refused_not_shared(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
-    body = {"workspace_id": ws, "name": "Ann", "emails": ["ann@client.test"]}
+    await timeline.login(ws)
+    body = {"name": "Ann", "emails": ["ann@client.test"]}
     ann = await post(timeline, "/v1/people", body)
-    bob = await post(
-        timeline, "/v1/people", {"workspace_id": ws, "name": "Bob", "emails": ["bob@client.test"]}
-    )
+    bob = await post(timeline, "/v1/people", {"name": "Bob", "emails": ["bob@client.test"]})
 
     again = await timeline.client.post("/v1/people", json=body)
     taken = await timeline.client.patch(
@@ -144,27 +141,26 @@ async def test_an_address_another_person_has_is_refused_not_shared(
     assert taken.status_code == 409
     assert taken.headers["content-type"] == "application/problem+json"
     assert ann["id"] in taken.json()["detail"]
-    other_ws = {**body, "workspace_id": f"{ws}-other"}
-    await post(timeline, "/v1/people", other_ws)  # another workspace is another world
+    await timeline.login(f"{ws}-other")
+    await post(timeline, "/v1/people", body)  # another workspace is another world
 
 
 async def test_merging_two_people_moves_the_addresses_and_their_history(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     await synced(
         timeline,
         mail(ws, "w1@x", minutes=0, subject="Work", to=("ann@client.test",)),
         mail(ws, "p1@x", minutes=10, subject="Private", to=("ann.home@gmail.com",)),
         threads=2,
     )
-    ann = await post(
-        timeline, "/v1/people", {"workspace_id": ws, "name": "Ann", "emails": ["ann@client.test"]}
-    )
+    ann = await post(timeline, "/v1/people", {"name": "Ann", "emails": ["ann@client.test"]})
     home = await post(
         timeline,
         "/v1/people",
-        {"workspace_id": ws, "name": "Ann Home", "emails": ["ann.home@gmail.com"]},
+        {"name": "Ann Home", "emails": ["ann.home@gmail.com"]},
     )
 
     merged = await post(timeline, f"/v1/people/{ann['id']}/merge", {"from": home["id"]}, status=200)
@@ -192,6 +188,7 @@ async def test_a_company_that_gets_a_domain_shows_its_history(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     await synced(
         timeline,
         mail(ws, "d1@x", minutes=0, subject="Old deal", to=("bob@late.test",)),
@@ -199,7 +196,7 @@ async def test_a_company_that_gets_a_domain_shows_its_history(
         threads=1,
         meetings=1,
     )
-    late = await post(timeline, "/v1/companies", {"workspace_id": ws, "name": "Late"})
+    late = await post(timeline, "/v1/companies", {"name": "Late"})
     path = f"/v1/companies/{late['id']}"
     assert (await timeline.get_json(f"{path}/threads"))["items"] == []
 
@@ -209,10 +206,10 @@ async def test_a_company_that_gets_a_domain_shows_its_history(
     assert [e["title"] for e in (await timeline.get_json(f"{path}/events"))["items"]] == [
         "Meeting d2"
     ]
-    found = await timeline.get_json("/v1/companies", domain="late.test", workspace_id=ws)
+    found = await timeline.get_json("/v1/companies", domain="late.test")
     assert [c["id"] for c in found["items"]] == [late["id"]]
     clash = await timeline.client.post(
-        "/v1/companies", json={"workspace_id": ws, "name": "Copy", "domains": ["late.test"]}
+        "/v1/companies", json={"name": "Copy", "domains": ["late.test"]}
     )
     assert clash.status_code == 409
 
@@ -221,6 +218,7 @@ async def test_an_opportunity_shows_its_companys_and_its_peoples_items_once_newe
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     await synced(
         timeline,
         mail(ws, "o1@x", minutes=0, subject="Company only", to=("bob@client.test",)),
@@ -234,16 +232,14 @@ async def test_an_opportunity_shows_its_companys_and_its_peoples_items_once_newe
     client = await post(
         timeline,
         "/v1/companies",
-        {"workspace_id": ws, "name": "Client", "domains": ["client.test"]},
+        {"name": "Client", "domains": ["client.test"]},
     )
-    kim = await post(
-        timeline, "/v1/people", {"workspace_id": ws, "name": "Kim", "emails": ["kim@gmail.com"]}
-    )
+    kim = await post(timeline, "/v1/people", {"name": "Kim", "emails": ["kim@gmail.com"]})
 
     deal = await post(
         timeline,
         "/v1/opportunities",
-        {"workspace_id": ws, "name": "Deal", "company_id": client["id"], "person_ids": [kim["id"]]},
+        {"name": "Deal", "company_id": client["id"], "person_ids": [kim["id"]]},
     )
 
     path = f"/v1/opportunities/{deal['id']}"
@@ -264,17 +260,18 @@ async def test_bad_record_requests_are_problems_with_their_fields(
     timeline: Timeline, unique: str
 ) -> None:
     ws = f"ws-{unique}"
+    await timeline.login(ws)
     bad_email = await timeline.client.post(
-        "/v1/people", json={"workspace_id": ws, "name": "X", "emails": ["not-an-address"]}
+        "/v1/people", json={"name": "X", "emails": ["not-an-address"]}
     )
     unknown_company = await timeline.client.post(
         "/v1/people",
-        json={"workspace_id": ws, "name": "X", "emails": ["x@y.test"], "company_id": "nope"},
+        json={"name": "X", "emails": ["x@y.test"], "company_id": "nope"},
     )
     unknown_person = await timeline.client.patch("/v1/people/nope", json={"name": "X"})
     unknown_deal = await timeline.client.get("/v1/opportunities/nope/threads")
     unknown_member = await timeline.client.post(
-        "/v1/opportunities", json={"workspace_id": ws, "name": "D", "person_ids": ["nope"]}
+        "/v1/opportunities", json={"name": "D", "person_ids": ["nope"]}
     )
 
     assert bad_email.status_code == 422

@@ -21,6 +21,7 @@ async def test_a_persons_threads_are_newest_first_and_paginated(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     ann = person(ws, "Ann", "ann@client.test", "Ann.Other@Client-Alt.test")
     await timeline.publish(topics.records, ann.person_id, ann)
     for event in (
@@ -51,6 +52,7 @@ async def test_a_companys_threads_include_its_domain_and_the_thread_reads_oldest
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     client = company(ws, "client.test")
     await timeline.publish(topics.records, client.company_id, client)
     first = mail(ws, "c1@x", minutes=0, to=("bob@client.test",), subject="Intro")
@@ -78,6 +80,7 @@ async def test_the_same_message_twice_and_from_two_mailboxes_is_one_message(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     in_a = mail(ws, "d1@x", account="acc-a", visibility="metadata")
     in_b = mail(ws, "d1@x", account="acc-b", visibility="subject")
     for event in (in_a, in_a, in_b, in_a):
@@ -103,6 +106,7 @@ async def test_a_message_shows_on_a_person_created_after_it(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     early = mail(ws, "e1@x", to=("carl@late.test",), subject="Before Carl existed")
     await timeline.publish(topics.timeline_messages, early.message.item_id, early)
     await eventually(
@@ -122,6 +126,7 @@ async def test_a_message_shows_on_a_person_created_after_it(
 
 async def test_a_metadata_mailbox_hides_subject_and_body(timeline: Timeline, unique: str) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     dana = person(ws, "Dana", "dana@client.test")
     secret = mail(ws, "s1@x", to=("dana@client.test",), subject="Secret", visibility="metadata")
     await timeline.publish(topics.records, dana.person_id, dana)
@@ -146,6 +151,7 @@ async def test_meetings_are_on_person_and_company_calendars(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     eve, client = person(ws, "Eve", "eve@client.test"), company(ws, "client.test")
     await timeline.publish(topics.records, eve.person_id, eve)
     await timeline.publish(topics.records, client.company_id, client)
@@ -172,7 +178,15 @@ async def test_meetings_are_on_person_and_company_calendars(
     assert [e["title"] for e in theirs["items"]] == ["Meeting u1", None, "Meeting u2", "Meeting u3"]
 
 
-async def test_errors_are_problem_details(timeline: Timeline) -> None:
+async def test_errors_are_problem_details(timeline: Timeline, unique: str) -> None:
+    anonymous = await timeline.client.get("/v1/people/nobody")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    timeline.client.headers["Authorization"] = "Bearer crm_not-a-key"
+    assert (await timeline.client.get("/v1/people/nobody")).status_code == 401
+
+    await timeline.login(f"ws-{unique}")
     unknown = await timeline.client.get("/v1/people/nobody")
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == "application/problem+json"

@@ -4,7 +4,10 @@ import httpx
 from pymongo.errors import ServerSelectionTimeoutError
 
 from timeline_api.app import create_app
+from timeline_api.domain.access import Member, Role
 from timeline_api.settings import TimelineSettings
+
+KEY = "crm_the-one-key"
 
 
 class DownStore:
@@ -17,11 +20,33 @@ class DownStore:
         return None
 
 
-def _client() -> httpx.AsyncClient:
+class OneKeyDirectory:
+    """A directory that knows one key, of one member."""
+
+    async def member_for_key(self, key: str) -> Member | None:
+        if key != KEY:
+            return None
+        return Member("m1", "ws1", "ann@acme.test", "Ann", Role.MEMBER)
+
+
+def _client(key: str | None = KEY) -> httpx.AsyncClient:
     app = create_app(TimelineSettings())
     app.state.settings = TimelineSettings(health_timeout_s=0.5)
     app.state.store = DownStore()  # the lifespan is not run: nothing connects
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    app.state.directory = OneKeyDirectory()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers)
+
+
+async def test_a_request_without_a_valid_key_is_a_401_problem() -> None:
+    for key in (None, "crm_someone-elses", "not-even-a-key"):
+        async with _client(key) as client:
+            response = await client.get("/v1/people/nobody/threads")
+
+        assert response.status_code == 401, key
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == 'Bearer realm="crm"'
 
 
 async def test_health_is_503_problem_when_the_database_does_not_answer() -> None:

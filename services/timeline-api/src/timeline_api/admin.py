@@ -9,12 +9,13 @@ printed or logged.
 
 import argparse
 import asyncio
+import json
 import os
 import sys
-import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from crm_runtime.bus import ensure_topics, publish
 from crm_runtime.secrets import SecretBox
@@ -29,52 +30,35 @@ from crm_schemas.config import (
     MailSettings,
     MailVisibility,
     TlsMode,
-    WorkspaceConfigured,
 )
 from crm_schemas.ids import normalize_email
+from timeline_api.directory import Directory
+from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
 from timeline_api.settings import TimelineSettings
+from timeline_api.workspaces import WorkspaceError, bootstrap_workspace
+from timeline_api.workspaces import create_workspace as create_workspace_in
 
-_NAMESPACE = uuid.UUID("0b5d7c1e-9a43-4f6e-8f0a-2c7e5d1b3a96")
+__all__ = ["account_id_for", "member_id_for"]
 
 
 class AdminError(Exception):
     """A command cannot be done as asked; the message says why."""
 
 
-def workspace_id_for(name: str) -> str:
-    """The id a workspace gets from its name when none is given."""
-    return str(uuid.uuid5(_NAMESPACE, f"workspace\x1f{name.strip().lower()}"))
-
-
-def account_id_for(workspace_id: str, email: str) -> str:
-    """The id an account gets from its workspace and address when none is given."""
-    return str(uuid.uuid5(_NAMESPACE, f"account\x1f{workspace_id}\x1f{normalize_email(email)}"))
-
-
-def member_id_for(workspace_id: str, email: str) -> str:
-    """The member owning a mailbox, until members are their own records."""
-    return str(uuid.uuid5(_NAMESPACE, f"member\x1f{workspace_id}\x1f{normalize_email(email)}"))
-
-
-async def _store_and_publish(
-    settings: TimelineSettings,
-    key: str,
-    event: WorkspaceConfigured | AccountConfigured,
-    *,
-    require_workspace: str | None = None,
-) -> None:
+@asynccontextmanager
+async def _directory(settings: TimelineSettings) -> AsyncIterator[Directory]:
+    """The API's directory on its database, publishing on the config topic."""
     runtime = build_runtime("crm-admin", settings)
     try:
-        if require_workspace is not None:
-            found = await runtime.db["workspaces"].find_one({"_id": require_workspace})
-            if found is None:
-                raise AdminError(f"no workspace with id {require_workspace}: create it first")
-        collection = "workspaces" if isinstance(event, WorkspaceConfigured) else "accounts"
-        doc = event.model_dump(mode="json") | {"updated_at": event.updated_at}
-        await runtime.db[collection].replace_one({"_id": key}, doc, upsert=True)
         await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
         await runtime.broker.connect()
-        await publish(runtime.broker, runtime.topics.config, key, event)
+
+        async def publish_config(key: str, event: BaseModel) -> None:
+            await publish(runtime.broker, runtime.topics.config, key, event)
+
+        yield Directory(runtime.db, publish_config)
+    except WorkspaceError as error:
+        raise AdminError(str(error)) from error
     finally:
         await runtime.broker.stop()
         await runtime.mongo.close()
@@ -88,16 +72,44 @@ async def create_workspace(
     workspace_id: str | None = None,
 ) -> str:
     """Create or update a workspace with its own email domains; returns its id."""
-    if not domains:
-        raise AdminError("a workspace needs at least one domain of its own")
-    ws_id = workspace_id or workspace_id_for(name)
-    event = WorkspaceConfigured(
-        workspace_id=ws_id,
-        name=name,
-        domains=tuple(dict.fromkeys(d.strip().lower() for d in domains)),
-    )
-    await _store_and_publish(settings, ws_id, event)
-    return ws_id
+    async with _directory(settings) as directory:
+        ws = await create_workspace_in(directory, name, domains, workspace_id)
+    return ws.workspace_id
+
+
+async def bootstrap(
+    settings: TimelineSettings,
+    name: str,
+    domains: Sequence[str],
+    admin_email: str,
+    admin_name: str | None = None,
+    workspace_id: str | None = None,
+) -> dict[str, str]:
+    """A workspace, its first member (an admin) and that member's API key."""
+    async with _directory(settings) as directory:
+        ws, member, key = await bootstrap_workspace(
+            directory, name, domains, admin_email, admin_name, workspace_id
+        )
+    return {"workspace_id": ws.workspace_id, "member_id": member.member_id, "api_key": key}
+
+
+async def add_member(
+    settings: TimelineSettings,
+    workspace_id: str,
+    email: str,
+    name: str | None = None,
+    role: Role | str = Role.MEMBER,
+) -> dict[str, str]:
+    """A member of an existing workspace (or one already there) and a new API key for them."""
+    async with _directory(settings) as directory:
+        if await directory.workspace(workspace_id) is None:
+            raise AdminError(f"no workspace with id {workspace_id}: create it first")
+        member = await directory.member(member_id_for(workspace_id, email))
+        if member is None:
+            member = member_for(workspace_id, email, name, Role(role))
+            await directory.save_member(member)
+        key = await directory.issue_key(member, "crm-admin")
+    return {"workspace_id": workspace_id, "member_id": member.member_id, "api_key": key}
 
 
 async def connect_account(
@@ -148,7 +160,10 @@ async def connect_account(
         ),
         calendar=CalendarSettings(visibility=CalendarVisibility(calendar_visibility)),
     )
-    await _store_and_publish(settings, acc_id, event, require_workspace=workspace_id)
+    async with _directory(settings) as directory:
+        if await directory.workspace(workspace_id) is None:
+            raise AdminError(f"no workspace with id {workspace_id}: create it first")
+        await directory.save_account(event)
     return acc_id
 
 
@@ -162,6 +177,24 @@ def _parser() -> argparse.ArgumentParser:
     ws.add_argument("--name", required=True)
     ws.add_argument("--domain", action="append", required=True, dest="domains")
     ws.add_argument("--id", dest="workspace_id")
+
+    boot = commands.add_parser(
+        "bootstrap",
+        help="create a workspace with its first member (an admin); prints ids and the API key",
+    )
+    boot.add_argument("--name", required=True)
+    boot.add_argument("--domain", action="append", required=True, dest="domains")
+    boot.add_argument("--admin-email", required=True)
+    boot.add_argument("--admin-name")
+    boot.add_argument("--id", dest="workspace_id")
+
+    mem = commands.add_parser(
+        "add-member", help="add a member to a workspace; prints ids and a new API key"
+    )
+    mem.add_argument("--workspace", required=True)
+    mem.add_argument("--email", required=True)
+    mem.add_argument("--name")
+    mem.add_argument("--role", choices=[r.value for r in Role], default="member")
 
     acc = commands.add_parser("connect-account", help="connect a mailbox; prints its id")
     acc.add_argument("--workspace", required=True)
@@ -191,6 +224,14 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
     if args.command == "create-workspace":
         return await create_workspace(settings, args.name, args.domains, args.workspace_id)
+    if args.command == "bootstrap":
+        made = await bootstrap(
+            settings, args.name, args.domains, args.admin_email, args.admin_name, args.workspace_id
+        )
+        return json.dumps(made, indent=2)
+    if args.command == "add-member":
+        made = await add_member(settings, args.workspace, args.email, args.name, args.role)
+        return json.dumps(made, indent=2)
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")
@@ -213,7 +254,7 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``crm-admin``: prints the id of what it created, nothing else."""
+    """Entry point of ``crm-admin``: prints what it created (an id, or JSON with a key)."""
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))

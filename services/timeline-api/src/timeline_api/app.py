@@ -5,11 +5,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
-from crm_runtime.bus import ensure_topics
+from crm_runtime.bus import ensure_topics, publish
+from crm_runtime.secrets import SecretBox
 from crm_runtime.service import TOPIC_PARTITIONS, build_runtime
-from timeline_api.api import explain, health, opportunities, record_changes, records, timelines
+from timeline_api.accounts import Connector
+from timeline_api.api import (
+    accounts,
+    explain,
+    health,
+    opportunities,
+    record_changes,
+    records,
+    timelines,
+    workspace,
+)
+from timeline_api.api.accounts import SyncQueue
 from timeline_api.api.problems import install_problem_handlers
+from timeline_api.connection_check import CheckPolicy
+from timeline_api.directory import Directory
 from timeline_api.projection import register_projection
 from timeline_api.record_writes import RecordWriter
 from timeline_api.settings import TimelineSettings
@@ -29,11 +44,24 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.records = RecordWriter(store, runtime.broker, runtime.topics.records)
+
+        async def publish_config(key: str, event: BaseModel) -> None:
+            await publish(runtime.broker, runtime.topics.config, key, event)
+
+        async def publish_sync(key: str, event: BaseModel) -> None:
+            await publish(runtime.broker, runtime.topics.sync_requests, key, event)
+
+        app.state.directory = Directory(runtime.db, publish_config)
+        app.state.sync_queue = SyncQueue(publish_sync)
+        policy = CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s)
+        app.state.connector = Connector(SecretBox(settings.secrets_key), policy)
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
             if settings.consume:
-                register_projection(runtime.broker, settings, store, runtime.tracer)
+                register_projection(
+                    runtime.broker, settings, store, app.state.directory, runtime.tracer
+                )
                 await runtime.broker.start()
             else:
                 await runtime.broker.connect()  # the records API publishes
@@ -53,6 +81,6 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     install_problem_handlers(app)
     for router in (health.router, records.router, timelines.router, explain.router):
         app.include_router(router)
-    for router in (record_changes.router, opportunities.router):
+    for router in (record_changes.router, opportunities.router, workspace.router, accounts.router):
         app.include_router(router)
     return app

@@ -13,6 +13,8 @@ from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, Timeline
 from crm_schemas.mail import TimelineMessage
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted, RecordEvent
+from crm_schemas.sync import SyncStatusChanged
+from timeline_api.directory import Directory
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.record_writes import RecordIndex
 from timeline_api.store import TimelineStore
@@ -24,6 +26,7 @@ def register_projection(
     broker: KafkaBroker,
     settings: ServiceSettings,
     store: TimelineStore,
+    directory: Directory,
     tracer_provider: TracerProvider | None = None,
 ) -> None:
     """Subscribe the projection's handlers, one consumer group per topic under ``GROUP``.
@@ -65,12 +68,17 @@ def register_projection(
         """Remember why an item is not on any timeline, for operators to look up."""
         await store.record_dropped(event)
 
+    async def project_status(event: SyncStatusChanged) -> None:
+        """Keep each account's newest sync status, for its owner to read."""
+        await directory.record_status(event)
+
     topics = settings.topics
     routes = (
         (topics.timeline_messages, "messages", TimelineMessage, project_message),
         (topics.timeline_events, "events", TimelineCalendarItem, project_event),
         (topics.records, "records", RecordEvent, project_record),
         (topics.dropped, "dropped", ItemDropped, project_dropped),
+        (topics.sync_status, "status", SyncStatusChanged, project_status),
     )
     for topic, name, contract, handler in routes:
         subscribe(

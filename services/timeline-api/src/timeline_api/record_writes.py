@@ -115,24 +115,24 @@ class RecordWriter:
 
     # --- reads by id ------------------------------------------------------------------
 
-    async def person(self, person_id: str, workspace_id: str | None = None) -> PersonUpserted:
-        """A person, or NotFoundError (also when in another workspace than asked)."""
+    async def person(self, person_id: str, workspace_id: str) -> PersonUpserted:
+        """A person of the workspace, or NotFoundError (also when in another workspace)."""
         doc = await self._store.person(person_id)
-        if doc is None or (workspace_id and doc["workspace_id"] != workspace_id):
+        if doc is None or doc["workspace_id"] != workspace_id:
             raise NotFoundError(f"no person with id {person_id}")
         return _person(doc)
 
-    async def company(self, company_id: str, workspace_id: str | None = None) -> CompanyUpserted:
-        """A company, or NotFoundError (also when in another workspace than asked)."""
+    async def company(self, company_id: str, workspace_id: str) -> CompanyUpserted:
+        """A company of the workspace, or NotFoundError (also when in another workspace)."""
         doc = await self._store.company(company_id)
-        if doc is None or (workspace_id and doc["workspace_id"] != workspace_id):
+        if doc is None or doc["workspace_id"] != workspace_id:
             raise NotFoundError(f"no company with id {company_id}")
         return _company(doc)
 
-    async def opportunity(self, opportunity_id: str) -> OpportunityUpserted:
-        """An opportunity, or NotFoundError."""
+    async def opportunity(self, opportunity_id: str, workspace_id: str) -> OpportunityUpserted:
+        """An opportunity of the workspace, or NotFoundError (also when in another one)."""
         doc = await self.opportunities.find_one({"_id": opportunity_id})
-        if doc is None:
+        if doc is None or doc["workspace_id"] != workspace_id:
             raise NotFoundError(f"no opportunity with id {opportunity_id}")
         return _opportunity(doc)
 
@@ -159,9 +159,11 @@ class RecordWriter:
         await self._save_person(person, previous=())
         return person
 
-    async def update_person(self, person_id: str, changes: dict[str, Any]) -> PersonUpserted:
+    async def update_person(
+        self, person_id: str, workspace_id: str, changes: dict[str, Any]
+    ) -> PersonUpserted:
         """A person with some fields changed; ``emails`` replaces the list of addresses."""
-        current = await self.person(person_id)
+        current = await self.person(person_id, workspace_id)
         if current.merged_into is not None:
             raise InvalidError("id", f"person {person_id} was merged: change the survivor")
         update: dict[str, Any] = {"updated_at": next_version(current.updated_at)}
@@ -178,9 +180,11 @@ class RecordWriter:
         await self._save_person(person, previous=current.emails)
         return person
 
-    async def merge_people(self, survivor_id: str, absorbed_id: str) -> PersonUpserted:
+    async def merge_people(
+        self, survivor_id: str, absorbed_id: str, workspace_id: str
+    ) -> PersonUpserted:
         """Move another person's addresses to this one; the other points here from now on."""
-        survivor = await self.person(survivor_id)
+        survivor = await self.person(survivor_id, workspace_id)
         if survivor.merged_into is not None:
             raise InvalidError("id", f"person {survivor_id} was merged itself")
         try:
@@ -242,9 +246,11 @@ class RecordWriter:
         await self._save_company(company, previous=())
         return company
 
-    async def update_company(self, company_id: str, changes: dict[str, Any]) -> CompanyUpserted:
+    async def update_company(
+        self, company_id: str, workspace_id: str, changes: dict[str, Any]
+    ) -> CompanyUpserted:
         """A company with some fields changed; ``domains`` replaces the list of domains."""
-        current = await self.company(company_id)
+        current = await self.company(company_id, workspace_id)
         update: dict[str, Any] = {"updated_at": next_version(current.updated_at)}
         if changes.get("name") is not None:
             update["name"] = changes["name"]

@@ -18,3 +18,11 @@ class TimelineSettings(ServiceSettings):
         default=True, description="Run the projection consumers in the API process."
     )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
+    allow_private_hosts: bool = Field(
+        default=False,
+        description="Let accounts point at loopback, link-local and private addresses"
+        " (the local stack and the tests need it; keep it off in production: SSRF).",
+    )
+    connect_timeout_s: float = Field(
+        default=15.0, gt=0, description="How long 'test the connection' waits per protocol."
+    )

@@ -213,11 +213,9 @@ class TimelineStore:
         """A person's document, or None."""
         return await self.people.find_one({"_id": person_id})
 
-    async def people_by_email(self, email: str, workspace_id: str | None) -> list[Document]:
+    async def people_by_email(self, email: str, workspace_id: str) -> list[Document]:
         """People with this address among theirs, compared case-insensitively."""
-        query: Document = {"emails": normalize_email(email)}
-        if workspace_id:
-            query["workspace_id"] = workspace_id
+        query: Document = {"emails": normalize_email(email), "workspace_id": workspace_id}
         return [doc async for doc in self.people.find(query).sort("_id", ASCENDING).limit(100)]
 
     async def explain_item(self, item_id: str) -> tuple[Document | None, Document | None]:
@@ -240,11 +238,9 @@ class TimelineStore:
         """A company's document, or None."""
         return await self.companies.find_one({"_id": company_id})
 
-    async def companies_by_domain(self, domain: str, workspace_id: str | None) -> list[Document]:
+    async def companies_by_domain(self, domain: str, workspace_id: str) -> list[Document]:
         """Companies with this domain among theirs."""
-        query: Document = {"domains": domain.strip().lower()}
-        if workspace_id:
-            query["workspace_id"] = workspace_id
+        query: Document = {"domains": domain.strip().lower(), "workspace_id": workspace_id}
         cursor = self.companies.find(query).sort("_id", ASCENDING).limit(100)
         return [doc async for doc in cursor]
 

@@ -2,9 +2,9 @@
 
 Answers by the message's RFC 5322 Message-ID within a workspace: synced (with its thread
 and the people and companies it is linked to), dropped (with the reason and the rule that
-decided), or never seen. Authentication is a later issue: the workspace is a required
-query parameter until then. Every lookup is by ``_id`` (the item id is derived from the
-workspace and the normalised Message-ID), so the answer is instant on any volume.
+decided), or never seen, in the workspace of the member asking. Every lookup is by
+``_id`` (the item id is derived from the workspace and the normalised Message-ID), so the
+answer is instant on any volume.
 """
 
 from datetime import datetime
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from crm_schemas.ids import company_id, message_item_id, normalize_message_id, person_id
-from timeline_api.api.deps import Store
+from timeline_api.api.deps import Store, Viewer
 from timeline_api.api.problems import invalid_input, problem_responses
 
 router = APIRouter(prefix="/v1/messages", tags=["explain"])
@@ -50,22 +50,17 @@ class Explanation(BaseModel):
 MessageIdParam = Annotated[
     str, Query(min_length=1, max_length=998, description="RFC 5322 Message-ID, <> optional.")
 ]
-WorkspaceParam = Annotated[
-    str,
-    Query(min_length=1, max_length=200, description="The workspace (required until auth)."),
-]
 
 
 @router.get(
     "/explain",
     response_model=Explanation,
     response_model_exclude_none=True,
-    responses=problem_responses(422),
+    responses=problem_responses(401, 422),
 )
-async def explain_message(
-    store: Store, message_id: MessageIdParam, workspace_id: WorkspaceParam
-) -> Explanation:
+async def explain_message(store: Store, viewer: Viewer, message_id: MessageIdParam) -> Explanation:
     """Why a message is, or is not, on the timelines of the workspace."""
+    workspace_id = viewer.workspace_id
     normalized = normalize_message_id(message_id)
     if not normalized or any(c.isspace() for c in normalized):
         raise invalid_input("query", "message_id", "not a Message-ID")

@@ -25,6 +25,7 @@ from timeline_api.api.timelines import (
     event_page,
     thread_page,
 )
+from timeline_api.domain.access import Member
 from timeline_api.domain.pagination import DEFAULT_LIMIT
 from timeline_api.record_writes import RecordWriter
 from timeline_api.store import TimelineStore, linked
@@ -35,28 +36,30 @@ MAX_MERGE_HOPS = 5
 
 @router.post("/opportunities", status_code=201, response_model=Opportunity, responses=WRITE_ERRORS)
 async def create_opportunity(
-    body: OpportunityCreate, writer: Writer, response: Response
+    body: OpportunityCreate, writer: Writer, viewer: Viewer, response: Response
 ) -> Opportunity:
     """Create an opportunity for a company, with the people attached."""
-    record = await writer.save_opportunity(body.workspace_id, body.model_dump(), None)
+    record = await writer.save_opportunity(viewer.workspace_id, body.model_dump(), None)
     response.headers["Location"] = f"/v1/opportunities/{record.opportunity_id}"
     return Opportunity.from_record(record)
 
 
 @router.get(
-    "/opportunities/{opportunity_id}", response_model=Opportunity, responses=problem_responses(404)
+    "/opportunities/{opportunity_id}",
+    response_model=Opportunity,
+    responses=problem_responses(401, 404),
 )
-async def get_opportunity(opportunity_id: str, writer: Writer) -> Opportunity:
+async def get_opportunity(opportunity_id: str, writer: Writer, viewer: Viewer) -> Opportunity:
     """One opportunity."""
-    return Opportunity.from_record(await writer.opportunity(opportunity_id))
+    return Opportunity.from_record(await writer.opportunity(opportunity_id, viewer.workspace_id))
 
 
 @router.patch("/opportunities/{opportunity_id}", response_model=Opportunity, responses=WRITE_ERRORS)
 async def update_opportunity(
-    opportunity_id: str, body: OpportunityUpdate, writer: Writer
+    opportunity_id: str, body: OpportunityUpdate, writer: Writer, viewer: Viewer
 ) -> Opportunity:
     """Change an opportunity's name, company or people (``person_ids`` replaces them)."""
-    current = await writer.opportunity(opportunity_id)
+    current = await writer.opportunity(opportunity_id, viewer.workspace_id)
     changes = body.model_dump(exclude_unset=True)
     record = await writer.save_opportunity(current.workspace_id, changes, current)
     return Opportunity.from_record(record)
@@ -74,8 +77,10 @@ async def _person_emails(store: TimelineStore, person_id: str) -> list[str]:
     return []
 
 
-async def _opportunity_link(writer: RecordWriter, store: TimelineStore, op_id: str) -> Document:
-    record = await writer.opportunity(op_id)
+async def _opportunity_link(
+    writer: RecordWriter, store: TimelineStore, op_id: str, viewer: Member
+) -> Document:
+    record = await writer.opportunity(op_id, viewer.workspace_id)
     people = await asyncio.gather(*(_person_emails(store, p) for p in record.person_ids))
     emails = [e for found in people for e in found]
     domains: list[str] = []
@@ -96,7 +101,7 @@ async def opportunity_threads(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The opportunity's Emails tab: its company's threads and its people's, newest first."""
-    link = await _opportunity_link(writer, store, opportunity_id)
+    link = await _opportunity_link(writer, store, opportunity_id, viewer)
     return await thread_page(store, link, cursor, limit, viewer)
 
 
@@ -113,5 +118,5 @@ async def opportunity_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The opportunity's Calendar tab: its company's meetings and its people's."""
-    link = await _opportunity_link(writer, store, opportunity_id)
+    link = await _opportunity_link(writer, store, opportunity_id, viewer)
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)

@@ -10,6 +10,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Request, Response
 
 from crm_schemas.records import CompanyUpserted, PersonUpserted
+from timeline_api.api.deps import Viewer
 from timeline_api.api.models import Company, Person
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_models import (
@@ -22,7 +23,7 @@ from timeline_api.api.record_models import (
 from timeline_api.record_writes import RecordWriter
 
 router = APIRouter(prefix="/v1", tags=["records"])
-WRITE_ERRORS = problem_responses(404, 409, 422)
+WRITE_ERRORS = problem_responses(401, 404, 409, 422)
 
 
 def get_writer(request: Request) -> RecordWriter:
@@ -44,40 +45,50 @@ def company_view(company: CompanyUpserted) -> Company:
 
 
 @router.post("/people", status_code=201, response_model=Person, responses=WRITE_ERRORS)
-async def create_person(body: PersonCreate, writer: Writer, response: Response) -> Person:
+async def create_person(
+    body: PersonCreate, writer: Writer, viewer: Viewer, response: Response
+) -> Person:
     """Create a person with addresses; their whole history shows on their timeline."""
-    fields = body.model_dump(exclude={"workspace_id"})
-    person = await writer.create_person(body.workspace_id, fields)
+    person = await writer.create_person(viewer.workspace_id, body.model_dump())
     response.headers["Location"] = f"/v1/people/{person.person_id}"
     return person_view(person)
 
 
 @router.patch("/people/{person_id}", response_model=Person, responses=WRITE_ERRORS)
-async def update_person(person_id: str, body: PersonUpdate, writer: Writer) -> Person:
+async def update_person(
+    person_id: str, body: PersonUpdate, writer: Writer, viewer: Viewer
+) -> Person:
     """Change a person's name, addresses or company."""
-    person = await writer.update_person(person_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    person = await writer.update_person(person_id, viewer.workspace_id, changes)
     return person_view(person)
 
 
 @router.post("/people/{person_id}/merge", response_model=Person, responses=WRITE_ERRORS)
-async def merge_person(person_id: str, body: MergeRequest, writer: Writer) -> Person:
+async def merge_person(
+    person_id: str, body: MergeRequest, writer: Writer, viewer: Viewer
+) -> Person:
     """Merge another person into this one: their addresses, and so their history, move
     here; the other person answers 308 to this one from now on."""
-    person = await writer.merge_people(person_id, body.from_)
+    person = await writer.merge_people(person_id, body.from_, viewer.workspace_id)
     return person_view(person)
 
 
 @router.post("/companies", status_code=201, response_model=Company, responses=WRITE_ERRORS)
-async def create_company(body: CompanyCreate, writer: Writer, response: Response) -> Company:
+async def create_company(
+    body: CompanyCreate, writer: Writer, viewer: Viewer, response: Response
+) -> Company:
     """Create a company with domains; auto-creation then reuses it for those domains."""
-    fields = body.model_dump(exclude={"workspace_id"})
-    company = await writer.create_company(body.workspace_id, fields)
+    company = await writer.create_company(viewer.workspace_id, body.model_dump())
     response.headers["Location"] = f"/v1/companies/{company.company_id}"
     return company_view(company)
 
 
 @router.patch("/companies/{company_id}", response_model=Company, responses=WRITE_ERRORS)
-async def update_company(company_id: str, body: CompanyUpdate, writer: Writer) -> Company:
+async def update_company(
+    company_id: str, body: CompanyUpdate, writer: Writer, viewer: Viewer
+) -> Company:
     """Change a company's name or domains."""
-    company = await writer.update_company(company_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    company = await writer.update_company(company_id, viewer.workspace_id, changes)
     return company_view(company)

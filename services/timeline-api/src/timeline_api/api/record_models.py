@@ -21,7 +21,6 @@ class PersonCreate(_Body):
     """A person a CRM creates. Without ``id`` it gets the id auto-creation would give its
     primary address, so a person created by hand and one auto-created are the same."""
 
-    workspace_id: Id
     name: Name
     emails: list[Email] = Field(min_length=1, description="The first is the primary.")
     company_id: Id | None = None
@@ -47,7 +46,6 @@ class MergeRequest(_Body):
 class CompanyCreate(_Body):
     """A company a CRM creates. Without ``id`` it gets the id of its first domain."""
 
-    workspace_id: Id
     name: Name
     domains: list[Domain] = Field(default_factory=list)
     id: Id | None = None
@@ -63,7 +61,6 @@ class CompanyUpdate(_Body):
 class OpportunityCreate(_Body):
     """An opportunity: a name, its company, the people attached."""
 
-    workspace_id: Id
     name: Name
     company_id: Id | None = None
     person_ids: list[Id] = Field(default_factory=list)

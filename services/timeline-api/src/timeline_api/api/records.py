@@ -9,23 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from timeline_api.api.deps import Store
+from timeline_api.api.deps import Store, Viewer, in_workspace
 from timeline_api.api.models import Company, CompanyPage, Person, PersonPage
 from timeline_api.api.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
-WorkspaceFilter = Annotated[
-    str | None, Query(description="Only records of this workspace.", min_length=1)
-]
 
-
-@router.get("/people/{person_id}", response_model=Person, responses=problem_responses(308, 404))
-async def get_person(person_id: str, store: Store) -> Person:
+@router.get(
+    "/people/{person_id}", response_model=Person, responses=problem_responses(308, 401, 404)
+)
+async def get_person(person_id: str, store: Store, viewer: Viewer) -> Person:
     """One person; 308 to the survivor when they were merged into another."""
-    doc = await store.person(person_id)
-    if doc is None:
-        raise HTTPException(404, f"no person with id {person_id}")
+    doc = in_workspace(await store.person(person_id), viewer, "person", person_id)
     if doc.get("merged_into"):
         target = doc["merged_into"]
         raise HTTPException(
@@ -36,34 +32,34 @@ async def get_person(person_id: str, store: Store) -> Person:
     return Person.from_doc(doc)
 
 
-@router.get("/people", response_model=PersonPage, responses=problem_responses(422))
+@router.get("/people", response_model=PersonPage, responses=problem_responses(401, 422))
 async def find_people(
     store: Store,
+    viewer: Viewer,
     email: Annotated[
         str, Query(min_length=3, description="Any of the person's addresses, any case.")
     ],
-    workspace_id: WorkspaceFilter = None,
 ) -> PersonPage:
-    """The people who have this address among theirs (people merged away left out)."""
-    docs = await store.people_by_email(email, workspace_id)
+    """The people of the workspace who have this address among theirs (merged ones left out)."""
+    docs = await store.people_by_email(email, viewer.workspace_id)
     return PersonPage(items=[Person.from_doc(d) for d in docs if not d.get("merged_into")])
 
 
-@router.get("/companies/{company_id}", response_model=Company, responses=problem_responses(404))
-async def get_company(company_id: str, store: Store) -> Company:
+@router.get(
+    "/companies/{company_id}", response_model=Company, responses=problem_responses(401, 404)
+)
+async def get_company(company_id: str, store: Store, viewer: Viewer) -> Company:
     """One company."""
-    doc = await store.company(company_id)
-    if doc is None:
-        raise HTTPException(404, f"no company with id {company_id}")
+    doc = in_workspace(await store.company(company_id), viewer, "company", company_id)
     return Company.from_doc(doc)
 
 
-@router.get("/companies", response_model=CompanyPage, responses=problem_responses(422))
+@router.get("/companies", response_model=CompanyPage, responses=problem_responses(401, 422))
 async def find_companies(
     store: Store,
+    viewer: Viewer,
     domain: Annotated[str, Query(min_length=1, description="One of the company's domains.")],
-    workspace_id: WorkspaceFilter = None,
 ) -> CompanyPage:
-    """The companies that have this domain among theirs."""
-    docs = await store.companies_by_domain(domain, workspace_id)
+    """The companies of the workspace that have this domain among theirs."""
+    docs = await store.companies_by_domain(domain, viewer.workspace_id)
     return CompanyPage(items=[Company.from_doc(d) for d in docs])

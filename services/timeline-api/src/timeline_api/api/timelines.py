@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from crm_runtime.mongo import Document
-from timeline_api.api.deps import Store, Viewer
+from timeline_api.api.deps import Store, Viewer, in_workspace
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import invalid_input, problem_responses
+from timeline_api.domain.access import Member
 from timeline_api.domain.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -29,7 +30,7 @@ From = Annotated[
 ]
 To = Annotated[datetime | None, Query(description="Meetings starting before (ISO 8601).")]
 Order = Annotated[Literal["desc", "asc"], Query(description="By start: newest first by default.")]
-ERRORS = problem_responses(404, 422)
+ERRORS = problem_responses(401, 404, 422)
 
 
 def _cursor(
@@ -49,29 +50,25 @@ def _cursor(
 CursorParam = Annotated[Cursor | None, Depends(_cursor)]
 
 
-async def _person_link(store: TimelineStore, person_id: str) -> Document:
-    person = await store.person(person_id)
-    if person is None:
-        raise HTTPException(404, f"no person with id {person_id}")
+async def _person_link(store: TimelineStore, person_id: str, viewer: Member) -> Document:
+    person = in_workspace(await store.person(person_id), viewer, "person", person_id)
     return linked(person["workspace_id"], list(person.get("emails", [])))
 
 
-async def _company_link(store: TimelineStore, company_id: str) -> Document:
-    company = await store.company(company_id)
-    if company is None:
-        raise HTTPException(404, f"no company with id {company_id}")
+async def _company_link(store: TimelineStore, company_id: str, viewer: Member) -> Document:
+    company = in_workspace(await store.company(company_id), viewer, "company", company_id)
     emails = await store.company_people_emails(company)
     return linked(company["workspace_id"], emails, list(company.get("domains", [])))
 
 
 async def thread_page(
-    store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: str | None
+    store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: Member
 ) -> ThreadPage:
     """One page of the threads a link (addresses, domains) reaches, as the viewer may see."""
     threads = await store.threads_with(link, cursor, limit)
     keys = [Cursor(t.last_activity, t.thread_id) for t in threads]
     return ThreadPage(
-        items=[redact_thread(t, viewer) for t in threads[:limit]],
+        items=[redact_thread(t, viewer.member_id) for t in threads[:limit]],
         next_cursor=next_cursor(keys, limit),
     )
 
@@ -81,14 +78,14 @@ async def event_page(
     link: Document,
     window: tuple[datetime | None, datetime | None],
     page: tuple[Cursor | None, int, bool],
-    viewer: str | None,
+    viewer: Member,
 ) -> EventPage:
     """One page of the meetings a link reaches in a window, as the viewer may see."""
     cursor, limit, newest_first = page
     events = await store.events_with(link, window, cursor, limit, newest_first)
     keys = [Cursor(e.starts_at, e.item_id) for e in events]
     return EventPage(
-        items=[redact_event(e, viewer) for e in events[:limit]],
+        items=[redact_event(e, viewer.member_id) for e in events[:limit]],
         next_cursor=next_cursor(keys, limit),
     )
 
@@ -102,7 +99,7 @@ async def person_threads(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The person's Emails tab: threads with any of their addresses, newest first."""
-    link = await _person_link(store, person_id)
+    link = await _person_link(store, person_id, viewer)
     return await thread_page(store, link, cursor, limit, viewer)
 
 
@@ -115,7 +112,7 @@ async def company_threads(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The company's Emails tab: threads with its domains or its people, newest first."""
-    link = await _company_link(store, company_id)
+    link = await _company_link(store, company_id, viewer)
     return await thread_page(store, link, cursor, limit, viewer)
 
 
@@ -123,10 +120,10 @@ async def company_threads(
 async def get_thread(thread_id: str, store: Store, viewer: Viewer) -> ThreadDetailView:
     """The whole conversation, oldest message first, each as its visibility allows."""
     thread = await store.thread(thread_id)
-    if thread is None:
+    if thread is None or thread.workspace_id != viewer.workspace_id:
         raise HTTPException(404, f"no thread with id {thread_id}")
     messages = await store.thread_messages(thread_id, with_body=True)
-    return redact_thread_detail(thread, messages, viewer)
+    return redact_thread_detail(thread, messages, viewer.member_id)
 
 
 @router.get("/people/{person_id}/events", response_model=EventPage, responses=ERRORS)
@@ -141,7 +138,7 @@ async def person_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The person's Calendar tab: meetings with any of their addresses."""
-    link = await _person_link(store, person_id)
+    link = await _person_link(store, person_id, viewer)
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
 
 
@@ -157,5 +154,5 @@ async def company_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The company's Calendar tab: meetings with its domains or its people."""
-    link = await _company_link(store, company_id)
+    link = await _company_link(store, company_id, viewer)
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)

@@ -1,0 +1,80 @@
+"""Testing a connection before it is stored: which protocol failed, and why, in words.
+
+The checks themselves do I/O (``timeline_api.connection_check``); what a failure means to
+the user, and which server addresses an account may point at, are decided here.
+"""
+
+import ipaddress
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Failure(StrEnum):
+    """Why a protocol's check failed, from the user's point of view."""
+
+    FORBIDDEN_HOST = "forbidden_host"
+    DNS = "dns"
+    CONNECTION = "connection"
+    TLS = "tls"
+    AUTH = "auth"
+    NO_SUCH_FOLDER = "no_such_folder"
+    NOT_CALDAV = "not_caldav"
+    PROTOCOL = "protocol"
+
+
+class Check(BaseModel):
+    """The outcome of checking one protocol of an account."""
+
+    protocol: str
+    ok: bool
+    failure: Failure | None = None
+    message: str
+    detail: str | None = None
+
+
+_WORDS: dict[Failure, str] = {
+    Failure.FORBIDDEN_HOST: "{host} is a private or local address, which accounts may not use",
+    Failure.DNS: "Cannot resolve host {host}: check the server name",
+    Failure.CONNECTION: "Cannot reach {host}: check the server name and port",
+    Failure.TLS: "TLS handshake with {host} failed: check the security setting and the port",
+    Failure.AUTH: "The {protocol} server refused the user name or password",
+    Failure.NO_SUCH_FOLDER: "The mailbox has no folder named {detail}",
+    Failure.NOT_CALDAV: "{host} is not a CalDAV server (no calendars found at that address)",
+    Failure.PROTOCOL: "The {protocol} server answered in a way we do not understand",
+}
+
+
+def failed(protocol: str, failure: Failure, host: str, detail: str = "") -> Check:
+    """A failed check, with the sentence a user reads."""
+    message = _WORDS[failure].format(protocol=protocol, host=host, detail=detail)
+    return Check(protocol=protocol, ok=False, failure=failure, message=message, detail=detail)
+
+
+def passed(protocol: str, message: str) -> Check:
+    """A check that passed."""
+    return Check(protocol=protocol, ok=True, message=message)
+
+
+def refused_address(address: str) -> str | None:
+    """Why an account may not point at this IP address, None when it may.
+
+    User-supplied hosts are a server-side request forgery risk: loopback, link-local,
+    private, shared (CGNAT), multicast, reserved and unspecified addresses are refused,
+    and so are IPv6 addresses that map or embed one of those.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return refused_address(str(embedded))
+    for flag in ("is_loopback", "is_link_local", "is_private", "is_multicast"):
+        if getattr(ip, flag):
+            return flag.removeprefix("is_").replace("_", "-")
+    if ip.is_reserved or ip.is_unspecified:
+        return "reserved"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
+        return "shared"
+    if not ip.is_global:
+        return "not global"
+    return None
