@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from crm_runtime.bus import publish
+from crm_schemas.config import WorkspaceConfigured
 from timeline_api.app import create_app
 from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, Role, member_for
@@ -76,11 +78,17 @@ class Timeline:
     broker: KafkaBroker
     mongo: AsyncMongoClient[dict[str, Any]]
     directory: Directory
+    app: FastAPI
 
     async def key_for(
         self, workspace_id: str, email: str = "viewer@acme.test", role: Role = Role.ADMIN
     ) -> tuple[Member, str]:
-        """A member of the workspace (made if need be) and a new API key of theirs."""
+        """A member of the workspace (both made if need be) and a new API key of theirs."""
+        if await self.directory.workspace(workspace_id) is None:
+            name = f"Workspace {workspace_id}"
+            await self.directory.save_workspace(
+                WorkspaceConfigured(workspace_id=workspace_id, name=name, domains=("us.test",))
+            )
         member = member_for(workspace_id, email, None, role)
         await self.directory.save_member(member)
         return member, await self.directory.issue_key(member, "test")
@@ -126,7 +134,7 @@ async def timeline(settings: TimelineSettings) -> AsyncIterator[Timeline]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://timeline") as client:
             try:
-                yield Timeline(client, settings, broker, mongo, app.state.directory)
+                yield Timeline(client, settings, broker, mongo, app.state.directory, app)
             finally:
                 await broker.stop()
     await mongo.drop_database(settings.mongo_db)

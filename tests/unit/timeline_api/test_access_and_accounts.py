@@ -1,0 +1,129 @@
+"""The pure rules behind keys, server addresses and account settings."""
+
+import pytest
+
+from crm_schemas.config import (
+    AccountConfigured,
+    CalDavConnection,
+    CalendarSettings,
+    ImapConnection,
+    MailSettings,
+    MailVisibility,
+)
+from crm_schemas.sync import SyncKind
+from timeline_api.accounts import apply_calendar, apply_mail, status_views
+from timeline_api.api.account_models import CalendarSettingsIn, MailSettingsIn
+from timeline_api.domain.access import (
+    KEY_PREFIX,
+    Role,
+    bearer_key,
+    key_digest,
+    member_for,
+    member_id_for,
+    new_api_key,
+)
+from timeline_api.domain.connection import Failure, failed, refused_address
+
+
+def test_a_new_key_is_long_random_and_only_its_digest_is_stored() -> None:
+    first, second = new_api_key(), new_api_key()
+    assert first != second
+    assert first.startswith(KEY_PREFIX)
+    assert len(first) > 40
+    assert key_digest(first) != first
+    assert key_digest(first) == key_digest(first)
+    assert len(key_digest(first)) == 64
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        ("Bearer crm_abc", "crm_abc"),
+        ("bearer   crm_abc ", "crm_abc"),
+        ("Basic crm_abc", None),
+        ("Bearer abc", None),
+        ("crm_abc", None),
+        ("", None),
+        (None, None),
+        ("Bearer crm_" + "x" * 300, None),
+    ],
+)
+def test_only_a_bearer_key_of_ours_is_read_from_the_header(
+    header: str | None, key: str | None
+) -> None:
+    assert bearer_key(header) == key
+
+
+def test_a_member_is_one_per_address_and_workspace_and_named_by_it_when_unnamed() -> None:
+    member = member_for("ws1", "Ann@Acme.TEST", None, Role.MEMBER)
+    assert member.email == "ann@acme.test"
+    assert member.name == "ann@acme.test"
+    assert member.member_id == member_id_for("ws1", "ann@acme.test")
+    assert member.member_id != member_id_for("ws2", "ann@acme.test")
+    assert not member.is_admin
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.9", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),  # the cloud metadata service
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),  # noqa: S104 - an address to refuse, not to bind
+        ("224.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fd00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
+)
+def test_accounts_may_not_point_at_private_or_local_addresses(address: str, refused: bool) -> None:
+    assert (refused_address(address) is not None) is refused
+
+
+def test_a_failure_is_said_in_words_naming_the_host() -> None:
+    check = failed("IMAP", Failure.DNS, "imap.nowhere.test", "Name or service not known")
+    assert not check.ok
+    assert check.message == "Cannot resolve host imap.nowhere.test: check the server name"
+
+
+def test_a_settings_change_replaces_only_what_it_names() -> None:
+    current = MailSettings(exclude_folders=("Personal",), blocklist=("a@b.test",))
+    changed = apply_mail(
+        current, MailSettingsIn(visibility=MailVisibility.FULL, blocklist=["X.test", "x.test"])
+    )
+    assert changed.visibility is MailVisibility.FULL
+    assert changed.blocklist == ("x.test",)
+    assert changed.exclude_folders == ("Personal",)
+    assert changed.contact_creation == current.contact_creation
+    calendar = apply_calendar(CalendarSettings(), CalendarSettingsIn(contact_creation=False))
+    assert calendar.contact_creation is False
+    assert calendar.visibility == CalendarSettings().visibility
+
+
+def _account(**connections: object) -> AccountConfigured:
+    return AccountConfigured(
+        account_id="a1", workspace_id="w", owner_member_id="m", email="me@x.test", **connections
+    )
+
+
+def test_nothing_looks_synced_before_a_sync_reports() -> None:
+    imap = ImapConnection(host="h", port=993, username="u", password_encrypted="s")
+    caldav = CalDavConnection(url="http://h/", username="u", password_encrypted="s")
+    both = _account(imap=imap, caldav=caldav)
+
+    pending = status_views(both, {})
+    reported = status_views(both, {SyncKind.MAIL: {"state": "importing", "done": 5, "total": 9}})
+
+    assert [(s.kind, s.state) for s in pending] == [
+        (SyncKind.MAIL, "pending"),
+        (SyncKind.CALENDAR, "pending"),
+    ]
+    assert (reported[0].state, reported[0].done, reported[0].total) == ("importing", 5, 9)
+    assert [s.kind for s in status_views(_account(caldav=caldav), {})] == [SyncKind.CALENDAR]
