@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from crm_schemas.config import AccountConfigured, TlsMode
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
+from tests.integration.timeline_api.builders import mail, person
 from tests.integration.timeline_api.conftest import Timeline, eventually
 from timeline_api.connection_check import CheckPolicy, check_caldav, check_imap, check_smtp
 from timeline_api.domain.access import Role
@@ -307,3 +308,47 @@ async def test_only_the_owner_changes_an_account_and_disconnecting_stops_it(
     assert stored.disconnected
     assert stored.imap is None
     assert stored.caldav is None
+
+
+async def test_disconnecting_removes_only_what_that_account_alone_brought(
+    timeline: Timeline, unique: str
+) -> None:
+    ws, topics = f"ws-{unique}", timeline.settings.topics
+    member = await timeline.login(ws, "me@us.test")
+    for account_id in ("acc-a", "acc-b"):
+        await timeline.directory.save_account(
+            AccountConfigured(
+                account_id=account_id,
+                workspace_id=ws,
+                owner_member_id=member.member_id,
+                email=f"{account_id}@us.test",
+            )
+        )
+    ann = person(ws, "Ann", "ann@client.test")
+    only_a = mail(ws, "only-a@x", subject="Only A", account="acc-a")
+    reply_a = mail(ws, "reply-a@x", root="shared@x", minutes=5, subject="Re", account="acc-a")
+    shared = [mail(ws, "shared@x", subject="Shared", account=a) for a in ("acc-a", "acc-b")]
+    for event in (only_a, reply_a, *shared):
+        await timeline.publish(topics.timeline_messages, event.thread_id, event)
+    await timeline.publish(topics.records, ann.person_id, ann)
+    path = f"/v1/people/{ann.person_id}/threads"
+    await eventually(
+        lambda: timeline.try_json(path),
+        lambda p: sorted(t["message_count"] for t in p.get("items", [])) == [1, 2],
+    )
+
+    gone = await timeline.client.delete("/v1/accounts/acc-a")
+
+    assert gone.status_code == 204
+    after = await eventually(
+        lambda: timeline.try_json(path), lambda p: len(p.get("items", [])) == 1
+    )
+    [thread] = after["items"]
+    assert (thread["subject"], thread["message_count"]) == ("Shared", 1)
+    detail = await timeline.get_json(f"/v1/threads/{thread['id']}")
+    assert [m["message_id"] for m in detail["messages"]] == ["shared@x"]
+    db = timeline.mongo[timeline.settings.mongo_db]
+    stored = await db.messages.find_one({"message_id": "shared@x"})
+    assert stored is not None
+    assert list(stored["sources"]) == ["acc-b"]
+    assert await db.threads.find_one({"_id": only_a.thread_id}) is None

@@ -10,10 +10,12 @@ from opentelemetry.trace import TracerProvider
 from crm_runtime.delivery import subscribe
 from crm_runtime.settings import ServiceSettings
 from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, TimelineEvent
+from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.mail import TimelineMessage
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted, RecordEvent
 from crm_schemas.sync import SyncStatusChanged
+from timeline_api.account_removal import remove_account_items
 from timeline_api.directory import Directory
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.record_writes import RecordIndex
@@ -72,6 +74,11 @@ def register_projection(
         """Keep each account's newest sync status, for its owner to read."""
         await directory.record_status(event)
 
+    async def project_config(event: ConfigEvent) -> None:
+        """A disconnected account leaves the timelines: what only it brought goes."""
+        if isinstance(event, AccountConfigured) and event.disconnected:
+            await remove_account_items(store, event.account_id)
+
     topics = settings.topics
     routes = (
         (topics.timeline_messages, "messages", TimelineMessage, project_message),
@@ -79,6 +86,7 @@ def register_projection(
         (topics.records, "records", RecordEvent, project_record),
         (topics.dropped, "dropped", ItemDropped, project_dropped),
         (topics.sync_status, "status", SyncStatusChanged, project_status),
+        (topics.config, "config", ConfigEvent, project_config),
     )
     for topic, name, contract, handler in routes:
         subscribe(

@@ -48,6 +48,11 @@ def _key(account_id: str) -> str:
     return account_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
+def source_key(item_or_account_id: str) -> str:
+    """An id as the field name it is stored under (sources, thread members)."""
+    return _key(item_or_account_id)
+
+
 def _sources(doc: Document) -> tuple[Source, ...]:
     return tuple(Source.model_validate(s) for s in (doc.get("sources") or {}).values())
 
