@@ -42,13 +42,17 @@ CREATES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/people"): {"name": "X", "emails": ["x@else.test"], "company_id": "{company_id}"},
     ("POST", "/v1/opportunities"): {"name": "Deal", "company_id": "{company_id}"},
 }
-UNSCOPED = {("GET", "/healthz")}
+UNSCOPED = {  # no workspace of the caller's: health, and the callback bound by its state
+    ("GET", "/healthz"),
+    ("GET", "/v1/accounts/oauth/{provider}/callback"),
+}
 NOT_BY_ID = {  # create, test or change only the caller's own workspace: checked elsewhere
     ("POST", "/v1/companies"),
     ("POST", "/v1/accounts"),
     ("POST", "/v1/accounts/test"),
     ("POST", "/v1/members"),
     ("PATCH", "/v1/workspace"),
+    ("POST", "/v1/accounts/oauth/{provider}/start"),
 }
 
 

@@ -15,6 +15,7 @@ from timeline_api.api import (
     accounts,
     explain,
     health,
+    oauth_routes,
     opportunities,
     record_changes,
     records,
@@ -25,6 +26,7 @@ from timeline_api.api.accounts import SyncQueue
 from timeline_api.api.problems import install_problem_handlers
 from timeline_api.connection_check import CheckPolicy
 from timeline_api.directory import Directory
+from timeline_api.oauth import consents
 from timeline_api.projection import register_projection
 from timeline_api.record_writes import RecordWriter
 from timeline_api.settings import TimelineSettings
@@ -55,6 +57,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.state.sync_queue = SyncQueue(publish_sync)
         policy = CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s)
         app.state.connector = Connector(SecretBox(settings.secrets_key), policy)
+        app.state.consents = consents(settings)
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
@@ -81,6 +84,8 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     install_problem_handlers(app)
     for router in (health.router, records.router, timelines.router, explain.router):
         app.include_router(router)
-    for router in (record_changes.router, opportunities.router, workspace.router, accounts.router):
+    for router in (record_changes.router, opportunities.router, workspace.router):
+        app.include_router(router)
+    for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
     return app

@@ -1,6 +1,6 @@
 """The timeline API's settings: the common ones, plus where it listens."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from crm_runtime.settings import ServiceSettings
@@ -25,4 +25,23 @@ class TimelineSettings(ServiceSettings):
     )
     connect_timeout_s: float = Field(
         default=15.0, gt=0, description="How long 'test the connection' waits per protocol."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where users reach this API; OAuth providers redirect back under it.",
+    )
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    microsoft_client_id: str = ""
+    microsoft_client_secret: SecretStr = SecretStr("")
+    microsoft_authority: str = Field(
+        default="https://login.microsoftonline.com/common",
+        description="The Microsoft identity platform authority (tenant or 'common').",
+    )
+    oauth_ca_bundle: str | None = Field(
+        default=None,
+        description="CA bundle to trust for the OAuth endpoints (tests: the emulator's);"
+        " default: the system's.",
     )

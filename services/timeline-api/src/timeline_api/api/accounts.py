@@ -60,7 +60,8 @@ Conn = Annotated[Connector, Depends(get_connector)]
 Queue = Annotated[SyncQueue, Depends(get_sync_queue)]
 
 
-async def _view(directory: Directory, account: AccountConfigured) -> AccountView:
+async def account_view(directory: Directory, account: AccountConfigured) -> AccountView:
+    """The account as the API shows it, with its sync status."""
     return AccountView.of(
         account, status_views(account, await directory.statuses(account.account_id))
     )
@@ -109,20 +110,20 @@ async def connect(
     await directory.save_account(account)
     await queue.sync_now(account)
     response.headers["Location"] = f"/v1/accounts/{account.account_id}"
-    return await _view(directory, account)
+    return await account_view(directory, account)
 
 
 @router.get("", response_model=list[AccountView], responses=problem_responses(401))
 async def list_accounts(directory: Dir, viewer: Viewer) -> list[AccountView]:
     """Every connected account of the workspace, with settings and sync status."""
     accounts = await directory.workspace_accounts(viewer.workspace_id)
-    return [await _view(directory, a) for a in accounts]
+    return [await account_view(directory, a) for a in accounts]
 
 
 @router.get("/{account_id}", response_model=AccountView, responses=READ_ERRORS)
 async def get_account(account_id: str, directory: Dir, viewer: Viewer) -> AccountView:
     """One account: its settings, its servers (no passwords) and where its sync stands."""
-    return await _view(directory, await _account(directory, viewer, account_id))
+    return await account_view(directory, await _account(directory, viewer, account_id))
 
 
 @router.patch("/{account_id}", response_model=AccountView, responses=WRITE_ERRORS)
@@ -146,7 +147,7 @@ async def update_account(
     await directory.save_account(changed)
     if body.imap or body.caldav:  # new credentials: a failing account gets going again now
         await queue.sync_now(changed)
-    return await _view(directory, changed)
+    return await account_view(directory, changed)
 
 
 @router.post("/{account_id}/sync", status_code=202, responses=READ_ERRORS)
