@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop test test-unit lint fmt bench contracts clean
+.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ run: bootstrap infra-up ## Run the system on the local stack with a demo mailbox
 
 stop: ## Stop the services started by `make run` (the stack keeps running)
 	$(BIN)/python scripts/demo.py --stop
+
+workspace: bootstrap ## Create a workspace and its first admin: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test
+	@test -n "$(NAME)" -a -n "$(DOMAIN)" -a -n "$(EMAIL)" || { echo "usage: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test"; exit 2; }
+	$(BIN)/crm-admin bootstrap --name "$(NAME)" --domain "$(DOMAIN)" --admin-email "$(EMAIL)"
 
 test: bootstrap ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh
