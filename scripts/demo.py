@@ -238,6 +238,16 @@ def show(system: LocalSystem, key: str, person: dict[str, Any]) -> None:
     )
 
 
+def print_accounts(system: LocalSystem, key: str) -> None:
+    print("\n=== connected accounts")
+    for account in get(system, key, "/v1/accounts"):
+        states = ", ".join(
+            f"{s['kind']} {s['state']}" + (f" ({s['done']} items)" if s["done"] else "")
+            for s in account["status"]
+        )
+        print(f"  {account['email']} ({account['provider']}): {states}")
+
+
 def print_timeline(system: LocalSystem, key: str, path: str) -> None:
     print("  Emails:")
     for thread in get(system, key, f"{path}/threads")["items"]:
@@ -262,6 +272,7 @@ def main() -> None:
     seed_demo()
     key = connect_and_sync(system)
     person = wait_for_timeline(system, key)
+    print_accounts(system, key)
     show(system, key, person)
     system.processes.clear()  # leave them running for the user; `make stop` ends them
 
