@@ -188,6 +188,7 @@ async def test_a_wrong_password_is_refused_by_protocol_and_nothing_is_stored(
     assert created.status_code == 422
     assert created.headers["content-type"] == "application/problem+json"
     assert "Nothing was saved" in created.json()["detail"]
+    assert [c["failure"] for c in created.json()["checks"]] == ["auth", "auth", "auth"]
     assert await timeline.directory.workspace_accounts(f"ws-{unique}") == []
 
 

@@ -22,7 +22,7 @@ from timeline_api.domain.access import (
     member_id_for,
     new_api_key,
 )
-from timeline_api.domain.connection import Failure, failed, refused_address
+from timeline_api.domain.connection import Failure, failed, listed_folder, refused_address
 
 
 def test_a_new_key_is_long_random_and_only_its_digest_is_stored() -> None:
@@ -127,3 +127,19 @@ def test_nothing_looks_synced_before_a_sync_reports() -> None:
     ]
     assert (reported[0].state, reported[0].done, reported[0].total) == ("importing", 5, 9)
     assert [s.kind for s in status_views(_account(caldav=caldav), {})] == [SyncKind.CALENDAR]
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ('(\\HasNoChildren) "/" INBOX', "INBOX"),
+        ('(\\HasNoChildren \\Sent) "/" "Sent"', "Sent"),
+        ('(\\HasChildren) "." "Projects.Client \\"A\\""', 'Projects.Client "A"'),
+        ('(\\HasNoChildren) "/" "Entw&APw-rfe"', "Entwürfe"),
+        ('(\\HasNoChildren) "/" "R&AOk-sum&AOk- & co"', "Résumé & co"),
+        ('(\\Noselect) NIL "Shared"', "Shared"),
+        ("not a list line", None),
+    ],
+)
+def test_folder_names_are_read_from_list_lines_in_unicode(line: str, name: str | None) -> None:
+    assert listed_folder(line) == name

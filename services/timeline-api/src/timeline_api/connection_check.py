@@ -22,7 +22,14 @@ from caldav.lib import error as caldav_error
 from pydantic import SecretStr
 
 from crm_schemas.config import TlsMode
-from timeline_api.domain.connection import Check, Failure, failed, passed, refused_address
+from timeline_api.domain.connection import (
+    Check,
+    Failure,
+    failed,
+    listed_folder,
+    passed,
+    refused_address,
+)
 
 T = TypeVar("T")
 
@@ -99,12 +106,21 @@ def _imap(
 
 
 def _folder_names(listing: list[Any]) -> set[str]:
+    """Every folder name a LIST answered; a name sent as a literal comes as a tuple."""
     names = set()
-    for line in listing:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
-        name = text.rsplit(' "', 1)[-1].rstrip('"') if text.endswith('"') else text.split()[-1]
-        names.add(name)
+    for item in listing:
+        if isinstance(item, tuple):  # (b'(\\HasNoChildren) "/" {8}', b'Projects')
+            line = f'{_text(item[0]).rsplit("{", 1)[0]}"{_text(item[1])}"'
+        else:
+            line = _text(item)
+        name = listed_folder(line)
+        if name is not None:
+            names.add(name)
     return names
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _check_imap(

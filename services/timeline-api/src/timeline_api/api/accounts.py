@@ -19,7 +19,7 @@ from timeline_api.api.account_models import (
     ConnectionTest,
 )
 from timeline_api.api.deps import Dir, Viewer
-from timeline_api.api.problems import problem_responses
+from timeline_api.api.problems import ProblemError, problem_responses
 from timeline_api.directory import Directory, Publish
 from timeline_api.domain.access import Member
 
@@ -75,11 +75,13 @@ async def _account(directory: Directory, viewer: Member, account_id: str) -> Acc
 
 
 def _refuse_failed(checks: ConnectionTest) -> None:
+    """A 422 naming each protocol that failed, with every check as ``checks``."""
     if not checks.ok:
         failed = [c for c in checks.checks if not c.ok]
-        raise HTTPException(
+        raise ProblemError(
             422,
             "; ".join(f"{c.protocol}: {c.message}" for c in failed) + ". Nothing was saved.",
+            checks=[c.model_dump(mode="json") for c in checks.checks],
         )
 
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from timeline_api.domain.ownership import ConflictError, InvalidError, NotFoundError, RecordError
@@ -24,7 +24,9 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem detail."""
+    """An RFC 9457 problem detail; some carry extension members (e.g. ``checks``)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = "about:blank"
     title: str
@@ -69,6 +71,19 @@ def invalid_input(location: str, field: str, message: str) -> RequestValidationE
     )
 
 
+class ProblemError(Exception):
+    """A refusal with extension members beside the detail, for clients to act on."""
+
+    def __init__(self, status: int, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.extensions = status, detail, extensions
+
+
+async def _extended_problem(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ProblemError)
+    return problem(request, error.status, error.detail, **error.extensions)
+
+
 async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     detail = error.detail if isinstance(error.detail, str) else None
@@ -110,3 +125,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(RecordError, _record_problem)
+    app.add_exception_handler(ProblemError, _extended_problem)

@@ -4,7 +4,9 @@ The checks themselves do I/O (``timeline_api.connection_check``); what a failure
 the user, and which server addresses an account may point at, are decided here.
 """
 
+import base64
 import ipaddress
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -78,3 +80,30 @@ def refused_address(address: str) -> str | None:
     if not ip.is_global:
         return "not global"
     return None
+
+
+_LIST_LINE = re.compile(r'^\((?P<flags>[^)]*)\) (?P<delimiter>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
+
+
+def decode_folder_name(name: str) -> str:
+    """A folder name as IMAP sends it (RFC 3501 modified UTF-7) in plain Unicode."""
+
+    def decode(match: re.Match[str]) -> str:
+        chunk = match.group(1)
+        if not chunk:
+            return "&"
+        padded = chunk.replace(",", "/") + "=" * (-len(chunk) % 4)
+        return base64.b64decode(padded).decode("utf-16-be")
+
+    return re.sub(r"&([A-Za-z0-9+,]*)-", decode, name)
+
+
+def listed_folder(line: str) -> str | None:
+    """The folder name of one LIST response line, None when it is not one."""
+    found = _LIST_LINE.match(line.strip())
+    if found is None:
+        return None
+    name = found.group("name").strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    return decode_folder_name(name)
