@@ -39,3 +39,30 @@ def external_mail(
         f"Message-ID: <{tag}-{n}-{time.time_ns()}@customer.io>\n"
         f"Date: Tue, 05 Mar 2024 10:{n % 60:02d}:00 +0100\n\nHello {n}\n"
     ).encode()
+
+
+def graph_message(n: int, tag: str, sent: bool = False) -> dict[str, object]:
+    """A Graph message resource's fields; sent items carry no transport headers."""
+    message_id = f"<{tag}-{n}-{time.time_ns()}@customer.io>"
+    owner = {"emailAddress": {"name": "Owner", "address": "owner@acme.test"}}
+    client = {"emailAddress": {"name": f"Client {n}", "address": f"client{n}@customer.io"}}
+    fields: dict[str, object] = {
+        "internetMessageId": message_id,
+        "subject": f"{tag} {n}",
+        "from": owner if sent else client,
+        "sender": owner if sent else client,
+        "toRecipients": [client if sent else owner],
+        "ccRecipients": [],
+        "sentDateTime": f"2024-03-05T10:{n % 60:02d}:00Z",
+        "receivedDateTime": f"2024-03-05T10:{n % 60:02d}:05Z",
+        "hasAttachments": False,
+        "body": {"contentType": "text", "content": f"Hello {n}"},
+    }
+    if not sent:
+        fields["internetMessageHeaders"] = [
+            {"name": "Message-ID", "value": message_id},
+            {"name": "From", "value": f"Client {n} <client{n}@customer.io>"},
+            {"name": "To", "value": "Owner <owner@acme.test>"},
+            {"name": "Subject", "value": f"{tag} {n}"},
+        ]
+    return fields

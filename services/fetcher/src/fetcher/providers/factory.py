@@ -1,5 +1,6 @@
 """Opening an account's API provider: its tokens, HTTP client and rate limiters."""
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,7 +65,9 @@ class ProviderFactory:
         assert account.oauth is not None
         s = self.settings
         policy = RetryPolicy(attempts=s.provider_attempts, max_wait_s=s.provider_max_wait_s)
-        verify: str | bool = s.provider_ca_file or True
+        verify: ssl.SSLContext | bool = True
+        if s.provider_ca_file:
+            verify = ssl.create_default_context(cafile=s.provider_ca_file)
         limits = httpx.Limits(max_connections=max(s.graph_concurrency, 4))
         async with httpx.AsyncClient(
             timeout=s.provider_timeout_s, verify=verify, limits=limits

@@ -79,7 +79,8 @@ class GraphMail:
     async def changes(self, stream: str, cursor: ProviderCursor) -> ChangePage:
         """The delta page the cursor points at."""
         url = cursor.page or cursor.token or f"{self._base}/me/mailFolders/{stream}/messages/delta"
-        params = {} if (cursor.page or cursor.token) else {"$select": "id"}
+        # A next or delta link carries its own query; httpx would replace it with params.
+        params = None if (cursor.page or cursor.token) else {"$select": "id"}
         headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
         try:
             async with self._slots:

@@ -13,6 +13,7 @@ from typing import Any
 
 import google.auth.exceptions
 import msal
+import requests
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 from pydantic import SecretStr
@@ -90,7 +91,7 @@ class MicrosoftTokens:
         self._authority = authority
         wanted = [s for s in scopes if s not in _MSAL_RESERVED] or list(GRAPH_DEFAULT_SCOPES)
         self._scopes = wanted
-        self._verify: str | bool = ca_file or True
+        self._ca_file = ca_file
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
         self._expires_at = 0.0
@@ -121,9 +122,19 @@ class MicrosoftTokens:
                 authority=self._authority,
                 validate_authority=False,
                 instance_discovery=False,
-                verify=self._verify,
+                http_client=self._http_client(),
             )
         return self._app
+
+    def _http_client(self) -> requests.Session | None:
+        """msal's HTTP session; with an extra CA bundle, one that trusts exactly it
+        (requests would otherwise prefer REQUESTS_CA_BUNDLE from the environment)."""
+        if self._ca_file is None:
+            return None
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = self._ca_file
+        return session
 
     def _redeem(self) -> dict[str, Any]:
         try:
