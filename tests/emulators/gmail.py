@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .gcal import GoogleCalendars
 from .oauth import TokenAuthority
 
 UNITS = {"get": 5, "list": 5, "history": 2, "profile": 1, "labels": 1}
@@ -108,6 +109,7 @@ class GmailEmulator:
         self._lock = threading.RLock()
         self.throttled = 0
         self.expire_tokens_after_gets: int | None = None
+        self.calendar = GoogleCalendars()  # Google Calendar, behind the same token endpoint
 
     # --- set-up, as a test drives it -------------------------------------------------
     def mailbox(self, address: str) -> Mailbox:
@@ -372,6 +374,18 @@ class GmailEmulator:
         if request.method == "POST" and path == "/token":
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             status, body = self.authority.grant(form)
+            response = Response(json.dumps(body), status, media_type="application/json")
+        elif path.startswith("/calendar/v3/calendars/") and path.endswith("/events"):
+            user = self.authority.user_of(request.headers.get("authorization"))
+            if user is None:
+                status, body = (
+                    401,
+                    _error(401, "Invalid Credentials", "authError", "UNAUTHENTICATED"),
+                )
+            else:
+                calendar = path.removeprefix("/calendar/v3/calendars/").removesuffix("/events")
+                query = {k: v[-1] for k, v in parse_qs(request.url.query).items()}
+                status, body = self.calendar.events(user, calendar, query)
             response = Response(json.dumps(body), status, media_type="application/json")
         elif request.method == "POST" and path == "/batch/gmail/v1":
             response = await self._batch(request)

@@ -55,6 +55,8 @@ class GraphMailbox:
     storm: int = 0
     gets: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
+    events: dict[str, GraphMessage] = field(default_factory=dict)  # id -> occurrence
+    removed: dict[str, int] = field(default_factory=dict)  # event id -> seq of removal
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -108,6 +110,23 @@ class GraphEmulator:
             box.messages[message_id] = GraphMessage(message_id, folder, box.seq, fields)
             return message_id
 
+    def add_event(self, address: str, fields: dict[str, Any]) -> str:
+        """An occurrence is created or changed in the default calendar."""
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            event_id = str(fields.get("id") or f"AAMkEV{next(self._ids):08d}=")
+            box.events[event_id] = GraphMessage(event_id, "calendar", box.seq, fields)
+            box.removed.pop(event_id, None)
+            return event_id
+
+    def remove_event(self, address: str, event_id: str) -> None:
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            box.events.pop(event_id)
+            box.removed[event_id] = box.seq
+
     def forget_delta_tokens(self, address: str) -> None:
         """The mailbox's delta token cache was flushed: every stored deltaLink is gone."""
         with self._lock:
@@ -155,6 +174,9 @@ class GraphEmulator:
             if method == "GET" and delta:
                 box.calls["delta"] += 1
                 return self._delta(box, delta.group(1).lower(), query, prefer)
+            if method == "GET" and path == "/me/calendarView/delta":
+                box.calls["calendar"] += 1
+                return self._calendar_delta(box, query, prefer)
             single = re.fullmatch(r"/me/messages/([^/]+)", path)
             if method == "GET" and single:
                 box.calls["get"] += 1
@@ -206,6 +228,60 @@ class GraphEmulator:
             body["@odata.nextLink"] = f"{base}?$skiptoken={quote(_token(after))}"
         else:
             done = {"since": state["upto"], "select": select}
+            body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(_token(done))}"
+        return 200, {}, body
+
+    def _calendar_delta(self, box: GraphMailbox, q: dict[str, str], prefer: str | None):
+        if "$deltatoken" in q:
+            state = _untoken(q["$deltatoken"])
+            if state["since"] < box.oldest_token:
+                return 410, {}, _error("syncStateNotFound", "The sync state is not found.")
+            state = state | {"upto": box.seq, "skip": 0}
+        elif "$skiptoken" in q:
+            state = _untoken(q["$skiptoken"])
+        elif "startDateTime" in q and "endDateTime" in q:
+            state = {
+                "since": 0,
+                "upto": box.seq,
+                "skip": 0,
+                "start": q["startDateTime"],
+                "end": q["endDateTime"],
+            }
+        else:
+            return (
+                400,
+                {},
+                _error("ErrorInvalidParameter", "startDateTime and endDateTime are required."),
+            )
+
+        def inside(fields: dict[str, Any]) -> bool:
+            return (
+                fields["end"]["dateTime"][:19] >= state["start"][:19]
+                and fields["start"]["dateTime"][:19] <= state["end"][:19]
+            )
+
+        changed = [
+            (e.seq, {"id": e.id, **e.fields})
+            for e in box.events.values()
+            if state["since"] < e.seq <= state["upto"] and inside(e.fields)
+        ]
+        if state["since"]:
+            changed += [
+                (seq, {"id": i, "@removed": {"reason": "deleted"}})
+                for i, seq in box.removed.items()
+                if state["since"] < seq <= state["upto"]
+            ]
+        changed.sort(key=lambda pair: pair[0])
+        size = self._page_size(prefer)
+        chunk = [resource for _, resource in changed[state["skip"] : state["skip"] + size]]
+        base = f"{self.base_url}/v1.0/me/calendarView/delta"
+        body: dict[str, Any] = {"value": chunk}
+        if state["skip"] + size < len(changed):
+            body["@odata.nextLink"] = (
+                f"{base}?$skiptoken={quote(_token(state | {'skip': state['skip'] + size}))}"
+            )
+        else:
+            done = {"since": state["upto"], "start": state["start"], "end": state["end"]}
             body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(_token(done))}"
         return 200, {}, body
 

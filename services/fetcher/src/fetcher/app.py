@@ -22,6 +22,7 @@ from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from fetcher.sync_mail import MailPorts, run_mail_job
 from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
+from fetcher.sync_oauth_calendar import OAuthCalendarPorts, run_oauth_calendar_job
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class SyncJobs:
     mail: MailPorts
     calendar: CalendarPorts
     oauth_mail: OAuthMailPorts | None = None
+    oauth_calendar: OAuthCalendarPorts | None = None
 
     async def handle(self, request: SyncRequested) -> None:
         """Run one bounded sync job for the requested account and kind."""
@@ -53,6 +55,9 @@ class SyncJobs:
             outcome = await run_calendar_job(account, self.calendar)
             done: dict[str, object] = {"published": outcome.published, "removed": outcome.removed}
             log.info("calendar job done", extra=context | done)
+        elif request.kind == SyncKind.CALENDAR and account.oauth and self.oauth_calendar:
+            api_outcome = await run_oauth_calendar_job(account, self.oauth_calendar)
+            log.info("calendar job done", extra=context | {"published": api_outcome.published})
         else:
             log.info("sync request for a protocol the account does not have", extra=context)
 
@@ -91,7 +96,14 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
         cursors=MongoProviderCursorStore(runtime.db),
         publish=publisher,
     )
-    return SyncJobs(runtime.config, mail, calendar, oauth_mail)
+    oauth_calendar = OAuthCalendarPorts(
+        settings=settings,
+        open_provider=providers.open_calendar,
+        cursors=MongoProviderCursorStore(runtime.db),
+        states=MongoCalendarStateStore(runtime.db),
+        publish=publisher,
+    )
+    return SyncJobs(runtime.config, mail, calendar, oauth_mail, oauth_calendar)
 
 
 def build(settings: FetcherSettings) -> Runtime:

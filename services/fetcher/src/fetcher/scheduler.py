@@ -23,13 +23,13 @@ def scheduled_requests(
     accounts: Iterable[AccountConfigured], reason: Literal["schedule", "manual"] = "schedule"
 ) -> list[SyncRequested]:
     """One mail job per account with IMAP or OAuth (Google, Microsoft) and one calendar
-    job per account with CalDAV."""
+    job per account with CalDAV or OAuth."""
     requests: list[SyncRequested] = []
     for account in accounts:
         if account.disconnected:
             continue
         kinds = [SyncKind.MAIL] if account.imap or account.oauth else []
-        kinds += [SyncKind.CALENDAR] if account.caldav else []
+        kinds += [SyncKind.CALENDAR] if account.caldav or account.oauth else []
         requests.extend(
             SyncRequested(
                 account_id=account.account_id,

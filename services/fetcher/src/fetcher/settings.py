@@ -33,6 +33,7 @@ class FetcherSettings(ServiceSettings):
     google_client_secret: SecretStr = SecretStr("")
     google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
     gmail_api_url: str = "https://gmail.googleapis.com"
+    gcal_api_url: str = "https://www.googleapis.com"
     gmail_batch_size: int = Field(
         default=50, ge=1, le=100, description="messages.get per HTTP batch (Gmail caps it at 100)."
     )

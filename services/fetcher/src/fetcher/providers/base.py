@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from crm_schemas.mail import RawMessage
+from fetcher.domain.api_events import ApiEventDecision
 
 
 class Phase(StrEnum):
@@ -82,4 +83,26 @@ class MailProvider(Protocol):
     async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
         """The messages behind ``refs`` that the mailbox syncs, as RawMessages; items gone
         since they were listed, or in folders that are not synced, are left out."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of calendar changes: (provider id, decision) pairs, the cursor after them,
+    and whether more pages follow now."""
+
+    decisions: tuple[tuple[str, ApiEventDecision], ...]
+    cursor: ProviderCursor
+    more: bool
+
+
+class CalendarProvider(Protocol):
+    """A calendar read through a provider's API; occurrences come expanded."""
+
+    def streams(self) -> Sequence[str]:
+        """The calendars synced, each with a cursor of its own."""
+        ...
+
+    async def changes(self, stream: str, cursor: ProviderCursor) -> EventPage:
+        """The page of changes ``cursor`` points at; CursorExpired when it is forgotten."""
         ...

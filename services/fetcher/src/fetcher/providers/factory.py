@@ -4,14 +4,17 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
 from crm_schemas.config import AccountConfigured, OAuthProvider
 from fetcher.adapters.quota import MailboxQuota, ProjectQuota
 from fetcher.ports import PasswordReader
-from fetcher.providers.base import MailProvider
+from fetcher.providers.base import CalendarProvider, MailProvider
+from fetcher.providers.gcal import GoogleCalendar
 from fetcher.providers.gmail import GmailMail, Quota
+from fetcher.providers.graph_calendar import GraphCalendar
 from fetcher.providers.graph_mail import GraphMail
 from fetcher.providers.http import AccessTokens, ApiClient, RetryPolicy
 from fetcher.providers.tokens import GoogleTokens, MicrosoftTokens
@@ -60,11 +63,8 @@ class ProviderFactory:
         )
 
     @asynccontextmanager
-    async def open_mail(self, account: AccountConfigured) -> AsyncIterator[MailProvider]:
-        """The account's mail provider, its HTTP client closed afterwards."""
-        assert account.oauth is not None
+    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
         s = self.settings
-        policy = RetryPolicy(attempts=s.provider_attempts, max_wait_s=s.provider_max_wait_s)
         verify: ssl.SSLContext | bool = True
         if s.provider_ca_file:
             verify = ssl.create_default_context(cafile=s.provider_ca_file)
@@ -72,8 +72,23 @@ class ProviderFactory:
         async with httpx.AsyncClient(
             timeout=s.provider_timeout_s, verify=verify, limits=limits
         ) as http:
+            yield http
+
+    def _api(self, http: httpx.AsyncClient, account: AccountConfigured) -> ApiClient:
+        assert account.oauth is not None
+        s = self.settings
+        policy = RetryPolicy(attempts=s.provider_attempts, max_wait_s=s.provider_max_wait_s)
+        google = account.oauth.provider is OAuthProvider.GOOGLE
+        return ApiClient(http, self.tokens(account), policy, "Google" if google else "Microsoft")
+
+    @asynccontextmanager
+    async def open_mail(self, account: AccountConfigured) -> AsyncIterator[MailProvider]:
+        """The account's mail provider, its HTTP client closed afterwards."""
+        assert account.oauth is not None
+        s = self.settings
+        async with self._http() as http:
+            api = self._api(http, account)
             if account.oauth.provider is OAuthProvider.GOOGLE:
-                api = ApiClient(http, self.tokens(account), policy, "Gmail")
                 quotas: list[Quota] = [self.mailbox_quota(account.account_id)]
                 if self.project_quota is not None:
                     quotas.append(self.project_quota)
@@ -81,7 +96,6 @@ class ProviderFactory:
                     api, s.gmail_api_url, account, quotas, s.gmail_batch_size, s.body_max_bytes
                 )
             else:
-                api = ApiClient(http, self.tokens(account), policy, "Microsoft Graph")
                 yield GraphMail(
                     api,
                     s.graph_api_url,
@@ -90,3 +104,17 @@ class ProviderFactory:
                     s.graph_concurrency,
                     s.body_max_bytes,
                 )
+
+    @asynccontextmanager
+    async def open_calendar(
+        self, account: AccountConfigured, window: tuple[datetime, datetime]
+    ) -> AsyncIterator[CalendarProvider]:
+        """The account's calendar provider, its HTTP client closed afterwards."""
+        assert account.oauth is not None
+        s = self.settings
+        async with self._http() as http:
+            api = self._api(http, account)
+            if account.oauth.provider is OAuthProvider.GOOGLE:
+                yield GoogleCalendar(api, s.gcal_api_url, account)
+            else:
+                yield GraphCalendar(api, s.graph_api_url, account, window, s.graph_concurrency)
