@@ -15,9 +15,14 @@ from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
 from fetcher.adapters.kafka import BrokerPublisher
 from fetcher.adapters.passwords import SealedPasswords
+from fetcher.adapters.provider_cursors import MongoProviderCursorStore
+from fetcher.adapters.quota import ProjectQuota
+from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from fetcher.sync_mail import MailPorts, run_mail_job
+from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
+from fetcher.sync_oauth_calendar import OAuthCalendarPorts, run_oauth_calendar_job
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,8 @@ class SyncJobs:
     config: ConfigStore
     mail: MailPorts
     calendar: CalendarPorts
+    oauth_mail: OAuthMailPorts | None = None
+    oauth_calendar: OAuthCalendarPorts | None = None
 
     async def handle(self, request: SyncRequested) -> None:
         """Run one bounded sync job for the requested account and kind."""
@@ -41,10 +48,16 @@ class SyncJobs:
         elif request.kind == SyncKind.MAIL and account.imap is not None:
             result = await run_mail_job(account, self.mail)
             log.info("mail job done", extra=context | {"published": result.published})
+        elif request.kind == SyncKind.MAIL and account.oauth is not None and self.oauth_mail:
+            api_result = await run_oauth_mail_job(account, self.oauth_mail)
+            log.info("mail job done", extra=context | {"published": api_result.published})
         elif request.kind == SyncKind.CALENDAR and account.caldav is not None:
             outcome = await run_calendar_job(account, self.calendar)
             done: dict[str, object] = {"published": outcome.published, "removed": outcome.removed}
             log.info("calendar job done", extra=context | done)
+        elif request.kind == SyncKind.CALENDAR and account.oauth and self.oauth_calendar:
+            api_outcome = await run_oauth_calendar_job(account, self.oauth_calendar)
+            log.info("calendar job done", extra=context | {"published": api_outcome.published})
         else:
             log.info("sync request for a protocol the account does not have", extra=context)
 
@@ -67,7 +80,30 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
         password=passwords,
         states=MongoCalendarStateStore(runtime.db),
     )
-    return SyncJobs(runtime.config, mail, calendar)
+    providers = ProviderFactory(
+        settings,
+        passwords,
+        ProjectQuota(
+            runtime.db,
+            f"google:{settings.google_client_id}",
+            settings.google_project_quota_units,
+            settings.quota_window_s,
+        ),
+    )
+    oauth_mail = OAuthMailPorts(
+        settings=settings,
+        open_provider=providers.open_mail,
+        cursors=MongoProviderCursorStore(runtime.db),
+        publish=publisher,
+    )
+    oauth_calendar = OAuthCalendarPorts(
+        settings=settings,
+        open_provider=providers.open_calendar,
+        cursors=MongoProviderCursorStore(runtime.db),
+        states=MongoCalendarStateStore(runtime.db),
+        publish=publisher,
+    )
+    return SyncJobs(runtime.config, mail, calendar, oauth_mail, oauth_calendar)
 
 
 def build(settings: FetcherSettings) -> Runtime:

@@ -22,13 +22,14 @@ log = logging.getLogger(__name__)
 def scheduled_requests(
     accounts: Iterable[AccountConfigured], reason: Literal["schedule", "manual"] = "schedule"
 ) -> list[SyncRequested]:
-    """One mail job per account with IMAP and one calendar job per account with CalDAV."""
+    """One mail job per account with IMAP or OAuth (Google, Microsoft) and one calendar
+    job per account with CalDAV or OAuth."""
     requests: list[SyncRequested] = []
     for account in accounts:
         if account.disconnected:
             continue
-        kinds = [SyncKind.MAIL] if account.imap else []
-        kinds += [SyncKind.CALENDAR] if account.caldav else []
+        kinds = [SyncKind.MAIL] if account.imap or account.oauth else []
+        kinds += [SyncKind.CALENDAR] if account.caldav or account.oauth else []
         requests.extend(
             SyncRequested(
                 account_id=account.account_id,

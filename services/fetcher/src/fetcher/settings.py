@@ -1,6 +1,6 @@
 """The fetcher's settings: environment variables prefixed ``FETCHER_``."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from crm_runtime.settings import ServiceSettings
@@ -27,3 +27,40 @@ class FetcherSettings(ServiceSettings):
     calendar_past_days: int = Field(default=5 * 365, ge=0)
     calendar_future_days: int = Field(default=365, ge=0)
     connect_timeout_s: float = Field(default=30, gt=0, description="IMAP/CalDAV socket timeout.")
+
+    # Google and Microsoft accounts (OAuth): the deployment's app, and where the APIs are.
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    gmail_api_url: str = "https://gmail.googleapis.com"
+    gcal_api_url: str = "https://www.googleapis.com"
+    gmail_batch_size: int = Field(
+        default=50, ge=1, le=100, description="messages.get per HTTP batch (Gmail caps it at 100)."
+    )
+    gmail_user_quota_units: int = Field(
+        default=15000, ge=1, description="Gmail quota units per mailbox per window."
+    )
+    google_project_quota_units: int = Field(
+        default=1_200_000, ge=1, description="Gmail quota units per project per window."
+    )
+    quota_window_s: float = Field(
+        default=60, gt=0, description="The quota window (a minute at Google; tests scale it)."
+    )
+    microsoft_client_id: str = ""
+    microsoft_client_secret: SecretStr = SecretStr("")
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    graph_batch_size: int = Field(default=20, ge=1, le=20, description="Requests per $batch.")
+    graph_concurrency: int = Field(
+        default=4, ge=1, description="Concurrent requests per mailbox (Graph allows 4)."
+    )
+    provider_ca_file: str | None = Field(
+        default=None, description="Extra CA bundle for the provider endpoints (tests' emulators)."
+    )
+    provider_attempts: int = Field(
+        default=8, ge=1, description="Attempts at a throttled request before the job yields."
+    )
+    provider_max_wait_s: float = Field(
+        default=120, gt=0, description="Longest wait between two throttled attempts."
+    )
+    provider_timeout_s: float = Field(default=30, gt=0, description="HTTP timeout to the APIs.")

@@ -167,6 +167,15 @@ async def connect_account(
     return acc_id
 
 
+async def save_account(settings: TimelineSettings, account: AccountConfigured) -> None:
+    """Store and announce an account exactly as given (scripts and tests that bring their
+    own connection, e.g. an OAuth grant obtained elsewhere)."""
+    async with _directory(settings) as directory:
+        if await directory.workspace(account.workspace_id) is None:
+            raise AdminError(f"no workspace with id {account.workspace_id}: create it first")
+        await directory.save_account(account)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crm-admin", description="Create workspaces and connect accounts."

@@ -13,6 +13,7 @@ class ProblemKind(StrEnum):
     TLS = "tls"
     PROTOCOL = "protocol"
     SECRET = "secret"  # noqa: S105 - the kind of problem, not a password
+    CONSENT = "consent"  # an OAuth refresh token revoked, expired or not accepted
 
 
 class SyncProblem(Exception):  # noqa: N818 - a problem for the owner, not a bug
@@ -63,6 +64,11 @@ def explain(problem: SyncProblem) -> Explanation:
             return Explanation(
                 "The stored password of this account can no longer be read",
                 "Enter the password of this account again",
+            )
+        case ProblemKind.CONSENT:
+            return Explanation(
+                f"{problem.protocol} no longer accepts this account's consent",
+                "Re-authorise this account",
             )
         case _:
             return Explanation(

@@ -1,0 +1,1 @@
+"""Mail and calendar providers read through their own APIs (Gmail, Microsoft Graph)."""

@@ -1,0 +1,373 @@
+"""A Microsoft Graph and Microsoft identity platform emulator, served over TLS (msal only
+talks to https authorities).
+
+- ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and
+  ``POST /{tenant}/oauth2/v2.0/token`` (refresh grant; ``invalid_grant`` AADSTS70000 when
+  the refresh token is revoked).
+- ``GET /v1.0/me/mailFolders/{folder}/messages/delta``: pages of ``odata.maxpagesize``
+  (default 10) linked by ``@odata.nextLink``, ending in an ``@odata.deltaLink``; a delta
+  token the server no longer holds answers 410 Gone ``syncStateNotFound``.
+- ``GET /v1.0/me/messages/{id}`` with ``$select``, and ``POST /v1.0/$batch`` (at most 20
+  requests; each is throttled on its own, 429 with Retry-After inside the batch answer).
+- Throttling as Outlook does it: at most 4 concurrent requests per mailbox, and a budget
+  of requests per window (10,000 per 10 minutes; the window is scaled in tests); past
+  either, 429 ``ApplicationThrottled`` with Retry-After. ``storm(n)`` refuses n requests.
+"""
+
+import asyncio
+import base64
+import itertools
+import json
+import re
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .oauth import TokenAuthority
+
+WELL_KNOWN = ("inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive")
+
+
+@dataclass
+class GraphMessage:
+    id: str
+    folder: str
+    seq: int
+    fields: dict[str, Any]
+
+
+@dataclass
+class GraphMailbox:
+    address: str
+    messages: dict[str, GraphMessage] = field(default_factory=dict)
+    seq: int = 0
+    oldest_token: int = 0  # delta tokens below this are forgotten (410)
+    active: int = 0
+    max_active: int = 0
+    spent: deque[float] = field(default_factory=deque)
+    storm: int = 0
+    gets: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    events: dict[str, GraphMessage] = field(default_factory=dict)  # id -> occurrence
+    removed: dict[str, int] = field(default_factory=dict)  # event id -> seq of removal
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _token(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _untoken(value: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(value.encode()))
+    return loaded
+
+
+class GraphEmulator:
+    """State and ASGI app (``self``)."""
+
+    def __init__(
+        self,
+        authority: TokenAuthority,
+        concurrency: int = 4,
+        budget: int = 10000,
+        window_s: float = 600.0,
+        retry_after_s: float = 1.0,
+        tenant: str = "common",
+    ) -> None:
+        self.authority = authority
+        self.concurrency = concurrency
+        self.budget = budget
+        self.window_s = window_s
+        self.retry_after_s = retry_after_s
+        self.tenant = tenant
+        self.base_url = ""  # set once the server listens
+        self.mailboxes: dict[str, GraphMailbox] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self.throttled = 0
+
+    # --- set-up -------------------------------------------------------------------------
+    def mailbox(self, address: str) -> GraphMailbox:
+        with self._lock:
+            return self.mailboxes.setdefault(address, GraphMailbox(address))
+
+    def deliver(self, address: str, folder: str, fields: dict[str, Any]) -> str:
+        """A message arrives in (or is sent to) a folder."""
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            message_id = f"AAMkAD{next(self._ids):08d}="
+            box.messages[message_id] = GraphMessage(message_id, folder, box.seq, fields)
+            return message_id
+
+    def add_event(self, address: str, fields: dict[str, Any]) -> str:
+        """An occurrence is created or changed in the default calendar."""
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            event_id = str(fields.get("id") or f"AAMkEV{next(self._ids):08d}=")
+            box.events[event_id] = GraphMessage(event_id, "calendar", box.seq, fields)
+            box.removed.pop(event_id, None)
+            return event_id
+
+    def remove_event(self, address: str, event_id: str) -> None:
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            box.events.pop(event_id)
+            box.removed[event_id] = box.seq
+
+    def forget_delta_tokens(self, address: str) -> None:
+        """The mailbox's delta token cache was flushed: every stored deltaLink is gone."""
+        with self._lock:
+            box = self.mailbox(address)
+            box.seq += 1
+            box.oldest_token = box.seq
+
+    def storm(self, address: str, requests: int) -> None:
+        self.mailbox(address).storm = requests
+
+    # --- throttling -------------------------------------------------------------------
+    def _admit(self, box: GraphMailbox) -> bool:
+        now = time.monotonic()
+        while box.spent and box.spent[0] + self.window_s <= now:
+            box.spent.popleft()
+        if box.storm > 0:
+            box.storm -= 1
+            return False
+        if len(box.spent) >= self.budget:
+            return False
+        box.spent.append(now)
+        return True
+
+    def _throttled(self) -> tuple[int, dict[str, str], dict[str, Any]]:
+        self.throttled += 1
+        return (
+            429,
+            {"Retry-After": f"{self.retry_after_s:g}"},
+            _error("ApplicationThrottled", "Application is over its MailboxConcurrency limit."),
+        )
+
+    # --- the API ------------------------------------------------------------------------
+    def call(
+        self, method: str, target: str, user: str, prefer: str | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        """One request (top-level or inside a $batch), already authenticated."""
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        path = parts.path.removeprefix("/v1.0")
+        with self._lock:
+            box = self.mailbox(user)
+            if not self._admit(box):
+                return self._throttled()
+            delta = re.fullmatch(r"/me/mailFolders/([^/]+)/messages/delta", path)
+            if method == "GET" and delta:
+                box.calls["delta"] += 1
+                return self._delta(box, delta.group(1).lower(), query, prefer)
+            if method == "GET" and path == "/me/calendarView/delta":
+                box.calls["calendar"] += 1
+                return self._calendar_delta(box, query, prefer)
+            single = re.fullmatch(r"/me/messages/([^/]+)", path)
+            if method == "GET" and single:
+                box.calls["get"] += 1
+                return self._get(box, single.group(1), query)
+        return 400, {}, _error("BadRequest", f"Unsupported: {method} {path}")
+
+    def _page_size(self, prefer: str | None) -> int:
+        match = re.search(r"odata\.maxpagesize=(\d+)", prefer or "")
+        return min(int(match.group(1)), 1000) if match else 10
+
+    def _delta(self, box: GraphMailbox, folder: str, q: dict[str, str], prefer: str | None = None):
+        if folder not in WELL_KNOWN:
+            return 404, {}, _error("ErrorInvalidIdMalformed", "Id is malformed.")
+        if "$deltatoken" in q:
+            state = _untoken(q["$deltatoken"])
+            if state["since"] < box.oldest_token:
+                return 410, {}, _error("syncStateNotFound", "The sync state is not found.")
+            state = {
+                "since": state["since"],
+                "upto": box.seq,
+                "skip": 0,
+                "select": state.get("select"),
+            }
+        elif "$skiptoken" in q:
+            state = _untoken(q["$skiptoken"])
+            if state["since"] < box.oldest_token and state["since"] > 0:
+                return 410, {}, _error("syncStateNotFound", "The sync state is not found.")
+        else:
+            state = {"since": 0, "upto": box.seq, "skip": 0, "select": q.get("$select")}
+        changed = sorted(
+            (
+                m
+                for m in box.messages.values()
+                if m.folder == folder and state["since"] < m.seq <= state["upto"]
+            ),
+            key=lambda m: m.seq,
+        )
+        size = self._page_size(prefer)
+        chunk = changed[state["skip"] : state["skip"] + size]
+        select = state.get("select")
+        value = [self._resource(m, select) for m in chunk]
+        base = f"{self.base_url}/v1.0/me/mailFolders/{folder}/messages/delta"
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/v1.0/$metadata#Collection(message)",
+            "value": value,
+        }
+        if state["skip"] + size < len(changed):
+            after = state | {"skip": state["skip"] + size}
+            body["@odata.nextLink"] = f"{base}?$skiptoken={quote(_token(after))}"
+        else:
+            done = {"since": state["upto"], "select": select}
+            body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(_token(done))}"
+        return 200, {}, body
+
+    def _calendar_delta(self, box: GraphMailbox, q: dict[str, str], prefer: str | None):
+        if "$deltatoken" in q:
+            state = _untoken(q["$deltatoken"])
+            if state["since"] < box.oldest_token:
+                return 410, {}, _error("syncStateNotFound", "The sync state is not found.")
+            state = state | {"upto": box.seq, "skip": 0}
+        elif "$skiptoken" in q:
+            state = _untoken(q["$skiptoken"])
+        elif "startDateTime" in q and "endDateTime" in q:
+            state = {
+                "since": 0,
+                "upto": box.seq,
+                "skip": 0,
+                "start": q["startDateTime"],
+                "end": q["endDateTime"],
+            }
+        else:
+            return (
+                400,
+                {},
+                _error("ErrorInvalidParameter", "startDateTime and endDateTime are required."),
+            )
+
+        def inside(fields: dict[str, Any]) -> bool:
+            return (
+                fields["end"]["dateTime"][:19] >= state["start"][:19]
+                and fields["start"]["dateTime"][:19] <= state["end"][:19]
+            )
+
+        changed = [
+            (e.seq, {"id": e.id, **e.fields})
+            for e in box.events.values()
+            if state["since"] < e.seq <= state["upto"] and inside(e.fields)
+        ]
+        if state["since"]:
+            changed += [
+                (seq, {"id": i, "@removed": {"reason": "deleted"}})
+                for i, seq in box.removed.items()
+                if state["since"] < seq <= state["upto"]
+            ]
+        changed.sort(key=lambda pair: pair[0])
+        size = self._page_size(prefer)
+        chunk = [resource for _, resource in changed[state["skip"] : state["skip"] + size]]
+        base = f"{self.base_url}/v1.0/me/calendarView/delta"
+        body: dict[str, Any] = {"value": chunk}
+        if state["skip"] + size < len(changed):
+            body["@odata.nextLink"] = (
+                f"{base}?$skiptoken={quote(_token(state | {'skip': state['skip'] + size}))}"
+            )
+        else:
+            done = {"since": state["upto"], "start": state["start"], "end": state["end"]}
+            body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(_token(done))}"
+        return 200, {}, body
+
+    @staticmethod
+    def _resource(message: GraphMessage, select: str | None) -> dict[str, Any]:
+        full = {"id": message.id, **message.fields}
+        if not select:
+            return full
+        wanted = {s.strip() for s in select.split(",")} | {"id"}
+        return {k: v for k, v in full.items() if k in wanted}
+
+    def _get(self, box: GraphMailbox, message_id: str, q: dict[str, str]):
+        message = box.messages.get(message_id)
+        if message is None:
+            return 404, {}, _error("ErrorItemNotFound", "The specified object was not found.")
+        box.gets[message_id] += 1
+        return 200, {}, self._resource(message, q.get("$select"))
+
+    # --- HTTP -----------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self._route(request)
+        await response(scope, receive, send)
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+        return Response(json.dumps(body), status, headers, media_type="application/json")
+
+    async def _route(self, request: Request) -> Response:
+        path = request.url.path
+        tenant = f"/{self.tenant}"
+        if path == f"{tenant}/v2.0/.well-known/openid-configuration":
+            root = f"{self.base_url}{tenant}"
+            return self._json(
+                200,
+                {
+                    "issuer": f"{root}/v2.0",
+                    "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+                    "token_endpoint": f"{root}/oauth2/v2.0/token",
+                    "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+                },
+            )
+        if request.method == "POST" and path == f"{tenant}/oauth2/v2.0/token":
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            status, body = self.authority.grant(form)
+            if status != 200:
+                body = body | {
+                    "error_codes": [70000],
+                    "error_description": "AADSTS70000: The provided grant has expired"
+                    " or been revoked.",
+                }
+            return self._json(status, body)
+        user = self.authority.user_of(request.headers.get("authorization"))
+        if user is None:
+            return self._json(
+                401,
+                _error(
+                    "InvalidAuthenticationToken", "Access token has expired or is not yet valid."
+                ),
+            )
+        box = self.mailbox(user)
+        with self._lock:
+            if box.active >= self.concurrency:
+                status, headers, body = self._throttled()
+                return self._json(status, body, headers)
+            box.active += 1
+            box.max_active = max(box.max_active, box.active)
+        try:
+            await asyncio.sleep(0.005)  # requests take time, so concurrency is observable
+            if request.method == "POST" and path == "/v1.0/$batch":
+                return await self._batch(request, user)
+            target = path + (f"?{request.url.query}" if request.url.query else "")
+            prefer = request.headers.get("prefer")
+            status, headers, body = self.call(request.method, target, user, prefer)
+            return self._json(status, body, headers)
+        finally:
+            with self._lock:
+                box.active -= 1
+
+    async def _batch(self, request: Request, user: str) -> Response:
+        payload = await request.json()
+        inner = payload.get("requests", [])
+        if len(inner) > 20:
+            return self._json(400, _error("BadRequest", "Batch request limit exceeded (20)."))
+        responses = []
+        for item in inner:
+            url = item["url"] if item["url"].startswith("/") else "/" + item["url"]
+            status, headers, body = self.call(item.get("method", "GET"), url, user)
+            responses.append({"id": item["id"], "status": status, "headers": headers, "body": body})
+        return self._json(200, {"responses": responses})
