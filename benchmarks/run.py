@@ -86,9 +86,15 @@ class Deployment:
 
 
 @contextlib.asynccontextmanager
-async def deployment(stack: BenchStack, tag: str) -> AsyncIterator[Deployment]:
-    """Start the services under their own prefix; afterwards stop them and remove every
-    database and topic they made (Kafka keeps files open per partition)."""
+async def deployment(
+    stack: BenchStack,
+    tag: str,
+    services: tuple[str, ...] = ("fetcher", "matcher", "enricher", "timeline-api"),
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[Deployment]:
+    """Start the services under their own prefix (``services=()`` starts none: the
+    benchmark starts what it needs); afterwards stop them and remove every database and
+    topic they made (Kafka keeps files open per partition)."""
     from localsystem import LocalSystem
 
     with socket.socket() as probe:
@@ -100,11 +106,13 @@ async def deployment(stack: BenchStack, tag: str) -> AsyncIterator[Deployment]:
         prefix=tag,
         api_port=port,
         log_dir=stack.work_dir / tag,
+        extra_env=env or {},
     )
     mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
     try:
-        system.start_all()
-        await asyncio.to_thread(system.wait_for_api)
+        if services:
+            system.start_all(services)
+            await asyncio.to_thread(system.wait_for_api)
         yield Deployment(system, mongo)
     finally:
         system.stop_all()

@@ -375,6 +375,41 @@ install_radicale() { install_pip_server radicale "$RADICALE_VENV" radicale "$RAD
 
 install_xandikos() { install_pip_server xandikos "$XANDIKOS_VENV" xandikos "$XANDIKOS_VERSION"; }
 
+# wrk (the HTTP load generator of `make bench`) from Debian's packages, unpacked into the
+# state folder with its LuaJIT library rather than installed system-wide; run it through
+# $BIN_DIR/wrk, which sets the library path.
+WRK_DIR=$STACK_DIR/wrk
+WRK_PACKAGES=(wrk libluajit2-5.1-2)
+
+wrk_runs() { [[ -x $BIN_DIR/wrk && $("$BIN_DIR/wrk" -v 2>&1 || true) == wrk* ]]; }
+
+install_wrk() {
+  if wrk_runs; then return 0; fi
+  say "wrk: unpacking from Debian's packages into $WRK_DIR"
+  mkdir -p "$LOG_DIR" "$BIN_DIR"
+  local debs deb
+  debs=$(mktemp -d)
+  if ! (cd "$debs" && apt-get download "${WRK_PACKAGES[@]}") >>"$LOG_DIR/install.log" 2>&1; then
+    run_logged "apt-get update" as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    (cd "$debs" && run_logged "apt-get download" apt-get download "${WRK_PACKAGES[@]}")
+  fi
+  rm -rf "$WRK_DIR"
+  for deb in "$debs"/*.deb; do
+    run_logged "dpkg-deb -x $(basename "$deb")" dpkg-deb -x "$deb" "$WRK_DIR"
+  done
+  rm -rf "$debs"
+  printf '#!/usr/bin/env bash\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+    "$WRK_DIR/usr/lib/x86_64-linux-gnu" "$WRK_DIR/usr/bin/wrk" >"$BIN_DIR/wrk"
+  chmod +x "$BIN_DIR/wrk"
+  wrk_runs || die "wrk: does not run after unpacking (see $LOG_DIR/install.log)"
+}
+
+cmd_bench_tools() {
+  take_lock
+  install_wrk
+  echo "$BIN_DIR/wrk"
+}
+
 cmd_install() {
   take_lock
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$BIN_DIR"
@@ -778,6 +813,7 @@ usage: $0 <command>
   install   install/build everything, start nothing
   reset     down + delete data, configs and logs (keeps built binaries); --all deletes $STACK_DIR
   env       print connection settings (KEY=value lines)
+  bench-tools  install what make bench needs (wrk, from Debian's packages); prints its path
   logs [s]  print the tail of the server logs
 state: $STACK_DIR
 EOF
@@ -793,6 +829,7 @@ main() {
     install) cmd_install ;;
     reset) cmd_reset "$@" ;;
     env) cmd_env ;;
+    bench-tools) cmd_bench_tools ;;
     logs) cmd_logs "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -69,6 +69,12 @@ class Topics:
         return f"{self.prefix}.timeline.events.v1"
 
     @property
+    def timeline_index(self) -> str:
+        """The timeline API's own: a thread's last activity per index key, keyed by that
+        key, so one consumer writes each head of the timeline index (docs/adr/0008)."""
+        return f"{self.prefix}.timeline.index.v1"
+
+    @property
     def dead_letter(self) -> str:
         """Messages no handler could process, with the error, keyed as on their source."""
         return f"{self.prefix}.deadletter.v1"
@@ -87,5 +93,6 @@ class Topics:
             self.records,
             self.timeline_messages,
             self.timeline_events,
+            self.timeline_index,
             self.dead_letter,
         )

@@ -20,6 +20,7 @@ from timeline_api.directory import Directory
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.record_writes import RecordIndex
 from timeline_api.store import TimelineStore
+from timeline_api.timeline_index import register_timeline_index
 
 GROUP = "timeline-api"
 
@@ -35,12 +36,16 @@ def register_projection(
 
     Each consumes in batches: concurrent across keys, in order within a key.
     """
+    announce = register_timeline_index(broker, settings, store.db, tracer_provider)
 
     async def project_message(event: TimelineMessage) -> None:
         """Store the message once per workspace, add its mailbox as a source, re-summarise
         its thread from all its messages (so redelivery never counts twice)."""
         await store.upsert_message(message_record(event))
         await store.refresh_thread(event.thread_id)
+        stored = await store.thread(event.thread_id)  # the summary kept, not a stale one
+        if stored is not None:
+            await announce(stored)  # to the timeline index, keyed by index key
 
     async def project_event(event: TimelineEvent | RawEventRemoved) -> None:
         """Store the meeting once per workspace, adding its calendar as a source; a removal

@@ -18,9 +18,11 @@ from timeline_api.domain.pagination import (
     decode_cursor,
     next_cursor,
 )
+from timeline_api.domain.timeline_index import record_keys
 from timeline_api.domain.views import ThreadDetailView
 from timeline_api.domain.visibility import redact_event, redact_thread, redact_thread_detail
 from timeline_api.store import TimelineStore, linked
+from timeline_api.timeline_index import TimelineIndex
 
 router = APIRouter(prefix="/v1", tags=["timelines"])
 
@@ -61,15 +63,33 @@ async def _company_link(store: TimelineStore, company_id: str, viewer: Member) -
     return linked(company["workspace_id"], emails, list(company.get("domains", [])))
 
 
+def _indexed(link: Document) -> tuple[str, list[str], list[str]]:
+    """(workspace, addresses, domains) of a filter made by ``store.linked``."""
+    by = link.get("$or", [link])
+    emails = [e for f in by for e in f.get("participant_emails", {}).get("$in", [])]
+    domains = [d for f in by for d in f.get("company_domains", {}).get("$in", [])]
+    return str(link["workspace_id"]), emails, domains
+
+
 async def thread_page(
     store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: Member
 ) -> ThreadPage:
-    """One page of the threads a link (addresses, domains) reaches, as the viewer may see."""
-    threads = await store.threads_with(link, cursor, limit)
-    keys = [Cursor(t.last_activity, t.thread_id) for t in threads]
+    """One page of the threads a link (addresses, domains) reaches, as the viewer may see.
+
+    From the timeline index (a few reads by ``_id``) when it can answer exactly, else from
+    the threads collection (a scan on FerretDB: deep pages, or while the index catches up).
+    """
+    workspace, emails, domains = _indexed(link)
+    keys = record_keys(workspace, emails, domains)
+    threads = await TimelineIndex(store.db).threads(
+        keys, (workspace, emails, domains), cursor, limit
+    )
+    if threads is None:
+        threads = await store.threads_with(link, cursor, limit)
+    rows = [Cursor(t.last_activity, t.thread_id) for t in threads]
     return ThreadPage(
         items=[redact_thread(t, viewer.member_id) for t in threads[:limit]],
-        next_cursor=next_cursor(keys, limit),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

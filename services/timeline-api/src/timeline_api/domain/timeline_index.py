@@ -1,0 +1,137 @@
+"""Timeline index: the newest threads of each address, host and company domain, by ``_id``.
+
+FerretDB on SQLite answers only ``_id`` equality without a scan (docs/adr/0007), so the
+threads tab cannot filter the threads collection by address. Instead, one document per
+index key (``<workspace>|a|<address>``, ``|h|<host of an address>``, ``|d|<company
+domain>``) holds the newest ``HEAD_SIZE`` threads of that key with their last activity,
+and a page is a few ``_id`` reads of those heads plus one per thread (docs/adr/0008).
+Timelines still link by address at read time (docs/adr/0006): a record's keys come from
+its addresses and domains when it is read, so a person created later sees the history.
+
+A head that lost its oldest entries is ``truncated`` and remembers the newest entry it
+dropped (``boundary``). Every entry missing from a head is at or below its boundary, so a
+merged page is exact when all of its rows are above the boundaries of the truncated heads;
+otherwise the caller answers from the threads collection (deep pages). Addresses on a
+company's own domains are read through the host key, which may also list threads of
+addresses that are not the company's people: the caller checks each thread it reads.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from timeline_api.domain.pagination import Cursor
+
+HEAD_SIZE = 1000
+"""Threads kept per key: pages up to this deep are served from the index."""
+
+Key = tuple[datetime, str]
+"""(last activity, thread id): the order of a threads tab, newest first."""
+
+
+def address_key(workspace_id: str, address: str) -> str:
+    return f"{workspace_id}|a|{address}"
+
+
+def host_key(workspace_id: str, host: str) -> str:
+    return f"{workspace_id}|h|{host}"
+
+
+def domain_key(workspace_id: str, domain: str) -> str:
+    return f"{workspace_id}|d|{domain}"
+
+
+def _host(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def thread_keys(
+    workspace_id: str, participant_emails: Iterable[str], company_domains: Iterable[str]
+) -> list[str]:
+    """Every index key a thread is listed under: its addresses, their hosts, its domains."""
+    emails = list(participant_emails)
+    keys = [address_key(workspace_id, e) for e in emails]
+    keys += [host_key(workspace_id, h) for h in dict.fromkeys(_host(e) for e in emails)]
+    keys += [domain_key(workspace_id, d) for d in company_domains]
+    return list(dict.fromkeys(keys))
+
+
+def record_keys(
+    workspace_id: str, emails: Sequence[str], domains: Sequence[str] | None = None
+) -> list[str]:
+    """The keys whose heads hold a record's timeline: the same threads as
+    ``store.linked`` (any of its addresses, or any of its company domains).
+
+    For a company, an address on one of its own domains is covered by that domain's host
+    key, so only its people's other addresses are read one by one.
+    """
+    own = set(domains or ())
+    keys = [domain_key(workspace_id, d) for d in own] + [host_key(workspace_id, d) for d in own]
+    keys += [address_key(workspace_id, e) for e in emails if _host(e) not in own]
+    return sorted(dict.fromkeys(keys))
+
+
+@dataclass
+class Head:
+    """One key's newest threads; ``boundary`` is the newest entry ever dropped from it."""
+
+    entries: dict[str, datetime] = field(default_factory=dict)
+    boundary: Key | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.boundary is not None
+
+
+def apply(head: Head, thread_id: str, last_activity: datetime, size: int = HEAD_SIZE) -> Head:
+    """The head with a thread's newest last activity set, cut to ``size`` newest entries.
+
+    Setting is idempotent (a redelivery or a replay sets the same value again); a thread
+    at or below the boundary is left out, since entries there are not trusted anyway.
+    """
+    entries = dict(head.entries)
+    boundary = head.boundary
+    entries.pop(thread_id, None)
+    if boundary is None or (last_activity, thread_id) > boundary:
+        entries[thread_id] = last_activity
+    if len(entries) > size:
+        ordered = sorted(entries.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+        dropped = max((at, tid) for tid, at in ordered[size:])
+        boundary = dropped if boundary is None else max(boundary, dropped)
+        entries = dict(ordered[:size])
+    return Head(entries, boundary)
+
+
+def build_head(entries: Iterable[Key], size: int = HEAD_SIZE) -> Head:
+    """The head that ``apply`` makes of these (last activity, thread id) entries, in one
+    go (to index threads stored before the index existed, or a benchmark's seed)."""
+    newest: dict[str, datetime] = {}
+    for at, thread_id in entries:
+        if thread_id not in newest or at > newest[thread_id]:
+            newest[thread_id] = at
+    ordered = sorted(((at, tid) for tid, at in newest.items()), reverse=True)
+    kept = {tid: at for at, tid in ordered[:size]}
+    return Head(kept, ordered[size] if len(ordered) > size else None)
+
+
+def candidates(heads: Sequence[Head], cursor: Cursor | None) -> tuple[list[Key], Key | None]:
+    """Every thread after ``cursor`` across the heads, newest first, and the bound at or
+    below which they cannot be trusted (the newest boundary of a truncated head; None when
+    no head is truncated, and then the list is the whole rest of the timeline)."""
+    merged: dict[str, datetime] = {}
+    for head in heads:
+        for thread_id, at in head.entries.items():
+            if thread_id not in merged or at > merged[thread_id]:
+                merged[thread_id] = at
+    after = None if cursor is None else (cursor.at, cursor.id)
+    rows = sorted(
+        ((at, tid) for tid, at in merged.items() if after is None or (at, tid) < after),
+        reverse=True,
+    )
+    bounds = [h.boundary for h in heads if h.boundary is not None]
+    return rows, max(bounds) if bounds else None
+
+
+def trusted(row: Key, bound: Key | None) -> bool:
+    """Whether every thread missing from the heads is older than ``row``."""
+    return bound is None or row > bound

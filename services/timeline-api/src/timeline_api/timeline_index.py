@@ -1,0 +1,178 @@
+"""The timeline index in MongoDB: head documents by ``_id``, one writer per head.
+
+After the projection re-summarises a thread it announces the thread's last activity for
+each of its index keys on the index topic, keyed by the index key; the consumer of that
+topic is then the only writer of each head (read by ``_id``, replace by ``_id``; FerretDB
+1.x has no atomic update of one document by several writers, docs/adr/0007). The threads
+tab reads the heads of a record's keys and then each thread by ``_id`` (docs/adr/0008).
+"""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from faststream.kafka import KafkaBroker
+from opentelemetry.trace import TracerProvider
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_runtime.bus import publish
+from crm_runtime.delivery import subscribe
+from crm_runtime.mongo import Document
+from crm_runtime.settings import ServiceSettings
+from crm_schemas.timeline import ThreadIndexed
+from timeline_api.domain.model import ThreadSummary
+from timeline_api.domain.pagination import Cursor
+from timeline_api.domain.timeline_index import (
+    HEAD_SIZE,
+    Head,
+    apply,
+    candidates,
+    thread_keys,
+    trusted,
+)
+
+GROUP = "timeline-api.index"
+
+
+def head_from(doc: Document | None) -> Head:
+    """A head as stored: ``entries`` a list of ``{t: thread id, at: last activity}``."""
+    if doc is None:
+        return Head()
+    bound = doc.get("boundary")
+    return Head(
+        entries={str(e["t"]): e["at"] for e in doc.get("entries", [])},
+        boundary=(bound["at"], str(bound["t"])) if bound else None,
+    )
+
+
+def head_doc(head: Head) -> Document:
+    """A head to store: lists of documents, so thread ids never become field names
+    (FerretDB 1.x stores no nested arrays)."""
+    bound = head.boundary
+    return {
+        "entries": [{"t": tid, "at": at} for tid, at in head.entries.items()],
+        "boundary": {"at": bound[0], "t": bound[1]} if bound else None,
+    }
+
+
+def _truncated_ms(at: datetime) -> datetime:
+    """A time as MongoDB keeps it (milliseconds), to compare stored with announced."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+class TimelineIndex:
+    """Head documents in the ``timeline_index`` collection."""
+
+    def __init__(self, db: AsyncDatabase[Document], head_size: int = HEAD_SIZE) -> None:
+        self.head_size = head_size
+        self.heads: AsyncCollection[Document] = db["timeline_index"]
+        self.thread_rows: AsyncCollection[Document] = db["threads"]
+
+    async def record(self, event: ThreadIndexed) -> None:
+        """Set one thread's last activity in one head; a redelivery changes nothing."""
+        doc = await self.heads.find_one({"_id": event.key})
+        before = head_from(doc)
+        after = apply(before, event.thread_id, _truncated_ms(event.last_activity), self.head_size)
+        if after != before or doc is None:
+            await self.heads.replace_one({"_id": event.key}, head_doc(after), upsert=True)
+
+    async def threads(
+        self,
+        keys: Sequence[str],
+        link: tuple[str, Sequence[str], Sequence[str]],
+        cursor: Cursor | None,
+        limit: int,
+    ) -> list[ThreadSummary] | None:
+        """The page after ``cursor`` (``limit + 1`` rows) of the threads under ``keys``;
+        None when the index cannot answer it exactly (a deep page, or a thread changed
+        since it was indexed), and the threads collection must.
+
+        ``link`` is (workspace, addresses, domains): each thread read is checked to still
+        be the workspace's and to have one of them, at the time the index has for it.
+        """
+        found = await asyncio.gather(*(self.heads.find_one({"_id": k}) for k in keys))
+        rows, bound = candidates([head_from(doc) for doc in found], cursor)
+        threads: list[ThreadSummary] = []
+        position = 0
+        while len(threads) <= limit and position < len(rows):
+            chunk = rows[position : position + limit + 1 - len(threads)]
+            position += len(chunk)
+            docs = await asyncio.gather(*(self.thread_rows.find_one({"_id": t}) for _, t in chunk))
+            for row, doc in zip(chunk, docs, strict=True):
+                state = _as_indexed(doc, row[0], link)
+                if state is None or doc is None:
+                    continue
+                if not state or not trusted(row, bound):
+                    return None
+                threads.append(ThreadSummary.model_validate(doc | {"thread_id": row[1]}))
+        if len(threads) > limit or bound is None:
+            return threads
+        return None
+
+
+def _as_indexed(
+    doc: Document | None, at: datetime, link: tuple[str, Sequence[str], Sequence[str]]
+) -> bool | None:
+    """None when the thread is not on the record's timeline (skipped: a host key lists
+    every address of a domain); False when it changed since it was indexed (the index
+    lags, so its order cannot be trusted); True when it is on it as indexed."""
+    workspace, emails, domains = link
+    if doc is None or doc.get("workspace_id") != workspace:
+        return None
+    if not (set(doc.get("participant_emails", ())) & set(emails)) and not (
+        set(doc.get("company_domains", ())) & set(domains)
+    ):
+        return None
+    return bool(doc.get("last_activity") == at)
+
+
+def register_timeline_index(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    db: AsyncDatabase[Document],
+    tracer_provider: TracerProvider | None = None,
+) -> "Announce":
+    """Consume the index topic into the heads; returns what the projection calls after it
+    re-summarised a thread."""
+    index = TimelineIndex(db)
+    subscribe(
+        broker,
+        settings,
+        topic=settings.topics.timeline_index,
+        group=GROUP,
+        contract=ThreadIndexed,
+        handler=index.record,
+        batch=True,
+        tracer_provider=tracer_provider,
+    )
+    return Announce(broker, settings.topics.timeline_index)
+
+
+class Announce:
+    """Publishes a thread's last activity under each of its index keys."""
+
+    def __init__(self, broker: KafkaBroker, topic: str) -> None:
+        self._broker = broker
+        self._topic = topic
+
+    async def __call__(self, summary: ThreadSummary) -> None:
+        keys = thread_keys(
+            summary.workspace_id, summary.participant_emails, summary.company_domains
+        )
+        await asyncio.gather(
+            *(
+                publish(
+                    self._broker,
+                    self._topic,
+                    key,
+                    ThreadIndexed(
+                        key=key,
+                        workspace_id=summary.workspace_id,
+                        thread_id=summary.thread_id,
+                        last_activity=summary.last_activity,
+                    ),
+                )
+                for key in keys
+            )
+        )

@@ -1,0 +1,161 @@
+"""The timeline index on the real FerretDB: every page it answers is the page the threads
+collection gives, and it steps aside (None) for deep pages and threads it has not caught
+up with. Heads of 5 threads, so truncation is reached with a few threads."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from crm_schemas.mail import Participant, ParticipantRole
+from crm_schemas.timeline import ThreadIndexed
+from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
+from timeline_api.domain.pagination import Cursor
+from timeline_api.domain.timeline_index import record_keys, thread_keys
+from timeline_api.settings import TimelineSettings
+from timeline_api.store import TimelineStore, linked
+from timeline_api.timeline_index import TimelineIndex
+
+WS = "ws-index"
+T0 = datetime(2025, 6, 1, tzinfo=UTC)
+SOURCE = Source(account_id="acc", visibility="subject", owner_member_id="member")
+
+
+@pytest.fixture
+async def db(settings: TimelineSettings) -> AsyncIterator[Any]:
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    yield mongo[settings.mongo_db]
+    await mongo.drop_database(settings.mongo_db)
+    await mongo.close()
+
+
+def _who(email: str, domain: str | None) -> Participant:
+    return Participant(
+        email=email, roles=(ParticipantRole.TO,), internal=False, company_domain=domain
+    )
+
+
+async def _thread(
+    store: TimelineStore, index: TimelineIndex, n: int, *people: Participant, indexed: bool = True
+) -> ThreadSummary:
+    """Thread ``n`` (a message ``n`` hours after T0) stored as the projection stores it,
+    then announced to the index (twice: a redelivery)."""
+    message = StoredMessage(
+        item_id=f"item-{n}",
+        workspace_id=WS,
+        thread_id=f"thread-{n:03d}",
+        message_id=f"m{n}@x.test",
+        subject=f"Subject {n}",
+        sent_at=T0 + timedelta(hours=n),
+        participants=people,
+        participant_emails=tuple(p.email for p in people),
+        company_domains=tuple(p.company_domain for p in people if p.company_domain),
+        sources=(SOURCE,),
+    )
+    await store.upsert_message(message)
+    summary = await store.refresh_thread(message.thread_id)
+    assert summary is not None
+    stored = await store.thread(message.thread_id)
+    assert stored is not None
+    keys = thread_keys(WS, stored.participant_emails, stored.company_domains)
+    for key in keys * 2 if indexed else ():
+        await index.record(
+            ThreadIndexed(
+                key=key,
+                workspace_id=WS,
+                thread_id=stored.thread_id,
+                last_activity=stored.last_activity,
+            )
+        )
+    return stored
+
+
+async def _walk(
+    store: TimelineStore, index: TimelineIndex, emails: list[str], domains: list[str], limit: int
+) -> tuple[list[str], list[bool]]:
+    """Every page, from the index where it answers, else from the threads collection; the
+    thread ids in order and, per page, whether the index answered it."""
+    keys = record_keys(WS, emails, domains)
+    cursor: Cursor | None = None
+    seen: list[str] = []
+    answered: list[bool] = []
+    while True:
+        rows = await index.threads(keys, (WS, emails, domains), cursor, limit)
+        answered.append(rows is not None)
+        if rows is None:
+            rows = await store.threads_with(linked(WS, emails, domains), cursor, limit)
+        seen += [t.thread_id for t in rows[:limit]]
+        if len(rows) <= limit:
+            return seen, answered
+        cursor = Cursor(rows[limit - 1].last_activity, rows[limit - 1].thread_id)
+
+
+async def _scan(store: TimelineStore, emails: list[str], domains: list[str]) -> list[str]:
+    rows = await store.threads_with(linked(WS, emails, domains), None, 100)
+    return [t.thread_id for t in rows]
+
+
+async def test_index_pages_are_the_scans_pages_and_deep_pages_fall_back(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=5)
+    ann, bob = _who("ann@client.test", "client.test"), _who("bob@client.test", "client.test")
+    for n in range(12):
+        await _thread(store, index, n, ann, *((bob,) if n % 3 == 0 else ()))
+    await _thread(store, index, 12, _who("zed@other.test", "other.test"))
+
+    seen, answered = await _walk(store, index, ["ann@client.test"], [], limit=3)
+    assert seen == await _scan(store, ["ann@client.test"], [])
+    assert len(seen) == 12
+    assert answered[0] is True  # the first page comes from the head
+    assert False in answered  # past the head's five threads the collection answers
+
+    small, answered = await _walk(store, index, ["bob@client.test"], [], limit=10)
+    assert (
+        small
+        == await _scan(store, ["bob@client.test"], [])
+        == [f"thread-{n:03d}" for n in (9, 6, 3, 0)]
+    )
+    assert answered == [True]  # bob's head holds all of his threads: the end is exact
+
+
+async def test_a_company_skips_host_addresses_that_are_not_its_own(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    ann = _who("ann@client.test", "client.test")
+    stranger = _who("carol@client.test", None)  # on the domain, not linked to the company
+    for n in range(6):
+        await _thread(store, index, n, ann if n % 2 else stranger)
+
+    seen, answered = await _walk(store, index, ["ann@client.test"], ["client.test"], limit=2)
+    assert seen == await _scan(store, ["ann@client.test"], ["client.test"])
+    assert seen == ["thread-005", "thread-003", "thread-001"]
+    assert answered == [True, True]
+
+
+async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    ann = _who("ann@client.test", "client.test")
+    for n in range(3):
+        await _thread(store, index, n, ann)
+    late = StoredMessage(
+        item_id="item-late", workspace_id=WS, thread_id="thread-000", message_id="late@x.test",
+        sent_at=T0 + timedelta(hours=10), participants=(ann,),
+        participant_emails=(ann.email,), sources=(SOURCE,),
+    )  # fmt: skip
+    await store.upsert_message(late)
+    await store.refresh_thread("thread-000")  # not announced yet: the index lags
+
+    keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
+    assert await index.threads(keys, link, None, 10) is None
+    stored = await store.thread("thread-000")
+    assert stored is not None
+    await index.record(
+        ThreadIndexed(
+            key=keys[0], workspace_id=WS, thread_id="thread-000", last_activity=stored.last_activity
+        )
+    )
+    rows = await index.threads(keys, link, None, 10)
+    assert rows is not None
+    assert [t.thread_id for t in rows] == ["thread-000", "thread-002", "thread-001"]

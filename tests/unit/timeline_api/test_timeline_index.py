@@ -1,0 +1,100 @@
+"""The timeline index's rules: heads kept newest first, cut with a boundary, and pages
+that are served from the heads only when they are exact."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from timeline_api.domain.pagination import Cursor
+from timeline_api.domain.timeline_index import (
+    Head,
+    Key,
+    address_key,
+    apply,
+    build_head,
+    candidates,
+    domain_key,
+    host_key,
+    record_keys,
+    thread_keys,
+    trusted,
+)
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _at(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def _fill(entries: list[Key], size: int) -> Head:
+    head = Head()
+    for at, thread_id in entries:
+        head = apply(head, thread_id, at, size)
+    return head
+
+
+def test_a_thread_is_listed_under_its_addresses_their_hosts_and_its_domains() -> None:
+    keys = thread_keys("ws", ["ann@client.test", "bob@client.test"], ["client.test"])
+    assert keys == [
+        address_key("ws", "ann@client.test"),
+        address_key("ws", "bob@client.test"),
+        host_key("ws", "client.test"),
+        domain_key("ws", "client.test"),
+    ]
+
+
+def test_a_company_reads_its_domains_and_only_its_peoples_other_addresses() -> None:
+    keys = record_keys("ws", ["ann@client.test", "ann@gmail.test"], ["client.test"])
+    assert sorted(keys) == sorted(
+        [
+            domain_key("ws", "client.test"),
+            host_key("ws", "client.test"),
+            address_key("ws", "ann@gmail.test"),
+        ]
+    )
+    assert record_keys("ws", ["ann@client.test"]) == [address_key("ws", "ann@client.test")]
+
+
+def test_setting_a_thread_again_changes_nothing_and_a_newer_activity_moves_it() -> None:
+    head = _fill([(_at(1), "a"), (_at(2), "b")], size=10)
+    assert apply(head, "a", _at(1), 10) == head
+    moved = apply(head, "a", _at(5), 10)
+    assert moved.entries == {"a": _at(5), "b": _at(2)}
+    assert not moved.truncated
+
+
+def test_a_full_head_drops_its_oldest_and_remembers_the_newest_dropped() -> None:
+    head = _fill([(_at(n), f"t{n}") for n in range(5)], size=3)
+    assert set(head.entries) == {"t4", "t3", "t2"}
+    assert head.boundary == (_at(1), "t1")
+    assert apply(head, "old", _at(0), 3) == head  # below the boundary: not trusted anyway
+
+
+def test_building_a_head_at_once_equals_applying_entries_one_by_one() -> None:
+    rng = random.Random(7)
+    entries = [(_at(rng.randrange(500)), f"t{rng.randrange(300)}") for _ in range(2000)]
+    by_thread: dict[str, datetime] = {}
+    for at, thread_id in entries:
+        by_thread[thread_id] = max(at, by_thread.get(thread_id, at))
+    newest = sorted(((at, tid) for tid, at in by_thread.items()), key=lambda e: e[0])
+    assert build_head(newest, 50) == _fill(newest, 50)
+
+
+def test_pages_merge_heads_newest_first_without_duplicates_after_the_cursor() -> None:
+    one = _fill([(_at(1), "a"), (_at(3), "c")], 10)
+    two = _fill([(_at(2), "b"), (_at(3), "c")], 10)
+    rows, bound = candidates([one, two], None)
+    assert rows == [(_at(3), "c"), (_at(2), "b"), (_at(1), "a")]
+    assert bound is None
+    rows, _ = candidates([one, two], Cursor(_at(2), "b"))
+    assert rows == [(_at(1), "a")]
+
+
+def test_rows_at_or_below_a_truncated_heads_boundary_are_not_trusted() -> None:
+    full = _fill([(_at(n), f"t{n}") for n in range(10)], size=4)
+    small = _fill([(_at(0), "x"), (_at(20), "y")], size=4)
+    rows, bound = candidates([full, small], None)
+    assert bound == (_at(5), "t5")
+    assert [r[1] for r in rows] == ["y", "t9", "t8", "t7", "t6", "x"]
+    assert [trusted(r, bound) for r in rows] == [True, True, True, True, True, False]
+    assert trusted(rows[0], None)
