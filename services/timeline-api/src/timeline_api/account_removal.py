@@ -10,14 +10,22 @@ by scanning the collection (docs/adr/0007). Disconnecting is rare and runs in th
 background projection, never on a request, so the scan is accepted here.
 """
 
+from collections.abc import Awaitable, Callable
+
 from crm_runtime.mongo import Document
+from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.store import TimelineStore, source_key
 
+Announce = Callable[[ThreadSummary], Awaitable[None]]
 
-async def remove_account_items(store: TimelineStore, account_id: str) -> tuple[int, int]:
+
+async def remove_account_items(
+    store: TimelineStore, account_id: str, announce: Announce
+) -> tuple[int, int]:
     """Take the account away as a source of every message and meeting; returns how many
-    messages and meetings were deleted because no other account had them."""
+    messages and meetings were deleted because no other account had them. Each thread
+    summarised again is announced to the timeline index."""
     field = f"sources.{source_key(account_id)}"
     threads: set[str] = set()
     deleted_messages = 0
@@ -33,7 +41,9 @@ async def remove_account_items(store: TimelineStore, account_id: str) -> tuple[i
         if await _drop_source(store, "events", str(doc["_id"]), field):
             deleted_events += 1
     for thread_id in sorted(threads):
-        await resummarise(store, thread_id)
+        summary = await resummarise(store, thread_id)
+        if summary is not None:
+            await announce(summary)
     return deleted_messages, deleted_events
 
 
@@ -48,14 +58,15 @@ async def _drop_source(store: TimelineStore, collection: str, item_id: str, fiel
     return False
 
 
-async def resummarise(store: TimelineStore, thread_id: str) -> None:
+async def resummarise(store: TimelineStore, thread_id: str) -> ThreadSummary | None:
     """The thread's row from the messages it has now, or no row when it has none left."""
     messages = await store.thread_messages(thread_id, with_body=False)
     if not messages:
         await store.threads.delete_one({"_id": thread_id})
         await store.thread_members.delete_one({"_id": thread_id})
-        return
+        return None
     summary = summarise_thread(thread_id, messages)
     doc = summary.model_dump(mode="json", exclude={"thread_id"})
     doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
     await store.threads.replace_one({"_id": thread_id}, doc, upsert=True)
+    return summary

@@ -82,7 +82,7 @@ def register_projection(
     async def project_config(event: ConfigEvent) -> None:
         """A disconnected account leaves the timelines: what only it brought goes."""
         if isinstance(event, AccountConfigured) and event.disconnected:
-            await remove_account_items(store, event.account_id)
+            await remove_account_items(store, event.account_id, announce)
 
     topics = settings.topics
     routes = (
