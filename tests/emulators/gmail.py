@@ -180,8 +180,9 @@ class GmailEmulator:
         self.mailbox(address).storm = calls
 
     # --- quota ---------------------------------------------------------------------
-    def _spend(self, box: Mailbox, units: int) -> bool:
-        now = time.monotonic()
+    def _spend(self, box: Mailbox, units: int, now: float | None = None) -> bool:
+        """Charge ``units`` at ``now``: a batch's parts are all charged at its arrival."""
+        now = time.monotonic() if now is None else now
         while box.spent and box.spent[0][0] + self.window_s <= now:
             box.spent.popleft()
         if box.storm > 0:
@@ -237,6 +238,7 @@ class GmailEmulator:
         method: str,
         target: str,
         authorization: str | None,
+        arrived: float | None = None,
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         """One API call (a top-level request or a batch part)."""
         user = self.authority.user_of(authorization)
@@ -274,7 +276,7 @@ class GmailEmulator:
             )
             if not kind:
                 return 404, {}, _error(404, "Not Found", "notFound", "NOT_FOUND")
-            if not self._spend(box, UNITS[kind]):
+            if not self._spend(box, UNITS[kind], arrived):
                 return self._throttled()
             box.calls[kind] += 1
             return getattr(self, f"_{kind}")(box, route, query)
@@ -417,6 +419,7 @@ class GmailEmulator:
                 media_type="application/json",
             )
         answers = []
+        arrived = time.monotonic()
         boundary = "batch_" + base64.urlsafe_b64encode(str(time.time_ns()).encode()).decode()
         authorization = request.headers.get("authorization")
         for chunk in chunks:
@@ -424,7 +427,7 @@ class GmailEmulator:
             content_id = re.search(rb"Content-ID:\s*<([^>]*)>", outer, re.IGNORECASE)
             line = inner.split(b"\n", 1)[0].decode()
             method, target = line.split()[:2]
-            status, headers, body = self.call(method, target, authorization)
+            status, headers, body = self.call(method, target, authorization, arrived)
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             cid = content_id.group(1).decode() if content_id else ""
             answers.append(

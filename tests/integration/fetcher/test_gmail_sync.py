@@ -238,11 +238,11 @@ async def test_a_mid_import_batch_throttle_resumes_at_the_next_unpublished_messa
     original = emulator._spend
     calls = {"n": 0}
 
-    def spend(box, units):
+    def spend(box, units, now=None):
         calls["n"] += 1
         if 23 < calls["n"] <= 23 + 20:
             box.storm = 1
-        return original(box, units)
+        return original(box, units, now)
 
     emulator._spend = spend  # type: ignore[method-assign]
     stopped = await run_oauth_mail_job(account, ports)

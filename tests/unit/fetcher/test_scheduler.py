@@ -2,7 +2,13 @@
 
 import pytest
 
-from crm_schemas.config import AccountConfigured, CalDavConnection, ImapConnection
+from crm_schemas.config import (
+    AccountConfigured,
+    CalDavConnection,
+    ImapConnection,
+    OAuthConnection,
+    OAuthProvider,
+)
 from crm_schemas.sync import SyncKind
 from fetcher.__main__ import _parser
 from fetcher.scheduler import scheduled_requests
@@ -19,6 +25,15 @@ def account(account_id: str, **fields: object) -> AccountConfigured:
         email=f"{account_id}@acme.test",
         **fields,  # type: ignore[arg-type]
     )
+
+
+def test_a_google_or_microsoft_account_gets_a_mail_and_a_calendar_job():
+    oauth = OAuthConnection(provider=OAuthProvider.GOOGLE, refresh_token_encrypted="x")
+    requests = scheduled_requests([account("google", oauth=oauth)])
+    assert [(r.account_id, r.kind) for r in requests] == [
+        ("google", SyncKind.MAIL),
+        ("google", SyncKind.CALENDAR),
+    ]
 
 
 def test_each_connected_account_gets_a_job_per_protocol_it_has():

@@ -54,6 +54,12 @@ class FetcherSettings(ServiceSettings):
     graph_concurrency: int = Field(
         default=4, ge=1, description="Concurrent requests per mailbox (Graph allows 4)."
     )
+    graph_mailbox_requests: int = Field(
+        default=10000, ge=1, description="Graph requests per mailbox per Graph window."
+    )
+    graph_window_s: float = Field(
+        default=600, gt=0, description="Graph's per-mailbox request window (10 minutes)."
+    )
     provider_ca_file: str | None = Field(
         default=None, description="Extra CA bundle for the provider endpoints (tests' emulators)."
     )

@@ -66,6 +66,12 @@ class Throttled(Exception):  # noqa: N818 - a state of the provider, not a bug
     """The provider kept refusing for rate reasons after every attempt: yield, resume later."""
 
 
+class Quota(Protocol):
+    """Spends quota units (Gmail units, Graph requests), waiting until they fit."""
+
+    async def acquire(self, units: int) -> None: ...
+
+
 class MailProvider(Protocol):
     """A mailbox read through a provider's API."""
 

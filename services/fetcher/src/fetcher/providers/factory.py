@@ -11,9 +11,9 @@ import httpx
 from crm_schemas.config import AccountConfigured, OAuthProvider
 from fetcher.adapters.quota import MailboxQuota, ProjectQuota
 from fetcher.ports import PasswordReader
-from fetcher.providers.base import CalendarProvider, MailProvider
+from fetcher.providers.base import CalendarProvider, MailProvider, Quota
 from fetcher.providers.gcal import GoogleCalendar
-from fetcher.providers.gmail import GmailMail, Quota
+from fetcher.providers.gmail import GmailMail
 from fetcher.providers.graph_calendar import GraphCalendar
 from fetcher.providers.graph_mail import GraphMail
 from fetcher.providers.http import AccessTokens, ApiClient, RetryPolicy
@@ -30,13 +30,18 @@ class ProviderFactory:
     project_quota: ProjectQuota | None = None
     _mailbox_quotas: dict[str, MailboxQuota] = field(default_factory=dict)
 
-    def mailbox_quota(self, account_id: str) -> MailboxQuota:
-        """The mailbox's own quota limiter (Gmail: units per window)."""
-        quota = self._mailbox_quotas.get(account_id)
+    def mailbox_quota(self, account: AccountConfigured) -> MailboxQuota:
+        """The mailbox's own limiter: Gmail quota units, or Graph requests, per window."""
+        quota = self._mailbox_quotas.get(account.account_id)
         if quota is None:
             s = self.settings
-            quota = MailboxQuota(s.gmail_user_quota_units, s.quota_window_s)
-            self._mailbox_quotas[account_id] = quota
+            google = account.oauth is not None and account.oauth.provider is OAuthProvider.GOOGLE
+            quota = (
+                MailboxQuota(s.gmail_user_quota_units, s.quota_window_s)
+                if google
+                else MailboxQuota(s.graph_mailbox_requests, s.graph_window_s)
+            )
+            self._mailbox_quotas[account.account_id] = quota
         return quota
 
     def tokens(self, account: AccountConfigured) -> AccessTokens:
@@ -89,7 +94,7 @@ class ProviderFactory:
         async with self._http() as http:
             api = self._api(http, account)
             if account.oauth.provider is OAuthProvider.GOOGLE:
-                quotas: list[Quota] = [self.mailbox_quota(account.account_id)]
+                quotas: list[Quota] = [self.mailbox_quota(account)]
                 if self.project_quota is not None:
                     quotas.append(self.project_quota)
                 yield GmailMail(
@@ -103,6 +108,7 @@ class ProviderFactory:
                     s.graph_batch_size,
                     s.graph_concurrency,
                     s.body_max_bytes,
+                    self.mailbox_quota(account),
                 )
 
     @asynccontextmanager

@@ -9,7 +9,7 @@ mailbox runs at its quota instead of into 429s.
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from crm_schemas.config import AccountConfigured, MailVisibility
 from crm_schemas.mail import RawMessage
@@ -17,17 +17,18 @@ from fetcher.domain.api_messages import gmail_fetched
 from fetcher.domain.gmail_labels import gmail_folder, synced_label_ids
 from fetcher.domain.mime import MessageSource, raw_message
 from fetcher.domain.quota import GMAIL_LABELS_LIST_UNITS, GMAIL_UNITS
-from fetcher.providers.base import ChangePage, CursorExpired, Phase, ProviderCursor, Throttled
+from fetcher.providers.base import (
+    ChangePage,
+    CursorExpired,
+    Phase,
+    ProviderCursor,
+    Quota,
+    Throttled,
+)
 from fetcher.providers.gmail_batch import decode_batch, encode_batch
 from fetcher.providers.http import ApiClient, ApiError, RateLimited, is_throttled, retry_after
 
 PAGE_SIZE = 500  # messages.list and history.list allow up to 500 per page
-
-
-class Quota(Protocol):
-    """Spends quota units, waiting until they fit."""
-
-    async def acquire(self, units: int) -> None: ...
 
 
 class GmailMail:

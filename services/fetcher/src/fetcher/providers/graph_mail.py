@@ -18,7 +18,14 @@ from crm_schemas.mail import FolderRole, RawMessage
 from fetcher.domain.api_messages import graph_fetched
 from fetcher.domain.mime import MessageSource, raw_message
 from fetcher.domain.text import truncate_utf8
-from fetcher.providers.base import ChangePage, CursorExpired, Phase, ProviderCursor, Throttled
+from fetcher.providers.base import (
+    ChangePage,
+    CursorExpired,
+    Phase,
+    ProviderCursor,
+    Quota,
+    Throttled,
+)
 from fetcher.providers.http import ApiClient, ApiError, RateLimited, is_throttled
 
 PAGE_SIZE = 100
@@ -58,6 +65,7 @@ class GraphMail:
         batch_size: int,
         concurrency: int,
         body_max_bytes: int,
+        quota: Quota | None = None,
     ) -> None:
         self._api = api
         self._base = base_url.rstrip("/")
@@ -66,6 +74,7 @@ class GraphMail:
         self.fetch_size = batch_size * concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._body_max_bytes = body_max_bytes
+        self._quota = quota
 
     @property
     def _full(self) -> bool:
@@ -82,6 +91,7 @@ class GraphMail:
         # A next or delta link carries its own query; httpx would replace it with params.
         params = None if (cursor.page or cursor.token) else {"$select": "id"}
         headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+        await self._spend(1)
         try:
             async with self._slots:
                 body = await self._api.json("GET", url, params=params, headers=headers)
@@ -102,6 +112,10 @@ class GraphMail:
         chunks = [refs[i : i + self._batch_size] for i in range(0, len(refs), self._batch_size)]
         answered = await asyncio.gather(*(self._batch_get(chunk) for chunk in chunks))
         return [self._message(stream, r) for resources in answered for r in resources]
+
+    async def _spend(self, requests: int) -> None:
+        if self._quota is not None:
+            await self._quota.acquire(requests)
 
     def _request(self, index: int, message_id: str) -> dict[str, Any]:
         select = f"{_SELECT},body" if self._full else _SELECT
@@ -134,6 +148,7 @@ class GraphMail:
         self, ids: Sequence[str], got: dict[str, dict[str, Any] | None]
     ) -> float | None:
         payload = {"requests": [self._request(n, i) for n, i in enumerate(ids)]}
+        await self._spend(len(ids))  # each request inside a $batch counts on its own
         async with self._slots:
             body = await self._api.json("POST", f"{self._base}/$batch", json=payload)
         waits: list[float] = []

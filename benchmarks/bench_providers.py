@@ -1,0 +1,226 @@
+"""First import of a Gmail and a Graph mailbox at the providers' own limits, on emulators.
+
+The fetcher's API mail job runs in this process against real Kafka and FerretDB, and
+against the emulators in tests/emulators set to the providers' published limits:
+
+- Gmail: 15,000 quota units per user per minute, messages.get 5 units, so the ceiling is
+  3,000 messages a minute. The window is scaled (``BENCH_QUOTA_WINDOW_S``, default 6 s
+  holding 1,500 units: the same rate as a minute holding 15,000), so a run takes about a
+  minute and a half instead of seven; the rate, not the window, is what is compared.
+- Graph: 4 concurrent requests and 10,000 requests per 10 minutes per mailbox (each
+  request inside a $batch counts), so the ceiling is 1,000 messages a minute; the window
+  is scaled the same way (``BENCH_GRAPH_WINDOW_S``, default 6 s holding 100 requests).
+
+Reported: messages a minute over the whole import and in the steady state (after the
+first window, whose budget is spent in one burst), each next to the ceiling; throttled
+answers the emulator had to give (the limiter aims for none).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trustme
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, SecretStr
+from pymongo import AsyncMongoClient
+
+from benchmarks.run import BenchStack
+from crm_runtime.bus import delete_topics, ensure_topics
+from crm_runtime.secrets import SecretBox
+from crm_runtime.service import TOPIC_PARTITIONS
+from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
+from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.passwords import SealedPasswords
+from fetcher.adapters.provider_cursors import MongoProviderCursorStore
+from fetcher.adapters.quota import ProjectQuota
+from fetcher.providers.factory import ProviderFactory
+from fetcher.settings import FetcherSettings
+from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
+from tests.emulators.gmail import GmailEmulator
+from tests.emulators.graph import GraphEmulator
+from tests.emulators.oauth import TokenAuthority
+from tests.emulators.server import EmulatorServer
+
+CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
+OWNER = "owner@acme.test"
+GMAIL_UNITS_PER_MINUTE = 15_000
+GRAPH_REQUESTS_PER_10_MIN = 10_000
+
+
+def _raw(n: int) -> bytes:
+    return (
+        f"From: Client {n % 500} <client{n % 500}@customer{n % 50}.test>\r\n"
+        f"To: Owner <{OWNER}>\r\nSubject: Order {n}\r\n"
+        f"Message-ID: <bench-{n}-{time.time_ns()}@customer{n % 50}.test>\r\n"
+        f"Date: Tue, 05 Mar 2024 10:00:00 +0100\r\n\r\nHello, about order {n}.\r\n"
+    ).encode()
+
+
+def _graph(n: int) -> dict[str, Any]:
+    client = {"emailAddress": {"name": f"Client {n}", "address": f"client{n % 500}@c.test"}}
+    return {
+        "internetMessageId": f"<bench-{n}-{time.time_ns()}@c.test>",
+        "subject": f"Order {n}",
+        "from": client,
+        "toRecipients": [{"emailAddress": {"address": OWNER}}],
+        "sentDateTime": "2024-03-05T10:00:00Z",
+    }
+
+
+class _Timed:
+    """The Publisher port, recording when each message was durably published."""
+
+    def __init__(self, inner: BrokerPublisher) -> None:
+        self._inner = inner
+        self.times: list[float] = []
+
+    async def __call__(self, topic: str, key: str, event: BaseModel) -> None:
+        await self._inner(topic, key, event)
+        if topic.endswith(".mail.raw.v1"):
+            self.times.append(time.monotonic())
+
+
+def _rates(times: list[float], started: float, window_s: float) -> tuple[float, float]:
+    total = len(times) / (times[-1] - started) * 60
+    steady = [t for t in times if t >= started + window_s]
+    span = steady[-1] - (started + window_s) if len(steady) > 1 else 0
+    return round(total), round(len(steady) / span * 60) if span else 0.0
+
+
+async def _import(
+    stack: BenchStack, settings: FetcherSettings, account: AccountConfigured, project: bool
+) -> tuple[list[float], float, int]:
+    await ensure_topics(stack.kafka_bootstrap, settings.topics.all(), TOPIC_PARTITIONS)
+    broker = KafkaBroker(stack.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await broker.connect()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    db = mongo[settings.mongo_db]
+    try:
+        secrets = SealedPasswords(SecretBox(settings.secrets_key))
+        quota = ProjectQuota(db, "google:bench", settings.google_project_quota_units, 60)
+        factory = ProviderFactory(settings, secrets, quota if project else None)
+        publish = _Timed(BrokerPublisher(broker))
+        ports = OAuthMailPorts(settings, factory.open_mail, MongoProviderCursorStore(db), publish)
+        started = time.monotonic()
+        jobs = 1
+        while (await run_oauth_mail_job(account, ports)).more:
+            jobs += 1
+        return publish.times, started, jobs
+    finally:
+        await broker.stop()
+        await mongo.drop_database(settings.mongo_db)
+        await mongo.close()
+        await delete_topics(stack.kafka_bootstrap, settings.topic_prefix)
+
+
+def _account(settings: FetcherSettings, provider: OAuthProvider, refresh: str) -> AccountConfigured:
+    box = SecretBox(settings.secrets_key)
+    return AccountConfigured(
+        account_id=f"bench-{provider}",
+        workspace_id="ws-bench",
+        owner_member_id="m",
+        email=OWNER,
+        oauth=OAuthConnection(provider=provider, refresh_token_encrypted=box.seal(refresh)),
+    )
+
+
+async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
+    count = int(os.environ.get("BENCH_GMAIL_MESSAGES", "4000"))
+    window = float(os.environ.get("BENCH_QUOTA_WINDOW_S", "6"))
+    units = round(GMAIL_UNITS_PER_MINUTE * window / 60)
+    authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
+    emulator = GmailEmulator(authority, quota_units=units, window_s=window)
+    for n in range(count):
+        emulator.deliver(OWNER, _raw(n))
+    with EmulatorServer(emulator) as server:
+        tag = f"bg{time.time_ns() % 10**8}"
+        settings = FetcherSettings(
+            kafka_bootstrap=stack.kafka_bootstrap,
+            mongo_url=SecretStr(stack.mongo_url),
+            mongo_db=f"{tag}_fetcher",
+            topic_prefix=tag,
+            group_prefix=tag,
+            log_json=False,
+            google_client_id=CLIENT_ID,
+            google_client_secret=SecretStr(CLIENT_SECRET),
+            google_token_uri=f"{server.base_url}/token",
+            gmail_api_url=server.base_url,
+            gmail_user_quota_units=units,
+            quota_window_s=window,
+            max_messages_per_job=count,
+        )
+        account = _account(settings, OAuthProvider.GOOGLE, authority.consent(OWNER))
+        times, started, jobs = await _import(stack, settings, account, project=True)
+    total, steady = _rates(times, started, window)
+    ceiling = GMAIL_UNITS_PER_MINUTE // 5
+    results |= {
+        "gmail_messages": len(times),
+        "gmail_quota_window_s": window,
+        "gmail_ceiling_per_min": ceiling,
+        "gmail_per_min_overall": total,
+        "gmail_per_min_steady": steady,
+        "gmail_steady_of_ceiling": round(steady / ceiling, 3),
+        "gmail_throttled_answers": emulator.throttled,
+        "gmail_jobs": jobs,
+    }
+
+
+async def _graph_run(stack: BenchStack, results: dict[str, Any]) -> None:
+    count = int(os.environ.get("BENCH_GRAPH_MESSAGES", "1200"))
+    window = float(os.environ.get("BENCH_GRAPH_WINDOW_S", "6"))
+    budget = round(GRAPH_REQUESTS_PER_10_MIN * window / 600)
+    authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
+    emulator = GraphEmulator(authority, concurrency=4, budget=budget, window_s=window)
+    for n in range(count):
+        emulator.deliver(OWNER, "inbox", _graph(n))
+    with tempfile.TemporaryDirectory() as folder:
+        ca = trustme.CA()
+        ca_file, cert = Path(folder, "ca.pem"), Path(folder, "cert.pem")
+        ca.cert_pem.write_to_path(str(ca_file))
+        ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+        with EmulatorServer(emulator, certfile=str(cert), keyfile=str(cert)) as server:
+            emulator.base_url = server.base_url
+            tag = f"bm{time.time_ns() % 10**8}"
+            settings = FetcherSettings(
+                kafka_bootstrap=stack.kafka_bootstrap,
+                mongo_url=SecretStr(stack.mongo_url),
+                mongo_db=f"{tag}_fetcher",
+                topic_prefix=tag,
+                group_prefix=tag,
+                log_json=False,
+                microsoft_client_id=CLIENT_ID,
+                microsoft_client_secret=SecretStr(CLIENT_SECRET),
+                microsoft_authority=f"{server.base_url}/common",
+                graph_api_url=f"{server.base_url}/v1.0",
+                provider_ca_file=str(ca_file),
+                graph_mailbox_requests=budget,
+                graph_window_s=window,
+                max_messages_per_job=count,
+            )
+            account = _account(settings, OAuthProvider.MICROSOFT, authority.consent(OWNER))
+            times, started, jobs = await _import(stack, settings, account, project=False)
+    total, steady = _rates(times, started, window)
+    ceiling = GRAPH_REQUESTS_PER_10_MIN // 10
+    results |= {
+        "graph_messages": len(times),
+        "graph_window_s": window,
+        "graph_ceiling_per_min": ceiling,
+        "graph_per_min_overall": total,
+        "graph_per_min_steady": steady,
+        "graph_steady_of_ceiling": round(steady / ceiling, 3),
+        "graph_max_concurrent": emulator.mailbox(OWNER).max_active,
+        "graph_throttled_answers": emulator.throttled,
+        "graph_jobs": jobs,
+    }
+
+
+async def run(stack: BenchStack) -> dict[str, float | int | str]:
+    results: dict[str, Any] = {}
+    await _gmail(stack, results)
+    await _graph_run(stack, results)
+    return results
