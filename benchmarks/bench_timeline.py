@@ -42,7 +42,7 @@ from timeline_api.domain.model import Source, StoredMessage
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.domain.timeline_index import build_head, record_keys, thread_keys
 from timeline_api.store import linked
-from timeline_api.timeline_index import head_doc
+from timeline_api.timeline_index import READY, head_doc
 
 PEOPLE = 200
 BATCH = 2_000
@@ -190,6 +190,7 @@ def _seed(db: Database[Doc], workspace: str, member_id: str) -> Seeded:
             _flush(db, pending, stored)
     _flush(db, pending, stored)
     db["timeline_index"].insert_many(_heads(db))
+    db["timeline_index"].insert_one({"_id": READY, "at": datetime.now(UTC)})
     return Seeded(
         workspace_id=workspace,
         person_id=people[0]["_id"],
