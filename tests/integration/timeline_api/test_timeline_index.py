@@ -101,6 +101,7 @@ async def _scan(store: TimelineStore, emails: list[str], domains: list[str]) -> 
 
 async def test_index_pages_are_the_scans_pages_and_deep_pages_fall_back(db: Any) -> None:
     store, index = TimelineStore(db), TimelineIndex(db, head_size=5)
+    assert await index.prepare()  # nothing stored yet: complete from the start
     ann, bob = _who("ann@client.test", "client.test"), _who("bob@client.test", "client.test")
     for n in range(12):
         await _thread(store, index, n, ann, *((bob,) if n % 3 == 0 else ()))
@@ -123,6 +124,7 @@ async def test_index_pages_are_the_scans_pages_and_deep_pages_fall_back(db: Any)
 
 async def test_a_company_skips_host_addresses_that_are_not_its_own(db: Any) -> None:
     store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
     ann = _who("ann@client.test", "client.test")
     stranger = _who("carol@client.test", None)  # on the domain, not linked to the company
     for n in range(6):
@@ -136,6 +138,7 @@ async def test_a_company_skips_host_addresses_that_are_not_its_own(db: Any) -> N
 
 async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db: Any) -> None:
     store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
     ann = _who("ann@client.test", "client.test")
     for n in range(3):
         await _thread(store, index, n, ann)
@@ -159,3 +162,19 @@ async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db:
     rows = await index.threads(keys, link, None, 10)
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-000", "thread-002", "thread-001"]
+
+
+async def test_threads_stored_before_the_index_are_read_from_the_collection_until_marked(
+    db: Any,
+) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    ann = _who("ann@client.test", "client.test")
+    await _thread(store, index, 1, ann, indexed=False)
+    keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
+    assert not await index.prepare()
+    assert await index.threads(keys, link, None, 10) is None
+    await _thread(store, index, 1, ann)  # what index-timelines announces
+    await index.mark_ready()
+    rows = await index.threads(keys, link, None, 10)
+    assert rows is not None
+    assert [t.thread_id for t in rows] == ["thread-001"]

@@ -35,6 +35,7 @@ from crm_schemas.ids import normalize_email
 from timeline_api.directory import Directory
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
 from timeline_api.settings import TimelineSettings
+from timeline_api.timeline_index import Announce, index_stored_threads
 from timeline_api.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.workspaces import create_workspace as create_workspace_in
 
@@ -176,6 +177,20 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
         await directory.save_account(account)
 
 
+async def index_timelines(settings: TimelineSettings) -> int:
+    """Put every stored thread on the timeline index (a read model from before it existed)."""
+    runtime = build_runtime("crm-admin", settings)
+    try:
+        await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
+        await runtime.broker.connect()
+        announce = Announce(runtime.broker, runtime.topics.timeline_index)
+        return await index_stored_threads(runtime.db, announce)
+    finally:
+        await runtime.broker.stop()
+        await runtime.mongo.close()
+        runtime.tracer.shutdown()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crm-admin", description="Create workspaces and connect accounts."
@@ -204,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--email", required=True)
     mem.add_argument("--name")
     mem.add_argument("--role", choices=[r.value for r in Role], default="member")
+
+    commands.add_parser(
+        "index-timelines",
+        help="put every stored thread on the timeline index (once, after an upgrade);"
+        " prints how many",
+    )
 
     acc = commands.add_parser("connect-account", help="connect a mailbox; prints its id")
     acc.add_argument("--workspace", required=True)
@@ -241,6 +262,8 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
     if args.command == "add-member":
         made = await add_member(settings, args.workspace, args.email, args.name, args.role)
         return json.dumps(made, indent=2)
+    if args.command == "index-timelines":
+        return str(await index_timelines(settings))
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")

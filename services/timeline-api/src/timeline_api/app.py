@@ -31,6 +31,7 @@ from timeline_api.projection import register_projection
 from timeline_api.record_writes import RecordWriter
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
+from timeline_api.timeline_index import TimelineIndex
 
 SERVICE = "timeline-api"
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
+            await TimelineIndex(store.db).prepare()
             if settings.consume:
                 register_projection(
                     runtime.broker, settings, store, app.state.directory, runtime.tracer

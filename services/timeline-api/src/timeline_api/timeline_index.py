@@ -4,10 +4,11 @@ After the projection re-summarises a thread it announces the thread's last activ
 each of its index keys on the index topic, keyed by the index key; the consumer of that
 topic is then the only writer of each head (read by ``_id``, replace by ``_id``; FerretDB
 1.x has no atomic update of one document by several writers, docs/adr/0007). The threads
-tab reads the heads of a record's keys and then each thread by ``_id`` (docs/adr/0008).
+tab reads the heads of a record's keys and then each thread by ``_id`` (docs/adr/0010).
 """
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from crm_runtime.bus import publish
 from crm_runtime.delivery import subscribe
 from crm_runtime.mongo import Document
 from crm_runtime.settings import ServiceSettings
+from crm_schemas.base import utcnow
 from crm_schemas.timeline import ThreadIndexed
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.pagination import Cursor
@@ -33,6 +35,7 @@ from timeline_api.domain.timeline_index import (
 )
 
 GROUP = "timeline-api.index"
+log = logging.getLogger(__name__)
 
 
 def head_from(doc: Document | None) -> Head:
@@ -61,6 +64,12 @@ def _truncated_ms(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
+READY = "!ready"
+"""The ``_id`` of the document that says every stored thread is indexed: set when the
+index starts on an empty read model (or by ``crm-admin index-timelines``). Without it
+the threads tabs read the threads collection."""
+
+
 class TimelineIndex:
     """Head documents in the ``timeline_index`` collection."""
 
@@ -68,6 +77,20 @@ class TimelineIndex:
         self.head_size = head_size
         self.heads: AsyncCollection[Document] = db["timeline_index"]
         self.thread_rows: AsyncCollection[Document] = db["threads"]
+
+    async def prepare(self) -> bool:
+        """Mark the index complete when there is nothing to index yet; True when it is."""
+        if await self.heads.find_one({"_id": READY}) is not None:
+            return True
+        if await self.thread_rows.find_one({}, {"_id": 1}) is not None:
+            log.warning("timeline index not built: threads tabs scan until it is marked ready")
+            return False
+        await self.heads.replace_one({"_id": READY}, {"at": utcnow()}, upsert=True)
+        return True
+
+    async def mark_ready(self) -> None:
+        """Say every stored thread is indexed (after announcing them all)."""
+        await self.heads.replace_one({"_id": READY}, {"at": utcnow()}, upsert=True)
 
     async def record(self, event: ThreadIndexed) -> None:
         """Set one thread's last activity in one head; a redelivery changes nothing."""
@@ -91,7 +114,11 @@ class TimelineIndex:
         ``link`` is (workspace, addresses, domains): each thread read is checked to still
         be the workspace's and to have one of them, at the time the index has for it.
         """
-        found = await asyncio.gather(*(self.heads.find_one({"_id": k}) for k in keys))
+        ready, *found = await asyncio.gather(
+            *(self.heads.find_one({"_id": k}) for k in (READY, *keys))
+        )
+        if ready is None:
+            return None
         rows, bound = candidates([head_from(doc) for doc in found], cursor)
         threads: list[ThreadSummary] = []
         position = 0
@@ -176,3 +203,18 @@ class Announce:
                 for key in keys
             )
         )
+
+
+async def index_stored_threads(db: AsyncDatabase[Document], announce: Announce) -> int:
+    """Announce every stored thread to the index, then mark it ready; the thread count.
+
+    For a read model that has threads from before the index existed. Pages are read from
+    the index as soon as the mark is set, while its consumer may still be applying the
+    announcements of the last few seconds.
+    """
+    count = 0
+    async for doc in db["threads"].find({}):
+        await announce(ThreadSummary.model_validate(doc | {"thread_id": doc["_id"]}))
+        count += 1
+    await TimelineIndex(db).mark_ready()
+    return count

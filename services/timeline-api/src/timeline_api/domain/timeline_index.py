@@ -4,7 +4,7 @@ FerretDB on SQLite answers only ``_id`` equality without a scan (docs/adr/0007),
 threads tab cannot filter the threads collection by address. Instead, one document per
 index key (``<workspace>|a|<address>``, ``|h|<host of an address>``, ``|d|<company
 domain>``) holds the newest ``HEAD_SIZE`` threads of that key with their last activity,
-and a page is a few ``_id`` reads of those heads plus one per thread (docs/adr/0008).
+and a page is a few ``_id`` reads of those heads plus one per thread (docs/adr/0010).
 Timelines still link by address at read time (docs/adr/0006): a record's keys come from
 its addresses and domains when it is read, so a person created later sees the history.
 
