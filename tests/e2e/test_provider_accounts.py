@@ -146,7 +146,7 @@ async def sync_now(system: LocalSystem, account_id: str) -> None:
         )
         return done.returncode
 
-    await eventually(queue, lambda code: code == 0, system, within=60)
+    await eventually(queue, lambda code: code == 0, system, within=180)
 
 
 async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once(
@@ -229,7 +229,9 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
                     found = await api.get("/v1/people", params={"email": address})
                     return found.json()["items"] if found.status_code == 200 else []
 
-                (found,) = await eventually(person, lambda items: len(items) == 1, system)
+                (found,) = await eventually(
+                    person, lambda items: len(items) == 1, system, within=240
+                )
 
                 async def threads(person_id: str = found["id"]) -> list[Any]:
                     page = await api.get(f"/v1/people/{person_id}/threads")
@@ -239,12 +241,13 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
                     threads,
                     lambda items: len(items) == 1 and items[0]["message_count"] == 2,
                     system,
+                    within=240,
                 )
                 assert only["subject"] == subject
             promo = await api.get("/v1/people", params={"email": "deals@shop.test"})
             assert promo.json()["items"] == []
 
-        await wait_drained(system)
+        await wait_drained(system, within=240)
         db = mongo[f"{system.prefix}_timeline"]
         counts = {n: await db[n].count_documents({}) for n in ("messages", "threads", "people")}
         assert counts == {"messages": 4, "threads": 2, "people": 2}

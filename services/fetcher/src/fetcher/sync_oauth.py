@@ -109,6 +109,7 @@ async def _sync_stream(
     budget: int,
 ) -> int:
     cursor = await ports.cursors.load(account.account_id, stream) or ProviderCursor()
+    before = result.done
     while True:
         if budget <= 0:
             result.more = True
@@ -127,7 +128,7 @@ async def _sync_stream(
             continue
         cursor = await _publish_page(account, provider, stream, ports, cursor, page, result)
         budget -= len(page.refs)
-        result.done = cursor.done
+        result.done = before + cursor.done  # every stream's items, this one's so far
         if not page.more:
             return budget
 
