@@ -10,6 +10,7 @@ every etag (``fake-...``), so an unchanged calendar costs one listing and nothin
 """
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import caldav
@@ -140,6 +141,24 @@ def _changes(
         raise _problem(error) from error
 
 
+def _fetch(
+    connection: CalDavConnection,
+    password: SecretStr,
+    url: str,
+    hrefs: Sequence[str],
+    timeout: int,
+) -> tuple[CalendarResource, ...]:
+    try:
+        with _client(connection, password, timeout) as client:
+            calendar = cast(Any, client).calendar(url=url)
+            loaded: list[Any] = []
+            for start in range(0, len(hrefs), MULTIGET_BATCH):
+                loaded.extend(calendar.multiget(list(hrefs[start : start + MULTIGET_BATCH])))
+            return _resources(calendar, loaded)
+    except (caldav_error.DAVError, OSError) as error:
+        raise _problem(error) from error
+
+
 class CalDavReader:
     """Discovers an account's calendars and reads what changed in each."""
 
@@ -157,3 +176,11 @@ class CalDavReader:
     ) -> CalendarChanges:
         """What changed since ``token``; SyncProblem when unreachable."""
         return await asyncio.to_thread(_changes, connection, password, url, token, self._timeout)
+
+    async def fetch(
+        self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
+    ) -> tuple[CalendarResource, ...]:
+        """The current data of these objects (calendar-multiget); SyncProblem when unreachable."""
+        if not hrefs:
+            return ()
+        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._timeout)

@@ -1,5 +1,5 @@
 """From iCalendar text to decisions: publish a RawEvent, drop a private event, remove a
-cancelled one, or skip.
+cancelled one, leave one outside the window alone, or skip.
 
 Choices, for a newcomer:
 - Floating times (no zone, no ``Z``) and times in a zone nobody can resolve are read as
@@ -13,6 +13,10 @@ Choices, for a newcomer:
 - A cancelled event or occurrence (STATUS:CANCELLED) is a ``Cancel``: it leaves the
   timeline (a cancelled meeting never happened with anyone; showing it would inflate
   the relationship history the timeline is read for).
+- A private event or series (CLASS:PRIVATE or CONFIDENTIAL) is one ``Drop`` without
+  content, whatever its number of occurrences.
+- A meeting with no occurrence in the window is ``Outside``: nothing is published and
+  nothing it published before is removed (history older than the window stays).
 - An event without DTSTART, or a series whose rule cannot be read, cannot be placed on a
   timeline: it is ``Unusable`` with its reason; the caller logs and skips it rather than
   failing the whole calendar, and other series of the same object are still expanded.
@@ -31,6 +35,7 @@ from crm_schemas.calendar import Attendee, RawEvent
 from crm_schemas.ids import event_item_id, normalize_email
 from crm_schemas.outcomes import DropReason, ItemDropped
 from fetcher.domain.addresses import is_valid_address
+from fetcher.domain.model import ItemKey
 
 PRIVATE_CLASSES = frozenset({"PRIVATE", "CONFIDENTIAL"})
 
@@ -54,9 +59,14 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """A meeting deliberately not synced; carries no content."""
+    """A meeting deliberately not synced; carries no content.
+
+    One per private one-off event or private series: ``keys`` are the occurrences it
+    covers, so that one made private after being synced is removed from the timeline.
+    """
 
     dropped: ItemDropped
+    keys: tuple[ItemKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +86,16 @@ class Cancel:
     recurrence_id: str | None
 
 
-EventDecision = Publish | Drop | Cancel | Unusable
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """A meeting with no occurrence inside the sync window: nothing to publish, and
+    nothing to remove (what it published earlier stays: history is kept)."""
+
+    uid: str
+    recurring: bool
+
+
+EventDecision = Publish | Drop | Cancel | Unusable | Outside
 DEFAULT_WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC))
 MAX_OCCURRENCES = 5000  # per series in the window: a runaway rule (FREQ=MINUTELY) is cut
 
@@ -183,7 +202,8 @@ def event_decision(
                 natural_id=uid,
                 reason=DropReason.PRIVATE_EVENT,
                 rule="is_private_event",
-            )
+            ),
+            ((uid, recurrence_id),),
         )
     status = _text(component, "STATUS")
     if status and status.upper() == "CANCELLED":
@@ -263,8 +283,9 @@ def _occurrences(
     if calendar.get("X-WR-TIMEZONE") is not None:
         single.add("X-WR-TIMEZONE", calendar.get("X-WR-TIMEZONE"))
     query, count, start = recurring_ical_events.of(single), 0, window[0]
-    while start < window[1]:  # a month at a time, up to the cap
-        stop = min(start + timedelta(days=31), window[1])
+    step = timedelta(days=31 if any(_hourly(c) for c in components) else 366)
+    while start < window[1]:  # a slice at a time, up to the cap
+        stop = min(start + step, window[1])
         for occurrence in query.between(start, stop):
             begins = _as_utc(occurrence["DTSTART"].dt)
             # each occurrence once: in the slice it starts in (or the first, if earlier)
@@ -290,13 +311,18 @@ def _series_decisions(
     if not usable:
         return decisions
     if not _is_recurring(usable):
-        return decisions + [_one_off(c, source, uid) for c in usable if _in_window(c, window)]
+        return decisions + [
+            _one_off(c, source, uid) if _in_window(c, window) else Outside(uid, recurring=False)
+            for c in usable
+        ]
     try:
         if any(_too_frequent(c) for c in usable):
             return [*decisions, Unusable(uid, "unreadable recurrence: more often than hourly")]
         occurrences = list(_occurrences(calendar, [_with_length(c) for c in usable], window))
     except Exception as error:  # any broken series is skipped, with its reason
         return [*decisions, Unusable(uid, f"unreadable recurrence: {error}")]
+    if not occurrences:
+        return [*decisions, Outside(uid, recurring=True)]
     zone = _timezone(usable[0])
     for occurrence in occurrences:
         try:
@@ -306,14 +332,40 @@ def _series_decisions(
         if isinstance(decision, Publish) and not decision.event.all_day and zone:
             decision = Publish(decision.event.model_copy(update={"timezone": zone}))
         decisions.append(decision)
-    return decisions
+    return _one_drop_per_series(decisions)
+
+
+def _one_drop_per_series(decisions: list[EventDecision]) -> list[EventDecision]:
+    """The private occurrences of a series become one drop record, under the series' id
+    (no recurrence id), covering every occurrence: a private weekly meeting is one
+    private event, not hundreds."""
+    drops = [d for d in decisions if isinstance(d, Drop)]
+    if len(drops) < 2:
+        return decisions
+    first = drops[0].dropped
+    series_id = event_item_id(first.workspace_id, first.natural_id, None)
+    one = Drop(
+        first.model_copy(update={"item_id": series_id}),
+        tuple(key for d in drops for key in d.keys),
+    )
+    return [one, *(d for d in decisions if not isinstance(d, Drop))]
+
+
+def _frequencies(component: Any) -> set[str]:
+    rules = component.get("RRULE")
+    rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
+    return {str(f).upper() for r in rules for f in r.get("FREQ", [])}
 
 
 def _too_frequent(component: Any) -> bool:
     """A rule repeating by the second or minute is no meeting, and would never end."""
-    rules = component.get("RRULE")
-    rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
-    return any(str(f).upper() in ("SECONDLY", "MINUTELY") for r in rules for f in r.get("FREQ", []))
+    return bool(_frequencies(component) & {"SECONDLY", "MINUTELY"})
+
+
+def _hourly(component: Any) -> bool:
+    """Hourly series are expanded a month at a time (the cap is checked per slice);
+    slower ones a year at a time, since every slice costs a pass over the rules."""
+    return "HOURLY" in _frequencies(component)
 
 
 def _one_off(component: Any, source: EventSource, uid: str) -> EventDecision:
