@@ -27,3 +27,9 @@ class FetcherSettings(ServiceSettings):
     calendar_past_days: int = Field(default=5 * 365, ge=0)
     calendar_future_days: int = Field(default=365, ge=0)
     connect_timeout_s: float = Field(default=30, gt=0, description="IMAP/CalDAV socket timeout.")
+    calendar_read_timeout_s: float = Field(
+        default=300,
+        gt=0,
+        description="How long a CalDAV server may take to answer one request: the first "
+        "listing of a large calendar is computed whole before its first byte.",
+    )

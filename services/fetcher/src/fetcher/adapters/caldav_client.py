@@ -23,6 +23,7 @@ from fetcher.domain.model import CalendarChanges, CalendarInfo, CalendarResource
 from fetcher.domain.problems import ProblemKind, SyncProblem
 
 PROTOCOL = "CalDAV"
+Timeout = tuple[float, float]  # (connect, read) seconds
 MULTIGET_BATCH = 200
 _DNS_HINTS = ("resolve", "name or service not known", "nodename nor servname", "getaddrinfo")
 _ETAG = dav.GetEtag.tag
@@ -40,12 +41,13 @@ def _problem(error: BaseException) -> SyncProblem:
     return SyncProblem(ProblemKind.PROTOCOL, PROTOCOL, text)
 
 
-def _client(connection: CalDavConnection, password: SecretStr, timeout: int) -> Any:
+def _client(connection: CalDavConnection, password: SecretStr, timeout: Timeout) -> Any:
     return caldav.DAVClient(
         url=connection.url,
         username=connection.username,
         password=password.get_secret_value(),
-        timeout=timeout,
+        # niquests takes (connect, read), as requests does; caldav's hint says int only
+        timeout=cast(Any, timeout),
         enable_rfc6764=False,
     )
 
@@ -58,7 +60,7 @@ def _components(calendar: Any) -> frozenset[str]:
 
 
 def _discover(
-    connection: CalDavConnection, password: SecretStr, timeout: int
+    connection: CalDavConnection, password: SecretStr, timeout: Timeout
 ) -> list[CalendarInfo]:
     try:
         with _client(connection, password, timeout) as client:
@@ -121,7 +123,7 @@ def _fallback(calendar: Any, token: str | None) -> CalendarChanges:
 
 
 def _changes(
-    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: int
+    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: Timeout
 ) -> CalendarChanges:
     try:
         with _client(connection, password, timeout) as client:
@@ -146,7 +148,7 @@ def _fetch(
     password: SecretStr,
     url: str,
     hrefs: Sequence[str],
-    timeout: int,
+    timeout: Timeout,
 ) -> tuple[CalendarResource, ...]:
     try:
         with _client(connection, password, timeout) as client:
@@ -162,8 +164,9 @@ def _fetch(
 class CalDavReader:
     """Discovers an account's calendars and reads what changed in each."""
 
-    def __init__(self, timeout_s: float = 30) -> None:
-        self._timeout = int(timeout_s)
+    def __init__(self, connect_timeout_s: float = 30, read_timeout_s: float = 300) -> None:
+        # a first listing of a large calendar is computed whole before its first byte
+        self._timeout = (connect_timeout_s, read_timeout_s)
 
     async def calendars(
         self, connection: CalDavConnection, password: SecretStr
