@@ -13,7 +13,8 @@ from fetcher.adapters.memory import (
     PlainPasswords,
     RecordingPublisher,
 )
-from fetcher.domain.calendars import selected_calendars
+from fetcher.domain.calendars import fell_out_of_window, plan_object, selected_calendars
+from fetcher.domain.ical import Unusable
 from fetcher.domain.model import CalendarInfo, CalendarResource
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job, sync_window
@@ -303,3 +304,18 @@ async def test_a_deselected_calendar_takes_its_meetings_off_the_timeline():
     await run(calendars, states=states, chosen=("work",))
     gone = removals(await run(calendars, states=states, chosen=("holidays",)))
     assert [r.ical_uid for r in gone] == ["a"]
+
+
+def test_only_occurrences_starting_before_the_window_fell_out_of_it():
+    start = datetime(2021, 4, 2, tzinfo=UTC)
+    assert fell_out_of_window(("s", "20210401T090000Z"), start)
+    assert fell_out_of_window(("s", "20210401"), start)
+    assert not fell_out_of_window(("s", "20210402T090000Z"), start)
+    assert not fell_out_of_window(("one-off", None), start)
+    assert not fell_out_of_window(("s", "not-a-date"), start)
+
+
+def test_a_broken_edit_of_an_object_removes_nothing():
+    before = [("s", "20240601T090000Z"), ("s", "20240608T090000Z")]
+    plan = plan_object([Unusable("s", "unreadable recurrence")], before, T0 - timedelta(days=900))
+    assert (plan.remove, plan.items) == ((), tuple(before))
