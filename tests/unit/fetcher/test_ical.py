@@ -9,7 +9,6 @@ import pytest
 from crm_schemas.ids import event_item_id
 from crm_schemas.outcomes import DropReason
 from fetcher.domain.ical import (
-    MAX_OCCURRENCES,
     Cancel,
     Drop,
     EventSource,
@@ -18,6 +17,7 @@ from fetcher.domain.ical import (
     Unusable,
     calendar_decisions,
 )
+from fetcher.domain.recurrence import MAX_OCCURRENCES
 
 SOURCE = EventSource(workspace_id="w1", account_id="a1", calendar="Work")
 
