@@ -319,3 +319,16 @@ def test_a_broken_edit_of_an_object_removes_nothing():
     before = [("s", "20240601T090000Z"), ("s", "20240608T090000Z")]
     plan = plan_object([Unusable("s", "unreadable recurrence")], before, T0 - timedelta(days=900))
     assert (plan.remove, plan.items) == ((), tuple(before))
+
+
+async def test_a_state_from_before_series_were_tracked_finds_its_series_once():
+    calendars = InMemoryCalendars(
+        [resource("w", "RRULE:FREQ=WEEKLY\n", start=stamp(T0)), resource("a", start=stamp(T0))]
+    )
+    states = InMemoryCalendarStates()
+    await run(calendars, states=states, now=T0)
+    key = ("acc1", "/cal/work/")
+    states.states[key] = replace(states.states[key], series=(), expanded_until=None)
+    assert raw(await run(calendars, states=states, now=T0)) == []
+    assert sorted(calendars.fetched) == ["/cal/a.ics", "/cal/w.ics"]
+    assert states.states[key].series == ("/cal/w.ics",)

@@ -146,9 +146,13 @@ async def _sync(cal: _Calendar, password: SecretStr) -> None:
     for href in (*gone, *changes.removed):
         objects.pop(href, None)
     series = set(state.series) - {r.href for r in fresh}
+    # a state from before series were tracked: every object is looked at once
+    legacy = state.expanded_until is None and bool(state.objects)
     again: tuple[CalendarResource, ...] = ()
-    if window_moved(state.expanded_until, cal.window[1]):
-        stale = [h for h in state.series if h in objects and h in series]
+    if legacy or window_moved(state.expanded_until, cal.window[1]):
+        changed = {r.href for r in fresh}
+        candidates = objects if legacy else series
+        stale = [h for h in objects if h in candidates and h not in changed]
         again = await cal.ports.read_calendars.fetch(cal.account.caldav, password, url, stale)
     for start in range(0, len(fresh), CHUNK):
         series |= await _apply(cal, fresh[start : start + CHUNK], known, refresh=False)

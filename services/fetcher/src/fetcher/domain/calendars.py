@@ -130,4 +130,4 @@ def plan_refresh(decisions: Sequence[EventDecision], before: Sequence[ItemKey]) 
     known = set(before)
     new = [d for d in decisions if isinstance(d, Publish) and _key(d) not in known]
     keys = [k for d in new if (k := _key(d))]
-    return ObjectPlan(tuple(new), (), tuple(dict.fromkeys([*before, *keys])), True)
+    return ObjectPlan(tuple(new), (), tuple(dict.fromkeys([*before, *keys])), _recurring(decisions))
