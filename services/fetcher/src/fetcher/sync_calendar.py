@@ -149,7 +149,8 @@ async def _sync(cal: _Calendar, password: SecretStr) -> None:
     # a state from before series were tracked: every object is looked at once
     legacy = state.expanded_until is None and bool(state.objects)
     again: tuple[CalendarResource, ...] = ()
-    if legacy or window_moved(state.expanded_until, cal.window[1]):
+    expand = legacy or window_moved(state.expanded_until, cal.window[1])
+    if expand:
         changed = {r.href for r in fresh}
         candidates = objects if legacy else series
         stale = [h for h in objects if h in candidates and h not in changed]
@@ -159,7 +160,7 @@ async def _sync(cal: _Calendar, password: SecretStr) -> None:
     for start in range(0, len(again), CHUNK):
         series |= await _apply(cal, again[start : start + CHUNK], known, refresh=True)
     await _forget(cal, gone)
-    until = cal.window[1] if again or state.expanded_until is None else state.expanded_until
+    until = cal.window[1] if expand or state.expanded_until is None else state.expanded_until
     kept = tuple(h for h in objects if h in series)
     await states.save(
         account_id, url, CalendarState(changes.token, tuple(objects.items()), kept, until)
