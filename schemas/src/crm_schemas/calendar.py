@@ -44,7 +44,8 @@ class RawEvent(Event):
 
 
 class RawEventRemoved(Event):
-    """A meeting occurrence left one calendar: deleted there, cancelled, or made private.
+    """A meeting occurrence left one calendar: deleted there, cancelled, made private, or
+    its new version dropped by the matcher (``dropped``: it became internal or blocked).
 
     Carries no content. It travels under the occurrence's item id on calendar.raw, then
     unchanged on calendar.matched and timeline.events, so it stays in order with the
@@ -59,7 +60,7 @@ class RawEventRemoved(Event):
     account_id: str
     ical_uid: str
     recurrence_id: str | None = None
-    reason: Literal["deleted", "cancelled", "private"]
+    reason: Literal["deleted", "cancelled", "private", "dropped"]
     removed_at: datetime = Field(default_factory=utcnow)
 
 

@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 from crm_runtime.secrets import SecretBox
 from crm_schemas.calendar import RawCalendarItem, RawEvent, RawEventRemoved
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
+from fetcher.domain.model import CalendarState
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from tests.integration.fetcher.conftest import read_topic
@@ -89,3 +90,46 @@ async def test_an_invalid_sync_token_resyncs_everything_without_duplicates(
     assert (resync.failed, resync.removed) == (None, 0)
     published = await items(settings)
     assert {i.item_id for i in published} == {published[0].item_id}
+
+
+async def test_without_sync_tokens_etags_are_compared_on_the_real_server(
+    settings: FetcherSettings,
+    calendar_ports: CalendarPorts,
+    server_calendar: CalendarOnServer,
+    db,
+):
+    """The fallback for servers without sync-collection (caldav's etag listing), forced by
+    starting from the kind of token that fallback stores."""
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    account = server_calendar.account(SecretBox(settings.secrets_key))
+    with server_calendar.client() as client:
+        calendar = server_calendar.calendar(client)
+        calendar.save_event(vevent("kept", soon))
+        calendar.save_event(vevent("moved", soon))
+        gone = calendar.save_event(vevent("gone", soon))
+        url = str(calendar.url)
+    store = MongoCalendarStateStore(db)
+    await store.save(account.account_id, url, CalendarState(token="fake-never-seen"))
+
+    first = await run_calendar_job(account, calendar_ports)
+    assert (first.failed, first.published, first.removed) == (None, 3, 0)
+    state = await store.load(account.account_id, url)
+    assert state is not None
+    assert state.token is not None
+    assert state.token.startswith("fake-")  # still on the fallback: nothing else was asked
+    assert {etag for _, etag in state.objects} != {None}
+
+    unchanged = await run_calendar_job(account, calendar_ports)
+    assert (unchanged.published, unchanged.removed) == (0, 0)
+
+    with server_calendar.client() as client:
+        server_calendar.calendar(client).save_event(vevent("moved", soon + timedelta(hours=2)))
+        gone.delete()
+    changed = await run_calendar_job(account, calendar_ports)
+    assert (changed.failed, changed.published, changed.removed) == (None, 1, 1)
+    published = await items(settings)
+    (removal,) = [i for i in published if isinstance(i, RawEventRemoved)]
+    assert removal.ical_uid == "gone"
+    moved = [i for i in published if isinstance(i, RawEvent) and i.ical_uid == "moved"]
+    assert [m.starts_at for m in moved] == [soon, soon + timedelta(hours=2)]
+    assert [i.ical_uid for i in published if i.ical_uid == "kept"] == ["kept"]

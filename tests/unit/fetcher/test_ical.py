@@ -9,14 +9,15 @@ import pytest
 from crm_schemas.ids import event_item_id
 from crm_schemas.outcomes import DropReason
 from fetcher.domain.ical import (
-    MAX_OCCURRENCES,
     Cancel,
     Drop,
     EventSource,
+    Outside,
     Publish,
     Unusable,
     calendar_decisions,
 )
+from fetcher.domain.recurrence import MAX_OCCURRENCES
 
 SOURCE = EventSource(workspace_id="w1", account_id="a1", calendar="Work")
 
@@ -188,7 +189,25 @@ def test_a_series_is_expanded_only_inside_the_window():
 
 def test_a_one_off_event_outside_the_window_is_left_out():
     window = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
-    assert calendar_decisions(wrap(MEETING), SOURCE, "/x.ics", window) == []
+    decisions = calendar_decisions(wrap(MEETING), SOURCE, "/x.ics", window)
+    assert decisions == [Outside("meet-1@example.com", recurring=False)]
+
+
+def test_a_series_with_no_occurrence_in_the_window_is_outside_and_recurring():
+    window = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    text = wrap("UID:later\nDTSTART:20270101T090000Z\nRRULE:FREQ=WEEKLY")
+    assert calendar_decisions(text, SOURCE, "/x.ics", window) == [Outside("later", True)]
+
+
+def test_a_private_series_is_one_drop_covering_every_occurrence():
+    window = (datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC))
+    text = wrap("UID:p\nCLASS:PRIVATE\nSUMMARY:Doctor\nDTSTART:20240601T090000Z\nRRULE:FREQ=DAILY")
+    (drop,) = calendar_decisions(text, SOURCE, "/x.ics", window)
+    assert isinstance(drop, Drop)
+    assert drop.dropped.item_id == event_item_id(SOURCE.workspace_id, "p", None)
+    assert len(drop.keys) == 30
+    assert drop.keys[0] == ("p", "20240601T090000Z")
+    assert "Doctor" not in drop.dropped.model_dump_json()
 
 
 def test_an_hourly_rule_is_cut_at_the_cap():
@@ -314,7 +333,7 @@ def test_a_real_world_google_export_is_published():
 def test_no_real_world_calendar_makes_the_parser_raise(path: Path):
     text = path.read_text(encoding="utf-8", errors="replace")
     for decision in calendar_decisions(text, SOURCE, "/x.ics"):
-        assert isinstance(decision, Publish | Drop | Cancel | Unusable)
+        assert isinstance(decision, Publish | Drop | Cancel | Unusable | Outside)
 
 
 def test_a_property_given_twice_uses_the_first():

@@ -13,7 +13,8 @@ from fetcher.adapters.memory import (
     PlainPasswords,
     RecordingPublisher,
 )
-from fetcher.domain.calendars import selected_calendars
+from fetcher.domain.calendars import fell_out_of_window, plan_object, selected_calendars
+from fetcher.domain.ical import Unusable
 from fetcher.domain.model import CalendarInfo, CalendarResource
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job, sync_window
@@ -49,6 +50,7 @@ async def run(
     password: str = FAKE_PASSWORD,
     states: InMemoryCalendarStates | None = None,
     chosen: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> RecordingPublisher:
     published = RecordingPublisher()
     ports = CalendarPorts(
@@ -58,7 +60,7 @@ async def run(
     owner = owner.model_copy(
         update={"calendar": CalendarSettings(calendars=chosen)} if chosen else {}
     )
-    await run_calendar_job(owner, ports)
+    await run_calendar_job(owner, ports, now)
     return published
 
 
@@ -208,3 +210,125 @@ async def test_ten_thousand_events_are_synced_in_one_job():
     calendars = InMemoryCalendars([resource(f"e{n}") for n in range(10_000)])
     published = await run(calendars)
     assert len(raw(published)) == 10_000
+
+
+def removals(published: RecordingPublisher) -> list[RawEventRemoved]:
+    return [e for e in raw(published) if isinstance(e, RawEventRemoved)]
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday
+
+
+async def test_a_private_recurring_meeting_is_one_drop_record_and_never_published():
+    daily = "CLASS:PRIVATE\nRRULE:FREQ=DAILY;COUNT=200\n"
+    calendars = InMemoryCalendars([resource("doctor", daily, start=stamp(T0))])
+    published = await run(calendars, now=T0)
+    assert raw(published) == []
+    (dropped,) = published.on(TOPICS.dropped)
+    assert isinstance(dropped, ItemDropped)
+    assert dropped.natural_id == "doctor"
+    assert all("Meeting doctor" not in e.model_dump_json() for _, _, e in published.sent)
+
+
+async def test_a_recurring_meeting_made_private_removes_every_occurrence_as_private():
+    weekly = "RRULE:FREQ=WEEKLY;COUNT=3\n"
+    calendars = InMemoryCalendars([resource("s", weekly, start=stamp(T0))])
+    states = InMemoryCalendarStates()
+    assert len(raw(await run(calendars, states=states, now=T0))) == 3
+    calendars.put(resource("s", "CLASS:PRIVATE\n" + weekly, start=stamp(T0)))
+    published = await run(calendars, states=states, now=T0)
+    assert [r.reason for r in removals(published)] == ["private"] * 3
+    assert len(published.on(TOPICS.dropped)) == 1
+
+
+async def test_when_the_window_moves_an_unchanged_series_gets_its_new_occurrences():
+    calendars = InMemoryCalendars([resource("w", "RRULE:FREQ=WEEKLY\n", start=stamp(T0))])
+    states = InMemoryCalendarStates()
+    first = raw(await run(calendars, states=states, now=T0))
+    later = T0 + timedelta(days=14)
+    moved = raw(await run(calendars, states=states, now=later))
+    assert calendars.fetched == ["/cal/w.ics"]
+    assert all(isinstance(e, RawEvent) for e in moved)
+    assert {e.item_id for e in moved}.isdisjoint(e.item_id for e in first)
+    assert [e.starts_at for e in moved if isinstance(e, RawEvent)] == [
+        T0 + timedelta(weeks=53),
+        T0 + timedelta(weeks=54),
+    ]
+    assert raw(await run(calendars, states=states, now=later + timedelta(hours=1))) == []
+
+
+async def test_a_one_off_meeting_is_not_fetched_again_when_the_window_moves():
+    calendars, states = (
+        InMemoryCalendars([resource("a", start=stamp(T0))]),
+        InMemoryCalendarStates(),
+    )
+    await run(calendars, states=states, now=T0)
+    assert raw(await run(calendars, states=states, now=T0 + timedelta(days=30))) == []
+    assert calendars.fetched == []
+
+
+async def test_a_full_resync_keeps_occurrences_that_fell_out_of_the_back_of_the_window():
+    start = T0 - timedelta(days=5 * 365) + timedelta(days=1)
+    weekly = "RRULE:FREQ=WEEKLY;COUNT=10\n"
+    calendars = InMemoryCalendars([resource("old", weekly, start=stamp(start), etag="1")])
+    states = InMemoryCalendarStates()
+    assert len(raw(await run(calendars, states=states, now=T0))) == 10
+    calendars.put(resource("old", weekly + "LOCATION:Room 2\n", start=stamp(start), etag="2"))
+    key = ("acc1", "/cal/work/")
+    states.states[key] = replace(states.states[key], token="expired")
+    later = await run(calendars, states=states, now=T0 + timedelta(days=30))
+    assert removals(later) == []
+    assert len(raw(later)) == 5  # five are now older than the window: kept, not sent
+    calendars.delete("/cal/old.ics")
+    gone = removals(await run(calendars, states=states, now=T0 + timedelta(days=30)))
+    assert len(gone) == 10  # a deleted series takes its history with it
+
+
+async def test_a_calendar_deleted_on_the_server_takes_its_meetings_off_the_timeline():
+    calendars, states = InMemoryCalendars([resource("a"), resource("b")]), InMemoryCalendarStates()
+    first = {e.item_id for e in raw(await run(calendars, states=states))}
+    calendars.infos = []
+    gone = removals(await run(calendars, states=states))
+    assert {r.item_id for r in gone} == first
+    assert {r.reason for r in gone} == {"deleted"}
+    assert states.states == {}
+    assert removals(await run(calendars, states=states)) == []
+
+
+async def test_a_deselected_calendar_takes_its_meetings_off_the_timeline():
+    calendars, states = InMemoryCalendars([resource("a")]), InMemoryCalendarStates()
+    await run(calendars, states=states, chosen=("work",))
+    gone = removals(await run(calendars, states=states, chosen=("holidays",)))
+    assert [r.ical_uid for r in gone] == ["a"]
+
+
+def test_only_occurrences_starting_before_the_window_fell_out_of_it():
+    start = datetime(2021, 4, 2, tzinfo=UTC)
+    assert fell_out_of_window(("s", "20210401T090000Z"), start)
+    assert fell_out_of_window(("s", "20210401"), start)
+    assert not fell_out_of_window(("s", "20210402T090000Z"), start)
+    assert not fell_out_of_window(("one-off", None), start)
+    assert not fell_out_of_window(("s", "not-a-date"), start)
+
+
+def test_a_broken_edit_of_an_object_removes_nothing():
+    before = [("s", "20240601T090000Z"), ("s", "20240608T090000Z")]
+    plan = plan_object([Unusable("s", "unreadable recurrence")], before, T0 - timedelta(days=900))
+    assert (plan.remove, plan.items) == ((), tuple(before))
+
+
+async def test_a_state_from_before_series_were_tracked_finds_its_series_once():
+    calendars = InMemoryCalendars(
+        [resource("w", "RRULE:FREQ=WEEKLY\n", start=stamp(T0)), resource("a", start=stamp(T0))]
+    )
+    states = InMemoryCalendarStates()
+    await run(calendars, states=states, now=T0)
+    key = ("acc1", "/cal/work/")
+    states.states[key] = replace(states.states[key], series=(), expanded_until=None)
+    assert raw(await run(calendars, states=states, now=T0)) == []
+    assert sorted(calendars.fetched) == ["/cal/a.ics", "/cal/w.ics"]
+    assert states.states[key].series == ("/cal/w.ics",)

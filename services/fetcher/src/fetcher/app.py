@@ -75,7 +75,7 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
     )
     calendar = CalendarPorts(
         settings=settings,
-        read_calendars=CalDavReader(settings.connect_timeout_s),
+        read_calendars=CalDavReader(settings.connect_timeout_s, settings.calendar_read_timeout_s),
         publish=publisher,
         password=passwords,
         states=MongoCalendarStateStore(runtime.db),

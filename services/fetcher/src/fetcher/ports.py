@@ -1,6 +1,6 @@
 """The small interfaces the sync jobs need; adapters implement them, fakes stand in."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -10,6 +10,7 @@ from crm_schemas.config import CalDavConnection, ImapConnection
 from fetcher.domain.model import (
     CalendarChanges,
     CalendarInfo,
+    CalendarResource,
     CalendarState,
     FetchedMessage,
     Folder,
@@ -62,6 +63,12 @@ class CalendarReader(Protocol):
         """The objects changed and removed since ``token`` (everything when None/expired)."""
         ...
 
+    async def fetch(
+        self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
+    ) -> tuple[CalendarResource, ...]:
+        """The current data of these objects of a calendar (those that still exist)."""
+        ...
+
 
 class CalendarStateStore(Protocol):
     """Where each calendar's sync stands, and which items each of its objects published."""
@@ -74,18 +81,33 @@ class CalendarStateStore(Protocol):
         """Store the calendar's state; call only once what it covers is published."""
         ...
 
-    async def items(self, account_id: str, calendar_url: str, href: str) -> list[ItemKey]:
-        """The occurrences an object published last time."""
+    async def calendar_urls(self, account_id: str) -> list[str]:
+        """The calendars of an account that have a state (synced at least once)."""
+        ...
+
+    async def forget_calendar(self, account_id: str, calendar_url: str) -> None:
+        """Forget a calendar's state (its objects are forgotten with ``forget``)."""
+        ...
+
+    async def items(
+        self, account_id: str, calendar_url: str, hrefs: Sequence[str]
+    ) -> dict[str, list[ItemKey]]:
+        """The occurrences each of these objects published last time (none: no entry)."""
         ...
 
     async def save_items(
-        self, account_id: str, calendar_url: str, href: str, items: list[ItemKey]
+        self,
+        account_id: str,
+        calendar_url: str,
+        items: Mapping[str, Sequence[ItemKey]],
+        first_time: Collection[str] = (),
     ) -> None:
-        """Remember the occurrences an object published."""
+        """Remember the occurrences each of these objects published, in one round trip or
+        two; ``first_time``: the objects never saved before (their lookups are skipped)."""
         ...
 
-    async def forget(self, account_id: str, calendar_url: str, href: str) -> None:
-        """Forget a deleted object."""
+    async def forget(self, account_id: str, calendar_url: str, hrefs: Sequence[str]) -> None:
+        """Forget deleted objects, in one round trip."""
         ...
 
 

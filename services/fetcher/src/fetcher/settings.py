@@ -70,3 +70,9 @@ class FetcherSettings(ServiceSettings):
         default=120, gt=0, description="Longest wait between two throttled attempts."
     )
     provider_timeout_s: float = Field(default=30, gt=0, description="HTTP timeout to the APIs.")
+    calendar_read_timeout_s: float = Field(
+        default=300,
+        gt=0,
+        description="How long a CalDAV server may take to answer one request: the first "
+        "listing of a large calendar is computed whole before its first byte.",
+    )

@@ -10,9 +10,9 @@ resync publishes the same items again and duplicates nothing downstream.
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from pydantic import SecretStr
 
@@ -21,12 +21,18 @@ from crm_schemas.config import AccountConfigured
 from crm_schemas.ids import event_item_id
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
-from fetcher.domain.calendars import removed_items, selected_calendars
+from fetcher.domain.calendars import (
+    RemovalReason,
+    plan_object,
+    plan_refresh,
+    selected_calendars,
+)
 from fetcher.domain.ical import (
     Cancel,
     Drop,
     EventDecision,
     EventSource,
+    Outside,
     Publish,
     Unusable,
     calendar_decisions,
@@ -39,6 +45,7 @@ from fetcher.status import StatusReporter
 
 log = logging.getLogger(__name__)
 CHUNK = 100  # objects handled concurrently
+REEXPAND_AFTER = timedelta(days=1)  # series are expanded again once a day as the window moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +95,26 @@ def sync_window(settings: FetcherSettings, now: datetime) -> tuple[datetime, dat
     )
 
 
-async def run_calendar_job(account: AccountConfigured, ports: CalendarPorts) -> CalendarJobResult:
-    """Sync every selected calendar of an account; a server problem is a ``failing`` status."""
+async def run_calendar_job(
+    account: AccountConfigured, ports: CalendarPorts, now: datetime | None = None
+) -> CalendarJobResult:
+    """Sync every selected calendar of an account, and take away those no longer synced
+    (deselected, or deleted on the server); a server problem is a ``failing`` status."""
     assert account.caldav is not None
     status = StatusReporter(account, SyncKind.CALENDAR, ports.topics, ports.publish)
     result = CalendarJobResult()
-    window = sync_window(ports.settings, datetime.now(UTC))
+    window = sync_window(ports.settings, now or datetime.now(UTC))
     try:
         password = ports.password(account.caldav.password_encrypted, "CalDAV")
         found = await ports.read_calendars.calendars(account.caldav, password)
-        for info in selected_calendars(found, account.calendar.calendars):
+        chosen = selected_calendars(found, account.calendar.calendars)
+        for info in chosen:
             result.calendars.append(info.name)
             await _sync(_Calendar(account, ports, info, window, result), password)
+        synced = {info.url for info in chosen}
+        for url in await ports.states.calendar_urls(account.account_id):
+            if url not in synced:
+                await _retire(_Calendar(account, ports, CalendarInfo(url, url), window, result))
     except SyncProblem as problem:
         log.warning(
             "calendar unreachable",
@@ -114,7 +129,8 @@ async def run_calendar_job(account: AccountConfigured, ports: CalendarPorts) -> 
 
 
 async def _sync(cal: _Calendar, password: SecretStr) -> None:
-    """One calendar: its changes published, then its new token stored."""
+    """One calendar: its changes published, its series expanded again when the window
+    moved, then its new state stored."""
     assert cal.account.caldav is not None
     states, account_id, url = cal.ports.states, cal.account.account_id, cal.info.url
     state = await states.load(account_id, url) or CalendarState()
@@ -126,46 +142,69 @@ async def _sync(cal: _Calendar, password: SecretStr) -> None:
     else:
         gone = [href for href in changes.removed if href in known]
     fresh = [r for r in changes.changed if r.etag is None or known.get(r.href) != r.etag]
-    for start in range(0, len(fresh), CHUNK):
-        chunk = fresh[start : start + CHUNK]
-        await asyncio.gather(*(_apply(cal, r, r.href in known) for r in chunk))
-    await asyncio.gather(*(_forget(cal, href) for href in gone))
     objects = known | {r.href: r.etag for r in changes.changed}
     for href in (*gone, *changes.removed):
         objects.pop(href, None)
-    await states.save(account_id, url, CalendarState(changes.token, tuple(objects.items())))
+    series = set(state.series) - {r.href for r in fresh}
+    # a state from before series were tracked: every object is looked at once
+    legacy = state.expanded_until is None and bool(state.objects)
+    again: tuple[CalendarResource, ...] = ()
+    expand = legacy or window_moved(state.expanded_until, cal.window[1])
+    if expand:
+        changed = {r.href for r in fresh}
+        candidates = objects if legacy else series
+        stale = [h for h in objects if h in candidates and h not in changed]
+        again = await cal.ports.read_calendars.fetch(cal.account.caldav, password, url, stale)
+    for start in range(0, len(fresh), CHUNK):
+        series |= await _apply(cal, fresh[start : start + CHUNK], known, refresh=False)
+    for start in range(0, len(again), CHUNK):
+        series |= await _apply(cal, again[start : start + CHUNK], known, refresh=True)
+    await _forget(cal, gone)
+    until = cal.window[1] if expand or state.expanded_until is None else state.expanded_until
+    kept = tuple(h for h in objects if h in series)
+    await states.save(
+        account_id, url, CalendarState(changes.token, tuple(objects.items()), kept, until)
+    )
 
 
-async def _apply(cal: _Calendar, resource: CalendarResource, known: bool) -> None:
-    """Publish an object's occurrences; remove those it had before and no longer has."""
-    account = cal.account
-    source = EventSource(account.workspace_id, account.account_id, resource.calendar)
-    decisions = calendar_decisions(resource.ical, source, resource.href, cal.window)
-    before = await cal.ports.states.items(account.account_id, cal.info.url, resource.href)
-    before = before if known else []
-    published = await asyncio.gather(*(_act(cal, resource, d) for d in decisions))
-    now = [key for key in published if key is not None]
-    private = {d.dropped.item_id for d in decisions if isinstance(d, Drop)}
-    keep = {(d.uid, d.recurrence_id) for d in decisions if isinstance(d, Cancel)}
-    if any(isinstance(d, Unusable) for d in decisions):  # a broken edit removes nothing
-        keep |= set(before)
-    for item in removed_items(before, now, keep):
-        made_private = event_item_id(account.workspace_id, *item) in private
-        await _remove(cal, item, "private" if made_private else "deleted")
-    kept = now + [i for i in before if i in keep and i not in now]
-    await cal.ports.states.save_items(account.account_id, cal.info.url, resource.href, kept)
+def window_moved(expanded_until: datetime | None, window_end: datetime) -> bool:
+    """Whether the window's end moved far enough since the series were last expanded to
+    expand them again (new occurrences of an unchanged series come into the window)."""
+    return expanded_until is not None and window_end - expanded_until >= REEXPAND_AFTER
 
 
-async def _act(
-    cal: _Calendar, resource: CalendarResource, decision: EventDecision
-) -> ItemKey | None:
-    """Carry out one decision; the key of a published occurrence, else None."""
+async def _apply(
+    cal: _Calendar, chunk: Sequence[CalendarResource], known: Mapping[str, object], refresh: bool
+) -> set[str]:
+    """Publish the occurrences of these objects and remove those they lost; remember what
+    each published. Returns the hrefs of those holding a recurring series."""
+    account, states, url = cal.account, cal.ports.states, cal.info.url
+    source = EventSource(account.workspace_id, account.account_id, cal.info.name)
+    decided = {r.href: calendar_decisions(r.ical, source, r.href, cal.window) for r in chunk}
+    new = {href for href in decided if href not in known}  # nothing to look up
+    before = await states.items(account.account_id, url, [h for h in decided if h not in new])
+    plans = {
+        href: plan_refresh(d, before.get(href, []))
+        if refresh
+        else plan_object(d, before.get(href, []), cal.window[0])
+        for href, d in decided.items()
+    }
+    await asyncio.gather(
+        *(_act(cal, href, d) for href, plan in plans.items() for d in plan.act),
+        *(_remove(cal, key, why) for plan in plans.values() for key, why in plan.remove),
+    )
+    changed = {h: p.items for h, p in plans.items() if list(p.items) != before.get(h)}
+    await states.save_items(account.account_id, url, changed, new)
+    return {href for href, plan in plans.items() if plan.recurring}
+
+
+async def _act(cal: _Calendar, href: str, decision: EventDecision) -> None:
+    """Carry out one decision."""
     ports, result = cal.ports, cal.result
     match decision:
         case Publish(event):
             await ports.publish(ports.topics.calendar_raw, event.item_id, event)
             result.published += 1
-            return (event.ical_uid, event.recurrence_id)
         case Drop(dropped):
             await ports.publish(ports.topics.dropped, dropped.item_id, dropped)
             result.dropped += 1
@@ -177,18 +216,17 @@ async def _act(
                 "calendar event skipped",
                 extra={
                     "account_id": cal.account.account_id,
-                    "href": resource.href,
+                    "href": href,
                     "uid": uid,
                     "reason": reason,
                 },
             )
             result.unusable += 1
-    return None
+        case Outside():
+            pass
 
 
-async def _remove(
-    cal: _Calendar, item: ItemKey, reason: Literal["deleted", "cancelled", "private"]
-) -> None:
+async def _remove(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> None:
     """Tell the pipeline that an occurrence left this calendar (same key as its versions)."""
     account, (uid, recurrence_id) = cal.account, item
     item_id = event_item_id(account.workspace_id, uid, recurrence_id)
@@ -204,9 +242,22 @@ async def _remove(
     cal.result.removed += 1
 
 
-async def _forget(cal: _Calendar, href: str) -> None:
-    """A deleted object: every occurrence it published leaves the timeline."""
+async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:
+    """Deleted objects: every occurrence they published leaves the timeline."""
     account_id, url = cal.account.account_id, cal.info.url
-    for item in await cal.ports.states.items(account_id, url, href):
-        await _remove(cal, item, "deleted")
-    await cal.ports.states.forget(account_id, url, href)
+    for start in range(0, len(hrefs), CHUNK):
+        chunk = hrefs[start : start + CHUNK]
+        published = await cal.ports.states.items(account_id, url, chunk)
+        await asyncio.gather(
+            *(_remove(cal, item, "deleted") for items in published.values() for item in items)
+        )
+        await cal.ports.states.forget(account_id, url, chunk)
+
+
+async def _retire(cal: _Calendar) -> None:
+    """A calendar no longer synced (deselected, or deleted on the server): everything it
+    published leaves the timeline, then its state is forgotten."""
+    states, account_id, url = cal.ports.states, cal.account.account_id, cal.info.url
+    state = await states.load(account_id, url)
+    await _forget(cal, [href for href, _ in state.objects] if state else [])
+    await states.forget_calendar(account_id, url)

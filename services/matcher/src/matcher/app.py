@@ -89,11 +89,27 @@ class Matcher:
         decision = decide_event(event, workspace.domains, account.mail.blocklist)
         if isinstance(decision, Dropped):
             await self._drop(event.item_id, account, "event", event.ical_uid, decision)
+            await self._withdraw(event)
             return
         matched = MatchedEvent(event=event, participants=await self._linked(workspace, decision))
         await publish(
             self._runtime.broker, self._runtime.topics.calendar_matched, event.item_id, matched
         )
+
+    async def _withdraw(self, event: RawEvent) -> None:
+        """A dropped meeting may have been synced in an earlier version (before it became
+        internal, or its attendee blocked): its removal follows under the same key, so the
+        timeline takes this calendar away from it. A meeting never synced removes nothing."""
+        removal = RawEventRemoved(
+            item_id=event.item_id,
+            workspace_id=event.workspace_id,
+            account_id=event.account_id,
+            ical_uid=event.ical_uid,
+            recurrence_id=event.recurrence_id,
+            reason="dropped",
+        )
+        topic = self._runtime.topics.calendar_matched
+        await publish(self._runtime.broker, topic, event.item_id, removal)
 
     async def on_record(self, record: RecordEvent) -> None:
         """Remember which person each address belongs to."""

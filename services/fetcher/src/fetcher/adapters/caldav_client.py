@@ -10,6 +10,7 @@ every etag (``fake-...``), so an unchanged calendar costs one listing and nothin
 """
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import caldav
@@ -22,6 +23,7 @@ from fetcher.domain.model import CalendarChanges, CalendarInfo, CalendarResource
 from fetcher.domain.problems import ProblemKind, SyncProblem
 
 PROTOCOL = "CalDAV"
+Timeout = tuple[float, float]  # (connect, read) seconds
 MULTIGET_BATCH = 200
 _DNS_HINTS = ("resolve", "name or service not known", "nodename nor servname", "getaddrinfo")
 _ETAG = dav.GetEtag.tag
@@ -39,12 +41,13 @@ def _problem(error: BaseException) -> SyncProblem:
     return SyncProblem(ProblemKind.PROTOCOL, PROTOCOL, text)
 
 
-def _client(connection: CalDavConnection, password: SecretStr, timeout: int) -> Any:
+def _client(connection: CalDavConnection, password: SecretStr, timeout: Timeout) -> Any:
     return caldav.DAVClient(
         url=connection.url,
         username=connection.username,
         password=password.get_secret_value(),
-        timeout=timeout,
+        # niquests takes (connect, read), as requests does; caldav's hint says int only
+        timeout=cast(Any, timeout),
         enable_rfc6764=False,
     )
 
@@ -57,7 +60,7 @@ def _components(calendar: Any) -> frozenset[str]:
 
 
 def _discover(
-    connection: CalDavConnection, password: SecretStr, timeout: int
+    connection: CalDavConnection, password: SecretStr, timeout: Timeout
 ) -> list[CalendarInfo]:
     try:
         with _client(connection, password, timeout) as client:
@@ -120,7 +123,7 @@ def _fallback(calendar: Any, token: str | None) -> CalendarChanges:
 
 
 def _changes(
-    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: int
+    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: Timeout
 ) -> CalendarChanges:
     try:
         with _client(connection, password, timeout) as client:
@@ -140,11 +143,30 @@ def _changes(
         raise _problem(error) from error
 
 
+def _fetch(
+    connection: CalDavConnection,
+    password: SecretStr,
+    url: str,
+    hrefs: Sequence[str],
+    timeout: Timeout,
+) -> tuple[CalendarResource, ...]:
+    try:
+        with _client(connection, password, timeout) as client:
+            calendar = cast(Any, client).calendar(url=url)
+            loaded: list[Any] = []
+            for start in range(0, len(hrefs), MULTIGET_BATCH):
+                loaded.extend(calendar.multiget(list(hrefs[start : start + MULTIGET_BATCH])))
+            return _resources(calendar, loaded)
+    except (caldav_error.DAVError, OSError) as error:
+        raise _problem(error) from error
+
+
 class CalDavReader:
     """Discovers an account's calendars and reads what changed in each."""
 
-    def __init__(self, timeout_s: float = 30) -> None:
-        self._timeout = int(timeout_s)
+    def __init__(self, connect_timeout_s: float = 30, read_timeout_s: float = 300) -> None:
+        # a first listing of a large calendar is computed whole before its first byte
+        self._timeout = (connect_timeout_s, read_timeout_s)
 
     async def calendars(
         self, connection: CalDavConnection, password: SecretStr
@@ -157,3 +179,11 @@ class CalDavReader:
     ) -> CalendarChanges:
         """What changed since ``token``; SyncProblem when unreachable."""
         return await asyncio.to_thread(_changes, connection, password, url, token, self._timeout)
+
+    async def fetch(
+        self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
+    ) -> tuple[CalendarResource, ...]:
+        """The current data of these objects (calendar-multiget); SyncProblem when unreachable."""
+        if not hrefs:
+            return ()
+        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._timeout)

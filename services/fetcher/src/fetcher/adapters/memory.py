@@ -1,6 +1,6 @@
 """In-memory stand-ins for the ports, for fast tests of the sync jobs."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -112,6 +112,7 @@ class InMemoryCalendars:
     version: int = 0
     log: list[tuple[int, str, bool]] = field(default_factory=list)  # (version, href, removed)
     changes_asked: list[str | None] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)  # hrefs asked for by ``fetch``
 
     def put(self, resource: CalendarResource) -> None:
         """Add or replace an object, as a PUT would."""
@@ -153,6 +154,15 @@ class InMemoryCalendars:
         removed = tuple(h for h in hrefs if h not in by_href)
         return CalendarChanges(now, False, changed, removed)
 
+    async def fetch(
+        self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
+    ) -> tuple[CalendarResource, ...]:
+        """The current data of these objects."""
+        self._check(password)
+        self.fetched.extend(hrefs)
+        wanted = set(hrefs)
+        return tuple(r for r in self.resources if r.href in wanted)
+
 
 class InMemoryCalendarStates:
     """Calendar states and per-object items in dicts."""
@@ -169,19 +179,36 @@ class InMemoryCalendarStates:
         """Store the calendar's state."""
         self.states[(account_id, calendar_url)] = state
 
-    async def items(self, account_id: str, calendar_url: str, href: str) -> list[ItemKey]:
-        """The occurrences an object published."""
-        return list(self.objects.get((account_id, calendar_url, href), []))
+    async def calendar_urls(self, account_id: str) -> list[str]:
+        """The calendars of an account that have a state."""
+        return [url for account, url in self.states if account == account_id]
+
+    async def forget_calendar(self, account_id: str, calendar_url: str) -> None:
+        """Forget a calendar's state."""
+        self.states.pop((account_id, calendar_url), None)
+
+    async def items(
+        self, account_id: str, calendar_url: str, hrefs: Sequence[str]
+    ) -> dict[str, list[ItemKey]]:
+        """The occurrences each object published."""
+        found = {h: self.objects.get((account_id, calendar_url, h)) for h in hrefs}
+        return {h: list(keys) for h, keys in found.items() if keys is not None}
 
     async def save_items(
-        self, account_id: str, calendar_url: str, href: str, items: list[ItemKey]
+        self,
+        account_id: str,
+        calendar_url: str,
+        items: Mapping[str, Sequence[ItemKey]],
+        first_time: Collection[str] = (),
     ) -> None:
-        """Remember an object's occurrences."""
-        self.objects[(account_id, calendar_url, href)] = list(items)
+        """Remember each object's occurrences."""
+        for href, keys in items.items():
+            self.objects[(account_id, calendar_url, href)] = list(keys)
 
-    async def forget(self, account_id: str, calendar_url: str, href: str) -> None:
-        """Forget an object."""
-        self.objects.pop((account_id, calendar_url, href), None)
+    async def forget(self, account_id: str, calendar_url: str, hrefs: Sequence[str]) -> None:
+        """Forget objects."""
+        for href in hrefs:
+            self.objects.pop((account_id, calendar_url, href), None)
 
 
 @dataclass

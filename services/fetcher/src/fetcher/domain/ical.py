@@ -1,5 +1,5 @@
 """From iCalendar text to decisions: publish a RawEvent, drop a private event, remove a
-cancelled one, or skip.
+cancelled one, leave one outside the window alone, or skip.
 
 Choices, for a newcomer:
 - Floating times (no zone, no ``Z``) and times in a zone nobody can resolve are read as
@@ -13,6 +13,10 @@ Choices, for a newcomer:
 - A cancelled event or occurrence (STATUS:CANCELLED) is a ``Cancel``: it leaves the
   timeline (a cancelled meeting never happened with anyone; showing it would inflate
   the relationship history the timeline is read for).
+- A private event or series (CLASS:PRIVATE or CONFIDENTIAL) is one ``Drop`` without
+  content, whatever its number of occurrences.
+- A meeting with no occurrence in the window is ``Outside``: nothing is published and
+  nothing it published before is removed (history older than the window stays).
 - An event without DTSTART, or a series whose rule cannot be read, cannot be placed on a
   timeline: it is ``Unusable`` with its reason; the caller logs and skips it rather than
   failing the whole calendar, and other series of the same object are still expanded.
@@ -20,17 +24,26 @@ Choices, for a newcomer:
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import icalendar
-import recurring_ical_events  # type: ignore[import-untyped]
 
 from crm_schemas.base import Address
 from crm_schemas.calendar import Attendee, RawEvent
 from crm_schemas.ids import event_item_id, normalize_email
 from crm_schemas.outcomes import DropReason, ItemDropped
 from fetcher.domain.addresses import is_valid_address
+from fetcher.domain.model import ItemKey
+from fetcher.domain.recurrence import (
+    as_utc,
+    end_of,
+    expand,
+    in_window,
+    is_recurring,
+    too_frequent,
+    with_length,
+)
 
 PRIVATE_CLASSES = frozenset({"PRIVATE", "CONFIDENTIAL"})
 
@@ -54,9 +67,14 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """A meeting deliberately not synced; carries no content."""
+    """A meeting deliberately not synced; carries no content.
+
+    One per private one-off event or private series: ``keys`` are the occurrences it
+    covers, so that one made private after being synced is removed from the timeline.
+    """
 
     dropped: ItemDropped
+    keys: tuple[ItemKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +94,22 @@ class Cancel:
     recurrence_id: str | None
 
 
-EventDecision = Publish | Drop | Cancel | Unusable
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """A meeting with no occurrence inside the sync window: nothing to publish, and
+    nothing to remove (what it published earlier stays: history is kept)."""
+
+    uid: str
+    recurring: bool
+
+
+EventDecision = Publish | Drop | Cancel | Unusable | Outside
 DEFAULT_WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC))
-MAX_OCCURRENCES = 5000  # per series in the window: a runaway rule (FREQ=MINUTELY) is cut
 
 
 def is_private_event(component: Any) -> bool:
     """Whether its owner marked the event private or confidential."""
     return str(component.get("CLASS", "PUBLIC")).strip().upper() in PRIVATE_CLASSES
-
-
-def _as_utc(value: date | datetime) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)  # floating: read as UTC (see module doc)
-        return value.astimezone(UTC)
-    return datetime.combine(value, time(), tzinfo=UTC)
 
 
 def recurrence_key(component: Any) -> str | None:
@@ -101,20 +119,8 @@ def recurrence_key(component: Any) -> str | None:
         return None
     value = prop.dt
     if isinstance(value, datetime):
-        return _as_utc(value).strftime("%Y%m%dT%H%M%SZ")
+        return as_utc(value).strftime("%Y%m%dT%H%M%SZ")
     return value.strftime("%Y%m%d") if isinstance(value, date) else str(value)
-
-
-def _end(component: Any, start: date | datetime) -> date | datetime:
-    end = component.get("DTEND")
-    if end is not None and isinstance(end.dt, date):
-        return end.dt
-    duration = component.get("DURATION")
-    if duration is not None and isinstance(duration.dt, timedelta):
-        return start + duration.dt
-    if isinstance(start, datetime):
-        return start + timedelta(hours=1)
-    return start + timedelta(days=1)
 
 
 def _address(prop: Any) -> tuple[str, str | None] | None:
@@ -183,7 +189,8 @@ def event_decision(
                 natural_id=uid,
                 reason=DropReason.PRIVATE_EVENT,
                 rule="is_private_event",
-            )
+            ),
+            ((uid, recurrence_id),),
         )
     status = _text(component, "STATUS")
     if status and status.upper() == "CANCELLED":
@@ -193,8 +200,8 @@ def event_decision(
         return Unusable(uid, "event has no DTSTART")
     start = dtstart.dt
     all_day = not isinstance(start, datetime)
-    starts_at = _as_utc(start)
-    ends_at = max(_as_utc(_end(component, start)), starts_at)
+    starts_at = as_utc(start)
+    ends_at = max(as_utc(end_of(component, start)), starts_at)
     return Publish(
         RawEvent(
             item_id=item_id,
@@ -245,37 +252,6 @@ def _series(calendar: Any, fallback_uid: str) -> Iterator[tuple[str, list[Any]]]
     yield from groups.items()
 
 
-def _is_recurring(components: list[Any]) -> bool:
-    return any(
-        c.get(p) is not None for c in components for p in ("RRULE", "RDATE", "RECURRENCE-ID")
-    )
-
-
-def _occurrences(
-    calendar: Any, components: list[Any], window: tuple[datetime, datetime]
-) -> Iterator[Any]:
-    """Every occurrence of one series in the window, overrides in place of generated ones."""
-    single = icalendar.Calendar()
-    for timezone in calendar.walk("VTIMEZONE"):
-        single.add_component(timezone)
-    for component in components:
-        single.add_component(component)
-    if calendar.get("X-WR-TIMEZONE") is not None:
-        single.add("X-WR-TIMEZONE", calendar.get("X-WR-TIMEZONE"))
-    query, count, start = recurring_ical_events.of(single), 0, window[0]
-    while start < window[1]:  # a month at a time, up to the cap
-        stop = min(start + timedelta(days=31), window[1])
-        for occurrence in query.between(start, stop):
-            begins = _as_utc(occurrence["DTSTART"].dt)
-            # each occurrence once: in the slice it starts in (or the first, if earlier)
-            if begins < stop and (begins >= start or start == window[0]):
-                count += 1
-                yield occurrence
-            if count >= MAX_OCCURRENCES:
-                return
-        start = stop
-
-
 def _series_decisions(
     calendar: Any,
     uid: str,
@@ -289,14 +265,19 @@ def _series_decisions(
     ]
     if not usable:
         return decisions
-    if not _is_recurring(usable):
-        return decisions + [_one_off(c, source, uid) for c in usable if _in_window(c, window)]
+    if not is_recurring(usable):
+        return decisions + [
+            _one_off(c, source, uid) if in_window(c, window) else Outside(uid, recurring=False)
+            for c in usable
+        ]
     try:
-        if any(_too_frequent(c) for c in usable):
+        if any(too_frequent(c) for c in usable):
             return [*decisions, Unusable(uid, "unreadable recurrence: more often than hourly")]
-        occurrences = list(_occurrences(calendar, [_with_length(c) for c in usable], window))
+        occurrences = list(expand(calendar, [with_length(c) for c in usable], window))
     except Exception as error:  # any broken series is skipped, with its reason
         return [*decisions, Unusable(uid, f"unreadable recurrence: {error}")]
+    if not occurrences:
+        return [*decisions, Outside(uid, recurring=True)]
     zone = _timezone(usable[0])
     for occurrence in occurrences:
         try:
@@ -306,14 +287,23 @@ def _series_decisions(
         if isinstance(decision, Publish) and not decision.event.all_day and zone:
             decision = Publish(decision.event.model_copy(update={"timezone": zone}))
         decisions.append(decision)
-    return decisions
+    return _one_drop_per_series(decisions)
 
 
-def _too_frequent(component: Any) -> bool:
-    """A rule repeating by the second or minute is no meeting, and would never end."""
-    rules = component.get("RRULE")
-    rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
-    return any(str(f).upper() in ("SECONDLY", "MINUTELY") for r in rules for f in r.get("FREQ", []))
+def _one_drop_per_series(decisions: list[EventDecision]) -> list[EventDecision]:
+    """The private occurrences of a series become one drop record, under the series' id
+    (no recurrence id), covering every occurrence: a private weekly meeting is one
+    private event, not hundreds."""
+    drops = [d for d in decisions if isinstance(d, Drop)]
+    if len(drops) < 2:
+        return decisions
+    first = drops[0].dropped
+    series_id = event_item_id(first.workspace_id, first.natural_id, None)
+    one = Drop(
+        first.model_copy(update={"item_id": series_id}),
+        tuple(key for d in drops for key in d.keys),
+    )
+    return [one, *(d for d in decisions if not isinstance(d, Drop))]
 
 
 def _one_off(component: Any, source: EventSource, uid: str) -> EventDecision:
@@ -321,26 +311,6 @@ def _one_off(component: Any, source: EventSource, uid: str) -> EventDecision:
         return event_decision(component, source, uid, recurring=False)
     except (ValueError, TypeError, AttributeError, OverflowError) as error:
         return Unusable(uid, f"unreadable event: {error}")
-
-
-def _in_window(component: Any, window: tuple[datetime, datetime]) -> bool:
-    """Whether a one-off event overlaps the window (an unreadable start is let through)."""
-    try:
-        start = component["DTSTART"].dt
-        starts_at = _as_utc(start)
-        ends_at = max(_as_utc(_end(component, start)), starts_at)
-    except (ValueError, TypeError, AttributeError, OverflowError):
-        return True
-    return starts_at < window[1] and ends_at >= window[0]
-
-
-def _with_length(component: Any) -> Any:
-    """A series master without DTEND or DURATION gets the default length made explicit,
-    so its occurrences last as long as a one-off event would."""
-    if component.get("DTEND") is None and component.get("DURATION") is None:
-        start = component["DTSTART"].dt
-        component.add("DURATION", _end(component, start) - start)
-    return component
 
 
 def calendar_decisions(

@@ -103,7 +103,10 @@ ItemKey = tuple[str, str | None]  # (iCal UID, recurrence id) of one published o
 
 @dataclass(frozen=True, slots=True)
 class CalendarState:
-    """How far a calendar is synced: its token and the etag of every object seen."""
+    """How far a calendar is synced: its token, the etag of every object seen, which
+    objects hold a recurring series, and the window end those series were expanded to."""
 
     token: str | None = None
     objects: tuple[tuple[str, str | None], ...] = ()  # (href, etag)
+    series: tuple[str, ...] = ()  # hrefs of the objects holding a recurring series
+    expanded_until: datetime | None = None

@@ -1,0 +1,106 @@
+"""The matcher's calendar path on the real Kafka and FerretDB."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import TypeAdapter
+
+from crm_runtime.bus import ensure_topics
+from crm_runtime.service import TOPIC_PARTITIONS, Runtime
+from crm_schemas.base import Address
+from crm_schemas.calendar import (
+    Attendee,
+    MatchedCalendarItem,
+    MatchedEvent,
+    RawEvent,
+    RawEventRemoved,
+)
+from crm_schemas.config import AccountConfigured, MailSettings, WorkspaceConfigured
+from crm_schemas.outcomes import ItemDropped
+from matcher.app import Matcher, build
+from matcher.settings import MatcherSettings
+from tests.integration.fetcher.conftest import read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+WS = "ws-m"
+MATCHED: TypeAdapter[MatchedEvent | RawEventRemoved] = TypeAdapter(MatchedCalendarItem)
+
+
+@pytest.fixture
+async def runtime(isolated: dict[str, str]) -> AsyncIterator[Runtime]:
+    settings = MatcherSettings(
+        kafka_bootstrap=isolated["kafka_bootstrap"],
+        mongo_url=isolated["mongo_url"],
+        mongo_db=f"{isolated['mongo_db_prefix']}_matcher",
+        topic_prefix=isolated["topic_prefix"],
+        group_prefix=isolated["group_prefix"],
+    )
+    built = build(settings)
+    await ensure_topics(settings.kafka_bootstrap, built.topics.all(), TOPIC_PARTITIONS)
+    await built.broker.connect()
+    await built.config.apply(
+        WorkspaceConfigured(workspace_id=WS, name="Acme", domains=("acme.test",))
+    )
+    await built.config.apply(
+        AccountConfigured(
+            account_id="acc-m",
+            workspace_id=WS,
+            owner_member_id="m-1",
+            email="owner@acme.test",
+            mail=MailSettings(blocklist=("blocked.test",)),
+        )
+    )
+    yield built
+    await built.broker.stop()
+    await built.mongo.drop_database(settings.mongo_db)
+    await built.mongo.close()
+
+
+def meeting(*attendees: str) -> RawEvent:
+    starts = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    return RawEvent(
+        item_id="item-m",
+        workspace_id=WS,
+        account_id="acc-m",
+        provider="caldav",
+        calendar="Work",
+        ical_uid="uid-m",
+        title="Planning",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        organizer=Address(email="owner@acme.test"),
+        attendees=tuple(Attendee(email=a) for a in attendees),
+    )
+
+
+async def matched(runtime: Runtime) -> list[MatchedEvent | RawEventRemoved]:
+    topic = runtime.topics.calendar_matched
+    records = await read_topic(runtime.settings.kafka_bootstrap, topic)
+    return [MATCHED.validate_json(value) for _, value in records]
+
+
+async def test_a_meeting_that_becomes_internal_is_withdrawn_from_the_timeline(runtime: Runtime):
+    matcher = Matcher(runtime)
+    await matcher.on_raw_event(meeting("bob@customer.test"))
+    await matcher.on_raw_event(meeting("carol@acme.test"))  # the customer was taken off
+
+    first, second = await matched(runtime)
+    assert isinstance(first, MatchedEvent)
+    assert isinstance(second, RawEventRemoved)
+    assert (second.item_id, second.account_id, second.reason) == ("item-m", "acc-m", "dropped")
+    assert "Planning" not in second.model_dump_json()
+    (dropped,) = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.dropped)
+    assert ItemDropped.model_validate_json(dropped[1]).reason == "internal"
+
+
+async def test_a_meeting_with_a_blocked_attendee_is_withdrawn_every_time_it_comes(
+    runtime: Runtime,
+):
+    matcher = Matcher(runtime)
+    for _ in range(2):  # redelivery: the same removal again, which removes nothing more
+        await matcher.on_raw_event(meeting("eve@blocked.test"))
+    removals = await matched(runtime)
+    assert [type(r).__name__ for r in removals] == ["RawEventRemoved"] * 2
+    assert {r.item_id for r in removals} == {"item-m"}
