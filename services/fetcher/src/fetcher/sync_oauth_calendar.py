@@ -134,7 +134,7 @@ async def _apply(
         case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
             await ports.publish(topics.calendar_raw, event.item_id, event)
             await states.save_items(
-                account.account_id, calendar, provider_id, [(event.ical_uid, event.recurrence_id)]
+                account.account_id, calendar, {provider_id: [(event.ical_uid, event.recurrence_id)]}
             )
             result.published += 1
         case Publish(_):
@@ -156,7 +156,8 @@ async def _remove(
     result: OAuthCalendarResult,
 ) -> None:
     """Remove the occurrences a provider id published before, if any."""
-    for uid, recurrence_id in await ports.states.items(account.account_id, calendar, provider_id):
+    published = await ports.states.items(account.account_id, calendar, [provider_id])
+    for uid, recurrence_id in published.get(provider_id, []):
         removed = RawEventRemoved(
             item_id=event_item_id(account.workspace_id, uid, recurrence_id),
             workspace_id=account.workspace_id,
