@@ -6,7 +6,8 @@ INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE, BODY.PEEK[HEADER], batches of 100) on 
 connection. The pipeline is the four services as processes (scripts/localsystem.py, a
 prefix of its own): from ``fetcher sync-now`` until every message is in the timeline's
 read model. Reports both rates, their ratio (target >= 0.7) and the fetcher's peak RSS
-(VmHWM; target < 300 MB).
+(VmHWM; target < 300 MB), and when each stage published its last output (``*_by_s``,
+seconds after the sync was asked for), which shows where the time goes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.run import deployment
 
@@ -64,6 +67,37 @@ def _bare_fetch(host: str, port: int, user: str) -> tuple[int, float]:
     return len(uids), elapsed
 
 
+async def _last_publish_s(bootstrap: str, prefix: str, since: float) -> dict[str, float]:
+    """Seconds from ``since`` (a wall-clock time) to the last record on each mail topic:
+    when each stage had published its last output."""
+    stages = {"fetched": "mail.raw", "matched": "mail.matched", "enriched": "timeline.messages"}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        result: dict[str, float] = {}
+        for stage, name in stages.items():
+            topic = f"{prefix}.{name}.v1"
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                found = consumer.partitions_for_topic(topic) or ()
+                partitions = [TopicPartition(topic, p) for p in found]
+            ends = await consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            last = 0
+            for tp, end in ends.items():
+                if end > 0:
+                    consumer.seek(tp, end - 1)
+                    record = await consumer.getone(tp)
+                    last = max(last, record.timestamp)
+            result[f"{stage}_by_s"] = round(last / 1000 - since, 1)
+        return result
+    finally:
+        await consumer.stop()
+
+
 def _vm_hwm_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
@@ -89,15 +123,17 @@ async def run(stack: Any) -> dict[str, float | int | str]:
             password=PASSWORD,
         )  # fmt: skip
         started = time.monotonic()  # includes the fetcher waiting for the account's config
+        started_wall = time.time()
         await asyncio.to_thread(bench.sync_now, account, "mail")
         stored = 0
         deadline = float(os.environ.get("BENCH_MAIL_DEADLINE_S", DEFAULT_DEADLINE_S))
         while stored < count and time.monotonic() - started < deadline:
             bench.system.check_alive()
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.5)
             stored = bench.on_timeline("messages")
         pipeline_s = time.monotonic() - started
         peak_mb = _vm_hwm_mb(bench.system.processes["fetcher"].pid)
+        stages = await _last_publish_s(stack.kafka_bootstrap, tag, started_wall)
     bare_rate = fetched / bare_s
     pipeline_rate = stored / pipeline_s
     return {
@@ -108,4 +144,5 @@ async def run(stack: Any) -> dict[str, float | int | str]:
         "pipeline_over_bare": round(pipeline_rate / bare_rate, 3),
         "pipeline_s": round(pipeline_s, 1),
         "fetcher_peak_rss_mb": round(peak_mb, 1),
+        **stages,
     }
