@@ -1,9 +1,11 @@
 """Addresses from message headers: decoded, validated, lower-cased, never fatal."""
 
 import re
+from email import policy
 from email.header import decode_header, make_header
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses
+from functools import lru_cache
 
 from crm_schemas.base import Address
 from crm_schemas.ids import normalize_email
@@ -29,22 +31,34 @@ def _clean_name(name: str) -> str | None:
     return name or None
 
 
-def _parsed_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs through the modern parser, which knows groups."""
+def _parsed_pairs(message: Message, header: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs through the modern parser, which knows groups.
+
+    Only this header goes through it (as ``EmailMessage.get_all`` would), whatever policy
+    parsed the message: the modern header registry is slow for every other header."""
     pairs: list[tuple[str, str]] = []
-    for value in message.get_all(header, []):
-        for address in getattr(value, "addresses", ()):
-            pairs.append((address.display_name, address.addr_spec))
+    for name, raw in message.raw_items():
+        if name.lower() == header:
+            pairs += _modern_pairs(name, str(raw))
     return pairs
 
 
-def _raw_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)
+def _modern_pairs(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """One header value's pairs. Cached: the same values come again and again (the
+    owner's address in every To, a client's in every From), and parsing is the slow part
+    of a fetch."""
+    value = policy.default.header_fetch_parse(name, raw)
+    return tuple((a.display_name, a.addr_spec) for a in getattr(value, "addresses", ()))
+
+
+def _raw_pairs(message: Message, header: str) -> list[tuple[str, str]]:
     """The same, through the lenient legacy parser, for headers the modern one chokes on."""
     raw = [value for name, value in message.raw_items() if name.lower() == header.lower()]
     return getaddresses([str(value) for value in raw])
 
 
-def header_addresses(message: EmailMessage, header: str) -> tuple[Address, ...]:
+def header_addresses(message: Message, header: str) -> tuple[Address, ...]:
     """Every valid address of an address header, group members included, each once.
 
     Invalid or empty entries (``undisclosed-recipients:;``, ``<>``, ``x@@y``) are skipped.

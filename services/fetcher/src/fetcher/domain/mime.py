@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from crm_schemas.ids import message_item_id, normalize_message_id, synthetic_message_id
 from crm_schemas.mail import AttachmentInfo, FolderRole, RawMessage
@@ -152,7 +153,7 @@ def structure_attachments(parts: tuple[MessagePart, ...]) -> tuple[AttachmentInf
     )
 
 
-def calendar_method(message: EmailMessage, parts: tuple[MessagePart, ...] | None) -> str | None:
+def calendar_method(message: Message, parts: tuple[MessagePart, ...] | None) -> str | None:
     """The iTIP METHOD of the message's first text/calendar part (an invitation), if any."""
     if parts is not None:
         found = [p.param("method") for p in parts if p.content_type == "text/calendar"]
@@ -181,8 +182,9 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
     Never raises on bad input: broken headers become absent fields, a missing Message-ID
     a stable synthetic one, a broken Date the server's INTERNALDATE.
     """
-    message = message_from_bytes(fetched.header + fetched.text, policy=policy.default)
-    assert isinstance(message, EmailMessage)
+    # The legacy policy parses headers as text, fast; the rules read raw values, and the
+    # address headers go through the modern parser one by one (header_addresses).
+    message = message_from_bytes(fetched.header + fetched.text, policy=policy.compat32)
     message_id = stable_message_id(message, fetched.internal_date)
     senders = header_addresses(message, "sender")
     subject = " ".join(decode_words(_raw_header(message, "subject")).split())
@@ -208,15 +210,19 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
         reply_to=header_addresses(message, "reply-to"),
         headers=kept_headers(message),
         content_type=message.get_content_type(),
-        body_text=(
-            plain_text_body(message, source.body_max_bytes) if source.include_content else None
-        ),
-        attachments=_attachments(message, fetched) if source.include_content else (),
         calendar_method=calendar_method(message, fetched.parts),
+        **(_content(fetched, source) if source.include_content else {}),
     )
 
 
-def _attachments(message: EmailMessage, fetched: FetchedMessage) -> tuple[AttachmentInfo, ...]:
-    if fetched.parts is not None:
-        return structure_attachments(fetched.parts)
-    return attachments(message)
+def _content(fetched: FetchedMessage, source: MessageSource) -> dict[str, Any]:
+    """Body text and attachments, for visibility ``full`` only (the modern parser)."""
+    message = message_from_bytes(fetched.header + fetched.text, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    found = (
+        structure_attachments(fetched.parts) if fetched.parts is not None else attachments(message)
+    )
+    return {
+        "body_text": plain_text_body(message, source.body_max_bytes),
+        "attachments": found,
+    }
