@@ -71,29 +71,28 @@ async def _last_publish_s(bootstrap: str, prefix: str, since: float) -> dict[str
     """Seconds from ``since`` (a wall-clock time) to the last record on each mail topic:
     when each stage had published its last output."""
     stages = {"fetched": "mail.raw", "matched": "mail.matched", "enriched": "timeline.messages"}
+    return {
+        f"{stage}_by_s": round(await _last_timestamp(bootstrap, f"{prefix}.{name}.v1") - since, 1)
+        for stage, name in stages.items()
+    }
+
+
+async def _last_timestamp(bootstrap: str, topic: str) -> float:
+    """The wall-clock time of the newest record of a topic (0 when it is empty)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        result: dict[str, float] = {}
-        for stage, name in stages.items():
-            topic = f"{prefix}.{name}.v1"
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                found = consumer.partitions_for_topic(topic) or ()
-                partitions = [TopicPartition(topic, p) for p in found]
-            ends = await consumer.end_offsets(partitions)
-            consumer.assign(partitions)
-            last = 0
-            for tp, end in ends.items():
-                if end > 0:
-                    consumer.seek(tp, end - 1)
-                    record = await consumer.getone(tp)
-                    last = max(last, record.timestamp)
-            result[f"{stage}_by_s"] = round(last / 1000 - since, 1)
-        return result
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        last = 0
+        for tp, end in ends.items():
+            if end > 0:
+                consumer.seek(tp, end - 1)
+                batch = await consumer.getmany(tp, timeout_ms=5000)
+                last = max([last, *(r.timestamp for r in batch.get(tp, []))])
+        return last / 1000
     finally:
         await consumer.stop()
 
