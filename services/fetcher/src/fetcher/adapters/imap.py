@@ -118,6 +118,14 @@ class ImapMailbox:
         found = b" ".join(d for d in data if d).split()
         return sorted(uid for uid in (int(u) for u in found) if uid > last_uid)
 
+    async def uids_before(self, uid: int) -> list[int]:
+        """UIDs below ``uid`` (none below 1)."""
+        if uid <= 1:
+            return []
+        data = await self._call("uid", "SEARCH", f"UID 1:{uid - 1}")
+        found = b" ".join(d for d in data if d).split()
+        return sorted(u for u in (int(v) for v in found) if u < uid)
+
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Headers, structure and the first ``text_bytes`` of each message (no text at all
         for 0), without setting \\Seen: BODY.PEEK and BODYSTRUCTURE only."""

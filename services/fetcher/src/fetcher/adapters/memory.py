@@ -75,6 +75,11 @@ class InMemoryMailbox:
         assert self.examined is not None
         return sorted(u for u in self.folders_by_name[self.examined].messages if u > last_uid)
 
+    async def uids_before(self, uid: int) -> list[int]:
+        """UIDs below ``uid``."""
+        assert self.examined is not None
+        return sorted(u for u in self.folders_by_name[self.examined].messages if u < uid)
+
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Header and bounded text of each message that still exists."""
         assert self.examined is not None

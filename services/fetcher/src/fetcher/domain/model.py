@@ -58,11 +58,23 @@ class FetchedMessage:
 
 @dataclass(frozen=True, slots=True)
 class FolderCursor:
-    """How far a folder has been imported: everything up to ``last_uid`` is published."""
+    """How far a folder has been imported: every UID from ``backfill_below`` (or from 1
+    when it is 0) up to ``last_uid`` is published.
+
+    A first import goes newest first: it starts at the highest UID and moves
+    ``backfill_below`` down; mail that arrives later is above ``last_uid`` and moves it
+    up. Either edge moves only once the batch behind it is published.
+    """
 
     uidvalidity: int
     last_uid: int = 0
     done: int = 0
+    backfill_below: int = 0
+
+    @property
+    def backfill_pending(self) -> bool:
+        """Whether older messages of the first import are still to come."""
+        return self.backfill_below > 1
 
 
 @dataclass(frozen=True, slots=True)
