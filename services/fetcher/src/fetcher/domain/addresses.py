@@ -10,6 +10,13 @@ from functools import lru_cache
 from crm_schemas.base import Address
 from crm_schemas.ids import normalize_email
 
+# Bounds for hostile or broken headers: a header value is cut (at an address boundary)
+# before it is parsed, and a header yields at most so many addresses. Real mail stays far
+# below both; a 20,000-recipient To would otherwise take the parser most of a minute and
+# make a RawMessage too large for Kafka (1 MB), blocking its folder.
+MAX_ADDRESS_HEADER_CHARS = 65536
+MAX_ADDRESSES_PER_HEADER = 1000
+
 _VALID = re.compile(r"^[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+$")
 
 
@@ -39,8 +46,15 @@ def _parsed_pairs(message: Message, header: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for name, raw in message.raw_items():
         if name.lower() == header:
-            pairs += _modern_pairs(name, str(raw))
+            pairs += _modern_pairs(name, bounded_addresses(str(raw)))
     return pairs
+
+
+def bounded_addresses(value: str) -> str:
+    """An address header value cut to ``MAX_ADDRESS_HEADER_CHARS``, at an address boundary."""
+    if len(value) <= MAX_ADDRESS_HEADER_CHARS:
+        return value
+    return value[:MAX_ADDRESS_HEADER_CHARS].rsplit(",", 1)[0]
 
 
 @lru_cache(maxsize=4096)
@@ -55,7 +69,7 @@ def _modern_pairs(name: str, raw: str) -> tuple[tuple[str, str], ...]:
 def _raw_pairs(message: Message, header: str) -> list[tuple[str, str]]:
     """The same, through the lenient legacy parser, for headers the modern one chokes on."""
     raw = [value for name, value in message.raw_items() if name.lower() == header.lower()]
-    return getaddresses([str(value) for value in raw])
+    return getaddresses([bounded_addresses(str(value)) for value in raw])
 
 
 def header_addresses(message: Message, header: str) -> tuple[Address, ...]:
@@ -75,4 +89,6 @@ def header_addresses(message: Message, header: str) -> tuple[Address, ...]:
             continue
         seen.add(email)
         found.append(Address(email=email, name=_clean_name(name or "")))
+        if len(found) == MAX_ADDRESSES_PER_HEADER:
+            break
     return tuple(found)

@@ -24,6 +24,10 @@ KEPT_HEADERS = (
     "content-type",
 )
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+# Bounds that keep a RawMessage well under Kafka's 1 MB whatever the headers hold.
+MAX_SUBJECT_CHARS = 2000
+MAX_KEPT_HEADER_CHARS = 2000
+MAX_REFERENCES = 50  # the root (first) and the most recent ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,14 @@ def parse_sent_at(raw_date: str, fallback: datetime | None) -> datetime:
 
 
 def message_ids(raw: str) -> tuple[str, ...]:
-    """The Message-IDs in a References or In-Reply-To value, normalised, in order."""
+    """The Message-IDs in a References or In-Reply-To value, normalised, in order; of a
+    very long chain, the first (the thread's root) and the most recent ones."""
     found = _MESSAGE_ID.findall(raw) or raw.split()
     ids = (normalize_message_id(found_id) for found_id in found)
-    return tuple(dict.fromkeys(i for i in ids if i))
+    unique = tuple(dict.fromkeys(i for i in ids if i))
+    if len(unique) <= MAX_REFERENCES:
+        return unique
+    return (unique[0], *unique[-(MAX_REFERENCES - 1) :])
 
 
 def stable_message_id(message: Message, fallback_date: datetime | None) -> str:
@@ -172,7 +180,10 @@ def calendar_method(message: Message, parts: tuple[MessagePart, ...] | None) -> 
 
 def kept_headers(message: Message) -> dict[str, str]:
     """The headers the rules read, by lower-cased name, decoded."""
-    kept = {name: decode_words(_raw_header(message, name)) for name in KEPT_HEADERS}
+    kept = {
+        name: decode_words(_raw_header(message, name)[:MAX_KEPT_HEADER_CHARS])
+        for name in KEPT_HEADERS
+    }
     return {name: value for name, value in kept.items() if value}
 
 
@@ -187,7 +198,8 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
     message = message_from_bytes(fetched.header + fetched.text, policy=policy.compat32)
     message_id = stable_message_id(message, fetched.internal_date)
     senders = header_addresses(message, "sender")
-    subject = " ".join(decode_words(_raw_header(message, "subject")).split())
+    raw_subject = _raw_header(message, "subject")[: MAX_SUBJECT_CHARS * 4]
+    subject = " ".join(decode_words(raw_subject).split())[:MAX_SUBJECT_CHARS]
     in_reply_to = message_ids(_raw_header(message, "in-reply-to"))
     return RawMessage(
         item_id=message_item_id(source.workspace_id, message_id),
