@@ -155,3 +155,24 @@ async def test_an_unreachable_server_is_a_failing_status(
     (status,) = await statuses(settings)
     assert status.state is SyncState.FAILING
     assert status.reason == "The IMAP server could not be reached"
+
+
+async def test_an_unchanged_folder_is_skipped_by_its_highestmodseq_and_new_mail_still_comes(
+    settings: FetcherSettings, mail_ports: MailPorts, imap_user: ImapUser, db
+):
+    account = imap_user.account(box(settings))
+    imap_user.append("INBOX", message(0, "first"))
+    await run_mail_job(account, mail_ports)
+    cursor = await db[COLLECTION].find_one({"folder": "INBOX"})
+    assert cursor is not None
+    assert cursor["highestmodseq"] > 0, "Dovecot offers CONDSTORE: the modseq is kept"
+
+    quiet = await run_mail_job(account, mail_ports)
+    assert quiet.published == 0
+    imap_user.append("INBOX", message(1, "second"))
+    await run_mail_job(account, mail_ports)
+
+    assert sorted(m.subject or "" for m in await raw_messages(settings)) == ["first 0", "second 1"]
+    after = await db[COLLECTION].find_one({"folder": "INBOX"})
+    assert after is not None
+    assert after["highestmodseq"] > cursor["highestmodseq"]

@@ -230,3 +230,30 @@ async def test_an_included_junk_folder_is_synced(mailbox, cursors, published):
 async def test_an_excluded_sent_folder_is_not_synced(mailbox, cursors, published):
     await run_mail_job(account(exclude_folders=("Sent",)), ports(mailbox, cursors, published))
     assert sorted(subjects(published)) == ["in 0", "in 1", "in 2"]  # type: ignore[type-var]
+
+
+async def test_a_folder_whose_highestmodseq_did_not_change_is_not_even_searched(
+    mailbox, cursors, published
+):
+    inbox = mailbox.folders_by_name["INBOX"]
+    inbox.highestmodseq = 7  # a CONDSTORE server
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    assert cursors.cursors[("acc1", "INBOX")].highestmodseq == 7
+    searched = inbox.searches
+
+    await run_mail_job(account(), ports(mailbox, cursors, RecordingPublisher()))
+    assert inbox.searches == searched
+
+    inbox.append(mail(3, "in"))  # raises the modseq
+    again = RecordingPublisher()
+    await run_mail_job(account(), ports(mailbox, cursors, again))
+    assert subjects(again) == ["in 3"]
+    assert cursors.cursors[("acc1", "INBOX")].highestmodseq == 8
+
+
+async def test_without_condstore_every_folder_is_searched_each_time(mailbox, cursors, published):
+    inbox = mailbox.folders_by_name["INBOX"]
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    searched = inbox.searches
+    await run_mail_job(account(), ports(mailbox, cursors, RecordingPublisher()))
+    assert inbox.searches == searched + 1

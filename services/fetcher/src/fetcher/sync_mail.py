@@ -54,6 +54,7 @@ class FolderPlan:
     cursor: FolderCursor
     newer: list[int]
     older: list[int] = field(default_factory=list)
+    highestmodseq: int = 0  # as EXAMINE reported it when the job planned the folder
 
     @property
     def pending(self) -> int:
@@ -116,12 +117,21 @@ async def _run(
     result.total = result.done + sum(plan.pending for plan in result.plans)
     budget = ports.settings.max_messages_per_job
     for plan in result.plans:
-        if not plan.pending:
-            continue
-        if budget <= 0:
+        if plan.pending and budget <= 0:
             result.more = True
             return
-        budget -= await _import_folder(account, mailbox, ports, status, plan, budget, result)
+        if plan.pending:
+            budget -= await _import_folder(account, mailbox, ports, status, plan, budget, result)
+        if not plan.pending:
+            await _remember_synced(account, ports, plan)
+
+
+async def _remember_synced(account: AccountConfigured, ports: MailPorts, plan: FolderPlan) -> None:
+    """Keep the HIGHESTMODSEQ of a folder now fully synced, so the next job can skip it
+    while nothing changes in it (mail arriving after EXAMINE raised it: searched again)."""
+    if plan.highestmodseq and plan.highestmodseq != plan.cursor.highestmodseq:
+        plan.cursor = replace(plan.cursor, highestmodseq=plan.highestmodseq)
+        await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
 
 
 async def _plan(
@@ -139,10 +149,12 @@ async def _plan(
         everything = await mailbox.uids_after(0)
         top = max(everything, default=0)
         cursor = FolderCursor(uidvalidity=state.uidvalidity, last_uid=top, backfill_below=top + 1)
-        return FolderPlan(folder, role, cursor, newer=[], older=everything[::-1])
+        return FolderPlan(folder, role, cursor, [], everything[::-1], state.highestmodseq)
+    if cursor.unchanged(state):
+        return FolderPlan(folder, role, cursor, newer=[], highestmodseq=state.highestmodseq)
     newer = await mailbox.uids_after(cursor.last_uid)
     older = await mailbox.uids_before(cursor.backfill_below) if cursor.backfill_pending else []
-    return FolderPlan(folder, role, cursor, newer, older[::-1])
+    return FolderPlan(folder, role, cursor, newer, older[::-1], state.highestmodseq)
 
 
 async def _import_folder(

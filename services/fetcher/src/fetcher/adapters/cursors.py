@@ -29,6 +29,7 @@ class MongoCursorStore:
             last_uid=int(doc["last_uid"]),
             done=int(doc.get("done", 0)),
             backfill_below=int(doc.get("backfill_below", 0)),
+            highestmodseq=int(doc.get("highestmodseq", 0)),
         )
 
     async def save(self, account_id: str, folder: str, cursor: FolderCursor) -> None:
@@ -42,6 +43,7 @@ class MongoCursorStore:
                 "last_uid": cursor.last_uid,
                 "done": cursor.done,
                 "backfill_below": cursor.backfill_below,
+                "highestmodseq": cursor.highestmodseq,
             },
             upsert=True,
         )

@@ -21,10 +21,11 @@ class Folder:
 
 @dataclass(frozen=True, slots=True)
 class FolderState:
-    """What EXAMINE tells about a folder."""
+    """What EXAMINE tells about a folder; ``highestmodseq`` is 0 without CONDSTORE."""
 
     uidvalidity: int
     exists: int = 0
+    highestmodseq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,17 @@ class FolderCursor:
     last_uid: int = 0
     done: int = 0
     backfill_below: int = 0
+    highestmodseq: int = 0  # the folder's HIGHESTMODSEQ when it was last fully synced
+
+    def unchanged(self, state: "FolderState") -> bool:
+        """Whether the folder is fully synced and nothing changed in it since (CONDSTORE,
+        RFC 7162: any new message raises HIGHESTMODSEQ), so it need not even be searched."""
+        return (
+            state.highestmodseq > 0
+            and state.uidvalidity == self.uidvalidity
+            and state.highestmodseq == self.highestmodseq
+            and not self.backfill_pending
+        )
 
     @property
     def backfill_pending(self) -> bool:
