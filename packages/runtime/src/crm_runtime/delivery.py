@@ -36,6 +36,7 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     RetryError,
+    retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
@@ -160,14 +161,24 @@ class _Delivery:
             if c.is_valid
         ]
         try:
-            with self._tracer.start_as_current_span(
-                f"{valid[0][0].topic} process batch",
-                context=contexts[0],
-                kind=SpanKind.CONSUMER,
-                links=links,
-                attributes={"messaging.batch.message_count": len(valid)},
+            # A batch that must wait (a config on its way) waits as a whole, in bulk.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(RetryLater),
+                stop=stop_after_delay(self._settings.retry_later_max_s),
+                wait=wait_exponential(multiplier=0.2, max=self._settings.retry_max_wait_s),
+                reraise=True,
             ):
-                await many([event for _, event in valid])
+                with (
+                    attempt,
+                    self._tracer.start_as_current_span(
+                        f"{valid[0][0].topic} process batch",
+                        context=contexts[0],
+                        kind=SpanKind.CONSUMER,
+                        links=links,
+                        attributes={"messaging.batch.message_count": len(valid)},
+                    ),
+                ):
+                    await many([event for _, event in valid])
         except Exception as error:  # the per-record path below retries and dead-letters
             log.warning(
                 "batch failed, processing it one record at a time",
@@ -278,5 +289,8 @@ def _rewind(consumer: Any, records: list[Record]) -> None:
     for record in records:
         key = (record.topic, record.partition)
         first[key] = min(first.get(key, record.offset), record.offset)
+    assigned = consumer.assignment()
     for (topic, partition), offset in first.items():
-        consumer.seek(TopicPartition(topic, partition), offset)
+        tp = TopicPartition(topic, partition)
+        if tp in assigned:  # a partition revoked meanwhile restarts from its commit elsewhere
+            consumer.seek(tp, offset)
