@@ -48,7 +48,8 @@ class Enricher:
         topic = self._runtime.topics.records
         await publish_all(self._runtime.broker, [(topic, i, records[i]) for i in pending])
         if pending:
-            await self.records.mark_announced(pending)
+            people = {i for i in pending if isinstance(records[i], PersonUpserted)}
+            await self.records.mark_announced(pending, people)
 
     async def on_record(self, record: RecordEvent) -> None:
         """Keep people and companies from the records topic (the records API's among them),

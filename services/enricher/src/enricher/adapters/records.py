@@ -232,11 +232,16 @@ class Records:
             pending += [i for i, doc in found.items() if not doc.get("announced")]
         return pending
 
-    async def mark_announced(self, record_ids: list[str]) -> None:
-        """Remember that these records were published."""
-        mark = [UpdateOne({"_id": i}, {"$set": {"announced": True}}) for i in record_ids]
-        if mark:
-            for collection in (self._people, self._companies):
+    async def mark_announced(self, record_ids: list[str], people: set[str] | None = None) -> None:
+        """Remember that these records were published (``people``: which of them are
+        people, so each update goes only to its own collection: every update is a
+        transaction of its own on FerretDB)."""
+        for collection, ids in (
+            (self._people, [i for i in record_ids if people is None or i in people]),
+            (self._companies, [i for i in record_ids if people is None or i not in people]),
+        ):
+            mark = [UpdateOne({"_id": i}, {"$set": {"announced": True}}) for i in ids]
+            if mark:
                 await collection.bulk_write(mark, ordered=False)
 
     async def _insert_once(
