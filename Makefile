@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts clean
+.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts role-addresses clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ bench: bootstrap infra-up ## Benchmarks (throughput of the pipeline on the local
 
 contracts: bootstrap ## Export JSON Schema of every event and the AsyncAPI document to docs/contracts
 	$(BIN)/crm-contracts docs/contracts
+
+role-addresses: ## Refresh the matcher's role and no-reply list from npm (VERSION=3.1.0; needs npm, node)
+	$(BIN)/python scripts/update_role_addresses.py $(if $(VERSION),--version $(VERSION))
+	git diff --stat -- services/matcher/src/matcher/data/role_addresses.json
 
 clean: infra-down ## Stop everything and delete the local state and the venv
 	rm -rf $(STACK_DIR) $(VENV)

@@ -118,7 +118,7 @@ def _thread_messages(
 
 
 def _message_doc(message: StoredMessage) -> Doc:
-    """A message as ``TimelineStore.upsert_message`` stores it (sources by account key)."""
+    """A message as ``MessageWrites.store_messages`` stores it (sources by account key)."""
     doc = message.model_dump(mode="json", exclude={"sources", "item_id"})
     doc |= {"_id": message.item_id, "sent_at": message.sent_at}
     doc["sources"] = {s.account_id: s.model_dump(mode="json") for s in message.sources}
@@ -126,8 +126,8 @@ def _message_doc(message: StoredMessage) -> Doc:
 
 
 def _thread_docs(messages: list[StoredMessage]) -> tuple[Doc, Doc]:
-    """The thread row and its members document, as ``TimelineStore.refresh_thread`` and
-    ``upsert_message`` write them."""
+    """The thread row and its members document as ``MessageWrites.store_messages`` writes
+    them, less the summary inputs (which it completes from ``messages`` when it needs them)."""
     summary = summarise_thread(messages[0].thread_id, messages)
     row = summary.model_dump(mode="json", exclude={"thread_id"})
     row |= {

@@ -108,7 +108,8 @@ async def test_a_bounded_job_queues_a_continuation_and_records_progress(
     result = await run_mail_job(account, bounded)
 
     assert result.more
-    assert len(await raw_messages(settings)) == 2
+    first = sorted(m.subject or "" for m in await raw_messages(settings))
+    assert first == ["bulk 3", "bulk 4"], "a first import starts with the newest messages"
     records = await read_topic(settings.kafka_bootstrap, settings.topics.sync_requests)
     (follow_up,) = [SyncRequested.model_validate_json(value) for _, value in records]
     assert (follow_up.account_id, follow_up.reason) == (account.account_id, "continuation")
@@ -116,12 +117,13 @@ async def test_a_bounded_job_queues_a_continuation_and_records_progress(
     assert (last.state, last.done, last.total) == (SyncState.IMPORTING, 2, 5)
     cursor = await db[COLLECTION].find_one({"folder": "INBOX"})
     assert cursor is not None
-    assert (cursor["last_uid"], cursor["done"]) == (2, 2)
+    assert (cursor["last_uid"], cursor["backfill_below"], cursor["done"]) == (5, 4, 2)
+    imap_user.append("INBOX", message(5, "bulk"))  # arrives during the import
 
     while (await run_mail_job(account, bounded)).more:
         pass
     assert sorted(m.subject or "" for m in await raw_messages(settings)) == [
-        f"bulk {n}" for n in range(5)
+        f"bulk {n}" for n in range(6)
     ]
     assert (await statuses(settings))[-1].state is SyncState.UP_TO_DATE
 
@@ -153,3 +155,24 @@ async def test_an_unreachable_server_is_a_failing_status(
     (status,) = await statuses(settings)
     assert status.state is SyncState.FAILING
     assert status.reason == "The IMAP server could not be reached"
+
+
+async def test_an_unchanged_folder_is_skipped_by_its_highestmodseq_and_new_mail_still_comes(
+    settings: FetcherSettings, mail_ports: MailPorts, imap_user: ImapUser, db
+):
+    account = imap_user.account(box(settings))
+    imap_user.append("INBOX", message(0, "first"))
+    await run_mail_job(account, mail_ports)
+    cursor = await db[COLLECTION].find_one({"folder": "INBOX"})
+    assert cursor is not None
+    assert cursor["highestmodseq"] > 0, "Dovecot offers CONDSTORE: the modseq is kept"
+
+    quiet = await run_mail_job(account, mail_ports)
+    assert quiet.published == 0
+    imap_user.append("INBOX", message(1, "second"))
+    await run_mail_job(account, mail_ports)
+
+    assert sorted(m.subject or "" for m in await raw_messages(settings)) == ["first 0", "second 1"]
+    after = await db[COLLECTION].find_one({"folder": "INBOX"})
+    assert after is not None
+    assert after["highestmodseq"] > cursor["highestmodseq"]

@@ -1,6 +1,7 @@
 """Batch consumption on the real Kafka: order per key, nothing skipped, one commit per poll."""
 
 import asyncio
+import json
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from crm_runtime import delivery
 from crm_runtime.bus import build_broker, ensure_topics, publish
 from crm_runtime.delivery import subscribe
 from crm_runtime.settings import ServiceSettings
+from tests.integration.runtime.test_delivery import read
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -95,3 +97,50 @@ async def test_a_batch_that_cannot_finish_is_delivered_again_with_nothing_skippe
     expected = {(f"k{k}", n) for k in range(4) for n in range(10)} - {("k0", 0)}
     await until(lambda: done >= expected)
     assert dead_letter_failures == 0, "the failing dead-letter publish was never reached"
+
+
+async def test_a_bulk_handler_takes_whole_polls_and_a_poison_record_falls_back_to_one_by_one(
+    broker: KafkaBroker, settings: ServiceSettings
+) -> None:
+    """A poll goes to the bulk handler at once; when it fails, the same records go one at a
+    time through the ordinary handler, which dead-letters the poison and keeps the rest."""
+    topic = f"{settings.topic_prefix}.steps"
+    await ensure_topics(settings.kafka_bootstrap, (topic,), 4)
+    in_bulk: list[int] = []
+    one_by_one: set[tuple[str, int]] = set()
+    poison = Step(key="k1", n=3)
+
+    async def handle_all(steps: list[Step]) -> None:
+        if poison in steps:
+            raise ValueError("poison in this batch")
+        in_bulk.append(len(steps))
+
+    async def handle(step: Step) -> None:
+        if step == poison:
+            raise ValueError("poison")
+        one_by_one.add((step.key, step.n))
+
+    await fill(broker, topic, keys=4, per_key=10)
+    subscribe(
+        broker,
+        settings,
+        topic=topic,
+        group="t",
+        contract=Step,
+        handler=handle,
+        many=handle_all,
+        batch=True,
+    )
+    await broker.start()
+    [letter] = await read(settings.kafka_bootstrap, settings.topics.dead_letter, 1)
+    assert json.loads(letter.value)["error"] == "poison"
+    await until(lambda: sum(in_bulk) + len(one_by_one) >= 39)
+    assert (poison.key, poison.n) not in one_by_one
+
+    handled_before = len(one_by_one)
+    for n in range(10, 20):  # a later wave without poison goes in bulk only
+        for k in range(4):
+            await publish(broker, topic, f"k{k}", Step(key=f"k{k}", n=n))
+    await until(lambda: sum(in_bulk) + len(one_by_one) >= 79)
+    assert len(one_by_one) == handled_before
+    assert sum(in_bulk) + len(one_by_one) == 79

@@ -14,6 +14,7 @@ async def test_meetings_page_by_cursor_and_upcoming_ones_come_from_a_start(
     timeline: Timeline, unique: str
 ) -> None:
     ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
     fay, client = person(ws, "Fay", "fay@client.test"), company(ws, "client.test")
     await timeline.publish(topics.records, fay.person_id, fay)
     await timeline.publish(topics.records, client.company_id, client)

@@ -244,7 +244,9 @@ async def test_an_opportunity_shows_its_companys_and_its_peoples_items_once_newe
 
     path = f"/v1/opportunities/{deal['id']}"
     assert (await timeline.get_json(path))["person_ids"] == [kim["id"]]
-    everything = await timeline.get_json(f"{path}/threads")
+    everything = await eventually(  # the timeline index follows the threads in a moment
+        lambda: timeline.try_json(f"{path}/threads"), lambda p: len(p.get("items", [])) == 3
+    )
     assert subjects(everything) == ["Kim only", "Both", "Company only"]
     first = await timeline.get_json(f"{path}/threads", limit=2)
     second = await timeline.get_json(f"{path}/threads", limit=2, cursor=first["next_cursor"])

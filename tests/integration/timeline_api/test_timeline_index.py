@@ -14,6 +14,7 @@ from crm_schemas.timeline import ThreadIndexed
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import record_keys, thread_keys
+from timeline_api.message_writes import MessageWrites
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore, linked
 from timeline_api.timeline_index import TimelineIndex
@@ -56,9 +57,8 @@ async def _thread(
         company_domains=tuple(p.company_domain for p in people if p.company_domain),
         sources=(SOURCE,),
     )
-    await store.upsert_message(message)
-    summary = await store.refresh_thread(message.thread_id)
-    assert summary is not None
+    [summary] = await MessageWrites(store).store_messages([message])
+    assert summary.thread_id == message.thread_id
     stored = await store.thread(message.thread_id)
     assert stored is not None
     keys = thread_keys(WS, stored.participant_emails, stored.company_domains)
@@ -147,8 +147,7 @@ async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db:
         sent_at=T0 + timedelta(hours=10), participants=(ann,),
         participant_emails=(ann.email,), sources=(SOURCE,),
     )  # fmt: skip
-    await store.upsert_message(late)
-    await store.refresh_thread("thread-000")  # not announced yet: the index lags
+    await MessageWrites(store).store_messages([late])  # not announced yet: the index lags
 
     keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
     assert await index.threads(keys, link, None, 10) is None

@@ -242,3 +242,34 @@ def test_a_message_with_only_garbage_still_becomes_a_raw_message():
 
 def test_it_serialises_with_the_from_alias():
     assert '"from":' in parse(SIMPLE).model_dump_json(by_alias=True)
+
+
+def test_enormous_headers_are_bounded_so_the_message_still_fits_on_kafka():
+    to = ", ".join(f"Person {i} <p{i}@client{i % 50}.test>" for i in range(20_000))
+    references = " ".join(f"<r{i}@x.test>" for i in range(5_000))
+    raw = (
+        f"From: a@b.test\nTo: {to}\nSubject: {'x' * 2_000_000}\nReferences: {references}\n"
+        f"List-Id: {'l' * 100_000}\nMessage-ID: <big@x.test>\n\nhi"
+    ).encode()
+
+    message = parse(raw)
+
+    assert 0 < len(message.to) <= 1000
+    assert message.to[0].email == "p0@client0.test"
+    assert message.subject == "x" * 2000
+    assert (len(message.references), message.references[0]) == (50, "r0@x.test")
+    assert message.references[-1] == "r4999@x.test"
+    assert len(message.headers["list-id"]) == 2000
+    assert len(message.model_dump_json(by_alias=True)) < 500_000  # Kafka's limit is 1 MB
+
+
+def test_a_broken_charset_in_headers_and_body_does_not_fail():
+    raw = (
+        b"From: =?x-nonsense?Q?Ann?= <ann@client.test>\nTo: bob@acme.test\n"
+        b"Subject: =?utf-8?B?broken base64?= \xff\xfe raw bytes\nMessage-ID: <c@x>\n"
+        b"Content-Type: text/plain; charset=utf-8\n\n\xff\xfe\xfd not utf-8"
+    )
+    message = parse(raw)
+    assert message.from_[0].email == "ann@client.test"
+    assert message.subject
+    assert message.body_text is not None

@@ -80,25 +80,55 @@ def statuses(published: RecordingPublisher) -> list[SyncStatusChanged]:
     return [s for s in published.on(TOPICS.sync_status) if isinstance(s, SyncStatusChanged)]
 
 
+def by_subject(published: RecordingPublisher, subject: str) -> RawMessage:
+    [found] = [m for m in published.on(TOPICS.mail_raw) if getattr(m, "subject", "") == subject]
+    assert isinstance(found, RawMessage)
+    return found
+
+
 async def test_inbox_and_sent_are_published_and_junk_is_not(mailbox, cursors, published):
     await run_mail_job(account(), ports(mailbox, cursors, published))
-    assert subjects(published) == ["in 0", "in 1", "in 2", "sent 0"]
+    assert sorted(subjects(published)) == ["in 0", "in 1", "in 2", "sent 0"]  # type: ignore[type-var]
+
+
+async def test_a_first_import_goes_newest_first_in_batches(mailbox, cursors, published):
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    # batches of 2 from the highest UID down; a batch is fetched in UID order
+    assert subjects(published) == ["in 1", "in 2", "in 0", "sent 0"]
+
+
+async def test_an_interrupted_newest_first_import_resumes_losing_and_repeating_nothing(
+    mailbox, cursors, published
+):
+    inbox = mailbox.folders_by_name["INBOX"]
+    for n in range(3, 9):
+        inbox.append(mail(n, "in"))
+    bounded = SETTINGS.model_copy(update={"max_messages_per_job": 3})
+    await run_mail_job(account(), ports(mailbox, cursors, published, bounded))
+    assert sorted(subjects(published)) == ["in 6", "in 7", "in 8"]  # type: ignore[type-var]
+    inbox.append(mail(9, "in"))  # new mail during the import comes first in the next job
+    while (await run_mail_job(account(), ports(mailbox, cursors, published, bounded))).more:
+        pass
+
+    got = subjects(published)
+    assert sorted(got) == sorted([f"in {n}" for n in range(10)] + ["sent 0"])  # type: ignore[type-var]
+    assert got[3] == "in 9"
+    assert cursors.cursors[("acc1", "INBOX")] == FolderCursor(
+        uidvalidity=10, last_uid=10, done=10, backfill_below=1
+    )
 
 
 async def test_messages_are_keyed_by_item_id_with_folder_and_uid(mailbox, cursors, published):
     await run_mail_job(account(), ports(mailbox, cursors, published))
-    (topic, key, first) = published.sent[0]
-    assert isinstance(first, RawMessage)
-    assert (topic, key) == (TOPICS.mail_raw, first.item_id)
+    first = by_subject(published, "in 0")
+    assert (TOPICS.mail_raw, first.item_id, first) in published.sent
     assert first.provider_ref == "INBOX/10/1"
     assert first.folder_role is FolderRole.INBOX
 
 
 async def test_the_body_travels_only_when_visibility_is_full(mailbox, cursors, published):
     await run_mail_job(account(visibility="full"), ports(mailbox, cursors, published))
-    first = published.on(TOPICS.mail_raw)[0]
-    assert isinstance(first, RawMessage)
-    assert first.body_text == "Body 0"
+    assert by_subject(published, "in 0").body_text == "Body 0"
 
 
 async def test_without_full_visibility_no_body_travels(mailbox, cursors, published):
@@ -125,8 +155,12 @@ async def test_a_new_message_is_the_only_one_published_next_time(mailbox, cursor
 
 async def test_cursors_record_uidvalidity_last_uid_and_progress(mailbox, cursors, published):
     await run_mail_job(account(), ports(mailbox, cursors, published))
-    assert cursors.cursors[("acc1", "INBOX")] == FolderCursor(uidvalidity=10, last_uid=3, done=3)
-    assert cursors.cursors[("acc1", "Sent")] == FolderCursor(uidvalidity=20, last_uid=1, done=1)
+    assert cursors.cursors[("acc1", "INBOX")] == FolderCursor(
+        uidvalidity=10, last_uid=3, done=3, backfill_below=1
+    )
+    assert cursors.cursors[("acc1", "Sent")] == FolderCursor(
+        uidvalidity=20, last_uid=1, done=1, backfill_below=1
+    )
     assert ("acc1", "Junk") not in cursors.cursors
 
 
@@ -135,7 +169,7 @@ async def test_a_changed_uidvalidity_imports_the_folder_again(mailbox, cursors, 
     mailbox.folders_by_name["INBOX"].uidvalidity = 11
     again = RecordingPublisher()
     await run_mail_job(account(), ports(mailbox, cursors, again))
-    assert subjects(again) == ["in 0", "in 1", "in 2"]
+    assert sorted(subjects(again)) == ["in 0", "in 1", "in 2"]  # type: ignore[type-var]
     assert cursors.cursors[("acc1", "INBOX")].uidvalidity == 11
 
 
@@ -144,7 +178,7 @@ async def test_a_big_import_is_bounded_and_continues_in_a_new_job(mailbox, curso
         mailbox.folders_by_name["INBOX"].append(mail(n, "in"))
     bounded = SETTINGS.model_copy(update={"max_messages_per_job": 2})
     result = await run_mail_job(account(), ports(mailbox, cursors, published, bounded))
-    assert subjects(published) == ["in 0", "in 1"]
+    assert subjects(published) == ["in 3", "in 4"]  # the newest first
     assert result.more
     (follow_up,) = published.on(TOPICS.sync_requests)
     assert isinstance(follow_up, SyncRequested)
@@ -161,7 +195,7 @@ async def test_a_chain_of_bounded_jobs_imports_everything_once(mailbox, cursors,
     bounded = SETTINGS.model_copy(update={"max_messages_per_job": 2})
     for _ in range(5):
         await run_mail_job(account(), ports(mailbox, cursors, published, bounded))
-    assert subjects(published) == ["in 0", "in 1", "in 2", "sent 0"]
+    assert sorted(subjects(published)) == ["in 0", "in 1", "in 2", "sent 0"]  # type: ignore[type-var]
     assert len(published.on(TOPICS.sync_requests)) == 1
     last = statuses(published)[-1]
     assert (last.state, last.done, last.total) == (SyncState.UP_TO_DATE, 4, 4)
@@ -195,4 +229,31 @@ async def test_an_included_junk_folder_is_synced(mailbox, cursors, published):
 
 async def test_an_excluded_sent_folder_is_not_synced(mailbox, cursors, published):
     await run_mail_job(account(exclude_folders=("Sent",)), ports(mailbox, cursors, published))
-    assert subjects(published) == ["in 0", "in 1", "in 2"]
+    assert sorted(subjects(published)) == ["in 0", "in 1", "in 2"]  # type: ignore[type-var]
+
+
+async def test_a_folder_whose_highestmodseq_did_not_change_is_not_even_searched(
+    mailbox, cursors, published
+):
+    inbox = mailbox.folders_by_name["INBOX"]
+    inbox.highestmodseq = 7  # a CONDSTORE server
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    assert cursors.cursors[("acc1", "INBOX")].highestmodseq == 7
+    searched = inbox.searches
+
+    await run_mail_job(account(), ports(mailbox, cursors, RecordingPublisher()))
+    assert inbox.searches == searched
+
+    inbox.append(mail(3, "in"))  # raises the modseq
+    again = RecordingPublisher()
+    await run_mail_job(account(), ports(mailbox, cursors, again))
+    assert subjects(again) == ["in 3"]
+    assert cursors.cursors[("acc1", "INBOX")].highestmodseq == 8
+
+
+async def test_without_condstore_every_folder_is_searched_each_time(mailbox, cursors, published):
+    inbox = mailbox.folders_by_name["INBOX"]
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    searched = inbox.searches
+    await run_mail_job(account(), ports(mailbox, cursors, RecordingPublisher()))
+    assert inbox.searches == searched + 1

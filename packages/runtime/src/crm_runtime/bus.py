@@ -4,7 +4,9 @@ Publishing waits for acks from all in-sync replicas with an idempotent producer,
 publish that returned is durable; handlers publish before their offset is committed.
 """
 
+import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -41,6 +43,23 @@ async def publish(broker: KafkaBroker, topic: str, key: str, event: BaseModel) -
         key=key.encode(),
         headers=dict(JSON_HEADERS),
     )
+
+
+Outgoing = tuple[str, str, BaseModel]  # topic, key, event
+
+
+async def publish_all(broker: KafkaBroker, outgoing: Iterable[Outgoing]) -> None:
+    """Publish many events, concurrently across keys and in the given order within one
+    topic and key; return once Kafka has every one durably."""
+    by_key: dict[tuple[str, str], list[BaseModel]] = {}
+    for topic, key, event in outgoing:
+        by_key.setdefault((topic, key), []).append(event)
+
+    async def in_order(topic: str, key: str, events: list[BaseModel]) -> None:
+        for event in events:
+            await publish(broker, topic, key, event)
+
+    await asyncio.gather(*(in_order(t, k, events) for (t, k), events in by_key.items()))
 
 
 async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int) -> None:

@@ -11,6 +11,12 @@ partition and key run in order, different keys run concurrently. That is safe be
 every topic is keyed by the id its consumers write (docs/adr/0007). If a batch cannot be
 finished, every partition it touched is rewound to its first record, so nothing after a
 failed record is committed by a later batch.
+
+A subscriber may also give a ``many`` handler: it gets every valid event of a poll at
+once, so it can read and write in bulk (one round trip per batch instead of several per
+message). If it raises, the poll is processed again one record at a time by the ordinary
+handler, with its retries and dead-lettering; every write being an idempotent upsert by
+id, the work the failed bulk attempt did is simply done again.
 """
 
 import asyncio
@@ -30,6 +36,7 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     RetryError,
+    retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
@@ -42,6 +49,7 @@ from crm_schemas.outcomes import DeadLetter
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 Record: TypeAlias = Any  # aiokafka.ConsumerRecord; aiokafka ships no type hints
+ManyHandler: TypeAlias = Callable[[list[Any]], Awaitable[None]]
 
 
 class RetryLater(Exception):  # noqa: N818 - reads as the instruction it is
@@ -82,12 +90,19 @@ class _Delivery:
         self._tracer = tracer
         self.name = getattr(handler, "__qualname__", repr(handler))
 
-    async def one(self, record: Record) -> None:
-        """Process one record; return once it is handled or dead-lettered."""
+    async def parse(self, record: Record) -> Any | None:
+        """The record's event, or None once a record that breaks its contract is
+        dead-lettered."""
         try:
-            event = self._adapter.validate_json(record.value or b"")
+            return self._adapter.validate_json(record.value or b"")
         except ValidationError as invalid:
             await self._dead_letter(record, invalid, attempts=1)
+            return None
+
+    async def one(self, record: Record) -> None:
+        """Process one record; return once it is handled or dead-lettered."""
+        event = await self.parse(record)
+        if event is None:
             return
         try:
             async for attempt in AsyncRetrying(
@@ -107,10 +122,9 @@ class _Delivery:
 
     async def traced(self, record: Record) -> None:
         """``one`` inside a span that continues the trace the record's headers carry."""
-        carrier = {k: v.decode(errors="replace") for k, v in record.headers or ()}
         with self._tracer.start_as_current_span(
             f"{record.topic} process",
-            context=propagate.extract(carrier),
+            context=propagate.extract(_carrier(record)),
             kind=SpanKind.CONSUMER,
             attributes={"messaging.kafka.partition": record.partition},
         ):
@@ -120,6 +134,57 @@ class _Delivery:
         """Records of one partition and key, one after the other."""
         for record in records:
             await self.traced(record)
+
+    async def one_by_one(self, records: list[Record]) -> None:
+        """A poll concurrently across keys, in order within a key."""
+        async with asyncio.TaskGroup() as tasks:
+            for same_key in _by_partition_and_key(records):
+                tasks.create_task(self.in_order(same_key))
+
+    async def all_at_once(self, records: list[Record], many: ManyHandler) -> None:
+        """A poll through the bulk handler; one record at a time if that fails.
+
+        The span continues the first record's trace and links every record's, as
+        OpenTelemetry's messaging conventions do for batches.
+        """
+        valid: list[tuple[Record, Any]] = []
+        for record in records:
+            event = await self.parse(record)
+            if event is not None:
+                valid.append((record, event))
+        if not valid:
+            return
+        contexts = [propagate.extract(_carrier(record)) for record, _ in valid]
+        links = [
+            trace.Link(c)
+            for c in (trace.get_current_span(x).get_span_context() for x in contexts)
+            if c.is_valid
+        ]
+        try:
+            # A batch that must wait (a config on its way) waits as a whole, in bulk.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(RetryLater),
+                stop=stop_after_delay(self._settings.retry_later_max_s),
+                wait=wait_exponential(multiplier=0.2, max=self._settings.retry_max_wait_s),
+                reraise=True,
+            ):
+                with (
+                    attempt,
+                    self._tracer.start_as_current_span(
+                        f"{valid[0][0].topic} process batch",
+                        context=contexts[0],
+                        kind=SpanKind.CONSUMER,
+                        links=links,
+                        attributes={"messaging.batch.message_count": len(valid)},
+                    ),
+                ):
+                    await many([event for _, event in valid])
+        except Exception as error:  # the per-record path below retries and dead-letters
+            log.warning(
+                "batch failed, processing it one record at a time",
+                extra={"handler": self.name, "topic": valid[0][0].topic, "error": repr(error)},
+            )
+            await self.one_by_one([record for record, _ in valid])
 
     async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
         body = record.value or b""
@@ -152,12 +217,15 @@ def subscribe(
     contract: Any,
     handler: Callable[[T], Awaitable[None]],
     batch: bool = False,
+    many: ManyHandler | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
 
     ``batch=True`` processes each poll concurrently across keys and commits once per poll;
     keep it off for long-running handlers (a batch must finish within Kafka's poll interval).
+    ``many`` (with ``batch=True``) takes a whole poll's events at once, ``handler`` being
+    the fallback one record at a time.
     """
     tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
     delivery = _Delivery(broker, settings, contract, handler, tracer)
@@ -194,12 +262,17 @@ def subscribe(
         raw = message.raw_message
         records = list(raw) if isinstance(raw, tuple) else [raw]
         try:
-            async with asyncio.TaskGroup() as tasks:
-                for same_key in _by_partition_and_key(records):
-                    tasks.create_task(delivery.in_order(same_key))
+            if many is None:
+                await delivery.one_by_one(records)
+            else:
+                await delivery.all_at_once(records, many)
         except BaseException:
             _rewind(message.consumer, records)
             raise
+
+
+def _carrier(record: Record) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
 
 
 def _by_partition_and_key(records: list[Record]) -> list[list[Record]]:
@@ -216,5 +289,8 @@ def _rewind(consumer: Any, records: list[Record]) -> None:
     for record in records:
         key = (record.topic, record.partition)
         first[key] = min(first.get(key, record.offset), record.offset)
+    assigned = consumer.assignment()
     for (topic, partition), offset in first.items():
-        consumer.seek(TopicPartition(topic, partition), offset)
+        tp = TopicPartition(topic, partition)
+        if tp in assigned:  # a partition revoked meanwhile restarts from its commit elsewhere
+            consumer.seek(tp, offset)

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.bus import build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
-from crm_runtime.delivery import subscribe
+from crm_runtime.delivery import ManyHandler, subscribe
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.settings import ServiceSettings
@@ -57,11 +57,13 @@ class Runtime:
         handler: Callable[[Any], Awaitable[None]],
         *,
         batch: bool = True,
+        many: ManyHandler | None = None,
     ) -> None:
         """Subscribe a handler at least once, traced by this service, in batches by default.
 
         Pass ``batch=False`` for handlers that run long (a batch must end within Kafka's
-        poll interval).
+        poll interval). ``many`` handles a whole poll at once (bulk reads and writes),
+        ``handler`` being its fallback one record at a time.
         """
         subscribe(
             self.broker,
@@ -71,6 +73,7 @@ class Runtime:
             contract=contract,
             handler=handler,
             batch=batch,
+            many=many,
             tracer_provider=self.tracer,
         )
 

@@ -1,31 +1,26 @@
-"""The enricher: creates people and companies where allowed, and emits timeline records."""
+"""The enricher: creates people and companies where allowed, and emits timeline records.
 
-from crm_runtime.bus import publish
+Matched items are handled a poll at a time (``enricher.linking``): config read once per
+account, the indexes and records read in a few queries, new records inserted together,
+outputs published together. A batch that fails is handled again one item at a time.
+"""
+
+import asyncio
+from collections.abc import Iterable
+
+from crm_runtime.bus import Outgoing, publish_all
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.mail import MatchedMessage, Participant, TimelineMessage
+from crm_schemas.mail import MatchedMessage, TimelineMessage
 from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
 from enricher.adapters.records import Records
-from enricher.rules.companies import (
-    company_domain,
-    company_name_from_domain,
-    workspace_personal_domains,
-)
-from enricher.rules.creation import (
-    creates_people_from_message,
-    may_become_person,
-    role_local_parts,
-)
-from enricher.rules.names import person_name_from_header
+from enricher.linking import Linker, Record, ToLink
+from enricher.rules.creation import creates_people_from_message
 from enricher.settings import EnricherSettings
 
 SERVICE = "enricher"
-Record = PersonUpserted | CompanyUpserted
-
-
-def _record_id(record: Record) -> str:
-    return record.person_id if isinstance(record, PersonUpserted) else record.company_id
+Config = tuple[AccountConfigured, WorkspaceConfigured]
 
 
 class Enricher:
@@ -35,76 +30,26 @@ class Enricher:
         self._runtime = runtime
         self._config = runtime.config
         self.records = Records(runtime.db)
+        self._linker = Linker(self.records)
 
-    async def _link(
-        self,
-        account: AccountConfigured,
-        workspace: WorkspaceConfigured,
-        p: Participant,
-        create: bool,
-    ) -> tuple[Participant, list[Record]]:
-        """Link one participant, creating what the policy allows; return it and its records."""
-        ws = workspace.workspace_id
-        personal = workspace_personal_domains(
-            workspace.personal_domains_add, workspace.personal_domains_remove
-        )
-        own = frozenset(workspace.domains)
-        domain = None if p.internal else company_domain(p.email, own, personal)
-        person = await self.records.person_by_email(ws, p.email)
-        company = await self.records.company_by_domain(ws, domain) if domain else None
-        allowed = create and may_become_person(
-            p,
-            account.owner_addresses,
-            roles=role_local_parts(workspace.role_addresses_add, workspace.role_addresses_remove),
-            blocklist=account.mail.blocklist,
-        )
-        if person is None and allowed:
-            if domain is not None and company is None:
-                company = await self.records.ensure_company(
-                    ws, domain, company_name_from_domain(domain)
-                )
-            name = person_name_from_header(p.name, p.email)
-            person = await self.records.ensure_person(
-                ws, p.email, name, company.company_id if company else None
-            )
-        linked = p.model_copy(
-            update={
-                "person_id": person.person_id if person else p.person_id,
-                "company_id": (person.company_id if person else None)
-                or (company.company_id if company else None),
-                "company_domain": domain,
-            }
-        )
-        return linked, [r for r in (company, person) if r is not None]
-
-    async def _enrich(
-        self,
-        account: AccountConfigured,
-        workspace: WorkspaceConfigured,
-        participants: tuple[Participant, ...],
-        create: bool,
-    ) -> tuple[Participant, ...]:
-        linked: list[Participant] = []
-        records: dict[str, Record] = {}
-        for participant in participants:
-            one, found = await self._link(account, workspace, participant, create)
-            linked.append(one)
-            records.update((_record_id(r), r) for r in found)
-        await self._announce(records)
-        return tuple(linked)
+    async def _configs(self, account_ids: Iterable[str]) -> dict[str, Config]:
+        """Each account with its workspace, read once per batch (RetryLater if missing)."""
+        wanted = list(dict.fromkeys(account_ids))
+        found = await asyncio.gather(*(self._config.account_in_workspace(a) for a in wanted))
+        return dict(zip(wanted, found, strict=True))
 
     async def _announce(self, records: dict[str, Record]) -> None:
         """Publish the linked records not yet published, then remember that they were.
 
-        Every record a message links to is checked, not only those created just now: a
+        Every record a batch links to is checked, not only those created just now: a
         crash between creating a record and publishing it is repaired by redelivery.
         """
         pending = await self.records.unannounced(list(records)) if records else []
-        for record_id in pending:
-            topic = self._runtime.topics.records
-            await publish(self._runtime.broker, topic, record_id, records[record_id])
+        topic = self._runtime.topics.records
+        await publish_all(self._runtime.broker, [(topic, i, records[i]) for i in pending])
         if pending:
-            await self.records.mark_announced(pending)
+            people = {i for i in pending if isinstance(records[i], PersonUpserted)}
+            await self.records.mark_announced(pending, people)
 
     async def on_record(self, record: RecordEvent) -> None:
         """Keep people and companies from the records topic (the records API's among them),
@@ -114,43 +59,70 @@ class Enricher:
         elif isinstance(record, CompanyUpserted):
             await self.records.apply_company(record)
 
-    async def on_matched_message(self, matched: MatchedMessage) -> None:
-        """Create the people and companies a message allows, and put it on the timelines."""
-        account, workspace = await self._config.account_in_workspace(matched.message.account_id)
-        create = creates_people_from_message(account.mail.contact_creation, matched.sent_by_owner)
-        participants = await self._enrich(account, workspace, matched.participants, create)
-        record = TimelineMessage(
-            message=matched.message,
-            thread_id=matched.thread_id,
-            sent_by_owner=matched.sent_by_owner,
-            visibility=account.mail.visibility.value,
-            owner_member_id=account.owner_member_id,
-            participants=participants,
-        )
+    async def on_matched_messages(self, batch: list[MatchedMessage]) -> None:
+        """Create the people and companies the messages allow, and put them on the
+        timelines."""
+        configs = await self._configs(m.message.account_id for m in batch)
+        items = []
+        for matched in batch:
+            account, workspace = configs[matched.message.account_id]
+            create = creates_people_from_message(
+                account.mail.contact_creation, matched.sent_by_owner
+            )
+            items.append(ToLink(account, workspace, matched.participants, create))
+        linked, records = await self._linker.link(items)
+        await self._announce(records)
         # Keyed by thread: one timeline consumer owns a thread, in order (docs/adr/0007).
         topic = self._runtime.topics.timeline_messages
-        await publish(self._runtime.broker, topic, matched.thread_id, record)
+        outgoing: list[Outgoing] = []
+        for matched, item, participants in zip(batch, items, linked, strict=True):
+            record = TimelineMessage(
+                message=matched.message,
+                thread_id=matched.thread_id,
+                sent_by_owner=matched.sent_by_owner,
+                visibility=item.account.mail.visibility.value,
+                owner_member_id=item.account.owner_member_id,
+                participants=participants,
+            )
+            outgoing.append((topic, matched.thread_id, record))
+        await publish_all(self._runtime.broker, outgoing)
+
+    async def on_matched_message(self, matched: MatchedMessage) -> None:
+        """One message, when its batch could not be handled at once."""
+        await self.on_matched_messages([matched])
+
+    async def on_matched_events(self, batch: list[MatchedEvent | RawEventRemoved]) -> None:
+        """Create the people and companies the meetings allow, and put them on the
+        timelines. A removal passes on to the timelines as it is, under the same key."""
+        meetings = [m for m in batch if isinstance(m, MatchedEvent)]
+        configs = await self._configs(m.event.account_id for m in meetings)
+        items = []
+        for meeting in meetings:
+            account, workspace = configs[meeting.event.account_id]
+            create = account.calendar.contact_creation
+            items.append(ToLink(account, workspace, meeting.participants, create))
+        linked, records = await self._linker.link(items)
+        await self._announce(records)
+        results = iter(zip(items, linked, strict=True))  # in the order of ``meetings``
+        topic = self._runtime.topics.timeline_events
+        outgoing: list[Outgoing] = []
+        for matched in batch:
+            if isinstance(matched, RawEventRemoved):
+                outgoing.append((topic, matched.item_id, matched))
+                continue
+            item, participants = next(results)
+            record = TimelineEvent(
+                event=matched.event,
+                visibility=item.account.calendar.visibility.value,
+                owner_member_id=item.account.owner_member_id,
+                participants=participants,
+            )
+            outgoing.append((topic, matched.event.item_id, record))
+        await publish_all(self._runtime.broker, outgoing)
 
     async def on_matched_event(self, matched: MatchedEvent | RawEventRemoved) -> None:
-        """Create the people and companies a meeting allows, and put it on the timelines.
-
-        A removal passes on to the timelines as it is, under the same key.
-        """
-        if isinstance(matched, RawEventRemoved):
-            topic = self._runtime.topics.timeline_events
-            await publish(self._runtime.broker, topic, matched.item_id, matched)
-            return
-        account, workspace = await self._config.account_in_workspace(matched.event.account_id)
-        create = account.calendar.contact_creation
-        participants = await self._enrich(account, workspace, matched.participants, create)
-        record = TimelineEvent(
-            event=matched.event,
-            visibility=account.calendar.visibility.value,
-            owner_member_id=account.owner_member_id,
-            participants=participants,
-        )
-        topic = self._runtime.topics.timeline_events
-        await publish(self._runtime.broker, topic, matched.event.item_id, record)
+        """One meeting, when its batch could not be handled at once."""
+        await self.on_matched_events([matched])
 
 
 def build(settings: EnricherSettings) -> Runtime:
@@ -159,9 +131,19 @@ def build(settings: EnricherSettings) -> Runtime:
     enricher = Enricher(runtime)
     follow_config(runtime)
     topics = runtime.topics
-    runtime.consume(topics.mail_matched, SERVICE, MatchedMessage, enricher.on_matched_message)
     runtime.consume(
-        topics.calendar_matched, SERVICE, MatchedCalendarItem, enricher.on_matched_event
+        topics.mail_matched,
+        SERVICE,
+        MatchedMessage,
+        enricher.on_matched_message,
+        many=enricher.on_matched_messages,
+    )
+    runtime.consume(
+        topics.calendar_matched,
+        SERVICE,
+        MatchedCalendarItem,
+        enricher.on_matched_event,
+        many=enricher.on_matched_events,
     )
     runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, enricher.on_record)
     return runtime

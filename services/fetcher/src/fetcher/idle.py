@@ -1,8 +1,9 @@
 """``fetcher idle``: push for IMAP mailboxes. One IDLE watch per connected mailbox.
 
-A watch that sees new mail in the INBOX queues a ``SyncRequested(reason="push")`` for its
-account; the worker runs the job as any other. The set of watches follows the config
-projection (accounts connected, changed or disconnected). Polling by the scheduler stays.
+A watch that sees new mail in the INBOX or the Sent folder queues a
+``SyncRequested(reason="push")`` for its account; the worker runs the job as any other.
+The set of watches follows the config projection (accounts connected, changed or
+disconnected). Polling by the scheduler stays.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime, build_app, build_runtime, follow_config
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested
-from fetcher.adapters.imap_idle import watch_inbox
+from fetcher.adapters.imap_idle import watch_mailbox
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.domain.problems import SyncProblem
 from fetcher.settings import FetcherSettings
@@ -25,7 +26,7 @@ RESCAN_S = 30.0
 
 
 async def push_request(runtime: Runtime, account: AccountConfigured) -> None:
-    """Queue a mail sync for an account whose INBOX just got new mail."""
+    """Queue a mail sync for an account whose INBOX or Sent folder just got new mail."""
     request = SyncRequested(
         account_id=account.account_id,
         workspace_id=account.workspace_id,
@@ -66,9 +67,10 @@ class Watches:
             password = self._passwords(account.imap.password_encrypted, "IMAP")
         except SyncProblem:
             return asyncio.create_task(asyncio.sleep(0))
-        watch = watch_inbox(
+        watch = watch_mailbox(
             account.imap,
             password,
+            account.mail,
             partial(push_request, self._runtime, account),
             timeout_s=self._settings.connect_timeout_s,
         )

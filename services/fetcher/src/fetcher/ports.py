@@ -35,6 +35,10 @@ class Mailbox(Protocol):
         """The UIDs above ``last_uid`` in the examined folder, ascending."""
         ...
 
+    async def uids_before(self, uid: int) -> list[int]:
+        """The UIDs below ``uid`` in the examined folder, ascending."""
+        ...
+
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Headers and the first ``text_bytes`` of the text of these messages."""
         ...

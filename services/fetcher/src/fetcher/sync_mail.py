@@ -1,13 +1,15 @@
 """One bounded mail sync job: new messages of each synced folder, published, then cursored.
 
-At least once, by construction: a batch's cursor is saved only after every message of the
-batch is durably published, so a crash repeats at most one batch; downstream ids depend on
-the Message-ID only, so a repeat duplicates nothing.
+A folder's first import goes newest first (highest UID down, so recent conversations
+arrive first); after it, new mail comes in by UID. At least once, by construction: a
+batch's cursor is saved only after every message of the batch is durably published, so
+a crash repeats at most one batch; downstream ids depend on the Message-ID only, so a
+repeat duplicates nothing.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
@@ -44,12 +46,20 @@ class MailPorts:
 
 @dataclass(slots=True)
 class FolderPlan:
-    """A folder's pending work, found at the start of the job."""
+    """A folder's pending work, found at the start of the job: new mail above the
+    cursor (ascending), then the first import's older mail below it (descending)."""
 
     folder: Folder
     role: FolderRole
     cursor: FolderCursor
-    pending: list[int]
+    newer: list[int]
+    older: list[int] = field(default_factory=list)
+    highestmodseq: int = 0  # as EXAMINE reported it when the job planned the folder
+
+    @property
+    def pending(self) -> int:
+        """How many messages remain."""
+        return len(self.newer) + len(self.older)
 
 
 @dataclass(slots=True)
@@ -104,15 +114,24 @@ async def _run(
     for folder, role in chosen:
         result.plans.append(await _plan(account, mailbox, ports.cursors, folder, role))
     result.done = sum(plan.cursor.done for plan in result.plans)
-    result.total = result.done + sum(len(plan.pending) for plan in result.plans)
+    result.total = result.done + sum(plan.pending for plan in result.plans)
     budget = ports.settings.max_messages_per_job
     for plan in result.plans:
-        if not plan.pending:
-            continue
-        if budget <= 0:
+        if plan.pending and budget <= 0:
             result.more = True
             return
-        budget -= await _import_folder(account, mailbox, ports, status, plan, budget, result)
+        if plan.pending:
+            budget -= await _import_folder(account, mailbox, ports, status, plan, budget, result)
+        if not plan.pending:
+            await _remember_synced(account, ports, plan)
+
+
+async def _remember_synced(account: AccountConfigured, ports: MailPorts, plan: FolderPlan) -> None:
+    """Keep the HIGHESTMODSEQ of a folder now fully synced, so the next job can skip it
+    while nothing changes in it (mail arriving after EXAMINE raised it: searched again)."""
+    if plan.highestmodseq and plan.highestmodseq != plan.cursor.highestmodseq:
+        plan.cursor = replace(plan.cursor, highestmodseq=plan.highestmodseq)
+        await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
 
 
 async def _plan(
@@ -125,11 +144,17 @@ async def _plan(
     state = await mailbox.examine(folder.name)
     cursor = await cursors.load(account.account_id, folder.name)
     if cursor is None or cursor.uidvalidity != state.uidvalidity:
-        # A new UIDVALIDITY means every UID changed meaning: start the folder over. Ids
-        # downstream come from Message-IDs, so re-publishing duplicates nothing.
-        cursor = FolderCursor(uidvalidity=state.uidvalidity)
-    pending = await mailbox.uids_after(cursor.last_uid)
-    return FolderPlan(folder, role, cursor, pending)
+        # A first import, or a new UIDVALIDITY (every UID changed meaning: start the folder
+        # over; ids downstream come from Message-IDs, so re-publishing duplicates nothing).
+        everything = await mailbox.uids_after(0)
+        top = max(everything, default=0)
+        cursor = FolderCursor(uidvalidity=state.uidvalidity, last_uid=top, backfill_below=top + 1)
+        return FolderPlan(folder, role, cursor, [], everything[::-1], state.highestmodseq)
+    if cursor.unchanged(state):
+        return FolderPlan(folder, role, cursor, newer=[], highestmodseq=state.highestmodseq)
+    newer = await mailbox.uids_after(cursor.last_uid)
+    older = await mailbox.uids_before(cursor.backfill_below) if cursor.backfill_pending else []
+    return FolderPlan(folder, role, cursor, newer, older[::-1], state.highestmodseq)
 
 
 async def _import_folder(
@@ -146,24 +171,29 @@ async def _import_folder(
     if state.uidvalidity != plan.cursor.uidvalidity:
         result.more = True  # changed under us: the next job plans the folder again
         return 0
-    todo, rest = plan.pending[:budget], plan.pending[budget:]
+    newer, plan.newer = plan.newer[:budget], plan.newer[budget:]
+    older, plan.older = plan.older[: budget - len(newer)], plan.older[budget - len(newer) :]
     size = ports.settings.batch_size
-    for start in range(0, len(todo), size):
-        batch = todo[start : start + size]
-        fetched = await mailbox.fetch(batch, _text_bytes(account, ports))
-        await _publish_all(account, ports, plan, fetched)
-        plan.cursor = FolderCursor(
-            uidvalidity=plan.cursor.uidvalidity,
-            last_uid=max(batch),
-            done=plan.cursor.done + len(batch),
-        )
-        await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
-        result.published += len(fetched)
-        result.done += len(batch)
-        await status.importing(result.done, result.total)
-    plan.pending = rest
-    result.more = result.more or bool(rest)
-    return len(todo)
+    for part, going_up in ((newer, True), (older, False)):
+        for start in range(0, len(part), size):
+            batch = part[start : start + size]
+            fetched = await mailbox.fetch(sorted(batch), _text_bytes(account, ports))
+            await _publish_all(account, ports, plan, fetched)
+            plan.cursor = _moved(plan.cursor, batch, going_up)
+            await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
+            result.published += len(fetched)
+            result.done += len(batch)
+            await status.importing(result.done, result.total)
+    result.more = result.more or plan.pending > 0
+    return len(newer) + len(older)
+
+
+def _moved(cursor: FolderCursor, batch: list[int], going_up: bool) -> FolderCursor:
+    """The cursor once ``batch`` is published: new mail moves its top edge up, the first
+    import's older mail moves its bottom edge down."""
+    if going_up:
+        return replace(cursor, last_uid=max(batch), done=cursor.done + len(batch))
+    return replace(cursor, backfill_below=min(batch), done=cursor.done + len(batch))
 
 
 def _text_bytes(account: AccountConfigured, ports: MailPorts) -> int:

@@ -1,6 +1,15 @@
-"""The matcher: drops what must never be shared, links the rest to known people."""
+"""The matcher: drops what must never be shared, links the rest to known people.
 
-from crm_runtime.bus import publish
+Raw items are handled a poll at a time: each account's and workspace's config is read
+once per batch, every address of the batch is looked up in one query, and the outputs
+are published together (concurrently across keys, in order within one). A batch that
+fails is handled again one item at a time (``crm_runtime.delivery``).
+"""
+
+import asyncio
+from collections.abc import Iterable
+
+from crm_runtime.bus import Outgoing, publish_all
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -9,12 +18,52 @@ from crm_schemas.mail import MatchedMessage, Participant, RawMessage
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
 from matcher.adapters.contacts import Contacts
-from matcher.rules.decide import Dropped, Kept, decide_event, decide_message, thread_root
+from matcher.rules.decide import (
+    Dropped,
+    Kept,
+    decide_event,
+    decide_message,
+    from_disconnected_account,
+    thread_root,
+)
 from matcher.rules.internal import is_internal_address
 from matcher.rules.roles import role_list
 from matcher.settings import MatcherSettings
 
 SERVICE = "matcher"
+Config = tuple[AccountConfigured, WorkspaceConfigured]
+
+
+def _dropped(
+    item_id: str, account: AccountConfigured, kind: str, natural_id: str, dropped: Dropped
+) -> Outgoing:
+    outcome = ItemDropped(
+        item_id=item_id,
+        workspace_id=account.workspace_id,
+        account_id=account.account_id,
+        kind="message" if kind == "message" else "event",
+        natural_id=natural_id,
+        reason=dropped.reason,
+        rule=dropped.rule,
+        detail=dropped.detail,
+    )
+    return "dropped", item_id, outcome
+
+
+def _linked(
+    workspace: WorkspaceConfigured, kept: Kept, people: dict[str, str]
+) -> tuple[Participant, ...]:
+    return tuple(
+        Participant(
+            email=p.email,
+            name=p.name,
+            roles=p.roles,
+            internal=is_internal_address(p.email, workspace.domains),
+            person_id=people.get(p.email),
+            response=p.response,
+        )
+        for p in kept.participants
+    )
 
 
 class Matcher:
@@ -25,96 +74,124 @@ class Matcher:
         self._config = runtime.config
         self._contacts = Contacts(runtime.db)
 
-    async def _linked(self, workspace: WorkspaceConfigured, kept: Kept) -> tuple[Participant, ...]:
-        people = await self._contacts.lookup(
-            workspace.workspace_id, [p.email for p in kept.participants]
-        )
-        return tuple(
-            Participant(
-                email=p.email,
-                name=p.name,
-                roles=p.roles,
-                internal=is_internal_address(p.email, workspace.domains),
-                person_id=people.get(p.email),
-                response=p.response,
-            )
-            for p in kept.participants
-        )
+    async def _configs(self, account_ids: Iterable[str]) -> dict[str, Config]:
+        """Each account with its workspace, read once per batch (RetryLater if missing)."""
+        wanted = list(dict.fromkeys(account_ids))
+        found = await asyncio.gather(*(self._config.account_in_workspace(a) for a in wanted))
+        return dict(zip(wanted, found, strict=True))
 
-    async def _drop(
-        self, item_id: str, account: AccountConfigured, kind: str, natural_id: str, dropped: Dropped
-    ) -> None:
-        outcome = ItemDropped(
-            item_id=item_id,
-            workspace_id=account.workspace_id,
-            account_id=account.account_id,
-            kind="message" if kind == "message" else "event",
-            natural_id=natural_id,
-            reason=dropped.reason,
-            rule=dropped.rule,
-            detail=dropped.detail,
-        )
-        await publish(self._runtime.broker, self._runtime.topics.dropped, item_id, outcome)
+    async def _people(
+        self, kept: list[tuple[WorkspaceConfigured, Kept]]
+    ) -> dict[str, dict[str, str]]:
+        """Person id by address per workspace, for every kept item of the batch at once."""
+        wanted: dict[str, list[str]] = {}
+        for workspace, decision in kept:
+            wanted.setdefault(workspace.workspace_id, []).extend(
+                p.email for p in decision.participants
+            )
+        return await self._contacts.lookup_many(wanted)
+
+    async def _send(self, outgoing: list[Outgoing]) -> None:
+        topics = self._runtime.topics
+        names = {
+            "dropped": topics.dropped,
+            "mail": topics.mail_matched,
+            "calendar": topics.calendar_matched,
+        }
+        await publish_all(self._runtime.broker, [(names[t], k, e) for t, k, e in outgoing])
+
+    async def on_raw_messages(self, messages: list[RawMessage]) -> None:
+        """Drop the messages that must never be shared, link the others' participants and
+        pass them on."""
+        configs = await self._configs(m.account_id for m in messages)
+        decided: list[tuple[RawMessage, Config, Kept | Dropped]] = []
+        for message in messages:
+            account, workspace = configs[message.account_id]
+            roles = role_list(workspace.role_addresses_add, workspace.role_addresses_remove)
+            decision = from_disconnected_account(account) or decide_message(
+                message, workspace.domains, account.mail, account.owner_addresses, roles
+            )
+            decided.append((message, (account, workspace), decision))
+        people = await self._people([(cfg[1], d) for _, cfg, d in decided if isinstance(d, Kept)])
+        outgoing: list[Outgoing] = []
+        for message, (account, workspace), decision in decided:
+            if isinstance(decision, Dropped):
+                outgoing.append(
+                    _dropped(message.item_id, account, "message", message.message_id, decision)
+                )
+                continue
+            matched = MatchedMessage(
+                message=message,
+                thread_id=thread_id(message.workspace_id, thread_root(message)),
+                sent_by_owner=decision.sent_by_owner,
+                participants=_linked(workspace, decision, people.get(workspace.workspace_id, {})),
+            )
+            outgoing.append(("mail", message.item_id, matched))
+        await self._send(outgoing)
 
     async def on_raw_message(self, message: RawMessage) -> None:
-        """Drop a message that must never be shared, or link its participants and pass it on."""
-        account, workspace = await self._config.account_in_workspace(message.account_id)
-        roles = role_list(workspace.role_addresses_add, workspace.role_addresses_remove)
-        decision = decide_message(
-            message, workspace.domains, account.mail, account.owner_addresses, roles
+        """One message, when its batch could not be handled at once."""
+        await self.on_raw_messages([message])
+
+    async def on_raw_events(self, events: list[RawEvent | RawEventRemoved]) -> None:
+        """Drop the meetings that must never be shared, link the others' participants and
+        pass them on. A removal carries no content and passes on as it is, under its key."""
+        configs = await self._configs(
+            e.account_id for e in events if not isinstance(e, RawEventRemoved)
         )
-        if isinstance(decision, Dropped):
-            await self._drop(message.item_id, account, "message", message.message_id, decision)
-            return
-        matched = MatchedMessage(
-            message=message,
-            thread_id=thread_id(message.workspace_id, thread_root(message)),
-            sent_by_owner=decision.sent_by_owner,
-            participants=await self._linked(workspace, decision),
+        decided: list[tuple[RawEvent | RawEventRemoved, Kept | Dropped | None]] = []
+        for event in events:
+            if isinstance(event, RawEventRemoved):
+                decided.append((event, None))
+                continue
+            account, workspace = configs[event.account_id]
+            verdict = from_disconnected_account(account) or decide_event(
+                event, workspace.domains, account.mail.blocklist
+            )
+            decided.append((event, verdict))
+        people = await self._people(
+            [(configs[e.account_id][1], d) for e, d in decided if isinstance(d, Kept)]
         )
-        await publish(
-            self._runtime.broker, self._runtime.topics.mail_matched, message.item_id, matched
-        )
+        outgoing: list[Outgoing] = []
+        for event, decision in decided:
+            if decision is None:
+                outgoing.append(("calendar", event.item_id, event))
+            elif isinstance(decision, Dropped):
+                account = configs[event.account_id][0]
+                assert isinstance(event, RawEvent)
+                outgoing.append(_dropped(event.item_id, account, "event", event.ical_uid, decision))
+                outgoing.append(("calendar", event.item_id, _withdrawal(event)))
+            else:
+                workspace = configs[event.account_id][1]
+                linked = _linked(workspace, decision, people.get(workspace.workspace_id, {}))
+                assert isinstance(event, RawEvent)
+                outgoing.append(
+                    ("calendar", event.item_id, MatchedEvent(event=event, participants=linked))
+                )
+        await self._send(outgoing)
 
     async def on_raw_event(self, event: RawEvent | RawEventRemoved) -> None:
-        """Drop a meeting that must never be shared, or link its participants and pass it on.
-
-        A removal carries no content and passes on as it is, under the same key.
-        """
-        if isinstance(event, RawEventRemoved):
-            topic = self._runtime.topics.calendar_matched
-            await publish(self._runtime.broker, topic, event.item_id, event)
-            return
-        account, workspace = await self._config.account_in_workspace(event.account_id)
-        decision = decide_event(event, workspace.domains, account.mail.blocklist)
-        if isinstance(decision, Dropped):
-            await self._drop(event.item_id, account, "event", event.ical_uid, decision)
-            await self._withdraw(event)
-            return
-        matched = MatchedEvent(event=event, participants=await self._linked(workspace, decision))
-        await publish(
-            self._runtime.broker, self._runtime.topics.calendar_matched, event.item_id, matched
-        )
-
-    async def _withdraw(self, event: RawEvent) -> None:
-        """A dropped meeting may have been synced in an earlier version (before it became
-        internal, or its attendee blocked): its removal follows under the same key, so the
-        timeline takes this calendar away from it. A meeting never synced removes nothing."""
-        removal = RawEventRemoved(
-            item_id=event.item_id,
-            workspace_id=event.workspace_id,
-            account_id=event.account_id,
-            ical_uid=event.ical_uid,
-            recurrence_id=event.recurrence_id,
-            reason="dropped",
-        )
-        topic = self._runtime.topics.calendar_matched
-        await publish(self._runtime.broker, topic, event.item_id, removal)
+        """One meeting, when its batch could not be handled at once."""
+        await self.on_raw_events([event])
 
     async def on_record(self, record: RecordEvent) -> None:
         """Remember which person each address belongs to."""
         if record.type == "person":
             await self._contacts.remember(record)
+
+
+def _withdrawal(event: RawEvent) -> RawEventRemoved:
+    """A dropped meeting may have been synced in an earlier version (before it became
+    internal, or its attendee blocked): its removal follows under the same key, so the
+    timeline takes this calendar away from it. A meeting never synced removes nothing."""
+    return RawEventRemoved(
+        item_id=event.item_id,
+        workspace_id=event.workspace_id,
+        account_id=event.account_id,
+        ical_uid=event.ical_uid,
+        recurrence_id=event.recurrence_id,
+        reason="dropped",
+    )
 
 
 def build(settings: MatcherSettings) -> Runtime:
@@ -123,10 +200,15 @@ def build(settings: MatcherSettings) -> Runtime:
     matcher = Matcher(runtime)
     follow_config(runtime)
     topics = runtime.topics
-    for topic, contract, handler, group in (
-        (topics.mail_raw, RawMessage, matcher.on_raw_message, SERVICE),
-        (topics.calendar_raw, RawCalendarItem, matcher.on_raw_event, SERVICE),
-        (topics.records, RecordEvent, matcher.on_record, f"{SERVICE}.records"),
-    ):
-        runtime.consume(topic, group, contract, handler)
+    runtime.consume(
+        topics.mail_raw, SERVICE, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
+    )
+    runtime.consume(
+        topics.calendar_raw,
+        SERVICE,
+        RawCalendarItem,
+        matcher.on_raw_event,
+        many=matcher.on_raw_events,
+    )
+    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, matcher.on_record)
     return runtime

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from crm_runtime.mongo import Document
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.store import TimelineStore, source_key
+from timeline_api.store import TimelineStore, field_key
 
 Announce = Callable[[ThreadSummary], Awaitable[None]]
 
@@ -26,16 +26,19 @@ async def remove_account_items(
     """Take the account away as a source of every message and meeting; returns how many
     messages and meetings were deleted because no other account had them. Each thread
     summarised again is announced to the timeline index."""
-    field = f"sources.{source_key(account_id)}"
+    account = field_key(account_id)
+    field = f"sources.{account}"
     threads: set[str] = set()
     deleted_messages = 0
     async for doc in store.messages.find({field: {"$exists": True}}, {"thread_id": 1}):
         threads.add(str(doc["thread_id"]))
+        item = field_key(str(doc["_id"]))
         if await _drop_source(store, "messages", str(doc["_id"]), field):
             deleted_messages += 1
-            await store.thread_members.update_one(
-                {"_id": doc["thread_id"]}, {"$unset": {f"items.{source_key(str(doc['_id']))}": ""}}
-            )
+            gone: Document = {f"items.{item}": "", f"inputs.{item}": ""}
+        else:  # the thread's summary inputs keep the other sources only
+            gone = {f"inputs.{item}.sources.{account}": ""}
+        await store.thread_members.update_one({"_id": doc["thread_id"]}, {"$unset": gone})
     deleted_events = 0
     async for doc in store.events.find({field: {"$exists": True}}, {"_id": 1}):
         if await _drop_source(store, "events", str(doc["_id"]), field):

@@ -4,10 +4,12 @@ Each handler is a few lines over the pure core; ``crm_runtime.delivery.subscribe
 delivery at least once (offsets committed after the write, failures dead-lettered).
 """
 
+from typing import Any
+
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import TracerProvider
 
-from crm_runtime.delivery import subscribe
+from crm_runtime.delivery import ManyHandler, subscribe
 from crm_runtime.settings import ServiceSettings
 from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, TimelineEvent
 from crm_schemas.config import AccountConfigured, ConfigEvent
@@ -18,6 +20,7 @@ from crm_schemas.sync import SyncStatusChanged
 from timeline_api.account_removal import remove_account_items
 from timeline_api.directory import Directory
 from timeline_api.domain.records import event_record, message_record
+from timeline_api.message_writes import MessageWrites
 from timeline_api.record_writes import RecordIndex
 from timeline_api.store import TimelineStore
 from timeline_api.timeline_index import register_timeline_index
@@ -38,14 +41,19 @@ def register_projection(
     """
     announce = register_timeline_index(broker, settings, store.db, tracer_provider)
 
+    messages = MessageWrites(store)
+
+    async def project_messages(events: list[TimelineMessage]) -> None:
+        """Store each message once per workspace, add its mailbox as a source, re-summarise
+        its thread from the inputs kept for all its messages (so redelivery never counts
+        twice); a whole poll in a few round trips."""
+        summaries = await messages.store_messages([message_record(e) for e in events])
+        for summary in summaries:  # to the timeline index, keyed by index key
+            await announce(summary)
+
     async def project_message(event: TimelineMessage) -> None:
-        """Store the message once per workspace, add its mailbox as a source, re-summarise
-        its thread from all its messages (so redelivery never counts twice)."""
-        await store.upsert_message(message_record(event))
-        await store.refresh_thread(event.thread_id)
-        stored = await store.thread(event.thread_id)  # the summary kept, not a stale one
-        if stored is not None:
-            await announce(stored)  # to the timeline index, keyed by index key
+        """One message, when its batch could not be stored at once."""
+        await project_messages([event])
 
     async def project_event(event: TimelineEvent | RawEventRemoved) -> None:
         """Store the meeting once per workspace, adding its calendar as a source; a removal
@@ -71,9 +79,13 @@ def register_projection(
         else:
             await store.upsert_opportunity(event)
 
+    async def project_drops(events: list[ItemDropped]) -> None:
+        """Remember why items are not on any timeline, for operators to look up."""
+        await store.record_dropped(events)
+
     async def project_dropped(event: ItemDropped) -> None:
-        """Remember why an item is not on any timeline, for operators to look up."""
-        await store.record_dropped(event)
+        """One drop, when its batch could not be stored at once."""
+        await store.record_dropped([event])
 
     async def project_status(event: SyncStatusChanged) -> None:
         """Keep each account's newest sync status, for its owner to read."""
@@ -85,15 +97,15 @@ def register_projection(
             await remove_account_items(store, event.account_id, announce)
 
     topics = settings.topics
-    routes = (
-        (topics.timeline_messages, "messages", TimelineMessage, project_message),
-        (topics.timeline_events, "events", TimelineCalendarItem, project_event),
-        (topics.records, "records", RecordEvent, project_record),
-        (topics.dropped, "dropped", ItemDropped, project_dropped),
-        (topics.sync_status, "status", SyncStatusChanged, project_status),
-        (topics.config, "config", ConfigEvent, project_config),
+    routes: tuple[tuple[str, str, Any, Any, ManyHandler | None], ...] = (
+        (topics.timeline_messages, "messages", TimelineMessage, project_message, project_messages),
+        (topics.timeline_events, "events", TimelineCalendarItem, project_event, None),
+        (topics.records, "records", RecordEvent, project_record, None),
+        (topics.dropped, "dropped", ItemDropped, project_dropped, project_drops),
+        (topics.sync_status, "status", SyncStatusChanged, project_status, None),
+        (topics.config, "config", ConfigEvent, project_config, None),
     )
-    for topic, name, contract, handler in routes:
+    for topic, name, contract, handler, many in routes:
         subscribe(
             broker,
             settings,
@@ -102,5 +114,6 @@ def register_projection(
             contract=contract,
             handler=handler,
             batch=True,
+            many=many,
             tracer_provider=tracer_provider,
         )

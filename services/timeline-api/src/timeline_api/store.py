@@ -19,13 +19,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_runtime.mongo import Document, upsert_if_newer
+from crm_runtime.mongo import Document, upsert_if_newer, upsert_many
 from crm_schemas.ids import normalize_email
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
-from timeline_api.domain.threads import summarise_thread
 
 _INDEXES: dict[str, list[IndexModel]] = {
     "messages": [IndexModel([("thread_id", ASCENDING), ("sent_at", ASCENDING)])],
@@ -43,14 +42,9 @@ _INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-def _key(account_id: str) -> str:
-    """An account id usable as a field name: no dots, no leading dollar."""
+def field_key(account_id: str) -> str:
+    """An account (or item) id usable as a field name: no dots, no leading dollar."""
     return account_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
-
-
-def source_key(item_or_account_id: str) -> str:
-    """An id as the field name it is stored under (sources, thread members)."""
-    return _key(item_or_account_id)
 
 
 def _sources(doc: Document) -> tuple[Source, ...]:
@@ -124,15 +118,6 @@ class TimelineStore:
 
     # --- writes (the projection) -------------------------------------------------------
 
-    async def upsert_message(self, message: StoredMessage) -> None:
-        """Store a message once, adding each of its sources, and make it a thread member."""
-        await self._upsert_with_sources(self.messages, message)
-        await self.thread_members.update_one(
-            {"_id": message.thread_id},
-            {"$set": {f"items.{_key(message.item_id)}": message.item_id}},
-            upsert=True,
-        )
-
     async def upsert_event(self, event: StoredEvent) -> None:
         """Store a meeting once, adding each of its sources under its account id."""
         await self._upsert_with_sources(self.events, event)
@@ -144,7 +129,7 @@ class TimelineStore:
         and this read-then-delete does not race with an upsert of it.
         """
         await self.events.update_one(
-            {"_id": item_id}, {"$unset": {f"sources.{_key(account_id)}": ""}}
+            {"_id": item_id}, {"$unset": {f"sources.{field_key(account_id)}": ""}}
         )
         doc = await self.events.find_one({"_id": item_id}, {"sources": 1})
         if doc is not None and not doc.get("sources"):
@@ -154,31 +139,12 @@ class TimelineStore:
         self, collection: AsyncCollection[Document], record: StoredMessage | StoredEvent
     ) -> None:
         update = _content(record) | {
-            f"sources.{_key(s.account_id)}": s.model_dump(mode="json") for s in record.sources
+            f"sources.{field_key(s.account_id)}": s.model_dump(mode="json") for s in record.sources
         }
         try:
             await collection.update_one({"_id": record.item_id}, {"$set": update}, upsert=True)
         except DuplicateKeyError:  # two writers created it at once: the other one won, set ours
             await collection.update_one({"_id": record.item_id}, {"$set": update})
-
-    async def refresh_thread(self, thread_id: str) -> ThreadSummary | None:
-        """Re-summarise a thread from all of its stored messages.
-
-        The summary is replaced only by one that counts at least as many messages. Reads
-        and writes go by ``_id``; the timeline topic is keyed by thread, so one consumer
-        owns a thread and no two writers race on its summary.
-        """
-        messages = await self.thread_messages(thread_id, with_body=False)
-        if not messages:
-            return None
-        summary = summarise_thread(thread_id, messages)
-        stored = await self.threads.find_one({"_id": thread_id}, {"message_count": 1})
-        if stored is not None and stored.get("message_count", 0) > summary.message_count:
-            return summary
-        doc = summary.model_dump(mode="json", exclude={"thread_id"})
-        doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
-        await self.threads.replace_one({"_id": thread_id}, doc, upsert=True)
-        return summary
 
     async def upsert_person(self, person: PersonUpserted) -> bool:
         """Store a person's newest version, with normalised addresses. True when stored."""
@@ -202,15 +168,23 @@ class TimelineStore:
             self.db["opportunities"], opportunity.opportunity_id, doc, "updated_at"
         )
 
-    async def record_dropped(self, dropped: ItemDropped) -> None:
-        """Remember why an item was not synced, per account it was dropped from."""
-        outcome = dropped.model_dump(mode="json", exclude={"item_id"})
-        outcome["dropped_at"] = dropped.dropped_at
-        await self.dropped.update_one(
-            {"_id": dropped.item_id},
-            {"$set": outcome | {f"accounts.{_key(dropped.account_id)}": outcome}},
-            upsert=True,
-        )
+    async def record_dropped(self, drops: list[ItemDropped]) -> None:
+        """Remember why items were not synced, per account each was dropped from.
+
+        New drops are inserted in one round trip; a drop already recorded (another
+        mailbox, a replay) is updated."""
+        latest: dict[str, tuple[Document, Document]] = {}  # item: (outcome, by account)
+        for dropped in drops:  # in order: an item's latest drop is the one kept
+            outcome = dropped.model_dump(mode="json", exclude={"item_id"})
+            outcome["dropped_at"] = dropped.dropped_at
+            _, accounts = latest.get(dropped.item_id, ({}, {}))
+            latest[dropped.item_id] = (outcome, accounts | {field_key(dropped.account_id): outcome})
+        inserts = [o | {"_id": i, "accounts": a} for i, (o, a) in latest.items()]
+        updates = {
+            i: {"$set": o | {f"accounts.{k}": v for k, v in a.items()}}
+            for i, (o, a) in latest.items()
+        }
+        await upsert_many(self.dropped, inserts, updates)
 
     # --- reads (the API) -----------------------------------------------------------------
 

@@ -12,19 +12,24 @@ timeline API's records API come in on the records topic and are kept here too (w
 index pointing at them), so auto-creation reuses them.
 """
 
-import asyncio
+from collections.abc import Iterable
 from contextlib import suppress
+from typing import TypeVar
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_runtime.mongo import Document, upsert_if_newer
+from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_if_newer
 from crm_schemas.ids import company_id, normalize_email, person_id
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 
+R = TypeVar("R", PersonUpserted, CompanyUpserted)
 
-def _index_key(workspace_id: str, value: str) -> str:
+
+def index_key(workspace_id: str, value: str) -> str:
+    """The key of an address or a domain in its index: ``<workspace>:<value>``."""
     return f"{workspace_id}:{value.strip().lower()}"
 
 
@@ -39,15 +44,87 @@ class Records:
 
     async def person_by_email(self, workspace_id: str, email: str) -> PersonUpserted | None:
         """The person who has this address, if any."""
-        entry = await self._emails.find_one({"_id": _index_key(workspace_id, email)})
+        entry = await self._emails.find_one({"_id": index_key(workspace_id, email)})
         doc = await self._people.find_one({"_id": entry["record_id"]}) if entry else None
         return PersonUpserted.model_validate(doc) if doc else None
 
     async def company_by_domain(self, workspace_id: str, domain: str) -> CompanyUpserted | None:
         """The company that has this domain, if any."""
-        entry = await self._domains.find_one({"_id": _index_key(workspace_id, domain)})
+        entry = await self._domains.find_one({"_id": index_key(workspace_id, domain)})
         doc = await self._companies.find_one({"_id": entry["record_id"]}) if entry else None
         return CompanyUpserted.model_validate(doc) if doc else None
+
+    async def people_by_keys(self, keys: Iterable[str]) -> dict[str, PersonUpserted]:
+        """The people who have these addresses (``index_key``s), by key; two queries."""
+        return await self._resolve(self._emails, self._people, keys, PersonUpserted)
+
+    async def companies_by_keys(self, keys: Iterable[str]) -> dict[str, CompanyUpserted]:
+        """The companies that have these domains (``index_key``s), by key; two queries."""
+        return await self._resolve(self._domains, self._companies, keys, CompanyUpserted)
+
+    async def _resolve(
+        self,
+        index: AsyncCollection[Document],
+        records: AsyncCollection[Document],
+        keys: Iterable[str],
+        model: type[R],
+    ) -> dict[str, R]:
+        entries = await find_by_ids(index, keys)
+        if not entries:
+            return {}
+        docs = await find_by_ids(records, {e["record_id"] for e in entries.values()})
+        return {
+            key: model.model_validate(docs[entry["record_id"]])
+            for key, entry in entries.items()
+            if entry["record_id"] in docs
+        }
+
+    async def create_companies(
+        self, companies: list[CompanyUpserted]
+    ) -> dict[str, CompanyUpserted]:
+        """Store new companies, each once, and index their domains where free; returns
+        every one as stored (another replica's where it was first)."""
+        stored = await self._insert_all(self._companies, {c.company_id: c for c in companies})
+        await self._point_all(
+            self._domains, [(c.workspace_id, c.domains, c.company_id) for c in companies]
+        )
+        return {i: CompanyUpserted.model_validate(d) for i, d in stored.items()}
+
+    async def create_people(self, people: list[PersonUpserted]) -> dict[str, PersonUpserted]:
+        """Store new people, each once, and index their addresses where free; returns
+        every one as stored (another replica's where it was first)."""
+        stored = await self._insert_all(self._people, {p.person_id: p for p in people})
+        await self._point_all(
+            self._emails, [(p.workspace_id, p.emails, p.person_id) for p in people]
+        )
+        return {i: PersonUpserted.model_validate(d) for i, d in stored.items()}
+
+    async def _insert_all(
+        self,
+        collection: AsyncCollection[Document],
+        records: dict[str, PersonUpserted | CompanyUpserted],
+    ) -> dict[str, Document]:
+        docs = [
+            r.model_dump(mode="python") | {"_id": i, "announced": False} for i, r in records.items()
+        ]
+        taken = await insert_new(collection, docs)
+        stored = {str(d["_id"]): d for d in docs if d["_id"] not in taken}
+        return stored | (await find_by_ids(collection, taken) if taken else {})
+
+    async def _point_all(
+        self, index: AsyncCollection[Document], owners: list[tuple[str, tuple[str, ...], str]]
+    ) -> None:
+        """Point each value at its record where nobody has it yet (auto-creation)."""
+        entries = {
+            index_key(ws, value): {
+                "_id": index_key(ws, value),
+                "record_id": record,
+                "workspace_id": ws,
+            }
+            for ws, values, record in owners
+            for value in values
+        }
+        await insert_new(index, list(entries.values()))
 
     async def ensure_company(self, workspace_id: str, domain: str, name: str) -> CompanyUpserted:
         """The company of a domain, created once if there is none."""
@@ -130,7 +207,7 @@ class Records:
         entry = {"record_id": record_id, "workspace_id": workspace_id}
         update = {"$set": entry} if take else {"$setOnInsert": entry}
         for value in values:
-            key = _index_key(workspace_id, value)
+            key = index_key(workspace_id, value)
             try:
                 await index.update_one({"_id": key}, update, upsert=True)
             except DuplicateKeyError:  # inserted meanwhile by another writer
@@ -142,27 +219,30 @@ class Records:
     ) -> None:
         """Forget the values a record gave up, unless they point elsewhere already."""
         for value in values:
-            key = _index_key(workspace_id, value)
+            key = index_key(workspace_id, value)
             entry = await index.find_one({"_id": key})
             if entry is not None and entry.get("record_id") == record_id:
                 await index.delete_one({"_id": key})
 
     async def unannounced(self, record_ids: list[str]) -> list[str]:
         """Which of these records have not been announced on the records topic yet."""
-        found = await asyncio.gather(
-            *(
-                collection.find_one({"_id": record_id}, {"announced": 1})
-                for record_id in record_ids
-                for collection in (self._people, self._companies)
-            )
-        )
-        return [doc["_id"] for doc in found if doc is not None and not doc.get("announced")]
+        pending: list[str] = []
+        for collection in (self._people, self._companies):
+            found = await find_by_ids(collection, record_ids, {"announced": 1})
+            pending += [i for i, doc in found.items() if not doc.get("announced")]
+        return pending
 
-    async def mark_announced(self, record_ids: list[str]) -> None:
-        """Remember that these records were published."""
-        for record_id in record_ids:
-            for collection in (self._people, self._companies):
-                await collection.update_one({"_id": record_id}, {"$set": {"announced": True}})
+    async def mark_announced(self, record_ids: list[str], people: set[str] | None = None) -> None:
+        """Remember that these records were published (``people``: which of them are
+        people, so each update goes only to its own collection: every update is a
+        transaction of its own on FerretDB)."""
+        for collection, ids in (
+            (self._people, [i for i in record_ids if people is None or i in people]),
+            (self._companies, [i for i in record_ids if people is None or i not in people]),
+        ):
+            mark = [UpdateOne({"_id": i}, {"$set": {"announced": True}}) for i in ids]
+            if mark:
+                await collection.bulk_write(mark, ordered=False)
 
     async def _insert_once(
         self,

@@ -13,7 +13,8 @@ def _key(account_id: str, folder: str) -> str:
 
 
 class MongoCursorStore:
-    """One document per (account, folder): UIDVALIDITY, last UID and import progress."""
+    """One document per (account, folder): UIDVALIDITY, the published UID range and
+    import progress."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._collection = db[COLLECTION]
@@ -27,6 +28,8 @@ class MongoCursorStore:
             uidvalidity=int(doc["uidvalidity"]),
             last_uid=int(doc["last_uid"]),
             done=int(doc.get("done", 0)),
+            backfill_below=int(doc.get("backfill_below", 0)),
+            highestmodseq=int(doc.get("highestmodseq", 0)),
         )
 
     async def save(self, account_id: str, folder: str, cursor: FolderCursor) -> None:
@@ -39,6 +42,8 @@ class MongoCursorStore:
                 "uidvalidity": cursor.uidvalidity,
                 "last_uid": cursor.last_uid,
                 "done": cursor.done,
+                "backfill_below": cursor.backfill_below,
+                "highestmodseq": cursor.highestmodseq,
             },
             upsert=True,
         )

@@ -1,7 +1,7 @@
 """A read-only IMAP session over the standard library's imaplib, run off the event loop.
 
-Read-only by construction: the only commands sent are LOGIN, LIST, EXAMINE, UID SEARCH,
-UID FETCH with BODY.PEEK (which never sets \\Seen) and LOGOUT.
+Read-only by construction: the only commands sent are LOGIN, ENABLE CONDSTORE, LIST,
+EXAMINE, UID SEARCH, UID FETCH with BODY.PEEK (which never sets \\Seen) and LOGOUT.
 """
 
 import asyncio
@@ -67,7 +67,21 @@ def _connect(connection: ImapConnection, password: SecretStr, timeout: float) ->
     except OSError as error:
         _close_quietly(client)
         raise _problem(error) from error
+    _enable_condstore(client)
     return client
+
+
+def _enable_condstore(client: imaplib.IMAP4) -> None:
+    """Ask for CONDSTORE (RFC 7162) where the server has it: EXAMINE then reports
+    HIGHESTMODSEQ, which tells an unchanged folder without searching it."""
+    try:
+        typ, data = client.capability()  # servers announce more once logged in
+        if typ == "OK" and data and isinstance(data[0], bytes):
+            client.capabilities = tuple(data[0].decode(errors="replace").upper().split())
+        if "CONDSTORE" in client.capabilities and "ENABLE" in client.capabilities:
+            client.enable("CONDSTORE")
+    except imaplib.IMAP4.error:
+        return  # no CONDSTORE: no modseqs, every folder is searched
 
 
 def _starttls(client: imaplib.IMAP4, context: ssl.SSLContext) -> None:
@@ -108,15 +122,25 @@ class ImapMailbox:
         """EXAMINE: open a folder read-only."""
         data = await self._call("select", _quote(folder), True)
         validity = self._client.untagged_responses.get("UIDVALIDITY", [b"0"])[-1]
+        modseq = self._client.untagged_responses.get("HIGHESTMODSEQ", [b"0"])[-1]
         exists = int(data[0]) if data and isinstance(data[0], bytes) else 0
         uidvalidity = int(validity) if isinstance(validity, bytes) else 0
-        return FolderState(uidvalidity=uidvalidity, exists=exists)
+        highest = int(modseq) if isinstance(modseq, bytes) and modseq.isdigit() else 0
+        return FolderState(uidvalidity=uidvalidity, exists=exists, highestmodseq=highest)
 
     async def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid``; ``n:*`` also matches the highest UID, so filter."""
         data = await self._call("uid", "SEARCH", f"UID {last_uid + 1}:*")
         found = b" ".join(d for d in data if d).split()
         return sorted(uid for uid in (int(u) for u in found) if uid > last_uid)
+
+    async def uids_before(self, uid: int) -> list[int]:
+        """UIDs below ``uid`` (none below 1)."""
+        if uid <= 1:
+            return []
+        data = await self._call("uid", "SEARCH", f"UID 1:{uid - 1}")
+        found = b" ".join(d for d in data if d).split()
+        return sorted(u for u in (int(v) for v in found) if u < uid)
 
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Headers, structure and the first ``text_bytes`` of each message (no text at all

@@ -1,8 +1,11 @@
-"""IMAP IDLE (RFC 2177) on a mailbox's INBOX: tells, within seconds, that new mail arrived.
+"""IMAP IDLE (RFC 2177) on a mailbox's INBOX and Sent folder: tells, within seconds, that
+mail arrived (or that the owner sent some, which their client files in Sent).
 
-Read-only like every other IMAP use here: EXAMINE, then IDLE; nothing is fetched on this
-connection. The sync itself still runs as an ordinary job, so a push only queues one;
-polling by the scheduler stays the fallback when a server has no IDLE or a watch fails.
+Read-only like every other IMAP use here: EXAMINE, then IDLE; nothing is fetched on these
+connections. IDLE watches one folder per connection, so a mailbox has two (servers allow
+several: Gmail 15, Dovecot 10 by default). The sync itself still runs as an ordinary job,
+so a push only queues one; polling by the scheduler stays the fallback when a server has
+no IDLE or a watch fails.
 """
 
 import asyncio
@@ -17,8 +20,11 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import SecretStr
 
-from crm_schemas.config import ImapConnection
-from fetcher.adapters.imap import _close_quietly, _connect
+from crm_schemas.config import ImapConnection, MailSettings
+from crm_schemas.mail import FolderRole
+from fetcher.adapters.imap import _close_quietly, _connect, _quote
+from fetcher.adapters.imap_parse import parse_list
+from fetcher.domain.folders import folders_to_sync
 from fetcher.domain.problems import ProblemKind, SyncProblem
 
 log = logging.getLogger(__name__)
@@ -56,13 +62,30 @@ def idle_once(client: imaplib.IMAP4, stop: threading.Event, renew_s: float = REN
     return arrived
 
 
-def _open_inbox(connection: ImapConnection, password: SecretStr, timeout_s: float) -> imaplib.IMAP4:
+def _open_folder(
+    connection: ImapConnection, password: SecretStr, folder: str, timeout_s: float
+) -> imaplib.IMAP4:
     client = _connect(connection, password, timeout_s)
-    typ, data = client.select("INBOX", readonly=True)
+    typ, data = client.select(_quote(folder), readonly=True)
     if typ != "OK":
         _close_quietly(client)
-        raise _protocol(f"EXAMINE INBOX answered {typ}: {data!r}")
+        raise _protocol(f"EXAMINE {folder} answered {typ}: {data!r}")
     return client
+
+
+def _pushed_folders(
+    connection: ImapConnection, password: SecretStr, mail: MailSettings, timeout_s: float
+) -> list[str]:
+    """The synced INBOX and Sent folders of a mailbox, as the server names them."""
+    client = _connect(connection, password, timeout_s)
+    try:
+        typ, data = client.list('""', "*")
+        if typ != "OK":
+            raise _protocol(f"LIST answered {typ}: {data!r}")
+        chosen = folders_to_sync(parse_list(list(data)), mail)
+        return [f.name for f, role in chosen if role in (FolderRole.INBOX, FolderRole.SENT)]
+    finally:
+        _close_quietly(client)
 
 
 async def _idle_in_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
@@ -77,6 +100,30 @@ async def _idle_in_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
         raise
 
 
+async def watch_mailbox(
+    connection: ImapConnection,
+    password: SecretStr,
+    mail: MailSettings,
+    on_new_mail: Callable[[], Awaitable[None]],
+    *,
+    timeout_s: float = 30,
+    retry_s: float = 30,
+) -> None:
+    """IDLE on the mailbox's synced INBOX and Sent folder until cancelled (on the INBOX
+    alone when the folders cannot be listed), calling ``on_new_mail`` for every arrival."""
+    try:
+        folders = await asyncio.to_thread(_pushed_folders, connection, password, mail, timeout_s)
+    except (OSError, imaplib.IMAP4.error, SyncProblem) as error:
+        log.warning("IDLE cannot list folders, watching INBOX", extra={"error": repr(error)})
+        folders = ["INBOX"]
+    await asyncio.gather(
+        *(
+            watch_folder(connection, password, f, on_new_mail, timeout_s=timeout_s, retry_s=retry_s)
+            for f in folders or ["INBOX"]
+        )
+    )
+
+
 async def watch_inbox(
     connection: ImapConnection,
     password: SecretStr,
@@ -85,9 +132,24 @@ async def watch_inbox(
     timeout_s: float = 30,
     retry_s: float = 30,
 ) -> None:
-    """IDLE on the INBOX until cancelled, calling ``on_new_mail`` for every arrival.
+    """IDLE on the INBOX alone (see ``watch_folder``)."""
+    await watch_folder(
+        connection, password, "INBOX", on_new_mail, timeout_s=timeout_s, retry_s=retry_s
+    )
 
-    ``on_new_mail`` is also called each time the INBOX is (re)opened: mail that arrived
+
+async def watch_folder(
+    connection: ImapConnection,
+    password: SecretStr,
+    folder: str,
+    on_new_mail: Callable[[], Awaitable[None]],
+    *,
+    timeout_s: float = 30,
+    retry_s: float = 30,
+) -> None:
+    """IDLE on one folder until cancelled, calling ``on_new_mail`` for every arrival.
+
+    ``on_new_mail`` is also called each time the folder is (re)opened: mail that arrived
     while no IDLE was running is counted in EXAMINE's EXISTS and never reported as new,
     so a catch-up sync closes that gap. A lost connection is re-opened after ``retry_s``.
     """
@@ -95,7 +157,9 @@ async def watch_inbox(
     try:
         while True:
             try:
-                client = await asyncio.to_thread(_open_inbox, connection, password, timeout_s)
+                client = await asyncio.to_thread(
+                    _open_folder, connection, password, folder, timeout_s
+                )
             except SyncProblem as problem:
                 log.warning("IDLE cannot connect", extra={"problem": problem.kind})
                 await asyncio.sleep(retry_s)

@@ -44,11 +44,15 @@ class MemoryFolder:
     uidvalidity: int = 1
     messages: dict[int, bytes] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
+    highestmodseq: int = 0  # 0: a server without CONDSTORE
+    searches: int = 0
 
     def append(self, raw: bytes) -> int:
-        """Add a message, as APPEND would; returns its UID."""
+        """Add a message, as APPEND would (a CONDSTORE server raises its modseq)."""
         uid = max(self.messages, default=0) + 1
         self.messages[uid] = raw
+        if self.highestmodseq:
+            self.highestmodseq += 1
         return uid
 
 
@@ -68,12 +72,18 @@ class InMemoryMailbox:
         """Open a folder read-only."""
         self.examined = folder
         found = self.folders_by_name[folder]
-        return FolderState(found.uidvalidity, len(found.messages))
+        return FolderState(found.uidvalidity, len(found.messages), found.highestmodseq)
 
     async def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid``."""
         assert self.examined is not None
+        self.folders_by_name[self.examined].searches += 1
         return sorted(u for u in self.folders_by_name[self.examined].messages if u > last_uid)
+
+    async def uids_before(self, uid: int) -> list[int]:
+        """UIDs below ``uid``."""
+        assert self.examined is not None
+        return sorted(u for u in self.folders_by_name[self.examined].messages if u < uid)
 
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Header and bounded text of each message that still exists."""

@@ -1,12 +1,21 @@
 """Addresses from message headers: decoded, validated, lower-cased, never fatal."""
 
 import re
+from email import policy
 from email.header import decode_header, make_header
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses
+from functools import lru_cache
 
 from crm_schemas.base import Address
 from crm_schemas.ids import normalize_email
+
+# Bounds for hostile or broken headers: a header value is cut (at an address boundary)
+# before it is parsed, and a header yields at most so many addresses. Real mail stays far
+# below both; a 20,000-recipient To would otherwise take the parser most of a minute and
+# make a RawMessage too large for Kafka (1 MB), blocking its folder.
+MAX_ADDRESS_HEADER_CHARS = 65536
+MAX_ADDRESSES_PER_HEADER = 1000
 
 _VALID = re.compile(r"^[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+$")
 
@@ -29,22 +38,41 @@ def _clean_name(name: str) -> str | None:
     return name or None
 
 
-def _parsed_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs through the modern parser, which knows groups."""
+def _parsed_pairs(message: Message, header: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs through the modern parser, which knows groups.
+
+    Only this header goes through it (as ``EmailMessage.get_all`` would), whatever policy
+    parsed the message: the modern header registry is slow for every other header."""
     pairs: list[tuple[str, str]] = []
-    for value in message.get_all(header, []):
-        for address in getattr(value, "addresses", ()):
-            pairs.append((address.display_name, address.addr_spec))
+    for name, raw in message.raw_items():
+        if name.lower() == header:
+            pairs += _modern_pairs(name, bounded_addresses(str(raw)))
     return pairs
 
 
-def _raw_pairs(message: EmailMessage, header: str) -> list[tuple[str, str]]:
+def bounded_addresses(value: str) -> str:
+    """An address header value cut to ``MAX_ADDRESS_HEADER_CHARS``, at an address boundary."""
+    if len(value) <= MAX_ADDRESS_HEADER_CHARS:
+        return value
+    return value[:MAX_ADDRESS_HEADER_CHARS].rsplit(",", 1)[0]
+
+
+@lru_cache(maxsize=4096)
+def _modern_pairs(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """One header value's pairs. Cached: the same values come again and again (the
+    owner's address in every To, a client's in every From), and parsing is the slow part
+    of a fetch."""
+    value = policy.default.header_fetch_parse(name, raw)
+    return tuple((a.display_name, a.addr_spec) for a in getattr(value, "addresses", ()))
+
+
+def _raw_pairs(message: Message, header: str) -> list[tuple[str, str]]:
     """The same, through the lenient legacy parser, for headers the modern one chokes on."""
     raw = [value for name, value in message.raw_items() if name.lower() == header.lower()]
-    return getaddresses([str(value) for value in raw])
+    return getaddresses([bounded_addresses(str(value)) for value in raw])
 
 
-def header_addresses(message: EmailMessage, header: str) -> tuple[Address, ...]:
+def header_addresses(message: Message, header: str) -> tuple[Address, ...]:
     """Every valid address of an address header, group members included, each once.
 
     Invalid or empty entries (``undisclosed-recipients:;``, ``<>``, ``x@@y``) are skipped.
@@ -61,4 +89,6 @@ def header_addresses(message: EmailMessage, header: str) -> tuple[Address, ...]:
             continue
         seen.add(email)
         found.append(Address(email=email, name=_clean_name(name or "")))
+        if len(found) == MAX_ADDRESSES_PER_HEADER:
+            break
     return tuple(found)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from crm_schemas.ids import message_item_id, normalize_message_id, synthetic_message_id
 from crm_schemas.mail import AttachmentInfo, FolderRole, RawMessage
@@ -23,6 +24,10 @@ KEPT_HEADERS = (
     "content-type",
 )
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+# Bounds that keep a RawMessage well under Kafka's 1 MB whatever the headers hold.
+MAX_SUBJECT_CHARS = 2000
+MAX_KEPT_HEADER_CHARS = 2000
+MAX_REFERENCES = 50  # the root (first) and the most recent ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +64,14 @@ def parse_sent_at(raw_date: str, fallback: datetime | None) -> datetime:
 
 
 def message_ids(raw: str) -> tuple[str, ...]:
-    """The Message-IDs in a References or In-Reply-To value, normalised, in order."""
+    """The Message-IDs in a References or In-Reply-To value, normalised, in order; of a
+    very long chain, the first (the thread's root) and the most recent ones."""
     found = _MESSAGE_ID.findall(raw) or raw.split()
     ids = (normalize_message_id(found_id) for found_id in found)
-    return tuple(dict.fromkeys(i for i in ids if i))
+    unique = tuple(dict.fromkeys(i for i in ids if i))
+    if len(unique) <= MAX_REFERENCES:
+        return unique
+    return (unique[0], *unique[-(MAX_REFERENCES - 1) :])
 
 
 def stable_message_id(message: Message, fallback_date: datetime | None) -> str:
@@ -152,7 +161,7 @@ def structure_attachments(parts: tuple[MessagePart, ...]) -> tuple[AttachmentInf
     )
 
 
-def calendar_method(message: EmailMessage, parts: tuple[MessagePart, ...] | None) -> str | None:
+def calendar_method(message: Message, parts: tuple[MessagePart, ...] | None) -> str | None:
     """The iTIP METHOD of the message's first text/calendar part (an invitation), if any."""
     if parts is not None:
         found = [p.param("method") for p in parts if p.content_type == "text/calendar"]
@@ -171,7 +180,10 @@ def calendar_method(message: EmailMessage, parts: tuple[MessagePart, ...] | None
 
 def kept_headers(message: Message) -> dict[str, str]:
     """The headers the rules read, by lower-cased name, decoded."""
-    kept = {name: decode_words(_raw_header(message, name)) for name in KEPT_HEADERS}
+    kept = {
+        name: decode_words(_raw_header(message, name)[:MAX_KEPT_HEADER_CHARS])
+        for name in KEPT_HEADERS
+    }
     return {name: value for name, value in kept.items() if value}
 
 
@@ -181,11 +193,13 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
     Never raises on bad input: broken headers become absent fields, a missing Message-ID
     a stable synthetic one, a broken Date the server's INTERNALDATE.
     """
-    message = message_from_bytes(fetched.header + fetched.text, policy=policy.default)
-    assert isinstance(message, EmailMessage)
+    # The legacy policy parses headers as text, fast; the rules read raw values, and the
+    # address headers go through the modern parser one by one (header_addresses).
+    message = message_from_bytes(fetched.header + fetched.text, policy=policy.compat32)
     message_id = stable_message_id(message, fetched.internal_date)
     senders = header_addresses(message, "sender")
-    subject = " ".join(decode_words(_raw_header(message, "subject")).split())
+    raw_subject = _raw_header(message, "subject")[: MAX_SUBJECT_CHARS * 4]
+    subject = " ".join(decode_words(raw_subject).split())[:MAX_SUBJECT_CHARS]
     in_reply_to = message_ids(_raw_header(message, "in-reply-to"))
     return RawMessage(
         item_id=message_item_id(source.workspace_id, message_id),
@@ -208,15 +222,19 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
         reply_to=header_addresses(message, "reply-to"),
         headers=kept_headers(message),
         content_type=message.get_content_type(),
-        body_text=(
-            plain_text_body(message, source.body_max_bytes) if source.include_content else None
-        ),
-        attachments=_attachments(message, fetched) if source.include_content else (),
         calendar_method=calendar_method(message, fetched.parts),
+        **(_content(fetched, source) if source.include_content else {}),
     )
 
 
-def _attachments(message: EmailMessage, fetched: FetchedMessage) -> tuple[AttachmentInfo, ...]:
-    if fetched.parts is not None:
-        return structure_attachments(fetched.parts)
-    return attachments(message)
+def _content(fetched: FetchedMessage, source: MessageSource) -> dict[str, Any]:
+    """Body text and attachments, for visibility ``full`` only (the modern parser)."""
+    message = message_from_bytes(fetched.header + fetched.text, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    found = (
+        structure_attachments(fetched.parts) if fetched.parts is not None else attachments(message)
+    )
+    return {
+        "body_text": plain_text_body(message, source.body_max_bytes),
+        "attachments": found,
+    }

@@ -21,10 +21,11 @@ class Folder:
 
 @dataclass(frozen=True, slots=True)
 class FolderState:
-    """What EXAMINE tells about a folder."""
+    """What EXAMINE tells about a folder; ``highestmodseq`` is 0 without CONDSTORE."""
 
     uidvalidity: int
     exists: int = 0
+    highestmodseq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +59,34 @@ class FetchedMessage:
 
 @dataclass(frozen=True, slots=True)
 class FolderCursor:
-    """How far a folder has been imported: everything up to ``last_uid`` is published."""
+    """How far a folder has been imported: every UID from ``backfill_below`` (or from 1
+    when it is 0) up to ``last_uid`` is published.
+
+    A first import goes newest first: it starts at the highest UID and moves
+    ``backfill_below`` down; mail that arrives later is above ``last_uid`` and moves it
+    up. Either edge moves only once the batch behind it is published.
+    """
 
     uidvalidity: int
     last_uid: int = 0
     done: int = 0
+    backfill_below: int = 0
+    highestmodseq: int = 0  # the folder's HIGHESTMODSEQ when it was last fully synced
+
+    def unchanged(self, state: "FolderState") -> bool:
+        """Whether the folder is fully synced and nothing changed in it since (CONDSTORE,
+        RFC 7162: any new message raises HIGHESTMODSEQ), so it need not even be searched."""
+        return (
+            state.highestmodseq > 0
+            and state.uidvalidity == self.uidvalidity
+            and state.highestmodseq == self.highestmodseq
+            and not self.backfill_pending
+        )
+
+    @property
+    def backfill_pending(self) -> bool:
+        """Whether older messages of the first import are still to come."""
+        return self.backfill_below > 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from crm_schemas.calendar import RawEvent
-from crm_schemas.config import MailSettings
+from crm_schemas.config import AccountConfigured, MailSettings
 from crm_schemas.mail import FolderRole, ParticipantRole, RawMessage
 from crm_schemas.outcomes import DropReason
 from matcher.rules.blocklist import blocked_address
@@ -63,6 +63,14 @@ def role_address_signal(
     kinds = [role_kind(e, roles) for e in outside]
     if outside and all(kinds):
         return f"only role addresses outside: {', '.join(outside)}"
+    return None
+
+
+def from_disconnected_account(account: AccountConfigured) -> Dropped | None:
+    """Nothing of a disconnected account is synced, not even what was on its way when its
+    owner disconnected it (the timeline removes what it had already brought)."""
+    if account.disconnected:
+        return Dropped(DropReason.ACCOUNT_DISCONNECTED, "is_connected", account.account_id)
     return None
 
 
