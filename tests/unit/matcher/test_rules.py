@@ -4,11 +4,18 @@ import pytest
 
 from crm_schemas.base import Address
 from crm_schemas.calendar import Attendee
-from crm_schemas.config import MailSettings
+from crm_schemas.config import AccountConfigured, MailSettings
 from crm_schemas.mail import FolderRole, ParticipantRole
 from crm_schemas.outcomes import DropReason
 from matcher.rules.blocklist import blocked_address
-from matcher.rules.decide import Dropped, Kept, decide_event, decide_message, thread_root
+from matcher.rules.decide import (
+    Dropped,
+    Kept,
+    decide_event,
+    decide_message,
+    from_disconnected_account,
+    thread_root,
+)
 from matcher.rules.group_mail import group_mail_signal
 from matcher.rules.internal import is_internal, is_internal_address
 from matcher.rules.participants import message_participants
@@ -140,3 +147,15 @@ def test_a_meeting_without_anyone_is_dropped_for_having_no_participants() -> Non
     decision = decide_event(event(organizer=None, attendees=()), OWN, ())
     assert isinstance(decision, Dropped)
     assert decision.reason is DropReason.NO_PARTICIPANTS
+
+
+def test_nothing_of_a_disconnected_account_is_synced_not_even_what_was_in_flight() -> None:
+    connected = AccountConfigured(
+        account_id="a1", workspace_id="w", owner_member_id="m", email="me@us.test"
+    )
+    gone = connected.model_copy(update={"disconnected": True})
+
+    assert from_disconnected_account(connected) is None
+    dropped = from_disconnected_account(gone)
+    assert dropped is not None
+    assert (dropped.reason, dropped.rule) == (DropReason.ACCOUNT_DISCONNECTED, "is_connected")
