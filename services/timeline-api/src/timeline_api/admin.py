@@ -19,7 +19,7 @@ from pydantic import BaseModel, SecretStr
 
 from crm_runtime.bus import ensure_topics, publish
 from crm_runtime.secrets import SecretBox
-from crm_runtime.service import TOPIC_PARTITIONS, build_runtime
+from crm_runtime.service import TOPIC_PARTITIONS, Runtime, build_runtime
 from crm_schemas.config import (
     AccountConfigured,
     CalDavConnection,
@@ -47,23 +47,31 @@ class AdminError(Exception):
 
 
 @asynccontextmanager
-async def _directory(settings: TimelineSettings) -> AsyncIterator[Directory]:
-    """The API's directory on its database, publishing on the config topic."""
+async def _runtime(settings: TimelineSettings) -> AsyncIterator[Runtime]:
+    """The API's database and a connected producer, for one command."""
     runtime = build_runtime("crm-admin", settings)
     try:
         await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
         await runtime.broker.connect()
-
-        async def publish_config(key: str, event: BaseModel) -> None:
-            await publish(runtime.broker, runtime.topics.config, key, event)
-
-        yield Directory(runtime.db, publish_config)
-    except WorkspaceError as error:
-        raise AdminError(str(error)) from error
+        yield runtime
     finally:
         await runtime.broker.stop()
         await runtime.mongo.close()
         runtime.tracer.shutdown()
+
+
+@asynccontextmanager
+async def _directory(settings: TimelineSettings) -> AsyncIterator[Directory]:
+    """The API's directory on its database, publishing on the config topic."""
+    async with _runtime(settings) as runtime:
+
+        async def publish_config(key: str, event: BaseModel) -> None:
+            await publish(runtime.broker, runtime.topics.config, key, event)
+
+        try:
+            yield Directory(runtime.db, publish_config)
+        except WorkspaceError as error:
+            raise AdminError(str(error)) from error
 
 
 async def create_workspace(
@@ -179,16 +187,9 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
 
 async def index_timelines(settings: TimelineSettings) -> int:
     """Put every stored thread on the timeline index (a read model from before it existed)."""
-    runtime = build_runtime("crm-admin", settings)
-    try:
-        await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
-        await runtime.broker.connect()
+    async with _runtime(settings) as runtime:
         announce = Announce(runtime.broker, runtime.topics.timeline_index)
         return await index_stored_threads(runtime.db, announce)
-    finally:
-        await runtime.broker.stop()
-        await runtime.mongo.close()
-        runtime.tracer.shutdown()
 
 
 def _parser() -> argparse.ArgumentParser:

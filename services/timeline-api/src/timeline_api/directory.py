@@ -14,7 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_runtime.mongo import Document, upsert_if_newer
+from crm_runtime.mongo import Document
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
@@ -131,11 +131,13 @@ class Directory:
         """Keep an account's newest status per kind, with when its import began and when
         it was last up to date (the fetcher reports progress, not those two moments)."""
         doc_id = f"{status.account_id}:{status.kind.value}"
-        previous = await self.status.find_one({"_id": doc_id})
-        started_at: datetime | None = (previous or {}).get("started_at")
-        if status.state is SyncState.IMPORTING and (previous or {}).get("state") != "importing":
+        previous: Document = await self.status.find_one({"_id": doc_id}) or {}
+        if previous.get("at") is not None and previous["at"] >= status.at:
+            return  # an older report, redelivered or overtaken
+        started_at: datetime | None = previous.get("started_at")
+        if status.state is SyncState.IMPORTING and previous.get("state") != "importing":
             started_at = status.at
-        last_sync_at = (previous or {}).get("last_sync_at")
+        last_sync_at = previous.get("last_sync_at")
         if status.state is SyncState.UP_TO_DATE:
             last_sync_at = status.at
         doc = status.model_dump(mode="json") | {
@@ -143,7 +145,8 @@ class Directory:
             "started_at": started_at,
             "last_sync_at": last_sync_at,
         }
-        await upsert_if_newer(self.status, doc_id, doc, "at")
+        # one writer per account: sync.status is keyed by account id
+        await self.status.replace_one({"_id": doc_id}, doc, upsert=True)
 
     async def statuses(self, account_id: str) -> dict[SyncKind, Document]:
         """The newest status of each kind the account has reported."""

@@ -68,7 +68,8 @@ def _from_input(item_id: str, doc: Document) -> StoredMessage:
     return StoredMessage.model_validate(doc | {"item_id": item_id, "sources": sources})
 
 
-def _summary_doc(summary: ThreadSummary) -> Document:
+def summary_doc(summary: ThreadSummary) -> Document:
+    """A thread's row as stored, by thread id."""
     doc = summary.model_dump(mode="json", exclude={"thread_id"})
     doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
     return doc | {"_id": summary.thread_id}
@@ -131,7 +132,7 @@ class MessageWrites:
         return messages
 
     async def _summaries(self, summaries: list[ThreadSummary]) -> None:
-        docs = [_summary_doc(s) for s in summaries]
+        docs = [summary_doc(s) for s in summaries]
         existing = await insert_new(self._store.threads, docs)
         replace = [
             ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs if d["_id"] in existing

@@ -10,7 +10,6 @@ are read without checking its signature (OpenID Connect Core 1.0, 3.1.3.7): it o
 the account that consented. msal checks audience, nonce and expiry itself.
 """
 
-import asyncio
 import base64
 import json
 from dataclasses import dataclass
@@ -193,8 +192,3 @@ def consents(settings: TimelineSettings) -> dict[OAuthProvider, Consent]:
     if settings.microsoft_client_id:
         found[OAuthProvider.MICROSOFT] = MicrosoftConsent(settings)
     return found
-
-
-async def in_thread(call: Any, *args: Any) -> Any:
-    """Run a synchronous OAuth call off the event loop."""
-    return await asyncio.to_thread(call, *args)

@@ -4,6 +4,7 @@ Each handler is a few lines over the pure core; ``crm_runtime.delivery.subscribe
 delivery at least once (offsets committed after the write, failures dead-lettered).
 """
 
+import asyncio
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -48,8 +49,7 @@ def register_projection(
         its thread from the inputs kept for all its messages (so redelivery never counts
         twice); a whole poll in a few round trips."""
         summaries = await messages.store_messages([message_record(e) for e in events])
-        for summary in summaries:  # to the timeline index, keyed by index key
-            await announce(summary)
+        await asyncio.gather(*(announce(s) for s in summaries))  # to the timeline index
 
     async def project_message(event: TimelineMessage) -> None:
         """One message, when its batch could not be stored at once."""

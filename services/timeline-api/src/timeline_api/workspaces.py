@@ -7,8 +7,6 @@ from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, Role, member_for, workspace_id_for
 from timeline_api.domain.ownership import normalized_domains
 
-__all__ = ["bootstrap_workspace", "create_workspace", "member_for", "normalized_domains"]
-
 
 class WorkspaceError(Exception):
     """A workspace cannot be made as asked; the message says why."""

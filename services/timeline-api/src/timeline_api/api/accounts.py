@@ -4,6 +4,7 @@ Every member sees the workspace's accounts, their settings and their sync status
 an account's owner (or an admin, to disconnect) changes it. Passwords are never returned.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncRequested
-from timeline_api.accounts import Connector, status_views, synced_kinds
+from timeline_api.accounts import Connector, Credentials, status_views, synced_kinds
 from timeline_api.api.account_models import (
     AccountCreate,
     AccountUpdate,
@@ -74,6 +75,13 @@ async def _account(directory: Directory, viewer: Member, account_id: str) -> Acc
     return account
 
 
+async def _tested(
+    connector: Connector, creds: Credentials, folders: Sequence[str]
+) -> ConnectionTest:
+    checks = await connector.check(creds, folders)
+    return ConnectionTest(ok=all(c.ok for c in checks), checks=checks)
+
+
 def _refuse_failed(checks: ConnectionTest) -> None:
     """A 422 naming each protocol that failed, with every check as ``checks``."""
     if not checks.ok:
@@ -88,8 +96,7 @@ def _refuse_failed(checks: ConnectionTest) -> None:
 @router.post("/test", response_model=ConnectionTest, responses=problem_responses(401, 422))
 async def test_connection(body: AccountCreate, connector: Conn, viewer: Viewer) -> ConnectionTest:
     """Test the connection: check each protocol given, separately; store nothing."""
-    checks = await connector.check(connector.credentials(body), body.mail.include_folders or ())
-    return ConnectionTest(ok=all(c.ok for c in checks), checks=checks)
+    return await _tested(connector, connector.credentials(body), body.mail.include_folders or ())
 
 
 @router.post("", status_code=201, response_model=AccountView, responses=WRITE_ERRORS)
@@ -103,8 +110,8 @@ async def connect(
 ) -> AccountView:
     """Connect a mailbox and/or calendars, once every protocol's check passes; the first
     import starts at once. A failed check stores nothing and says which protocol and why."""
-    checks = await connector.check(connector.credentials(body), body.mail.include_folders or ())
-    _refuse_failed(ConnectionTest(ok=all(c.ok for c in checks), checks=checks))
+    creds = connector.credentials(body)
+    _refuse_failed(await _tested(connector, creds, body.mail.include_folders or ()))
     account = connector.new_account(body, viewer)
     existing = await directory.account(account.account_id)
     if existing is not None and not existing.disconnected:
@@ -143,8 +150,8 @@ async def update_account(
     if account.owner_member_id != viewer.member_id:
         raise HTTPException(403, "only the owner of an account may change it")
     folders = (body.mail.include_folders if body.mail else None) or account.mail.include_folders
-    checks = await connector.check(connector.stored_credentials(account, body), tuple(folders))
-    _refuse_failed(ConnectionTest(ok=all(c.ok for c in checks), checks=checks))
+    creds = connector.stored_credentials(account, body)
+    _refuse_failed(await _tested(connector, creds, folders))
     changed = connector.changed_account(account, body)
     await directory.save_account(changed)
     if body.imap or body.caldav:  # new credentials: a failing account gets going again now

@@ -6,6 +6,7 @@ minutes and says which member asked, so the callback needs no API key. The refre
 token is sealed at once and the account's first import is queued.
 """
 
+import asyncio
 from datetime import timedelta
 from secrets import token_urlsafe
 from typing import Annotated, cast
@@ -20,7 +21,7 @@ from timeline_api.api.accounts import Queue, account_view
 from timeline_api.api.deps import Dir, Settings, Viewer
 from timeline_api.api.problems import problem_responses
 from timeline_api.domain.access import account_id_for
-from timeline_api.oauth import Consent, ConsentError, in_thread
+from timeline_api.oauth import Consent, ConsentError
 
 router = APIRouter(prefix="/v1/accounts/oauth", tags=["accounts"])
 STATE_TTL = timedelta(minutes=10)
@@ -62,7 +63,7 @@ async def start(
     consent = _consent(consents, provider)
     state = token_urlsafe(32)
     redirect_uri = body.redirect_uri or _redirect_uri(settings, provider)
-    url, remembered = await in_thread(consent.consent, state, redirect_uri)
+    url, remembered = await asyncio.to_thread(consent.consent, state, redirect_uri)
     await directory.save_oauth_state(
         state,
         {
@@ -105,7 +106,9 @@ async def callback(
         raise HTTPException(400, "the provider sent no code: start again")
     consent = _consent(consents, provider)
     try:
-        grant = await in_thread(consent.exchange, pending["remembered"], dict(request.query_params))
+        grant = await asyncio.to_thread(
+            consent.exchange, pending["remembered"], dict(request.query_params)
+        )
     except ConsentError as refused:
         raise HTTPException(400, str(refused)) from refused
     box = SecretBox(request.app.state.settings.secrets_key)

@@ -14,8 +14,8 @@ from crm_schemas.config import WorkspaceConfigured
 from timeline_api.api.deps import Dir, Viewer
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_models import Domain, Email, Name
-from timeline_api.domain.access import Member, Role
-from timeline_api.workspaces import member_for, normalized_domains
+from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.domain.ownership import normalized_domains
 
 router = APIRouter(prefix="/v1", tags=["workspace"])
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
