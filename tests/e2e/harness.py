@@ -4,13 +4,30 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from localsystem import LocalSystem
 
+if TYPE_CHECKING:
+    from timeline_api.settings import TimelineSettings
+
 T = TypeVar("T")
+
+
+def timeline_settings(system: LocalSystem) -> "TimelineSettings":
+    """The settings the deployment's timeline-api runs with, for crm-admin calls."""
+    from timeline_api.settings import TimelineSettings
+
+    env = system.env_for("timeline-api")
+    return TimelineSettings(
+        kafka_bootstrap=env["TIMELINE_KAFKA_BOOTSTRAP"],
+        mongo_url=env["TIMELINE_MONGO_URL"],
+        mongo_db=env["TIMELINE_MONGO_DB"],
+        topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
+        group_prefix=env["TIMELINE_GROUP_PREFIX"],
+    )
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from crm_schemas.calendar import Attendee, MatchedEvent, RawEvent
 from crm_schemas.ids import company_id, event_item_id, message_item_id, person_id, thread_id
 from crm_schemas.mail import FolderRole, MatchedMessage, Participant, ParticipantRole, RawMessage
 from crm_schemas.topics import Topics
-from tests.e2e.harness import consumer_lag, eventually
+from tests.e2e.harness import consumer_lag, eventually, timeline_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -35,16 +35,8 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 async def configure(system: LocalSystem, stack: Any) -> tuple[str, str, str]:
     """Workspace, account and an API key through crm-admin, creating people from all mail."""
     from timeline_api.admin import add_member, connect_account, create_workspace
-    from timeline_api.settings import TimelineSettings
 
-    env = system.env_for("timeline-api")
-    settings = TimelineSettings(
-        kafka_bootstrap=env["TIMELINE_KAFKA_BOOTSTRAP"],
-        mongo_url=env["TIMELINE_MONGO_URL"],
-        mongo_db=env["TIMELINE_MONGO_DB"],
-        topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
-        group_prefix=env["TIMELINE_GROUP_PREFIX"],
-    )
+    settings = timeline_settings(system)
     workspace = await create_workspace(settings, name="Acme", domains=["acme.test"])
     account = await connect_account(
         settings,

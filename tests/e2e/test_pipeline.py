@@ -11,7 +11,7 @@ import pytest
 import seed
 from localsystem import LocalSystem
 
-from tests.e2e.harness import eventually, wait_drained
+from tests.e2e.harness import eventually, timeline_settings, wait_drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -24,16 +24,8 @@ async def connect(
     """Bootstrap the workspace with crm-admin, then connect the mailbox (and calendar)
     through the API as its owner, who tests it first; returns the account and the key."""
     from timeline_api.admin import bootstrap
-    from timeline_api.settings import TimelineSettings
 
-    env = system.env_for("timeline-api")
-    settings = TimelineSettings(
-        kafka_bootstrap=env["TIMELINE_KAFKA_BOOTSTRAP"],
-        mongo_url=env["TIMELINE_MONGO_URL"],
-        mongo_db=env["TIMELINE_MONGO_DB"],
-        topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
-        group_prefix=env["TIMELINE_GROUP_PREFIX"],
-    )
+    settings = timeline_settings(system)
     made = await bootstrap(settings, "Acme", [OWN_DOMAIN], admin_email=mailbox)
     login = {"username": mailbox, "password": stack.imap_test_password}
     body: dict[str, Any] = {

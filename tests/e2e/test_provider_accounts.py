@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from crm_runtime.secrets import SecretBox
 from crm_runtime.settings import LOCAL_SECRETS_KEY
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
-from tests.e2e.harness import eventually, wait_drained
+from tests.e2e.harness import eventually, timeline_settings, wait_drained
 from tests.emulators.gmail import GmailEmulator
 from tests.emulators.graph import GraphEmulator
 from tests.emulators.oauth import TokenAuthority
@@ -94,32 +94,16 @@ def graph_fields(raw: bytes) -> dict[str, Any]:
 
 async def configure(system: LocalSystem, account: AccountConfigured) -> None:
     from timeline_api.admin import save_account
-    from timeline_api.settings import TimelineSettings
 
-    env = system.env_for("timeline-api")
-    settings = TimelineSettings(
-        kafka_bootstrap=env["TIMELINE_KAFKA_BOOTSTRAP"],
-        mongo_url=env["TIMELINE_MONGO_URL"],
-        mongo_db=env["TIMELINE_MONGO_DB"],
-        topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
-        group_prefix=env["TIMELINE_GROUP_PREFIX"],
-    )
+    settings = timeline_settings(system)
     await save_account(settings, account)
 
 
 async def workspace(system: LocalSystem) -> tuple[str, str]:
     """The workspace, and an API key of one of its members to read the timelines with."""
     from timeline_api.admin import add_member, create_workspace
-    from timeline_api.settings import TimelineSettings
 
-    env = system.env_for("timeline-api")
-    settings = TimelineSettings(
-        kafka_bootstrap=env["TIMELINE_KAFKA_BOOTSTRAP"],
-        mongo_url=env["TIMELINE_MONGO_URL"],
-        mongo_db=env["TIMELINE_MONGO_DB"],
-        topic_prefix=env["TIMELINE_TOPIC_PREFIX"],
-        group_prefix=env["TIMELINE_GROUP_PREFIX"],
-    )
+    settings = timeline_settings(system)
     ws = await create_workspace(settings, name="Acme", domains=[OWN_DOMAIN])
     return ws, (await add_member(settings, ws, f"reader@{OWN_DOMAIN}"))["api_key"]
 
