@@ -19,6 +19,11 @@ class PersonUpserted(Event):
     emails: tuple[str, ...] = Field(min_length=1)
     company_id: str | None = None
     created_by: Literal["auto", "api"] = "auto"
+    name_from_address: bool = Field(
+        default=False,
+        description="The name was made from the address, for want of a display name; "
+        "the first display name seen for the person replaces it.",
+    )
     merged_into: str | None = Field(
         default=None,
         description="Set when this person was merged into another: its addresses now "

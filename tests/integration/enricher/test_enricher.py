@@ -205,3 +205,60 @@ async def test_a_role_address_in_copy_does_not_become_a_person(runtime: Runtime)
     )
     people = await runtime.db["people"].find({}).to_list()
     assert [p["emails"] for p in people] == [[CLIENT]]
+
+
+def with_display_name(matched: MatchedMessage, name: str | None) -> MatchedMessage:
+    """The same message with the client's display name changed (None: a bare address)."""
+    participants = tuple(
+        p.model_copy(update={"name": name}) if p.email == CLIENT else p
+        for p in matched.participants
+    )
+    return matched.model_copy(update={"participants": participants})
+
+
+async def test_a_person_named_from_the_address_takes_the_first_display_name_seen(
+    runtime: Runtime,
+) -> None:
+    enricher = Enricher(runtime)
+    # First seen as a bare address (a calendar attendee without CN, say): named from it.
+    await enricher.on_matched_message(with_display_name(sent_to_client(), None))
+    first = await enricher.records.person_by_email(WS, CLIENT)
+    assert first is not None
+    assert (first.name, first.name_from_address) == ("Jane", True)
+
+    await enricher.on_matched_message(sent_to_client())  # now with "Jane Doe"
+    renamed = await enricher.records.person_by_email(WS, CLIENT)
+    assert renamed is not None
+    assert (renamed.name, renamed.name_from_address) == ("Jane Doe", False)
+    assert renamed.updated_at > first.updated_at
+
+    # Another display name later changes nothing: only an address-made name is replaced.
+    await enricher.on_matched_message(with_display_name(sent_to_client(), "J. Doe (Client)"))
+    kept = await enricher.records.person_by_email(WS, CLIENT)
+    assert kept is not None
+    assert kept.name == "Jane Doe"
+    people = [r for r in await records_on_topic(runtime, 3) if r["type"] == "person"]
+    assert [p["name"] for p in people] == ["Jane", "Jane Doe"]
+
+
+async def test_a_name_given_through_the_records_api_is_never_replaced(runtime: Runtime) -> None:
+    enricher = Enricher(runtime)
+    await enricher.on_matched_message(with_display_name(sent_to_client(), None))
+    auto = await enricher.records.person_by_email(WS, CLIENT)
+    assert auto is not None
+    # The records API renames the person (and so clears name_from_address).
+    await enricher.on_record(
+        auto.model_copy(
+            update={
+                "name": "Jane from Client",
+                "name_from_address": False,
+                "updated_at": datetime.now(UTC),
+            }
+        )
+    )
+
+    await enricher.on_matched_message(sent_to_client())
+
+    found = await enricher.records.person_by_email(WS, CLIENT)
+    assert found is not None
+    assert found.name == "Jane from Client"

@@ -6,7 +6,7 @@ from crm_schemas.config import ContactCreation
 from crm_schemas.mail import Participant, ParticipantRole
 from enricher.rules.companies import company_domain, company_name_from_domain, registrable_domain
 from enricher.rules.creation import creates_people_from_message, may_become_person
-from enricher.rules.names import name_from_local_part, person_name_from_header
+from enricher.rules.names import name_from_local_part, name_in_header, person_name_from_header
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,11 @@ def test_a_new_persons_name_comes_from_the_header_else_the_address(
     display: str | None, email: str, expected: str
 ) -> None:
     assert person_name_from_header(display, email) == expected
+
+
+@pytest.mark.parametrize("display", [None, "", "  ", '""', "jane@client.test"])
+def test_a_display_name_without_a_name_in_it_gives_none(display: str | None) -> None:
+    assert name_in_header(display) == ""
 
 
 def test_a_local_part_made_only_of_digits_is_kept_as_is() -> None:

@@ -5,10 +5,16 @@ and companies they point at in one more; the records the policies allow are crea
 one insert per collection. Per participant the rules are those of SPEC.md: no person
 for internal, owner, role, robot or blocked addresses; a company only for a company
 domain (not a personal provider's), reused when it exists.
+
+A person auto-created without a display name (a calendar attendee with no CN, a bare
+address in Cc) is named from the address; the first display name seen for them later
+replaces that name, whichever of mail and calendar arrives first.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import company_id, normalize_email, person_id
 from crm_schemas.mail import Participant
@@ -20,7 +26,7 @@ from enricher.rules.companies import (
     workspace_personal_domains,
 )
 from enricher.rules.creation import may_become_person, role_local_parts
-from enricher.rules.names import person_name_from_header
+from enricher.rules.names import name_in_header, person_name_from_header
 
 Record = PersonUpserted | CompanyUpserted
 
@@ -43,6 +49,7 @@ class _Known:
     companies: dict[str, CompanyUpserted]
     new_people: dict[str, PersonUpserted] = field(default_factory=dict)
     new_companies: dict[str, CompanyUpserted] = field(default_factory=dict)
+    renamed: dict[str, PersonUpserted] = field(default_factory=dict)
 
 
 def _domain(p: Participant, workspace: WorkspaceConfigured) -> str | None:
@@ -62,7 +69,11 @@ def _plan(item: ToLink, known: _Known) -> None:
     )
     for p in item.participants:
         domain = _domain(p, item.workspace)
-        if index_key(ws, p.email) in known.people or not item.create:
+        existing = known.people.get(index_key(ws, p.email))
+        if existing is not None:
+            _rename(existing, p, known)
+            continue
+        if not item.create:
             continue
         if not may_become_person(
             p, item.account.owner_addresses, roles=roles, blocklist=item.account.mail.blocklist
@@ -82,11 +93,31 @@ def _plan(item: ToLink, known: _Known) -> None:
             person_id=person_id(ws, p.email),
             workspace_id=ws,
             name=person_name_from_header(p.name, p.email),
+            name_from_address=not name_in_header(p.name),
             emails=(normalize_email(p.email),),
             company_id=company.company_id if company else None,
         )
         known.people[index_key(ws, p.email)] = person
         known.new_people[person.person_id] = person
+
+
+def _rename(person: PersonUpserted, p: Participant, known: _Known) -> None:
+    """Give an auto-created person named from their address the display name seen now."""
+    if not person.name_from_address or person.created_by != "auto" or person.merged_into:
+        return
+    name = name_in_header(p.name)
+    if not name:
+        return
+    # Later than the stored version (Mongo keeps milliseconds), so every copy takes it.
+    version = max(utcnow(), person.updated_at + timedelta(milliseconds=1))
+    renamed = person.model_copy(
+        update={"name": name, "name_from_address": False, "updated_at": version}
+    )
+    known.people[index_key(person.workspace_id, p.email)] = renamed
+    if person.person_id in known.new_people:
+        known.new_people[person.person_id] = renamed
+    else:
+        known.renamed[person.person_id] = renamed
 
 
 def _link(item: ToLink, known: _Known) -> tuple[tuple[Participant, ...], list[Record]]:
@@ -152,6 +183,8 @@ class Linker:
         for key, company in known.companies.items():
             known.companies[key] = stored_companies.get(company.company_id, company)
         stored_people = await self._records.create_people(list(known.new_people.values()))
+        if known.renamed:
+            stored_people |= await self._records.rename_people(list(known.renamed.values()))
         for key, person in known.people.items():
             known.people[key] = stored_people.get(person.person_id, person)
 

@@ -173,6 +173,7 @@ class RecordWriter:
                 raise InvalidError("emails", "a person needs at least one address")
         if changes.get("name") is not None:
             update["name"] = changes["name"]
+            update["name_from_address"] = False  # a name given by hand is never replaced
         if "company_id" in changes:
             await self._check_company(current.workspace_id, changes["company_id"])
             update["company_id"] = changes["company_id"]

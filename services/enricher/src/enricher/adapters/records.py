@@ -99,6 +99,28 @@ class Records:
         )
         return {i: PersonUpserted.model_validate(d) for i, d in stored.items()}
 
+    async def rename_people(self, people: list[PersonUpserted]) -> dict[str, PersonUpserted]:
+        """Give people named from their address the name they were seen with, unless they
+        have a better one already (another replica's, or the records API's); returns each
+        as stored, to be announced."""
+        renames = [
+            UpdateOne(
+                {"_id": p.person_id, "name_from_address": True},
+                {
+                    "$set": {
+                        "name": p.name,
+                        "name_from_address": False,
+                        "updated_at": p.updated_at,
+                        "announced": False,
+                    }
+                },
+            )
+            for p in people
+        ]
+        await self._people.bulk_write(renames, ordered=False)
+        stored = await find_by_ids(self._people, [p.person_id for p in people])
+        return {i: PersonUpserted.model_validate(d) for i, d in stored.items()}
+
     async def _insert_all(
         self,
         collection: AsyncCollection[Document],

@@ -18,8 +18,12 @@ def person_name_from_header(display_name: str | None, email: str) -> str:
     normally decodes them first. With no usable display name the name comes from the
     local part: jane.doe -> "Jane Doe".
     """
-    name = _clean_display_name(decode_encoded_words(display_name or ""))
-    return name or name_from_local_part(email)
+    return name_in_header(display_name) or name_from_local_part(email)
+
+
+def name_in_header(display_name: str | None) -> str:
+    """The usable name in a display name, or "" when it has none (see above)."""
+    return _clean_display_name(decode_encoded_words(display_name or ""))
 
 
 def decode_encoded_words(raw: str) -> str:
