@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local infrastructure for development and tests, all on 127.0.0.1, no Docker:
 #   kafka     Apache Kafka 4.1.1, KRaft combined broker+controller (jars from Maven Central)
-#   ferretdb  FerretDB v1.24.2 with the SQLite handler (MongoDB wire protocol; built with Go)
+#   ferretdb  FerretDB v1.24.2 with the SQLite handler (MongoDB wire protocol; built with Go,
+#             with one patch so that reads by _id use the _id index: tools/ferretdb)
 #   dovecot   Dovecot IMAP from Debian (own config, own base_dir, plain auth, no TLS)
 #   radicale  Radicale CalDAV server in its own venv (htpasswd auth, owner_only rights)
 #   xandikos  Xandikos CalDAV server in its own venv (a second CalDAV server; no auth, one user)
@@ -307,7 +308,8 @@ install_kafka() {
 
 install_ferretdb() {
   local bin=$BIN_DIR/ferretdb stamp want build
-  want=$(cat "$FERRETDB_MODULE/go.mod" "$FERRETDB_MODULE/go.sum" "$FERRETDB_MODULE/tools.go" | sha256sum | cut -d' ' -f1)
+  want=$(cat "$FERRETDB_MODULE/go.mod" "$FERRETDB_MODULE/go.sum" "$FERRETDB_MODULE/tools.go" \
+    "$FERRETDB_MODULE/sqlite-id-index.sh" | sha256sum | cut -d' ' -f1)
   stamp=$BIN_DIR/.ferretdb.sha256
   if [[ -x $bin && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
@@ -326,8 +328,9 @@ install_ferretdb() {
     go mod vendor
     # FerretDB embeds build/version/version.txt and panics at start without it
     echo "$2" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
+    "$4" vendor  # the `_id` index is used (tools/ferretdb/sqlite-id-index.sh)
     go build -mod=vendor -trimpath -o "$3" github.com/FerretDB/FerretDB/cmd/ferretdb
-  ' _ "$build" "$FERRETDB_VERSION" "$bin.tmp"
+  ' _ "$build" "$FERRETDB_VERSION" "$bin.tmp" "$FERRETDB_MODULE/sqlite-id-index.sh"
   mv "$bin.tmp" "$bin"
   echo "$want" >"$stamp"
   rm -rf "$build"
