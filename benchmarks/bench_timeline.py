@@ -13,8 +13,9 @@ Debian's packages, ``scripts/stack.sh bench-tools``) asks for the first page (li
 of the person's and of the company's threads tab: p50, p99 and requests/s. Next to it,
 in the same run and with pymongo: the bare query the page used to be (same filter, sort
 and limit on the threads collection: a scan on FerretDB) and the bare reads the page is
-now (the timeline index's heads, then 51 threads by ``_id``, one after the other; the
-index's heads are seeded as its consumer writes them, docs/adr/0010). Target: p99
+now (the timeline index's heads in one ``_id: {$in: ...}`` query, then the page's 51
+threads in another; the heads are seeded as their consumer writes them, docs/adr/0010,
+0012). Target: p99
 under 50 ms.
 """
 
@@ -45,12 +46,14 @@ from timeline_api.domain.model import Source, StoredMessage
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.domain.timeline_index import build_head, record_keys, thread_keys
 from timeline_api.store import linked
-from timeline_api.timeline_index import READY, head_doc
+from timeline_api.timeline_index import READY, head_doc, head_from
 
 PEOPLE = 200
 BATCH = 2_000
 WRK_SECONDS = int(os.environ.get("BENCH_TIMELINE_WRK_S", "10"))
-WRK_CONNECTIONS = int(os.environ.get("BENCH_TIMELINE_CONNECTIONS", "8"))
+WRK_CONNECTIONS = [int(c) for c in os.environ.get("BENCH_TIMELINE_CONNECTIONS", "1,8").split(",")]
+"""wrk runs once per count: one connection gives a request's own latency, eight show
+how it queues on the 2 cores that wrk, the API and FerretDB share."""
 BARE_RUNS = 20
 BARE_BUDGET_MS = 5_000  # fewer runs when one takes seconds (a scan)
 OWNER = "owner@acme.test"
@@ -254,19 +257,20 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def _wrk(wrk: str, url: str, key: str) -> dict[str, float]:
+def _wrk(wrk: str, url: str, key: str, connections: int) -> dict[str, float]:
     """p50, p99 (ms), requests/s and non-2xx count of ``url`` under wrk."""
+    threads = min(2, connections)
     done = subprocess.run(  # noqa: S603 - wrk from Debian, our arguments
-        [wrk, "-t2", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s", "--latency", "--timeout", "30s",
-         "-H", f"Authorization: Bearer {key}", url],
+        [wrk, f"-t{threads}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency",
+         "--timeout", "30s", "-H", f"Authorization: Bearer {key}", url],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     out = done.stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    latency = dict(re.findall(r"^\s*(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.MULTILINE))
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     requests = re.search(r"(\d+) requests in", out)
-    if not latency or rate is None or requests is None:
+    if set(latency) != {"50", "99"} or rate is None or requests is None:
         raise RuntimeError(f"wrk printed no latency distribution:\n{out}\n{done.stderr}")
     return {
         "p50_ms": round(_ms(latency["50"]), 1),
@@ -285,18 +289,19 @@ def _first_page(url: str, key: str) -> int:
 
 
 def _bare_index(db: Database[Doc], keys: list[str]) -> dict[str, float]:
-    """The index path's reads with pymongo, one after the other: each head, then the first
-    51 threads by ``_id`` (the API does them concurrently)."""
+    """The index path's reads with pymongo, as the API makes them: the heads in one
+    ``_id: {$in: ...}`` query, then the first 51 threads in another."""
     times: list[float] = []
     for _ in range(BARE_RUNS):
         started = time.perf_counter()
         rows: list[tuple[datetime, str]] = []
-        for key in keys:
-            head = db["timeline_index"].find_one({"_id": key}) or {}
-            rows += [(e["at"], e["t"]) for e in head.get("entries", [])]
-        for _, thread_id in sorted(set(rows), reverse=True)[:51]:
-            db["threads"].find_one({"_id": thread_id})
+        for head in db["timeline_index"].find({"_id": {"$in": keys}}):
+            rows += [(at, t) for t, at in head_from(head).entries.items()]
+        page = [t for _, t in sorted(set(rows), reverse=True)[:51]]
+        found = list(db["threads"].find({"_id": {"$in": page}}))
         times.append((time.perf_counter() - started) * 1000)
+    if len(found) != 51:
+        raise RuntimeError(f"the bare index reads found {len(found)} threads, not 51")
     return {"p50_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
@@ -347,11 +352,13 @@ async def run(stack: Any) -> dict[str, float | int | str]:
             results[f"{name}_page_threads"] = await asyncio.to_thread(
                 _first_page, url, made["api_key"]
             )
-            for key, value in (await asyncio.to_thread(_wrk, wrk, url, made["api_key"])).items():
-                results[f"{name}_http_{key}"] = value
+            for connections in WRK_CONNECTIONS:
+                measured = await asyncio.to_thread(_wrk, wrk, url, made["api_key"], connections)
+                for key, value in measured.items():
+                    results[f"{name}_http_c{connections}_{key}"] = value
             for key, value in (await asyncio.to_thread(_bare, db, link)).items():
                 results[f"{name}_bare_scan_query_{key}"] = value
             for key, value in (await asyncio.to_thread(_bare_index, db, keys)).items():
                 results[f"{name}_bare_index_reads_{key}"] = value
-    results["wrk"] = f"-t2 -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s --latency"
+    results["wrk"] = f"-c{','.join(map(str, WRK_CONNECTIONS))} -d{WRK_SECONDS}s --latency"
     return results

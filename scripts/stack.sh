@@ -309,7 +309,7 @@ install_kafka() {
 install_ferretdb() {
   local bin=$BIN_DIR/ferretdb stamp want build
   want=$(cat "$FERRETDB_MODULE/go.mod" "$FERRETDB_MODULE/go.sum" "$FERRETDB_MODULE/tools.go" \
-    "$FERRETDB_MODULE/sqlite-id-index.sh" | sha256sum | cut -d' ' -f1)
+    "$FERRETDB_MODULE/patch_sources.py" | sha256sum | cut -d' ' -f1)
   stamp=$BIN_DIR/.ferretdb.sha256
   if [[ -x $bin && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
@@ -328,9 +328,9 @@ install_ferretdb() {
     go mod vendor
     # FerretDB embeds build/version/version.txt and panics at start without it
     echo "$2" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
-    "$4" vendor  # the `_id` index is used (tools/ferretdb/sqlite-id-index.sh)
+    python3 "$4" vendor  # _id reads use the _id index (docs/adr/0012)
     go build -mod=vendor -trimpath -o "$3" github.com/FerretDB/FerretDB/cmd/ferretdb
-  ' _ "$build" "$FERRETDB_VERSION" "$bin.tmp" "$FERRETDB_MODULE/sqlite-id-index.sh"
+  ' _ "$build" "$FERRETDB_VERSION" "$bin.tmp" "$FERRETDB_MODULE/patch_sources.py"
   mv "$bin.tmp" "$bin"
   echo "$want" >"$stamp"
   rm -rf "$build"

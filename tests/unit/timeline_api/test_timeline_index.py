@@ -14,10 +14,13 @@ from timeline_api.domain.timeline_index import (
     candidates,
     domain_key,
     host_key,
+    pack,
     record_keys,
     thread_keys,
     trusted,
+    unpack,
 )
+from timeline_api.timeline_index import head_doc, head_from
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -98,3 +101,23 @@ def test_rows_at_or_below_a_truncated_heads_boundary_are_not_trusted() -> None:
     assert [r[1] for r in rows] == ["y", "t9", "t8", "t7", "t6", "x"]
     assert [trusted(r, bound) for r in rows] == [True, True, True, True, True, False]
     assert trusted(rows[0], None)
+
+
+def test_packed_entries_come_back_as_they_went_in_to_the_millisecond() -> None:
+    entries = {
+        "6f1c2a9e-0000-5000-8000-000000000001": datetime(1999, 12, 31, 23, 59, 59, 999000, UTC),
+        "6f1c2a9e-0000-5000-8000-000000000002": T0,
+        "6f1c2a9e-0000-5000-8000-000000000003": datetime(2026, 12, 2, 1, 2, 3, 4000, UTC),
+    }
+    assert unpack(pack(entries)) == entries
+    assert unpack(pack({})) == {}
+
+
+def test_a_head_stored_before_entries_were_packed_still_reads() -> None:
+    head = Head({"a": _at(1), "b": _at(2)}, boundary=(_at(0), "z"))
+    old_shape = {
+        "entries": [{"t": "a", "at": _at(1)}, {"t": "b", "at": _at(2)}],
+        "boundary": {"at": _at(0), "t": "z"},
+    }
+    assert head_from(old_shape) == head
+    assert head_from(head_doc(head)) == head

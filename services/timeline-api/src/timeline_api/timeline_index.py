@@ -4,7 +4,8 @@ After the projection re-summarises a thread it announces the thread's last activ
 each of its index keys on the index topic, keyed by the index key; the consumer of that
 topic is then the only writer of each head (read by ``_id``, replace by ``_id``; FerretDB
 1.x has no atomic update of one document by several writers, docs/adr/0007). The threads
-tab reads the heads of a record's keys and then each thread by ``_id`` (docs/adr/0010).
+tab reads the heads of a record's keys in one ``_id: {$in: ...}`` query, then the page's
+threads in another (docs/adr/0010, 0012).
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.bus import publish
 from crm_runtime.delivery import subscribe
-from crm_runtime.mongo import Document
+from crm_runtime.mongo import Document, find_by_ids
 from crm_runtime.settings import ServiceSettings
 from crm_schemas.base import utcnow
 from crm_schemas.timeline import ThreadIndexed
@@ -30,8 +31,10 @@ from timeline_api.domain.timeline_index import (
     Head,
     apply,
     candidates,
+    pack,
     thread_keys,
     trusted,
+    unpack,
 )
 
 GROUP = "timeline-api.index"
@@ -39,22 +42,23 @@ log = logging.getLogger(__name__)
 
 
 def head_from(doc: Document | None) -> Head:
-    """A head as stored: ``entries`` a list of ``{t: thread id, at: last activity}``."""
+    """A head as stored: ``packed`` entries (``domain.timeline_index.pack``), or a list of
+    ``{t: thread id, at: last activity}`` in heads written before entries were packed."""
     if doc is None:
         return Head()
     bound = doc.get("boundary")
-    return Head(
-        entries={str(e["t"]): e["at"] for e in doc.get("entries", [])},
-        boundary=(bound["at"], str(bound["t"])) if bound else None,
-    )
+    if "packed" in doc:
+        entries = unpack(doc["packed"])
+    else:
+        entries = {str(e["t"]): e["at"] for e in doc.get("entries", [])}
+    return Head(entries, (bound["at"], str(bound["t"])) if bound else None)
 
 
 def head_doc(head: Head) -> Document:
-    """A head to store: lists of documents, so thread ids never become field names
-    (FerretDB 1.x stores no nested arrays)."""
+    """A head to store: its entries packed into one string, its boundary a subdocument."""
     bound = head.boundary
     return {
-        "entries": [{"t": tid, "at": at} for tid, at in head.entries.items()],
+        "packed": pack(head.entries),
         "boundary": {"at": bound[0], "t": bound[1]} if bound else None,
     }
 
@@ -114,19 +118,18 @@ class TimelineIndex:
         ``link`` is (workspace, addresses, domains): each thread read is checked to still
         be the workspace's and to have one of them, at the time the index has for it.
         """
-        ready, *found = await asyncio.gather(
-            *(self.heads.find_one({"_id": k}) for k in (READY, *keys))
-        )
-        if ready is None:
+        found = await find_by_ids(self.heads, [READY, *keys])
+        if READY not in found:
             return None
-        rows, bound = candidates([head_from(doc) for doc in found], cursor)
+        rows, bound = candidates([head_from(found.get(k)) for k in keys], cursor)
         threads: list[ThreadSummary] = []
         position = 0
         while len(threads) <= limit and position < len(rows):
             chunk = rows[position : position + limit + 1 - len(threads)]
             position += len(chunk)
-            docs = await asyncio.gather(*(self.thread_rows.find_one({"_id": t}) for _, t in chunk))
-            for row, doc in zip(chunk, docs, strict=True):
+            stored = await find_by_ids(self.thread_rows, [t for _, t in chunk])
+            for row in chunk:
+                doc = stored.get(row[1])
                 state = _as_indexed(doc, row[0], link)
                 if state is None or doc is None:
                     continue

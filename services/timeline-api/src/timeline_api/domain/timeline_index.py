@@ -18,7 +18,7 @@ addresses that are not the company's people: the caller checks each thread it re
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from timeline_api.domain.pagination import Cursor
 
@@ -100,6 +100,37 @@ def apply(head: Head, thread_id: str, last_activity: datetime, size: int = HEAD_
         boundary = dropped if boundary is None else max(boundary, dropped)
         entries = dict(ordered[:size])
     return Head(entries, boundary)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def pack(entries: dict[str, datetime]) -> str:
+    """A head's entries as one string, ``<epoch ms> <thread id>`` per line.
+
+    One string value costs FerretDB 1.x far less to store and return than a list of
+    subdocuments: reading a head of 1,000 entries took 20.6 ms as a list of
+    ``{t, at}``, 4.4 ms as a list of strings and 1.1 ms as one string (docs/adr/0012).
+    Times are kept to the millisecond, as MongoDB keeps them; a naive time is UTC (as
+    a MongoDB client without ``tz_aware`` returns it).
+    """
+    return "\n".join(
+        f"{(_aware(at) - _EPOCH) // timedelta(milliseconds=1)} {thread_id}"
+        for thread_id, at in entries.items()
+    )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def unpack(packed: str) -> dict[str, datetime]:
+    """The entries that ``pack`` made into a string (thread ids contain no spaces)."""
+    entries: dict[str, datetime] = {}
+    for line in packed.splitlines():
+        ms, _, thread_id = line.partition(" ")
+        entries[thread_id] = _EPOCH + timedelta(milliseconds=int(ms))
+    return entries
 
 
 def build_head(entries: Iterable[Key], size: int = HEAD_SIZE) -> Head:

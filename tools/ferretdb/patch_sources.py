@@ -1,0 +1,115 @@
+"""Two patches to FerretDB 1.24.2's SQLite backend, applied to its vendored source by
+``scripts/stack.sh install`` before the build (docs/adr/0012).
+
+1. ``_id`` index used. Every collection's unique index is ``_ferretdb_sjson->"_id"``, but
+   filters, updates and deletes by ``_id`` are written ``_ferretdb_sjson->'$._id'``.
+   SQLite matches index expressions by their text, so it scanned the table every time.
+   The patch writes the filter like the index; both give the same value. FerretDB issue
+   #4646 is the same mismatch on the PostgreSQL backend.
+2. ``{_id: {$in: [...]}}`` pushed down. A filter that is only ``_id`` with ``$in`` over
+   strings or ObjectIDs (up to 1,000) becomes ``WHERE <_id> IN (...)``, answered from the
+   same index. FerretDB's handler filters every document the backend returns again
+   (``common.FilterIterator``), so the result is exactly what it was before.
+
+Each patch checks that the text it replaces is there, so an upgrade of FerretDB stops
+the build instead of silently dropping a patch.
+
+Usage: python3 patch_sources.py <vendor directory>
+"""
+
+import sys
+from pathlib import Path
+
+SQLITE = "github.com/FerretDB/FerretDB/internal/backends/sqlite"
+
+ID_COLUMN = (
+    f"{SQLITE}/metadata/metadata.go",
+    """IDColumn = DefaultColumn + "->'$._id'\"""",
+    """IDColumn = DefaultColumn + `->"_id"`""",
+)
+
+QUERY_FILTER = (
+    f"{SQLITE}/collection.go",
+    """		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}
+
+	q += whereClause""",
+    """		v, _ := params.Filter.Get("_id")
+		switch v := v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		case *types.Document:
+			if placeholders, ids, ok := idInPushdown(v); ok {
+				whereClause = fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, placeholders)
+				args = ids
+			}
+		}
+	}
+
+	q += whereClause""",
+)
+
+ID_IN_HELPER = """
+
+// idInPushdown returns the placeholders and arguments of `_id IN (...)` for a filter
+// `{$in: [...]}` whose values are all strings or ObjectIDs (1 to 1000 of them).
+// The handler filters the returned documents again, as for every pushdown.
+func idInPushdown(d *types.Document) (string, []any, bool) {
+	if d.Len() != 1 {
+		return "", nil, false
+	}
+
+	v, err := d.Get("$in")
+	if err != nil {
+		return "", nil, false
+	}
+
+	values, ok := v.(*types.Array)
+	if !ok || values.Len() == 0 || values.Len() > 1000 {
+		return "", nil, false
+	}
+
+	placeholders := make([]string, values.Len())
+	args := make([]any, values.Len())
+
+	for i := 0; i < values.Len(); i++ {
+		id := must.NotFail(values.Get(i))
+		switch id.(type) {
+		case string, types.ObjectID:
+		default:
+			return "", nil, false
+		}
+
+		placeholders[i] = "?"
+		args[i] = string(must.NotFail(sjson.MarshalSingleValue(id)))
+	}
+
+	return strings.Join(placeholders, ", "), args, true
+}
+"""
+
+
+def replace_once(vendor: Path, path: str, old: str, new: str) -> None:
+    file = vendor / path
+    text = file.read_text(encoding="utf-8")
+    if text.count(old) != 1:
+        sys.exit(f"patch_sources: the text to patch is not (once) in {file}")
+    file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def main() -> None:
+    vendor = Path(sys.argv[1])
+    replace_once(vendor, *ID_COLUMN)
+    replace_once(vendor, *QUERY_FILTER)
+    collection = vendor / QUERY_FILTER[0]
+    collection.write_text(collection.read_text(encoding="utf-8") + ID_IN_HELPER, "utf-8")
+
+
+if __name__ == "__main__":
+    main()
