@@ -45,7 +45,7 @@ from crm_schemas.records import CompanyUpserted, PersonUpserted
 from timeline_api.domain.model import Source, StoredMessage
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.domain.timeline_index import build_head, record_keys, thread_keys
-from timeline_api.store import linked
+from timeline_api.store import linked, thread_doc
 from timeline_api.timeline_index import READY, head_doc, head_from
 
 PEOPLE = 200
@@ -132,12 +132,7 @@ def _thread_docs(messages: list[StoredMessage]) -> tuple[Doc, Doc]:
     """The thread row and its members document as ``MessageWrites.store_messages`` writes
     them, less the summary inputs (which it completes from ``messages`` when it needs them)."""
     summary = summarise_thread(messages[0].thread_id, messages)
-    row = summary.model_dump(mode="json", exclude={"thread_id"})
-    row |= {
-        "_id": summary.thread_id,
-        "first_activity": summary.first_activity,
-        "last_activity": summary.last_activity,
-    }
+    row = thread_doc(summary)
     members = {"_id": summary.thread_id, "items": {m.item_id: m.item_id for m in messages}}
     return row, members
 

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 from crm_runtime.mongo import Document
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.message_writes import summary_doc
-from timeline_api.store import TimelineStore, field_key
+from timeline_api.store import TimelineStore, field_key, thread_doc
 
 Announce = Callable[[ThreadSummary], Awaitable[None]]
 
@@ -70,5 +69,5 @@ async def resummarise(store: TimelineStore, thread_id: str) -> ThreadSummary | N
         await store.thread_members.delete_one({"_id": thread_id})
         return None
     summary = summarise_thread(thread_id, messages)
-    await store.threads.replace_one({"_id": thread_id}, summary_doc(summary), upsert=True)
+    await store.threads.replace_one({"_id": thread_id}, thread_doc(summary), upsert=True)
     return summary

@@ -20,7 +20,7 @@ from pymongo import ReplaceOne
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.store import TimelineStore, field_key
+from timeline_api.store import TimelineStore, field_key, thread_doc
 
 _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "participants")
 
@@ -66,13 +66,6 @@ def _member_update(messages: list[StoredMessage]) -> Document:
 def _from_input(item_id: str, doc: Document) -> StoredMessage:
     sources = tuple(Source.model_validate(s) for s in (doc.get("sources") or {}).values())
     return StoredMessage.model_validate(doc | {"item_id": item_id, "sources": sources})
-
-
-def summary_doc(summary: ThreadSummary) -> Document:
-    """A thread's row as stored, by thread id."""
-    doc = summary.model_dump(mode="json", exclude={"thread_id"})
-    doc |= {"first_activity": summary.first_activity, "last_activity": summary.last_activity}
-    return doc | {"_id": summary.thread_id}
 
 
 class MessageWrites:
@@ -132,7 +125,7 @@ class MessageWrites:
         return messages
 
     async def _summaries(self, summaries: list[ThreadSummary]) -> None:
-        docs = [summary_doc(s) for s in summaries]
+        docs = [thread_doc(s) for s in summaries]
         existing = await insert_new(self._store.threads, docs)
         replace = [
             ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs if d["_id"] in existing

@@ -68,7 +68,33 @@ def _event(doc: Document) -> StoredEvent:
     return StoredEvent.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
 
 
-def _thread(doc: Document) -> ThreadSummary:
+def thread_doc(summary: ThreadSummary) -> Document:
+    """A thread's row as stored, by thread id.
+
+    The fields the threads queries filter and sort on are kept as fields; the whole row
+    is also kept as one JSON string (``row``), which is what a page reads back: FerretDB
+    1.x returned 51 rows in 8.5 ms that way, against 22.7 ms as nested documents
+    (docs/adr/0012).
+    """
+    return {
+        "_id": summary.thread_id,
+        "workspace_id": summary.workspace_id,
+        "participant_emails": list(summary.participant_emails),
+        "company_domains": list(summary.company_domains),
+        "first_activity": summary.first_activity,
+        "last_activity": summary.last_activity,
+        "message_count": summary.message_count,
+        "row": summary.model_dump_json(),
+    }
+
+
+def thread_from_doc(doc: Document) -> ThreadSummary:
+    """A thread's row from ``thread_doc`` (or from a row stored field by field before
+    rows were kept whole). The times are the stored ones, to the millisecond as MongoDB
+    keeps them, so a keyset cursor made from a row matches the stored field."""
+    times = {"first_activity": doc["first_activity"], "last_activity": doc["last_activity"]}
+    if "row" in doc:
+        return ThreadSummary.model_validate_json(doc["row"]).model_copy(update=times)
     return ThreadSummary.model_validate(doc | {"thread_id": doc["_id"]})
 
 
@@ -237,12 +263,12 @@ class TimelineStore:
         """Threads matching ``link`` (see ``linked``), newest first, one more than ``limit``."""
         query = _all(link, _after(cursor, "last_activity", newest_first=True))
         found = self.threads.find(query).sort([("last_activity", DESCENDING), ("_id", DESCENDING)])
-        return [_thread(doc) async for doc in found.limit(limit + 1)]
+        return [thread_from_doc(doc) async for doc in found.limit(limit + 1)]
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
         doc = await self.threads.find_one({"_id": thread_id})
-        return _thread(doc) if doc else None
+        return thread_from_doc(doc) if doc else None
 
     async def thread_messages(self, thread_id: str, *, with_body: bool) -> list[StoredMessage]:
         """A thread's messages, oldest first."""

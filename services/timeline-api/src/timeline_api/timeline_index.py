@@ -36,6 +36,7 @@ from timeline_api.domain.timeline_index import (
     trusted,
     unpack,
 )
+from timeline_api.store import thread_from_doc
 
 GROUP = "timeline-api.index"
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class TimelineIndex:
                     continue
                 if not state or not trusted(row, bound):
                     return None
-                threads.append(ThreadSummary.model_validate(doc | {"thread_id": row[1]}))
+                threads.append(thread_from_doc(doc))
         if len(threads) > limit or bound is None:
             return threads
         return None
@@ -217,7 +218,7 @@ async def index_stored_threads(db: AsyncDatabase[Document], announce: Announce) 
     """
     count = 0
     async for doc in db["threads"].find({}):
-        await announce(ThreadSummary.model_validate(doc | {"thread_id": doc["_id"]}))
+        await announce(thread_from_doc(doc))
         count += 1
     await TimelineIndex(db).mark_ready()
     return count
