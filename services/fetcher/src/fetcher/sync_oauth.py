@@ -9,7 +9,7 @@ access token that cannot be renewed) resumes at the first item not yet published
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -142,17 +142,34 @@ async def _publish_page(
     page: ChangePage,
     result: OAuthJobResult,
 ) -> ProviderCursor:
-    """Publish a page's items chunk by chunk; returns the cursor saved after it."""
-    offset, done = cursor.offset, cursor.done
-    while offset < len(page.refs):
-        chunk = page.refs[offset : offset + provider.fetch_size]
-        messages = await provider.fetch(stream, chunk)
-        topic = ports.topics.mail_raw
-        await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
-        result.published += len(messages)
-        offset, done = offset + len(chunk), done + len(chunk)
-        if offset < len(page.refs):
-            await ports.cursors.save(account.account_id, stream, cursor.at(offset, done))
+    """Publish a page's items chunk by chunk; returns the cursor saved after it.
+
+    The next chunk is fetched while the current one is published and its cursor saved,
+    so the provider's quota, not this loop, sets the pace. The cursor still moves only
+    past chunks that are published: a crash repeats at most the chunk in flight.
+    """
+    done = cursor.done
+    size = provider.fetch_size
+    chunks = [page.refs[o : o + size] for o in range(cursor.offset, len(page.refs), size)]
+    topic = ports.topics.mail_raw
+    ahead = asyncio.create_task(provider.fetch(stream, chunks[0])) if chunks else None
+    offset = cursor.offset
+    try:
+        for n, chunk in enumerate(chunks):
+            assert ahead is not None  # a task is started for every chunk
+            messages = await ahead
+            following = chunks[n + 1] if n + 1 < len(chunks) else None
+            ahead = asyncio.create_task(provider.fetch(stream, following)) if following else None
+            await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
+            result.published += len(messages)
+            offset, done = offset + len(chunk), done + len(chunk)
+            if offset < len(page.refs):
+                await ports.cursors.save(account.account_id, stream, cursor.at(offset, done))
+    finally:
+        if ahead is not None and not ahead.done():
+            ahead.cancel()
+            with suppress(asyncio.CancelledError):
+                await ahead
     after = page.cursor.at(0, done)
     await ports.cursors.save(account.account_id, stream, after)
     return after
