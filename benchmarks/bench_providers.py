@@ -5,11 +5,14 @@ against the emulators in tests/emulators set to the providers' published limits:
 
 - Gmail: 15,000 quota units per user per minute, messages.get 5 units, so the ceiling is
   3,000 messages a minute. The window is scaled (``BENCH_QUOTA_WINDOW_S``, default 6 s
-  holding 1,500 units: the same rate as a minute holding 15,000), so a run takes about a
-  minute and a half instead of seven; the rate, not the window, is what is compared.
+  holding 1,500 units: the same rate as a minute holding 15,000), so the first window's
+  burst is short; the rate, not the window, is what is compared. The issue's 20,000
+  messages (``BENCH_GMAIL_MESSAGES``) take about seven minutes at the ceiling.
 - Graph: 4 concurrent requests and 10,000 requests per 10 minutes per mailbox (each
   request inside a $batch counts), so the ceiling is 1,000 messages a minute; the window
-  is scaled the same way (``BENCH_GRAPH_WINDOW_S``, default 6 s holding 100 requests).
+  is scaled less (``BENCH_GRAPH_WINDOW_S``, default 60 s holding 1,000 requests): a
+  window of 100 requests holds only four $batches of 20 after a delta page's request,
+  so a 6 s window measured the window's rounding (0.84 of the ceiling), not the fetcher.
 
 Reported: messages a minute over the whole import and in the steady state (after the
 first window, whose budget is spent in one burst), each next to the ceiling; throttled
@@ -130,7 +133,7 @@ def _account(settings: FetcherSettings, provider: OAuthProvider, refresh: str) -
 
 
 async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
-    count = int(os.environ.get("BENCH_GMAIL_MESSAGES", "4000"))
+    count = int(os.environ.get("BENCH_GMAIL_MESSAGES", "20000"))
     window = float(os.environ.get("BENCH_QUOTA_WINDOW_S", "6"))
     units = round(GMAIL_UNITS_PER_MINUTE * window / 60)
     authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
@@ -171,8 +174,8 @@ async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
 
 
 async def _graph_run(stack: BenchStack, results: dict[str, Any]) -> None:
-    count = int(os.environ.get("BENCH_GRAPH_MESSAGES", "1200"))
-    window = float(os.environ.get("BENCH_GRAPH_WINDOW_S", "6"))
+    count = int(os.environ.get("BENCH_GRAPH_MESSAGES", "4000"))
+    window = float(os.environ.get("BENCH_GRAPH_WINDOW_S", "60"))
     budget = round(GRAPH_REQUESTS_PER_10_MIN * window / 600)
     authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
     emulator = GraphEmulator(authority, concurrency=4, budget=budget, window_s=window)

@@ -1,6 +1,11 @@
 """An OAuth 2 token authority as Google's and Microsoft's token endpoints behave (RFC 6749
 section 6 refresh grant): a revoked or unknown refresh token gets 400 ``invalid_grant``, a
-wrong client 401 ``invalid_client``; access tokens expire after ``access_ttl_s``."""
+wrong client 401 ``invalid_client``; access tokens expire after ``access_ttl_s``.
+
+With ``rotate_refresh_tokens`` it answers every refresh with a new refresh token, as the
+Microsoft identity platform does, and retires the one just used. Microsoft lets an old
+token live until its own expiry; retiring it at once is stricter, so that a client that
+does not keep the newest token fails here instead of 90 days later in production."""
 
 import secrets
 import threading
@@ -15,6 +20,7 @@ class TokenAuthority:
     client_id: str
     client_secret: str
     access_ttl_s: float = 3600.0
+    rotate_refresh_tokens: bool = False
     _refresh: dict[str, str] = field(default_factory=dict)  # refresh token -> user
     _access: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> user, expiry
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,12 +63,18 @@ class TokenAuthority:
             access = "ya29." + secrets.token_urlsafe(24)
             self._access[access] = (user, time.monotonic() + self.access_ttl_s)
             self.refreshes += 1
-        return 200, {
-            "access_token": access,
-            "expires_in": int(self.access_ttl_s),
-            "token_type": "Bearer",
-            "scope": form.get("scope", ""),
-        }
+            answer: dict[str, object] = {
+                "access_token": access,
+                "expires_in": int(self.access_ttl_s),
+                "token_type": "Bearer",
+                "scope": form.get("scope", ""),
+            }
+            if self.rotate_refresh_tokens:
+                del self._refresh[form["refresh_token"]]
+                rotated = "1//rt-" + secrets.token_urlsafe(24)
+                self._refresh[rotated] = user
+                answer["refresh_token"] = rotated
+        return 200, answer
 
     def user_of(self, authorization: str | None) -> str | None:
         """The user a ``Bearer`` header authorises, None when missing, unknown or expired."""

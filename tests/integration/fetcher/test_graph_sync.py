@@ -16,6 +16,8 @@ from crm_schemas.config import MailSettings, MailVisibility, OAuthProvider
 from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.sync import SyncRequested, SyncState, SyncStatusChanged
 from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.oauth_tokens import COLLECTION as ROTATED
+from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.domain.problems import ProblemKind
@@ -238,3 +240,40 @@ async def test_full_visibility_reads_the_text_body(graph, authority, graph_setti
     await run_oauth_mail_job(account, ports)
     (message,) = await published(graph_settings)
     assert message.body_text == "Hello 3"
+
+
+async def test_a_rotated_refresh_token_is_kept_and_used_by_the_next_job(
+    graph, authority, graph_settings, broker, db
+):
+    authority.rotate_refresh_tokens = True  # and the token just used stops working
+    graph.deliver(OWNER, "inbox", graph_message(0, "rotate"))
+    account = account_for(graph_settings, authority)
+    box = SecretBox(graph_settings.secrets_key)
+
+    def restarted() -> OAuthMailPorts:
+        """The ports of a fetcher started afresh: nothing kept in memory."""
+        factory = ProviderFactory(
+            graph_settings, SealedPasswords(box), rotated_tokens=RotatedTokens(db, box)
+        )
+        return OAuthMailPorts(
+            settings=graph_settings,
+            open_provider=factory.open_mail,
+            cursors=MongoProviderCursorStore(db),
+            publish=BrokerPublisher(broker),
+        )
+
+    first = await run_oauth_mail_job(account, restarted())
+    graph.deliver(OWNER, "inbox", graph_message(1, "rotate"))
+    second = await run_oauth_mail_job(account, restarted())
+
+    assert (first.failed, second.failed) == (None, None)
+    assert authority.refreshes == 2  # the consent's token, then the one it rotated to
+    assert len(await published(graph_settings)) == 2
+    kept = await db[ROTATED].find_one({"_id": account.account_id})
+    assert kept is not None
+    assert "1//rt-" not in str(kept)  # sealed, never stored in the clear
+
+    await RotatedTokens(db, box).forget(account.account_id)
+    third = await run_oauth_mail_job(account, restarted())
+    assert third.failed is not None  # the consent's own token was retired at the first use
+    assert third.failed.kind is ProblemKind.CONSENT

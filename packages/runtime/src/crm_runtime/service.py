@@ -87,12 +87,17 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     return Runtime(name, settings, tracer, broker, mongo, ConfigStore(mongo[settings.mongo_db]))
 
 
-def follow_config(runtime: Runtime) -> None:
-    """Keep the service's projection of workspaces and accounts current."""
+def follow_config(
+    runtime: Runtime, then: Callable[[ConfigEvent], Awaitable[None]] | None = None
+) -> None:
+    """Keep the service's projection of workspaces and accounts current; ``then`` runs
+    after each event is stored (a service's own reaction to a change)."""
 
     async def apply_config(event: ConfigEvent) -> None:
         """Store the newest version of a workspace or account."""
         await runtime.config.apply(event)
+        if then is not None:
+            await then(event)
 
     runtime.consume(runtime.topics.config, f"{runtime.name}.config", ConfigEvent, apply_config)
 

@@ -8,12 +8,14 @@ from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.adapters.caldav_client import CalDavReader
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
 from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
 from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
@@ -62,7 +64,7 @@ class SyncJobs:
             log.info("sync request for a protocol the account does not have", extra=context)
 
 
-def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
+def sync_jobs(runtime: Runtime, settings: FetcherSettings, rotated: RotatedTokens) -> SyncJobs:
     """The sync jobs wired to the real IMAP, CalDAV, MongoDB and Kafka adapters."""
     publisher = BrokerPublisher(runtime.broker)
     passwords = SealedPasswords(SecretBox(settings.secrets_key))
@@ -89,6 +91,7 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
             settings.google_project_quota_units,
             settings.quota_window_s,
         ),
+        rotated,
     )
     oauth_mail = OAuthMailPorts(
         settings=settings,
@@ -109,8 +112,14 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings) -> SyncJobs:
 def build(settings: FetcherSettings) -> Runtime:
     """The fetcher worker: config projection plus the sync-request consumer."""
     runtime = build_runtime("fetcher", settings)
-    follow_config(runtime)
-    jobs = sync_jobs(runtime, settings)
+    rotated = RotatedTokens(runtime.db, SecretBox(settings.secrets_key))
+
+    async def on_config(event: ConfigEvent) -> None:
+        if isinstance(event, AccountConfigured) and event.disconnected:
+            await rotated.forget(event.account_id)  # its secrets go with it
+
+    follow_config(runtime, on_config)
+    jobs = sync_jobs(runtime, settings, rotated)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
         settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False

@@ -1,5 +1,6 @@
 """The composition root: the HTTP app, its read model, and its projection consumers."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,6 +71,9 @@ def create_app(settings: TimelineSettings) -> FastAPI:
                 await runtime.broker.start()
             else:
                 await runtime.broker.connect()  # the records API publishes
+            # What exists now lives as long as the process: keep it out of the collector's
+            # full passes, which otherwise stall a request now and then.
+            gc.freeze()
             log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
             yield
         finally:

@@ -17,7 +17,7 @@ from fetcher.providers.gmail import GmailMail
 from fetcher.providers.graph_calendar import GraphCalendar
 from fetcher.providers.graph_mail import GraphMail
 from fetcher.providers.http import AccessTokens, ApiClient, RetryPolicy
-from fetcher.providers.tokens import GoogleTokens, MicrosoftTokens
+from fetcher.providers.tokens import GoogleTokens, MicrosoftTokens, Rotation, TokenKeeper
 from fetcher.settings import FetcherSettings
 
 
@@ -28,6 +28,7 @@ class ProviderFactory:
     settings: FetcherSettings
     secrets: PasswordReader
     project_quota: ProjectQuota | None = None
+    rotated_tokens: TokenKeeper | None = None
     _mailbox_quotas: dict[str, MailboxQuota] = field(default_factory=dict)
 
     def mailbox_quota(self, account: AccountConfigured) -> MailboxQuota:
@@ -65,6 +66,7 @@ class ProviderFactory:
             s.microsoft_authority,
             account.oauth.scopes,
             s.provider_ca_file,
+            Rotation(account.account_id, self.rotated_tokens) if self.rotated_tokens else None,
         )
 
     @asynccontextmanager

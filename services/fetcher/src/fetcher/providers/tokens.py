@@ -9,7 +9,8 @@ its sync stops, with no retries and no dead letters.
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import google.auth.exceptions
 import msal
@@ -73,8 +74,28 @@ class GoogleTokens:
             raise SyncProblem(ProblemKind.CONNECTION, "Google", repr(error)) from error
 
 
+class TokenKeeper(Protocol):
+    """Where an account's rotated refresh tokens are kept (``adapters.oauth_tokens``)."""
+
+    async def newest(self, account_id: str, consent: SecretStr) -> SecretStr: ...
+
+    async def keep(self, account_id: str, consent: SecretStr, newest: SecretStr) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """Which account's tokens rotate, and where the newest one is kept."""
+
+    account_id: str
+    keeper: TokenKeeper
+
+
 class MicrosoftTokens:
-    """Microsoft identity platform access tokens, refreshed with msal."""
+    """Microsoft identity platform access tokens, refreshed with msal.
+
+    Microsoft rotates refresh tokens: with a ``rotation``, the newest one is kept across
+    jobs and restarts, and used from then on (the consent's own token expires in time).
+    """
 
     def __init__(
         self,
@@ -84,8 +105,12 @@ class MicrosoftTokens:
         authority: str,
         scopes: Sequence[str] = (),
         ca_file: str | None = None,
+        rotation: Rotation | None = None,
     ) -> None:
+        self._consent = refresh_token
         self._refresh_token = refresh_token
+        self._rotation = rotation
+        self._loaded = rotation is None
         self._client_id = client_id
         self._client_secret = client_secret
         self._authority = authority
@@ -147,6 +172,10 @@ class MicrosoftTokens:
         return result
 
     async def _refresh(self) -> None:
+        if not self._loaded and self._rotation is not None:
+            rotation = self._rotation
+            self._refresh_token = await rotation.keeper.newest(rotation.account_id, self._consent)
+            self._loaded = True
         try:
             result = await asyncio.to_thread(self._redeem)
         except OSError as error:
@@ -154,8 +183,13 @@ class MicrosoftTokens:
         if "access_token" in result:
             self._token = str(result["access_token"])
             self._expires_at = time.monotonic() + float(result.get("expires_in", 3600))
-            if result.get("refresh_token"):  # Microsoft rotates refresh tokens
-                self._refresh_token = SecretStr(str(result["refresh_token"]))
+            rotated = str(result.get("refresh_token") or "")
+            if rotated and rotated != self._refresh_token.get_secret_value():
+                self._refresh_token = SecretStr(rotated)
+                if self._rotation is not None:
+                    await self._rotation.keeper.keep(
+                        self._rotation.account_id, self._consent, self._refresh_token
+                    )
             return
         code = str(result.get("error", ""))
         kind = ProblemKind.CONSENT if code in _REAUTHORISE else ProblemKind.PROTOCOL
