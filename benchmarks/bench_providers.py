@@ -1,7 +1,9 @@
 """First import of a Gmail and a Graph mailbox at the providers' own limits, on emulators.
 
 The fetcher's API mail job runs in this process against real Kafka and FerretDB, and
-against the emulators in tests/emulators set to the providers' published limits:
+against the emulators in tests/emulators, each in a process of its own
+(``tests.emulators.serve``: on a thread of this process the emulator shared the
+interpreter lock with the fetcher), set to the providers' published limits:
 
 - Gmail: 15,000 quota units per user per minute, messages.get 5 units, so the ceiling is
   3,000 messages a minute. The window is scaled (``BENCH_QUOTA_WINDOW_S``, default 6 s
@@ -21,9 +23,14 @@ answers the emulator had to give (the limiter aims for none).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +39,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, SecretStr
 from pymongo import AsyncMongoClient
 
-from benchmarks.run import BenchStack
+from benchmarks.run import ROOT, BenchStack
 from crm_runtime.bus import delete_topics, ensure_topics
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import TOPIC_PARTITIONS
@@ -44,35 +51,45 @@ from fetcher.adapters.quota import ProjectQuota
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
 from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
-from tests.emulators.gmail import GmailEmulator
-from tests.emulators.graph import GraphEmulator
-from tests.emulators.oauth import TokenAuthority
-from tests.emulators.server import EmulatorServer
+from tests.emulators.serve import CLIENT_ID, CLIENT_SECRET
 
-CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 OWNER = "owner@acme.test"
 GMAIL_UNITS_PER_MINUTE = 15_000
 GRAPH_REQUESTS_PER_10_MIN = 10_000
 
 
-def _raw(n: int) -> bytes:
-    return (
-        f"From: Client {n % 500} <client{n % 500}@customer{n % 50}.test>\r\n"
-        f"To: Owner <{OWNER}>\r\nSubject: Order {n}\r\n"
-        f"Message-ID: <bench-{n}-{time.time_ns()}@customer{n % 50}.test>\r\n"
-        f"Date: Tue, 05 Mar 2024 10:00:00 +0100\r\n\r\nHello, about order {n}.\r\n"
-    ).encode()
+@contextmanager
+def _emulator(
+    kind: str, *args: str
+) -> Iterator[tuple[dict[str, str], Callable[[], dict[str, int]]]]:
+    """An emulator process (``tests.emulators.serve``): what it printed once serving, and
+    a call that ends it and returns its counters."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tests.emulators.serve", kind, "--owner", OWNER, *args],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    commands, answers = process.stdin, process.stdout
+    if commands is None or answers is None:
+        raise RuntimeError("the emulator's pipes were not opened")
+    try:
+        line = answers.readline()
+        if not line:
+            raise RuntimeError(f"the {kind} emulator stopped before serving")
+        ready: dict[str, str] = json.loads(line)
 
+        def stats() -> dict[str, int]:
+            commands.write("stats\n")
+            commands.flush()
+            counters: dict[str, int] = json.loads(answers.readline())
+            return counters
 
-def _graph(n: int) -> dict[str, Any]:
-    client = {"emailAddress": {"name": f"Client {n}", "address": f"client{n % 500}@c.test"}}
-    return {
-        "internetMessageId": f"<bench-{n}-{time.time_ns()}@c.test>",
-        "subject": f"Order {n}",
-        "from": client,
-        "toRecipients": [{"emailAddress": {"address": OWNER}}],
-        "sentDateTime": "2024-03-05T10:00:00Z",
-    }
+        yield ready, stats
+    finally:
+        commands.close()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class _Timed:
@@ -136,11 +153,8 @@ async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
     count = int(os.environ.get("BENCH_GMAIL_MESSAGES", "20000"))
     window = float(os.environ.get("BENCH_QUOTA_WINDOW_S", "6"))
     units = round(GMAIL_UNITS_PER_MINUTE * window / 60)
-    authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
-    emulator = GmailEmulator(authority, quota_units=units, window_s=window)
-    for n in range(count):
-        emulator.deliver(OWNER, _raw(n))
-    with EmulatorServer(emulator) as server:
+    options = ["--messages", str(count), "--quota-units", str(units), "--window-s", str(window)]
+    with _emulator("gmail", *options) as (server, stats):
         tag = f"bg{time.time_ns() % 10**8}"
         settings = FetcherSettings(
             kafka_bootstrap=stack.kafka_bootstrap,
@@ -151,14 +165,15 @@ async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
             log_json=False,
             google_client_id=CLIENT_ID,
             google_client_secret=SecretStr(CLIENT_SECRET),
-            google_token_uri=f"{server.base_url}/token",
-            gmail_api_url=server.base_url,
+            google_token_uri=f"{server['base_url']}/token",
+            gmail_api_url=server["base_url"],
             gmail_user_quota_units=units,
             quota_window_s=window,
             max_messages_per_job=count,
         )
-        account = _account(settings, OAuthProvider.GOOGLE, authority.consent(OWNER))
+        account = _account(settings, OAuthProvider.GOOGLE, server["refresh_token"])
         times, started, jobs = await _import(stack, settings, account, project=True)
+        counters = stats()
     total, steady = _rates(times, started, window)
     ceiling = GMAIL_UNITS_PER_MINUTE // 5
     results |= {
@@ -168,7 +183,7 @@ async def _gmail(stack: BenchStack, results: dict[str, Any]) -> None:
         "gmail_per_min_overall": total,
         "gmail_per_min_steady": steady,
         "gmail_steady_of_ceiling": round(steady / ceiling, 3),
-        "gmail_throttled_answers": emulator.throttled,
+        "gmail_throttled_answers": counters["throttled"],
         "gmail_jobs": jobs,
     }
 
@@ -177,17 +192,13 @@ async def _graph_run(stack: BenchStack, results: dict[str, Any]) -> None:
     count = int(os.environ.get("BENCH_GRAPH_MESSAGES", "4000"))
     window = float(os.environ.get("BENCH_GRAPH_WINDOW_S", "60"))
     budget = round(GRAPH_REQUESTS_PER_10_MIN * window / 600)
-    authority = TokenAuthority(CLIENT_ID, CLIENT_SECRET)
-    emulator = GraphEmulator(authority, concurrency=4, budget=budget, window_s=window)
-    for n in range(count):
-        emulator.deliver(OWNER, "inbox", _graph(n))
     with tempfile.TemporaryDirectory() as folder:
         ca = trustme.CA()
         ca_file, cert = Path(folder, "ca.pem"), Path(folder, "cert.pem")
         ca.cert_pem.write_to_path(str(ca_file))
         ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
-        with EmulatorServer(emulator, certfile=str(cert), keyfile=str(cert)) as server:
-            emulator.base_url = server.base_url
+        options = ["--messages", str(count), "--budget", str(budget), "--window-s", str(window)]
+        with _emulator("graph", *options, "--cert", str(cert)) as (server, stats):
             tag = f"bm{time.time_ns() % 10**8}"
             settings = FetcherSettings(
                 kafka_bootstrap=stack.kafka_bootstrap,
@@ -198,15 +209,16 @@ async def _graph_run(stack: BenchStack, results: dict[str, Any]) -> None:
                 log_json=False,
                 microsoft_client_id=CLIENT_ID,
                 microsoft_client_secret=SecretStr(CLIENT_SECRET),
-                microsoft_authority=f"{server.base_url}/common",
-                graph_api_url=f"{server.base_url}/v1.0",
+                microsoft_authority=f"{server['base_url']}/common",
+                graph_api_url=f"{server['base_url']}/v1.0",
                 provider_ca_file=str(ca_file),
                 graph_mailbox_requests=budget,
                 graph_window_s=window,
                 max_messages_per_job=count,
             )
-            account = _account(settings, OAuthProvider.MICROSOFT, authority.consent(OWNER))
+            account = _account(settings, OAuthProvider.MICROSOFT, server["refresh_token"])
             times, started, jobs = await _import(stack, settings, account, project=False)
+            counters = stats()
     total, steady = _rates(times, started, window)
     ceiling = GRAPH_REQUESTS_PER_10_MIN // 10
     results |= {
@@ -216,8 +228,8 @@ async def _graph_run(stack: BenchStack, results: dict[str, Any]) -> None:
         "graph_per_min_overall": total,
         "graph_per_min_steady": steady,
         "graph_steady_of_ceiling": round(steady / ceiling, 3),
-        "graph_max_concurrent": emulator.mailbox(OWNER).max_active,
-        "graph_throttled_answers": emulator.throttled,
+        "graph_max_concurrent": counters["max_active"],
+        "graph_throttled_answers": counters["throttled"],
         "graph_jobs": jobs,
     }
 
