@@ -8,12 +8,14 @@ access token that cannot be renewed) resumes at the first item not yet published
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Protocol
 
 from crm_schemas.config import AccountConfigured
+from crm_schemas.mail import RawMessage
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.problems import SyncProblem
@@ -29,6 +31,9 @@ from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
 log = logging.getLogger(__name__)
+
+FETCH_AHEAD = 2
+"""Chunks fetched ahead of the one being published (each a batch request or a few)."""
 
 ProviderOpener = Callable[[AccountConfigured], AbstractAsyncContextManager[MailProvider]]
 
@@ -144,32 +149,41 @@ async def _publish_page(
 ) -> ProviderCursor:
     """Publish a page's items chunk by chunk; returns the cursor saved after it.
 
-    The next chunk is fetched while the current one is published and its cursor saved,
-    so the provider's quota, not this loop, sets the pace. The cursor still moves only
-    past chunks that are published: a crash repeats at most the chunk in flight.
+    ``FETCH_AHEAD`` chunks are fetched while the current one is published and its cursor
+    saved, so the provider's quota, not the round trip of one batch, sets the pace (the
+    limiters still pace every request). The cursor moves only past chunks that are
+    published, in order: a crash repeats at most the chunks in flight.
     """
     done = cursor.done
     size = provider.fetch_size
     chunks = [page.refs[o : o + size] for o in range(cursor.offset, len(page.refs), size)]
     topic = ports.topics.mail_raw
-    ahead = asyncio.create_task(provider.fetch(stream, chunks[0])) if chunks else None
+    pending = iter(chunks)
+    ahead: deque[asyncio.Task[list[RawMessage]]] = deque()
+
+    def fetch_next() -> None:
+        chunk = next(pending, None)
+        if chunk is not None:
+            ahead.append(asyncio.create_task(provider.fetch(stream, chunk)))
+
     offset = cursor.offset
     try:
-        for n, chunk in enumerate(chunks):
-            assert ahead is not None  # a task is started for every chunk
-            messages = await ahead
-            following = chunks[n + 1] if n + 1 < len(chunks) else None
-            ahead = asyncio.create_task(provider.fetch(stream, following)) if following else None
+        for _ in range(FETCH_AHEAD + 1):
+            fetch_next()
+        for chunk in chunks:
+            messages = await ahead.popleft()
+            fetch_next()
             await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
             result.published += len(messages)
             offset, done = offset + len(chunk), done + len(chunk)
             if offset < len(page.refs):
                 await ports.cursors.save(account.account_id, stream, cursor.at(offset, done))
     finally:
-        if ahead is not None and not ahead.done():
-            ahead.cancel()
+        for task in ahead:
+            task.cancel()
+        for task in ahead:
             with suppress(asyncio.CancelledError):
-                await ahead
+                await task
     after = page.cursor.at(0, done)
     await ports.cursors.save(account.account_id, stream, after)
     return after
