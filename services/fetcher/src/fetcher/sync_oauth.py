@@ -9,9 +9,10 @@ access token that cannot be renewed) resumes at the first item not yet published
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 from crm_schemas.config import AccountConfigured
@@ -21,7 +22,6 @@ from crm_schemas.topics import Topics
 from fetcher.domain.problems import SyncProblem
 from fetcher.ports import Publisher
 from fetcher.providers.base import (
-    ChangePage,
     CursorExpired,
     MailProvider,
     ProviderCursor,
@@ -116,74 +116,108 @@ async def _sync_stream(
     cursor = await ports.cursors.load(account.account_id, stream) or ProviderCursor()
     before = result.done
     while True:
-        if budget <= 0:
-            result.more = True
+        pages = _Pages(account, provider, stream, ports, result, budget, before, cursor)
+        budget = await pages.run()
+        if pages.expired is None:
             return budget
-        try:
-            page = await provider.changes(stream, cursor)
-        except CursorExpired as expired:
-            # Start over: downstream ids come from Message-IDs, so nothing is duplicated.
-            log.info(
-                "cursor expired: full resync",
-                extra={"account_id": account.account_id, "stream": stream, "error": str(expired)},
-            )
-            result.resyncs += 1
-            cursor = ProviderCursor()
-            await ports.cursors.save(account.account_id, stream, cursor)
-            continue
-        cursor = await _publish_page(account, provider, stream, ports, cursor, page, result)
-        budget -= len(page.refs)
-        result.done = before + cursor.done  # every stream's items, this one's so far
-        if not page.more:
-            return budget
+        # Start over: downstream ids come from Message-IDs, so nothing is duplicated.
+        log.info(
+            "cursor expired: full resync",
+            extra={"account_id": account.account_id, "stream": stream, "error": str(pages.expired)},
+        )
+        result.resyncs += 1
+        cursor = ProviderCursor()
+        await ports.cursors.save(account.account_id, stream, cursor)
 
 
-async def _publish_page(
-    account: AccountConfigured,
-    provider: MailProvider,
-    stream: str,
-    ports: OAuthMailPorts,
-    cursor: ProviderCursor,
-    page: ChangePage,
-    result: OAuthJobResult,
-) -> ProviderCursor:
-    """Publish a page's items chunk by chunk; returns the cursor saved after it.
+@dataclass(slots=True)
+class _Step:
+    """A chunk of a listed page, and the cursor to save once it is published (a page with
+    no items is a step without refs)."""
 
-    ``FETCH_AHEAD`` chunks are fetched while the current one is published and its cursor
-    saved, so the provider's quota, not the round trip of one batch, sets the pace (the
-    limiters still pace every request). The cursor moves only past chunks that are
-    published, in order: a crash repeats at most the chunks in flight.
+    refs: Sequence[str]
+    after: ProviderCursor
+    fetch: "asyncio.Task[list[RawMessage]] | None" = None
+
+
+class _Pages:
+    """One stream's pages, listed, fetched and published as one pipeline.
+
+    ``FETCH_AHEAD`` chunks are fetched while the current one is published, across page
+    boundaries: the next page is listed while the last chunks of this one are in flight,
+    so the provider's quota, not round trips, sets the pace (the limiters pace every
+    request). Chunks are published in order and the cursor saved after each, so it only
+    ever moves past published items: a crash repeats at most the chunks in flight.
     """
-    done = cursor.done
-    size = provider.fetch_size
-    chunks = [page.refs[o : o + size] for o in range(cursor.offset, len(page.refs), size)]
-    topic = ports.topics.mail_raw
-    pending = iter(chunks)
-    ahead: deque[asyncio.Task[list[RawMessage]]] = deque()
 
-    def fetch_next() -> None:
-        chunk = next(pending, None)
-        if chunk is not None:
-            ahead.append(asyncio.create_task(provider.fetch(stream, chunk)))
+    def __init__(
+        self,
+        account: AccountConfigured,
+        provider: MailProvider,
+        stream: str,
+        ports: OAuthMailPorts,
+        result: OAuthJobResult,
+        budget: int,
+        before: int,
+        cursor: ProviderCursor,
+    ) -> None:
+        self._account, self._provider, self._stream = account, provider, stream
+        self._ports, self._result, self._before = ports, result, before
+        self.budget = budget
+        self._listing: ProviderCursor | None = cursor  # None: nothing more to list
+        self._steps: deque[_Step] = deque()
+        self.expired: CursorExpired | None = None
 
-    offset = cursor.offset
-    try:
-        for _ in range(FETCH_AHEAD + 1):
-            fetch_next()
-        for chunk in chunks:
-            messages = await ahead.popleft()
-            fetch_next()
-            await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
-            result.published += len(messages)
+    async def run(self) -> int:
+        """Publish every page up to the budget; the budget left."""
+        topic = self._ports.topics.mail_raw
+        try:
+            while True:
+                while self._listing is not None and len(self._steps) <= FETCH_AHEAD:
+                    await self._list(self._listing)
+                for step in islice(self._steps, FETCH_AHEAD + 1):
+                    if step.fetch is None and step.refs:
+                        step.fetch = asyncio.create_task(
+                            self._provider.fetch(self._stream, step.refs)
+                        )
+                if not self._steps:
+                    return self.budget
+                step = self._steps.popleft()
+                messages = await step.fetch if step.fetch is not None else []
+                await asyncio.gather(*(self._ports.publish(topic, m.item_id, m) for m in messages))
+                self._result.published += len(messages)
+                await self._ports.cursors.save(self._account.account_id, self._stream, step.after)
+                self._result.done = self._before + step.after.done  # every stream's so far
+        finally:
+            pending = [s.fetch for s in self._steps if s.fetch is not None]
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    async def _list(self, cursor: ProviderCursor) -> None:
+        """List the page at ``cursor`` into steps; the next page's cursor, if any."""
+        if self.budget <= 0:
+            self._result.more = True
+            self._listing = None
+            return
+        try:
+            page = await self._provider.changes(self._stream, cursor)
+        except CursorExpired as expired:
+            self.expired, self._listing = expired, None  # after what is queued is published
+            return
+        offset, done = cursor.offset, cursor.done
+        size = self._provider.fetch_size
+        following = page.cursor
+        while offset < len(page.refs):
+            chunk = page.refs[offset : offset + size]
             offset, done = offset + len(chunk), done + len(chunk)
-            if offset < len(page.refs):
-                await ports.cursors.save(account.account_id, stream, cursor.at(offset, done))
-    finally:
-        for task in ahead:
-            task.cancel()
-        for task in ahead:
-            with suppress(asyncio.CancelledError):
-                await task
-    after = page.cursor.at(0, done)
-    await ports.cursors.save(account.account_id, stream, after)
-    return after
+            last = offset >= len(page.refs)
+            self._steps.append(
+                _Step(chunk, following.at(0, done) if last else cursor.at(offset, done))
+            )
+        if not page.refs[cursor.offset :]:
+            self._steps.append(_Step((), following.at(0, done)))
+        self.budget -= len(page.refs)
+        self._listing = following.at(0, done) if page.more else None

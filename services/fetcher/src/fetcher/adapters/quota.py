@@ -31,9 +31,10 @@ class MailboxQuota:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        # Units are counted here when sent and at the provider when they arrive; a window
-        # 2% longer keeps the two counts from disagreeing at the window's edge.
-        self._window = SlidingWindow(limit, window_s * 1.02)
+        # Units are counted here when sent and at the provider when they arrive, and
+        # requests in flight together may arrive in another order: a window 2% (and at
+        # least 50 ms) longer keeps the two counts from disagreeing at the window's edge.
+        self._window = SlidingWindow(limit, window_s + max(window_s * 0.02, 0.05))
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
