@@ -29,3 +29,25 @@ def test_a_request_larger_than_the_whole_window_is_refused():
 def test_fixed_windows_start_on_their_boundary():
     assert window_start(125.5, 60) == 120
     assert window_start(59.9, 60) == 0
+
+
+async def test_a_batch_takes_what_fits_instead_of_leaving_a_small_spending_s_room_unused():
+    from fetcher.adapters.quota import MailboxQuota
+
+    clock = {"now": 0.0}
+
+    async def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    quota = MailboxQuota(1500, 6.0, clock=lambda: clock["now"], sleep=sleep)
+    for _ in range(6):  # a full window of 50-message batches at 5 units each, 1 s apart
+        assert await quota.acquire_some(5, 50) == 50
+        clock["now"] += 1.0
+    await quota.acquire(5)  # a list call: waits for the first batch's units to leave
+    first_leaves = clock["now"]
+    assert first_leaves == pytest.approx(6.12)  # the first batch's units leave
+    # 245 units are free: 49 messages go now, not a whole batch at the next expiry.
+    assert await quota.acquire_some(5, 50) == 49
+    assert clock["now"] == first_leaves
+    assert await quota.acquire_some(5, 1) == 1  # and the last one as soon as it fits
+    assert clock["now"] > first_leaves

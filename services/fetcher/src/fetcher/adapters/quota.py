@@ -46,6 +46,21 @@ class MailboxQuota:
                 await self._sleep(wait)
             self._window.spend(units, self._clock())
 
+    async def acquire_some(self, unit: int, wanted: int) -> int:
+        """Spend ``unit`` units for each of as many of ``wanted`` items as fit now, at
+        least one (waiting until one fits); how many.
+
+        A batch that waited for a whole batch's units would leave the room a smaller
+        request took (a list call's 5 units) unused until the next spending expires: a
+        tenth of Gmail's quota, measured. Taking what fits keeps the window full.
+        """
+        async with self._lock:
+            while (wait := self._window.wait_for(unit, self._clock())) > 0:
+                await self._sleep(wait)
+            count = max(1, min(wanted, self._window.room(self._clock()) // unit))
+            self._window.spend(count * unit, self._clock())
+            return count
+
 
 class ProjectQuota:
     """A per-project quota per fixed window, shared by every replica through MongoDB.
@@ -95,6 +110,12 @@ class ProjectQuota:
                     return
                 if not await self._buy_ticket(window):
                     await self._sleep(max(window + self._window_s - now, 0.01))
+
+    async def acquire_some(self, unit: int, wanted: int) -> int:
+        """Spend the units of all ``wanted`` items (a project's tickets are bought as
+        needed); how many: all of them."""
+        await self.acquire(unit * wanted)
+        return wanted
 
     async def _buy_ticket(self, window: int) -> bool:
         """Own the next free ticket of the window; False when the window is sold out."""

@@ -43,6 +43,11 @@ class SlidingWindow:
         self._spent.append((now, units))
         self._total += units
 
+    def room(self, now: float) -> int:
+        """Units that may be spent at ``now`` without waiting."""
+        self._expire(now)
+        return self.limit - self._total
+
     @property
     def spent(self) -> int:
         """Units in the window as of the last call."""

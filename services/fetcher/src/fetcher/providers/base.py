@@ -71,6 +71,10 @@ class Quota(Protocol):
 
     async def acquire(self, units: int) -> None: ...
 
+    async def acquire_some(self, unit: int, wanted: int) -> int:
+        """Spend ``unit`` units for as many of ``wanted`` items as fit (at least one)."""
+        ...
+
 
 class MailProvider(Protocol):
     """A mailbox read through a provider's API."""

@@ -88,6 +88,13 @@ class GmailMail:
         for quota in self._quotas:
             await quota.acquire(units)
 
+    async def _spend_some(self, unit: int, wanted: int) -> int:
+        """Units for as many of ``wanted`` requests as every quota has room for."""
+        count = wanted
+        for quota in self._quotas:
+            count = await quota.acquire_some(unit, count)
+        return count
+
     async def _get(self, path: str, units: int, **params: Any) -> dict[str, Any]:
         await self._spend(units)
         url = f"{self._base}/gmail/v1/users/me/{path}"
@@ -154,8 +161,13 @@ class GmailMail:
         async for attempt in self._api.policy.retrying():
             with attempt:
                 pending = [i for i in ids if i not in got]
-                await self._spend(GMAIL_UNITS["messages.get"] * len(pending))
-                wait = await self._batch_once(pending, got)
+                wait: float | None = None
+                while pending:  # as many as the quota has room for, part after part
+                    count = await self._spend_some(GMAIL_UNITS["messages.get"], len(pending))
+                    part, pending = pending[:count], pending[count:]
+                    wait = await self._batch_once(part, got)
+                    if any(i not in got for i in part):
+                        break  # throttled: the rest waits for the next attempt
                 if any(i not in got for i in ids):
                     raise RateLimited(wait)
 
