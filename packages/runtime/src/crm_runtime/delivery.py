@@ -208,6 +208,13 @@ class _Delivery:
         await publish(self._broker, self._settings.topics.dead_letter, key or "", letter)
 
 
+REBALANCE_TIMEOUT_MS = 120_000
+"""How long the group waits for a member busy with a batch to rejoin a rebalance. It is
+10 s (the session timeout) by default: a member whose batch took longer was dropped,
+and its rejoining started the next rebalance, so groups kept rebalancing under load.
+A dead member is still noticed after the 10 s session timeout."""
+
+
 def subscribe(
     broker: KafkaBroker,
     settings: ServiceSettings,
@@ -238,6 +245,7 @@ def subscribe(
             group_id=group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
+            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
             title=title,
             description=handler.__doc__,
         )
@@ -255,6 +263,7 @@ def subscribe(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
         title=title,
         description=handler.__doc__,
     )
