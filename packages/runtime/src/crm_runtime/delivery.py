@@ -210,9 +210,10 @@ class _Delivery:
 
 REBALANCE_TIMEOUT_MS = 120_000
 """How long the group waits for a member busy with a batch to rejoin a rebalance. It is
-10 s (the session timeout) by default: a member whose batch took longer was dropped,
-and its rejoining started the next rebalance, so groups kept rebalancing under load.
-A dead member is still noticed after the 10 s session timeout."""
+10 s (the session timeout) by default, so a member whose batch takes longer can be
+dropped, and its rejoining starts the next rebalance: under load on CI, groups were seen
+rebalancing for minutes ("Heartbeat failed ... because it is rebalancing") while nothing
+was consumed. A dead member is still noticed after the 10 s session timeout."""
 
 
 def subscribe(
