@@ -208,14 +208,6 @@ class _Delivery:
         await publish(self._broker, self._settings.topics.dead_letter, key or "", letter)
 
 
-REBALANCE_TIMEOUT_MS = 120_000
-"""How long the group waits for a member busy with a batch to rejoin a rebalance. It is
-10 s (the session timeout) by default, so a member whose batch takes longer can be
-dropped, and its rejoining starts the next rebalance: under load on CI, groups were seen
-rebalancing for minutes ("Heartbeat failed ... because it is rebalancing") while nothing
-was consumed. A dead member is still noticed after the 10 s session timeout."""
-
-
 def subscribe(
     broker: KafkaBroker,
     settings: ServiceSettings,
@@ -246,7 +238,6 @@ def subscribe(
             group_id=group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
             title=title,
             description=handler.__doc__,
         )
@@ -264,7 +255,6 @@ def subscribe(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
         title=title,
         description=handler.__doc__,
     )
