@@ -86,3 +86,19 @@ def test_a_tld_missing_from_the_suffix_list_is_its_own_public_suffix() -> None:
     assert registrable_domain("mail.client.test") == "client.test"
     assert company_domain("jane@mail.client.test") == "client.test"
     assert registrable_domain("localhost") is None
+
+
+def test_only_an_auto_created_name_made_from_the_address_is_replaced() -> None:
+    from crm_schemas.records import PersonUpserted
+    from enricher.rules.names import better_name
+
+    auto = PersonUpserted(
+        person_id="p", workspace_id="w", name="Jane", emails=("jane@c.test",),
+        name_from_address=True,
+    )  # fmt: skip
+    assert better_name(auto, "Doe, Jane") == "Jane Doe"
+    assert better_name(auto, None) is None
+    assert better_name(auto, "jane@c.test") is None
+    assert better_name(auto.model_copy(update={"name_from_address": False}), "Jane Doe") is None
+    assert better_name(auto.model_copy(update={"created_by": "api"}), "Jane Doe") is None
+    assert better_name(auto.model_copy(update={"merged_into": "q"}), "Jane Doe") is None

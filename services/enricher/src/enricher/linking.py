@@ -26,7 +26,7 @@ from enricher.rules.companies import (
     workspace_personal_domains,
 )
 from enricher.rules.creation import may_become_person, role_local_parts
-from enricher.rules.names import name_in_header, person_name_from_header
+from enricher.rules.names import better_name, name_in_header, person_name_from_header
 
 Record = PersonUpserted | CompanyUpserted
 
@@ -103,10 +103,8 @@ def _plan(item: ToLink, known: _Known) -> None:
 
 def _rename(person: PersonUpserted, p: Participant, known: _Known) -> None:
     """Give an auto-created person named from their address the display name seen now."""
-    if not person.name_from_address or person.created_by != "auto" or person.merged_into:
-        return
-    name = name_in_header(p.name)
-    if not name:
+    name = better_name(person, p.name)
+    if name is None:
         return
     # Later than the stored version (Mongo keeps milliseconds), so every copy takes it.
     version = max(utcnow(), person.updated_at + timedelta(milliseconds=1))

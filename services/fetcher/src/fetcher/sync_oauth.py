@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
 
@@ -85,7 +85,7 @@ async def run_oauth_mail_job(account: AccountConfigured, ports: OAuthMailPorts) 
         async with ports.open_provider(account) as provider:
             budget = ports.settings.max_messages_per_job
             for stream in provider.streams():
-                budget = await _sync_stream(account, provider, stream, ports, result, budget)
+                budget = await _Stream(account, provider, stream, ports, result).sync(budget)
     except SyncProblem as problem:
         log.warning(
             "account unreachable",
@@ -105,31 +105,6 @@ async def run_oauth_mail_job(account: AccountConfigured, ports: OAuthMailPorts) 
     return result
 
 
-async def _sync_stream(
-    account: AccountConfigured,
-    provider: MailProvider,
-    stream: str,
-    ports: OAuthMailPorts,
-    result: OAuthJobResult,
-    budget: int,
-) -> int:
-    cursor = await ports.cursors.load(account.account_id, stream) or ProviderCursor()
-    before = result.done
-    while True:
-        pages = _Pages(account, provider, stream, ports, result, budget, before, cursor)
-        budget = await pages.run()
-        if pages.expired is None:
-            return budget
-        # Start over: downstream ids come from Message-IDs, so nothing is duplicated.
-        log.info(
-            "cursor expired: full resync",
-            extra={"account_id": account.account_id, "stream": stream, "error": str(pages.expired)},
-        )
-        result.resyncs += 1
-        cursor = ProviderCursor()
-        await ports.cursors.save(account.account_id, stream, cursor)
-
-
 @dataclass(slots=True)
 class _Step:
     """A chunk of a listed page, and the cursor to save once it is published (a page with
@@ -140,7 +115,8 @@ class _Step:
     fetch: "asyncio.Task[list[RawMessage]] | None" = None
 
 
-class _Pages:
+@dataclass(slots=True)
+class _Stream:
     """One stream's pages, listed, fetched and published as one pipeline.
 
     ``FETCH_AHEAD`` chunks are fetched while the current one is published, across page
@@ -150,26 +126,43 @@ class _Pages:
     ever moves past published items: a crash repeats at most the chunks in flight.
     """
 
-    def __init__(
-        self,
-        account: AccountConfigured,
-        provider: MailProvider,
-        stream: str,
-        ports: OAuthMailPorts,
-        result: OAuthJobResult,
-        budget: int,
-        before: int,
-        cursor: ProviderCursor,
-    ) -> None:
-        self._account, self._provider, self._stream = account, provider, stream
-        self._ports, self._result, self._before = ports, result, before
-        self.budget = budget
-        self._listing: ProviderCursor | None = cursor  # None: nothing more to list
-        self._steps: deque[_Step] = deque()
-        self.expired: CursorExpired | None = None
+    _account: AccountConfigured
+    _provider: MailProvider
+    _stream: str
+    _ports: OAuthMailPorts
+    _result: OAuthJobResult
+    budget: int = 0
+    _before: int = 0
+    _listing: ProviderCursor | None = None  # None: nothing more to list
+    _steps: deque[_Step] = field(default_factory=deque)
+    _expired: CursorExpired | None = None
 
-    async def run(self) -> int:
-        """Publish every page up to the budget; the budget left."""
+    async def sync(self, budget: int) -> int:
+        """Import the stream from its saved cursor, up to ``budget`` items; what is left.
+        An expired cursor starts the stream over once what was queued is published."""
+        account_id = self._account.account_id
+        cursor = await self._ports.cursors.load(account_id, self._stream) or ProviderCursor()
+        self.budget, self._before = budget, self._result.done
+        while True:
+            self._listing, self._expired = cursor, None
+            await self.run()
+            if self._expired is None:
+                return self.budget
+            # Start over: downstream ids come from Message-IDs, so nothing is duplicated.
+            log.info(
+                "cursor expired: full resync",
+                extra={
+                    "account_id": account_id,
+                    "stream": self._stream,
+                    "error": str(self._expired),
+                },
+            )
+            self._result.resyncs += 1
+            cursor = ProviderCursor()
+            await self._ports.cursors.save(account_id, self._stream, cursor)
+
+    async def run(self) -> None:
+        """Publish every page from ``_listing`` on, up to the budget."""
         topic = self._ports.topics.mail_raw
         try:
             while True:
@@ -181,7 +174,7 @@ class _Pages:
                             self._provider.fetch(self._stream, step.refs)
                         )
                 if not self._steps:
-                    return self.budget
+                    return
                 step = self._steps.popleft()
                 messages = await step.fetch if step.fetch is not None else []
                 await asyncio.gather(*(self._ports.publish(topic, m.item_id, m) for m in messages))
@@ -205,7 +198,7 @@ class _Pages:
         try:
             page = await self._provider.changes(self._stream, cursor)
         except CursorExpired as expired:
-            self.expired, self._listing = expired, None  # after what is queued is published
+            self._expired, self._listing = expired, None  # after what is queued is published
             return
         offset, done = cursor.offset, cursor.done
         size = self._provider.fetch_size

@@ -4,6 +4,8 @@ import re
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
+from crm_schemas.records import PersonUpserted
+
 _VIA = re.compile(r"\s+via\s+.+$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[._\-+]+")
 _DIGITS = re.compile(r"\d+")
@@ -54,3 +56,12 @@ def name_from_local_part(email: str) -> str:
     local = email.partition("@")[0].partition("+")[0]
     words = _SEPARATORS.sub(" ", _DIGITS.sub(" ", local)).split()
     return " ".join(w.capitalize() for w in words) or local
+
+
+def better_name(person: PersonUpserted, display_name: str | None) -> str | None:
+    """The name to give an existing person seen now as ``display_name``, or None to keep
+    theirs: only an auto-created person named from the address (for want of a display
+    name) takes the first display name seen; a name given by hand is never replaced."""
+    if not person.name_from_address or person.created_by != "auto" or person.merged_into:
+        return None
+    return name_in_header(display_name) or None
