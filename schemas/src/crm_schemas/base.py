@@ -6,8 +6,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, for timestamps on events."""
-    return datetime.now(UTC)
+    """Now, in UTC, to the millisecond, for timestamps on events.
+
+    Milliseconds because that is what a stored BSON date keeps: a version stamped with
+    microseconds would read back older than itself, and every only-if-newer write would
+    take a copy it already has (and could overwrite a newer one written meanwhile)."""
+    return to_milliseconds(datetime.now(UTC))
+
+
+def to_milliseconds(moment: datetime) -> datetime:
+    """``moment`` cut to the millisecond, the precision of a stored BSON date."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class Event(BaseModel):

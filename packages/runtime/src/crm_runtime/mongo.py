@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient, UpdateOne, monitoring
@@ -9,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_runtime.settings import ServiceSettings
+from crm_schemas.base import to_milliseconds
 
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -59,12 +61,17 @@ async def upsert_if_newer(
     """Store ``doc`` unless a copy at least as new is already there. True when stored.
 
     Reads and writes by ``_id`` only (FerretDB 1.x scans the collection for any other
-    filter). Safe because each id has one writer at a time: the topics that feed these
-    writes are keyed by the same id, so one consumer owns it.
+    filter, so the check cannot be part of the write's filter). Safe because each id has
+    one writer at a time: the topics that feed these writes are keyed by the same id, so
+    one consumer owns it. Where a service also writes a copy itself before publishing it
+    (the records API), its own event then finds that copy, exactly as new, and skips it.
     """
+    version = doc[version_field]
+    if isinstance(version, datetime):  # compared as stored: BSON dates keep milliseconds
+        version = to_milliseconds(version)
     existing = await collection.find_one({"_id": doc_id}, {version_field: 1})
     stored_version = existing.get(version_field) if existing is not None else None
-    if stored_version is not None and stored_version >= doc[version_field]:
+    if stored_version is not None and stored_version >= version:
         return False
     try:
         await collection.replace_one({"_id": doc_id}, doc | {"_id": doc_id}, upsert=True)
