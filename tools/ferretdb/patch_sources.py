@@ -1,5 +1,6 @@
-"""Two patches to FerretDB 1.24.2's SQLite backend, applied to its vendored source by
-``scripts/stack.sh install`` before the build (docs/adr/0012).
+"""Three patches to FerretDB 1.24.2 (two to its SQLite backend, one to its handler),
+applied to its vendored source by ``scripts/stack.sh install`` before the build
+(docs/adr/0012).
 
 1. ``_id`` index used. Every collection's unique index is ``_ferretdb_sjson->"_id"``, but
    filters, updates and deletes by ``_id`` are written ``_ferretdb_sjson->'$._id'``.
@@ -55,6 +56,36 @@ QUERY_FILTER = (
 	q += whereClause""",
 )
 
+UPDATE_RELEASES_READ = (
+    "github.com/FerretDB/FerretDB/internal/handler/msg_update.go",
+    """		closer := iterator.NewMultiCloser()
+		defer closer.Close()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		if err != nil {""",
+    """		closer := iterator.NewMultiCloser()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		closer.Close() // this statement's read ends here, not when the whole command does
+		if err != nil {""",
+)
+
 ID_IN_HELPER = """
 
 // idInPushdown returns the placeholders and arguments of `_id IN (...)` for a filter
@@ -107,6 +138,7 @@ def main() -> None:
     vendor = Path(sys.argv[1])
     replace_once(vendor, *ID_COLUMN)
     replace_once(vendor, *QUERY_FILTER)
+    replace_once(vendor, *UPDATE_RELEASES_READ)
     collection = vendor / QUERY_FILTER[0]
     collection.write_text(collection.read_text(encoding="utf-8") + ID_IN_HELPER, "utf-8")
 

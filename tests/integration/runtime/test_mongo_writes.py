@@ -1,11 +1,13 @@
-"""Only-if-newer writes on the real FerretDB, whose dates keep milliseconds."""
+"""Writes the services rely on, on the real FerretDB: only-if-newer versions (its dates
+keep milliseconds) and bulks of updates."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_runtime.mongo import upsert_if_newer
@@ -45,3 +47,17 @@ async def test_a_stale_copy_never_replaces_a_newer_one(
     stored = await people.find_one({"_id": "p"})
     assert stored is not None
     assert stored["merged_into"] == "q"
+
+
+async def test_one_bulk_of_hundreds_of_updates_is_answered(
+    people: AsyncCollection[dict[str, Any]],
+) -> None:
+    """FerretDB 1.24.2 held every statement's read until the whole command ended, so the
+    100th update of one command waited forever for a connection (patched, docs/adr/0012)."""
+    await people.insert_many([{"_id": f"p{i}", "announced": False} for i in range(300)])
+    marks = [UpdateOne({"_id": f"p{i}"}, {"$set": {"announced": True}}) for i in range(300)]
+
+    result = await asyncio.wait_for(people.bulk_write(marks, ordered=False), timeout=60)
+
+    assert result.modified_count == 300
+    assert await people.count_documents({"announced": True}) == 300
