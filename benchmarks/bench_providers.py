@@ -35,16 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, SecretStr
 from pymongo import AsyncMongoClient
 
 from benchmarks.run import ROOT, BenchStack
-from crm_runtime.bus import delete_topics, ensure_topics
+from crm_runtime.bus import BulkPublisher, delete_topics, ensure_topics
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import TOPIC_PARTITIONS
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
@@ -95,7 +95,7 @@ def _emulator(
 class _Timed:
     """The Publisher port, recording when each message was durably published."""
 
-    def __init__(self, inner: BrokerPublisher) -> None:
+    def __init__(self, inner: KafkaPublisher) -> None:
         self._inner = inner
         self.times: list[float] = []
 
@@ -116,15 +116,14 @@ async def _import(
     stack: BenchStack, settings: FetcherSettings, account: AccountConfigured, project: bool
 ) -> tuple[list[float], float, int]:
     await ensure_topics(stack.kafka_bootstrap, settings.topics.all(), TOPIC_PARTITIONS)
-    broker = KafkaBroker(stack.kafka_bootstrap, acks="all", enable_idempotence=True)
-    await broker.connect()
+    bulk = BulkPublisher(settings, "bench-fetcher", TracerProvider())
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     db = mongo[settings.mongo_db]
     try:
         secrets = SealedPasswords(SecretBox(settings.secrets_key))
         quota = ProjectQuota(db, "google:bench", settings.google_project_quota_units, 60)
         factory = ProviderFactory(settings, secrets, quota if project else None)
-        publish = _Timed(BrokerPublisher(broker))
+        publish = _Timed(KafkaPublisher(bulk))
         ports = OAuthMailPorts(settings, factory.open_mail, MongoProviderCursorStore(db), publish)
         started = time.monotonic()
         jobs = 1
@@ -132,7 +131,7 @@ async def _import(
             jobs += 1
         return publish.times, started, jobs
     finally:
-        await broker.stop()
+        await bulk.close()
         await mongo.drop_database(settings.mongo_db)
         await mongo.close()
         await delete_topics(stack.kafka_bootstrap, settings.topic_prefix)

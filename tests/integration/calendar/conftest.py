@@ -9,9 +9,9 @@ import pytest
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import AccountConfigured, CalDavConnection, CalendarSettings
 from tests.integration.fetcher.conftest import (  # noqa: F401 - fixtures shared with the fetcher's tests
-    broker,
     calendar_ports,
     db,
+    publisher,
     settings,
     topics,
 )

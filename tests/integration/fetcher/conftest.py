@@ -11,9 +11,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_runtime.bus import ensure_topics
+from crm_runtime.bus import BulkPublisher, ensure_topics
 from crm_runtime.mongo import Document, connect
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import TOPIC_PARTITIONS
@@ -22,7 +23,7 @@ from fetcher.adapters.caldav_client import CalDavReader
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
 from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts
@@ -58,6 +59,14 @@ async def broker(settings: FetcherSettings, topics: None) -> AsyncIterator[Kafka
 
 
 @pytest.fixture
+async def publisher(settings: FetcherSettings, topics: None) -> AsyncIterator[KafkaPublisher]:
+    """The fetcher's publisher over the runtime's bulk producer, closed afterwards."""
+    bulk = BulkPublisher(settings, "fetcher-test", TracerProvider())
+    yield KafkaPublisher(bulk)
+    await bulk.close()
+
+
+@pytest.fixture
 async def db(settings: FetcherSettings) -> AsyncIterator[AsyncDatabase[Document]]:
     """The fetcher's database for this test, dropped afterwards."""
     client = connect(settings)
@@ -68,27 +77,27 @@ async def db(settings: FetcherSettings) -> AsyncIterator[AsyncDatabase[Document]
 
 @pytest.fixture
 def mail_ports(
-    settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> MailPorts:
     """The mail job wired to real Dovecot, Kafka and FerretDB."""
     return MailPorts(
         settings=settings,
         open_mailbox=partial(open_imap, timeout_s=10),
         cursors=MongoCursorStore(db),
-        publish=BrokerPublisher(broker),
+        publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
     )
 
 
 @pytest.fixture
 def calendar_ports(
-    settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> CalendarPorts:
     """The calendar job wired to real Radicale, Kafka and FerretDB."""
     return CalendarPorts(
         settings=settings,
         read_calendars=CalDavReader(10),
-        publish=BrokerPublisher(broker),
+        publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
         states=MongoCalendarStateStore(db),
     )

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -16,7 +15,7 @@ from crm_schemas.config import OAuthProvider
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.domain.problems import ProblemKind
@@ -99,19 +98,19 @@ def graph(authority, tls) -> Iterator[GraphEmulator]:  # noqa: F811
         yield emulator
 
 
-def ports_for(settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]):
+def ports_for(settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]):
     factory = ProviderFactory(settings, SealedPasswords(SecretBox(settings.secrets_key)))
     return OAuthCalendarPorts(
         settings=settings,
         open_provider=factory.open_calendar,
         cursors=MongoProviderCursorStore(db),
         states=MongoCalendarStateStore(db),
-        publish=BrokerPublisher(broker),
+        publish=publisher,
     )
 
 
 @pytest.fixture
-def google_ports(settings, google, broker, db) -> OAuthCalendarPorts:
+def google_ports(settings, google, publisher, db) -> OAuthCalendarPorts:
     _, base = google
     configured = settings.model_copy(
         update={
@@ -121,11 +120,11 @@ def google_ports(settings, google, broker, db) -> OAuthCalendarPorts:
             "gcal_api_url": base,
         }
     )
-    return ports_for(configured, broker, db)
+    return ports_for(configured, publisher, db)
 
 
 @pytest.fixture
-def graph_ports(settings, graph, tls, broker, db) -> OAuthCalendarPorts:  # noqa: F811
+def graph_ports(settings, graph, tls, publisher, db) -> OAuthCalendarPorts:  # noqa: F811
     configured = settings.model_copy(
         update={
             "microsoft_client_id": CLIENT_ID,
@@ -135,7 +134,7 @@ def graph_ports(settings, graph, tls, broker, db) -> OAuthCalendarPorts:  # noqa
             "provider_ca_file": tls[0],
         }
     )
-    return ports_for(configured, broker, db)
+    return ports_for(configured, publisher, db)
 
 
 async def calendar_raw(settings: FetcherSettings) -> list[RawEvent | RawEventRemoved]:

@@ -4,7 +4,6 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -13,7 +12,7 @@ from crm_runtime.secrets import SecretBox
 from crm_schemas.config import MailSettings, MailVisibility, OAuthProvider
 from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.sync import SyncRequested, SyncState, SyncStatusChanged
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
@@ -62,7 +61,7 @@ def gmail_settings(settings: FetcherSettings, gmail: tuple[GmailEmulator, str]) 
 
 
 def ports_for(
-    settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> OAuthMailPorts:
     secrets = SealedPasswords(SecretBox(settings.secrets_key))
     project = ProjectQuota(db, "google:test", settings.google_project_quota_units, 60)
@@ -71,15 +70,15 @@ def ports_for(
         settings=settings,
         open_provider=factory.open_mail,
         cursors=MongoProviderCursorStore(db),
-        publish=BrokerPublisher(broker),
+        publish=publisher,
     )
 
 
 @pytest.fixture
 def ports(
-    gmail_settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    gmail_settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> OAuthMailPorts:
-    return ports_for(gmail_settings, broker, db)
+    return ports_for(gmail_settings, publisher, db)
 
 
 async def published(settings: FetcherSettings) -> list[RawMessage]:
@@ -201,11 +200,11 @@ async def test_a_429_storm_is_ridden_out_with_nothing_lost_and_nothing_repeated(
 
 
 async def test_a_storm_longer_than_the_retries_stops_the_job_and_queues_its_continuation(
-    gmail, authority, gmail_settings, broker, db
+    gmail, authority, gmail_settings, publisher, db
 ):
     emulator, _ = gmail
     settings = gmail_settings.model_copy(update={"provider_attempts": 2, "gmail_batch_size": 20})
-    ports = ports_for(settings, broker, db)
+    ports = ports_for(settings, publisher, db)
     account = account_for(settings, authority)
     for n in range(100):
         emulator.deliver(OWNER, external_mail(n, "long"))
@@ -226,11 +225,11 @@ async def test_a_storm_longer_than_the_retries_stops_the_job_and_queues_its_cont
 
 
 async def test_a_mid_import_batch_throttle_resumes_at_the_next_unpublished_message(
-    gmail, authority, gmail_settings, broker, db
+    gmail, authority, gmail_settings, publisher, db
 ):
     emulator, _ = gmail
     settings = gmail_settings.model_copy(update={"provider_attempts": 2, "gmail_batch_size": 10})
-    ports = ports_for(settings, broker, db)
+    ports = ports_for(settings, publisher, db)
     account = account_for(settings, authority)
     for n in range(50):
         emulator.deliver(OWNER, external_mail(n, "mid"))

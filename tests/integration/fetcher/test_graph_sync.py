@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -15,7 +14,7 @@ from crm_runtime.secrets import SecretBox
 from crm_schemas.config import MailSettings, MailVisibility, OAuthProvider
 from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.sync import SyncRequested, SyncState, SyncStatusChanged
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.oauth_tokens import COLLECTION as ROTATED
 from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
@@ -78,22 +77,22 @@ def graph_settings(
 
 
 def ports_for(
-    settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> OAuthMailPorts:
     factory = ProviderFactory(settings, SealedPasswords(SecretBox(settings.secrets_key)))
     return OAuthMailPorts(
         settings=settings,
         open_provider=factory.open_mail,
         cursors=MongoProviderCursorStore(db),
-        publish=BrokerPublisher(broker),
+        publish=publisher,
     )
 
 
 @pytest.fixture
 def ports(
-    graph_settings: FetcherSettings, broker: KafkaBroker, db: AsyncDatabase[Document]
+    graph_settings: FetcherSettings, publisher: KafkaPublisher, db: AsyncDatabase[Document]
 ) -> OAuthMailPorts:
-    return ports_for(graph_settings, broker, db)
+    return ports_for(graph_settings, publisher, db)
 
 
 def account_for(settings: FetcherSettings, authority: TokenAuthority, mail=None):
@@ -243,7 +242,7 @@ async def test_full_visibility_reads_the_text_body(graph, authority, graph_setti
 
 
 async def test_a_rotated_refresh_token_is_kept_and_used_by_the_next_job(
-    graph, authority, graph_settings, broker, db
+    graph, authority, graph_settings, publisher, db
 ):
     authority.rotate_refresh_tokens = True  # and the token just used stops working
     graph.deliver(OWNER, "inbox", graph_message(0, "rotate"))
@@ -259,7 +258,7 @@ async def test_a_rotated_refresh_token_is_kept_and_used_by_the_next_job(
             settings=graph_settings,
             open_provider=factory.open_mail,
             cursors=MongoProviderCursorStore(db),
-            publish=BrokerPublisher(broker),
+            publish=publisher,
         )
 
     first = await run_oauth_mail_job(account, restarted())

@@ -59,7 +59,7 @@ def paced() -> Iterator[tuple[GmailEmulator, str, TokenAuthority]]:
 
 
 async def test_the_mailbox_limiter_keeps_an_import_inside_gmails_quota_without_a_429(
-    paced, settings: FetcherSettings, broker, db
+    paced, settings: FetcherSettings, publisher, db
 ):
     emulator, base, authority = paced
     for n in range(150):  # 750 units of messages.get alone: about two windows' worth
@@ -76,7 +76,7 @@ async def test_the_mailbox_limiter_keeps_an_import_inside_gmails_quota_without_a
             "max_messages_per_job": 5000,
         }
     )
-    result = await run(fast, authority, broker, db)
+    result = await run(fast, authority, publisher, db)
 
     assert result.failed is None
     assert emulator.throttled == 0
@@ -84,9 +84,9 @@ async def test_the_mailbox_limiter_keeps_an_import_inside_gmails_quota_without_a
     assert sum(u for _, u in emulator.mailbox(OWNER).units_log) >= 750
 
 
-async def run(settings, authority, broker, db):
+async def run(settings, authority, publisher, db):
     from fetcher.sync_oauth import run_oauth_mail_job
 
     return await run_oauth_mail_job(
-        account_for(settings, authority), ports_for(settings, broker, db)
+        account_for(settings, authority), ports_for(settings, publisher, db)
     )

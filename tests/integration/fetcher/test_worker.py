@@ -26,6 +26,7 @@ async def worker(settings: FetcherSettings, topics: None, db) -> AsyncIterator[R
     await runtime.broker.start()
     yield runtime
     await runtime.broker.stop()
+    await runtime.bulk.close()
     await runtime.mongo.close()
 
 

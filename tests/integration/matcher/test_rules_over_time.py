@@ -135,6 +135,7 @@ async def test_a_settings_change_applies_after_it_and_a_replay_applies_it_to_his
         assert after["matched"] == ["item-1"]
     finally:
         await live.broker.stop()
+        await live.bulk.close()
 
     # A replay: a fresh consumer group reads mail.raw from the start with today's rules.
     replay = await start(settings_for(isolated, f"{isolated['group_prefix']}-replay"))
@@ -147,6 +148,7 @@ async def test_a_settings_change_applies_after_it_and_a_replay_applies_it_to_his
         assert sorted(set(replayed["dropped"])) == ["item-1:blocked", "item-2:blocked"]
     finally:
         await replay.broker.stop()
+        await replay.bulk.close()
         await replay.mongo.drop_database(replay.settings.mongo_db)
         await replay.mongo.close()
         await live.mongo.close()

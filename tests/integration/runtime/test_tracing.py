@@ -8,7 +8,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from crm_runtime.bus import build_broker, ensure_topics, publish
+from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics, publish
 from crm_runtime.delivery import subscribe
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
@@ -39,9 +39,10 @@ async def two_services(
     }
     first = build_broker(settings, "first", providers["first"])
     second = build_broker(settings, "second", providers["second"])
+    forwarded = BulkPublisher(settings, "first", providers["first"])  # as the services do
 
     async def forward(hop: Hop) -> None:
-        await publish(first, second_topic, "k", Hop(n=hop.n + 1))
+        await forwarded.publish_all([(second_topic, "k", Hop(n=hop.n + 1))])
 
     async def finish(hop: Hop) -> None:
         done.append(hop.n)
@@ -64,6 +65,7 @@ async def two_services(
     await second.start()
     yield first_topic, done, batch
     await first.stop()
+    await forwarded.close()
     await second.stop()
 
 

@@ -10,6 +10,7 @@ from timeline_api.domain.timeline_index import (
     Key,
     address_key,
     apply,
+    apply_all,
     build_head,
     candidates,
     domain_key,
@@ -81,6 +82,33 @@ def test_building_a_head_at_once_equals_applying_entries_one_by_one() -> None:
         by_thread[thread_id] = max(at, by_thread.get(thread_id, at))
     newest = sorted(((at, tid) for tid, at in by_thread.items()), key=lambda e: e[0])
     assert build_head(newest, 50) == _fill(newest, 50)
+
+
+def test_a_polls_updates_at_once_equal_applying_them_one_by_one() -> None:
+    rng = random.Random(11)
+    head = _fill([(_at(n), f"old{n}") for n in range(60)], size=40)
+    clock = 60
+    updates = []
+    for _ in range(300):  # threads only get newer, as mail arrives
+        clock += rng.randrange(3)
+        updates.append((f"t{rng.randrange(80)}", _at(clock)))
+    one_by_one = head
+    for thread_id, at in updates:
+        one_by_one = apply(one_by_one, thread_id, at, 40)
+    assert apply_all(head, updates, 40) == one_by_one
+
+
+def test_a_head_updated_at_once_is_exact_above_its_boundary() -> None:
+    rng = random.Random(5)
+    head = _fill([(_at(rng.randrange(100)), f"t{n}") for n in range(30)], size=20)
+    latest = {thread_id: at for thread_id, at in head.entries.items()}
+    updates = [(f"t{rng.randrange(40)}", _at(rng.randrange(200))) for _ in range(100)]
+    for thread_id, at in updates:  # any order, even a thread moved back (a disconnection)
+        latest[thread_id] = at
+    after = apply_all(head, updates, 20)
+    above = {t: at for t, at in latest.items() if trusted((at, t), after.boundary)}
+    assert {t: at for t, at in after.entries.items() if trusted((at, t), after.boundary)} == above
+    assert len(after.entries) <= 20
 
 
 def test_pages_merge_heads_newest_first_without_duplicates_after_the_cursor() -> None:

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_runtime.bus import build_broker, ensure_topics
+from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import ManyHandler, subscribe
 from crm_runtime.logs import setup_logging
@@ -35,6 +35,7 @@ class Runtime:
     settings: ServiceSettings
     tracer: TracerProvider
     broker: KafkaBroker
+    bulk: BulkPublisher
     mongo: AsyncMongoClient[Document]
     config: ConfigStore
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -83,8 +84,10 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     setup_logging(name, settings.log_level, settings.log_json)
     tracer = build_tracer_provider(name, settings.otel_exporter, settings.otel_endpoint)
     broker = build_broker(settings, name, tracer)
+    bulk = BulkPublisher(settings, name, tracer)
     mongo = connect(settings)
-    return Runtime(name, settings, tracer, broker, mongo, ConfigStore(mongo[settings.mongo_db]))
+    config = ConfigStore(mongo[settings.mongo_db])
+    return Runtime(name, settings, tracer, broker, bulk, mongo, config)
 
 
 def follow_config(
@@ -117,6 +120,7 @@ def build_app(runtime: Runtime) -> FastStream:
 
     @app.after_shutdown
     async def close() -> None:
+        await runtime.bulk.close()
         await runtime.mongo.close()
         runtime.tracer.shutdown()
 

@@ -8,7 +8,7 @@ outputs published together. A batch that fails is handled again one item at a ti
 import asyncio
 from collections.abc import Iterable
 
-from crm_runtime.bus import Outgoing, publish_all
+from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -46,7 +46,7 @@ class Enricher:
         """
         pending = await self.records.unannounced(list(records)) if records else []
         topic = self._runtime.topics.records
-        await publish_all(self._runtime.broker, [(topic, i, records[i]) for i in pending])
+        await self._runtime.bulk.publish_all([(topic, i, records[i]) for i in pending])
         if pending:
             people = {i for i in pending if isinstance(records[i], PersonUpserted)}
             await self.records.mark_announced(pending, people)
@@ -85,7 +85,7 @@ class Enricher:
                 participants=participants,
             )
             outgoing.append((topic, matched.thread_id, record))
-        await publish_all(self._runtime.broker, outgoing)
+        await self._runtime.bulk.publish_all(outgoing)
 
     async def on_matched_message(self, matched: MatchedMessage) -> None:
         """One message, when its batch could not be handled at once."""
@@ -118,7 +118,7 @@ class Enricher:
                 participants=participants,
             )
             outgoing.append((topic, matched.event.item_id, record))
-        await publish_all(self._runtime.broker, outgoing)
+        await self._runtime.bulk.publish_all(outgoing)
 
     async def on_matched_event(self, matched: MatchedEvent | RawEventRemoved) -> None:
         """One meeting, when its batch could not be handled at once."""

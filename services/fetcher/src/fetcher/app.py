@@ -14,7 +14,7 @@ from fetcher.adapters.caldav_client import CalDavReader
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
 from fetcher.adapters.cursors import MongoCursorStore
 from fetcher.adapters.imap import open_imap
-from fetcher.adapters.kafka import BrokerPublisher
+from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
@@ -66,7 +66,7 @@ class SyncJobs:
 
 def sync_jobs(runtime: Runtime, settings: FetcherSettings, rotated: RotatedTokens) -> SyncJobs:
     """The sync jobs wired to the real IMAP, CalDAV, MongoDB and Kafka adapters."""
-    publisher = BrokerPublisher(runtime.broker)
+    publisher = KafkaPublisher(runtime.bulk)
     passwords = SealedPasswords(SecretBox(settings.secrets_key))
     mail = MailPorts(
         settings=settings,

@@ -9,7 +9,7 @@ fails is handled again one item at a time (``crm_runtime.delivery``).
 import asyncio
 from collections.abc import Iterable
 
-from crm_runtime.bus import Outgoing, publish_all
+from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
@@ -98,7 +98,7 @@ class Matcher:
             "mail": topics.mail_matched,
             "calendar": topics.calendar_matched,
         }
-        await publish_all(self._runtime.broker, [(names[t], k, e) for t, k, e in outgoing])
+        await self._runtime.bulk.publish_all([(names[t], k, e) for t, k, e in outgoing])
 
     async def on_raw_messages(self, messages: list[RawMessage]) -> None:
         """Drop the messages that must never be shared, link the others' participants and

@@ -56,6 +56,7 @@ async def _runtime(settings: TimelineSettings) -> AsyncIterator[Runtime]:
         yield runtime
     finally:
         await runtime.broker.stop()
+        await runtime.bulk.close()
         await runtime.mongo.close()
         runtime.tracer.shutdown()
 
@@ -188,7 +189,7 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
 async def index_timelines(settings: TimelineSettings) -> int:
     """Put every stored thread on the timeline index (a read model from before it existed)."""
     async with _runtime(settings) as runtime:
-        announce = Announce(runtime.broker, runtime.topics.timeline_index)
+        announce = Announce(runtime.bulk, runtime.topics.timeline_index)
         return await index_stored_threads(runtime.db, announce)
 
 

@@ -65,9 +65,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
             await store.create_indexes()
             await TimelineIndex(store.db).prepare()
             if settings.consume:
-                register_projection(
-                    runtime.broker, settings, store, app.state.directory, runtime.tracer
-                )
+                register_projection(runtime, store, app.state.directory)
                 await runtime.broker.start()
             else:
                 await runtime.broker.connect()  # the records API publishes
@@ -78,6 +76,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
             yield
         finally:
             await runtime.broker.stop()
+            await runtime.bulk.close()
             await runtime.mongo.close()
             runtime.tracer.shutdown()
 

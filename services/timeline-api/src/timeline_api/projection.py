@@ -4,14 +4,10 @@ Each handler is a few lines over the pure core; ``crm_runtime.delivery.subscribe
 delivery at least once (offsets committed after the write, failures dead-lettered).
 """
 
-import asyncio
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-from opentelemetry.trace import TracerProvider
-
-from crm_runtime.delivery import ManyHandler, subscribe
-from crm_runtime.settings import ServiceSettings
+from crm_runtime.delivery import ManyHandler
+from crm_runtime.service import Runtime
 from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, TimelineEvent
 from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.mail import TimelineMessage
@@ -29,18 +25,12 @@ from timeline_api.timeline_index import register_timeline_index
 GROUP = "timeline-api"
 
 
-def register_projection(
-    broker: KafkaBroker,
-    settings: ServiceSettings,
-    store: TimelineStore,
-    directory: Directory,
-    tracer_provider: TracerProvider | None = None,
-) -> None:
+def register_projection(runtime: Runtime, store: TimelineStore, directory: Directory) -> None:
     """Subscribe the projection's handlers, one consumer group per topic under ``GROUP``.
 
     Each consumes in batches: concurrent across keys, in order within a key.
     """
-    announce = register_timeline_index(broker, settings, store.db, tracer_provider)
+    announce = register_timeline_index(runtime, store.db)
 
     messages = MessageWrites(store)
 
@@ -49,7 +39,7 @@ def register_projection(
         its thread from the inputs kept for all its messages (so redelivery never counts
         twice); a whole poll in a few round trips."""
         summaries = await messages.store_messages([message_record(e) for e in events])
-        await asyncio.gather(*(announce(s) for s in summaries))  # to the timeline index
+        await announce(*summaries)  # to the timeline index
 
     async def project_message(event: TimelineMessage) -> None:
         """One message, when its batch could not be stored at once."""
@@ -96,7 +86,7 @@ def register_projection(
         if isinstance(event, AccountConfigured) and event.disconnected:
             await remove_account_items(store, event.account_id, announce)
 
-    topics = settings.topics
+    topics = runtime.topics
     routes: tuple[tuple[str, str, Any, Any, ManyHandler | None], ...] = (
         (topics.timeline_messages, "messages", TimelineMessage, project_message, project_messages),
         (topics.timeline_events, "events", TimelineCalendarItem, project_event, None),
@@ -106,14 +96,4 @@ def register_projection(
         (topics.config, "config", ConfigEvent, project_config, None),
     )
     for topic, name, contract, handler, many in routes:
-        subscribe(
-            broker,
-            settings,
-            topic=topic,
-            group=f"{GROUP}.{name}",
-            contract=contract,
-            handler=handler,
-            batch=True,
-            many=many,
-            tracer_provider=tracer_provider,
-        )
+        runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)

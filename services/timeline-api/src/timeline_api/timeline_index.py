@@ -8,20 +8,17 @@ tab reads the heads of a record's keys in one ``_id: {$in: ...}`` query, then th
 threads in another (docs/adr/0010, 0012).
 """
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from faststream.kafka import KafkaBroker
-from opentelemetry.trace import TracerProvider
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_runtime.bus import publish
-from crm_runtime.delivery import subscribe
+from crm_runtime.bus import BulkPublisher
 from crm_runtime.mongo import Document, find_by_ids
-from crm_runtime.settings import ServiceSettings
+from crm_runtime.service import Runtime
 from crm_schemas.base import utcnow
 from crm_schemas.timeline import ThreadIndexed
 from timeline_api.domain.model import ThreadSummary
@@ -29,7 +26,7 @@ from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import (
     HEAD_SIZE,
     Head,
-    apply,
+    apply_all,
     candidates,
     pack,
     thread_keys,
@@ -39,6 +36,7 @@ from timeline_api.domain.timeline_index import (
 from timeline_api.store import thread_from_doc
 
 GROUP = "timeline-api.index"
+ANNOUNCED_AT_ONCE = 500
 log = logging.getLogger(__name__)
 
 
@@ -99,11 +97,24 @@ class TimelineIndex:
 
     async def record(self, event: ThreadIndexed) -> None:
         """Set one thread's last activity in one head; a redelivery changes nothing."""
-        doc = await self.heads.find_one({"_id": event.key})
-        before = head_from(doc)
-        after = apply(before, event.thread_id, _truncated_ms(event.last_activity), self.head_size)
-        if after != before or doc is None:
-            await self.heads.replace_one({"_id": event.key}, head_doc(after), upsert=True)
+        await self.record_all([event])
+
+    async def record_all(self, events: Sequence[ThreadIndexed]) -> None:
+        """Set a poll's last activities: each head read once, changed in order, written
+        once (a company's domain key gets one entry per thread of a busy poll)."""
+        updates: dict[str, list[tuple[str, datetime]]] = {}
+        for event in events:
+            at = _truncated_ms(event.last_activity)
+            updates.setdefault(event.key, []).append((event.thread_id, at))
+        found = await find_by_ids(self.heads, list(updates))
+        writes = []
+        for key, changes in updates.items():
+            before = head_from(found.get(key))
+            after = apply_all(before, changes, self.head_size)
+            if after != before or key not in found:
+                writes.append(ReplaceOne({"_id": key}, head_doc(after), upsert=True))
+        if writes:
+            await self.heads.bulk_write(writes, ordered=False)
 
     async def threads(
         self,
@@ -158,53 +169,37 @@ def _as_indexed(
     return bool(doc.get("last_activity") == at)
 
 
-def register_timeline_index(
-    broker: KafkaBroker,
-    settings: ServiceSettings,
-    db: AsyncDatabase[Document],
-    tracer_provider: TracerProvider | None = None,
-) -> "Announce":
+def register_timeline_index(runtime: Runtime, db: AsyncDatabase[Document]) -> "Announce":
     """Consume the index topic into the heads; returns what the projection calls after it
     re-summarised a thread."""
     index = TimelineIndex(db)
-    subscribe(
-        broker,
-        settings,
-        topic=settings.topics.timeline_index,
-        group=GROUP,
-        contract=ThreadIndexed,
-        handler=index.record,
-        batch=True,
-        tracer_provider=tracer_provider,
-    )
-    return Announce(broker, settings.topics.timeline_index)
+    topic = runtime.topics.timeline_index
+    runtime.consume(topic, GROUP, ThreadIndexed, index.record, many=index.record_all)
+    return Announce(runtime.bulk, topic)
 
 
 class Announce:
-    """Publishes a thread's last activity under each of its index keys."""
+    """Publishes threads' last activities under each of their index keys, all at once."""
 
-    def __init__(self, broker: KafkaBroker, topic: str) -> None:
-        self._broker = broker
+    def __init__(self, bulk: BulkPublisher, topic: str) -> None:
+        self._bulk = bulk
         self._topic = topic
 
-    async def __call__(self, summary: ThreadSummary) -> None:
-        keys = thread_keys(
-            summary.workspace_id, summary.participant_emails, summary.company_domains
-        )
-        await asyncio.gather(
-            *(
-                publish(
-                    self._broker,
-                    self._topic,
-                    key,
-                    ThreadIndexed(
-                        key=key,
-                        workspace_id=summary.workspace_id,
-                        thread_id=summary.thread_id,
-                        last_activity=summary.last_activity,
-                    ),
-                )
-                for key in keys
+    async def __call__(self, *summaries: ThreadSummary) -> None:
+        await self._bulk.publish_all(
+            (
+                self._topic,
+                key,
+                ThreadIndexed(
+                    key=key,
+                    workspace_id=summary.workspace_id,
+                    thread_id=summary.thread_id,
+                    last_activity=summary.last_activity,
+                ),
+            )
+            for summary in summaries
+            for key in thread_keys(
+                summary.workspace_id, summary.participant_emails, summary.company_domains
             )
         )
 
@@ -217,8 +212,12 @@ async def index_stored_threads(db: AsyncDatabase[Document], announce: Announce) 
     announcements of the last few seconds.
     """
     count = 0
+    chunk: list[ThreadSummary] = []
     async for doc in db["threads"].find({}):
-        await announce(thread_from_doc(doc))
-        count += 1
+        chunk.append(thread_from_doc(doc))
+        if len(chunk) == ANNOUNCED_AT_ONCE:
+            await announce(*chunk)
+            count, chunk = count + len(chunk), []
+    await announce(*chunk)
     await TimelineIndex(db).mark_ready()
-    return count
+    return count + len(chunk)

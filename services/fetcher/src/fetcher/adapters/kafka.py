@@ -1,17 +1,16 @@
-"""Publishing to Kafka through the runtime's durable publish."""
+"""Publishing to Kafka through the runtime's durable bulk publisher."""
 
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from crm_runtime.bus import publish
+from crm_runtime.bus import BulkPublisher
 
 
-class BrokerPublisher:
-    """The Publisher port over a FastStream Kafka broker (acks=all, idempotent)."""
+class KafkaPublisher:
+    """The Publisher port over the runtime's producer (acks=all, idempotent)."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    def __init__(self, bulk: BulkPublisher) -> None:
+        self._bulk = bulk
 
     async def __call__(self, topic: str, key: str, event: BaseModel) -> None:
         """Publish one event under its key; returns once Kafka has it durably."""
-        await publish(self._broker, topic, key, event)
+        await self._bulk.publish_all([(topic, key, event)])

@@ -89,11 +89,18 @@ def apply(head: Head, thread_id: str, last_activity: datetime, size: int = HEAD_
     Setting is idempotent (a redelivery or a replay sets the same value again); a thread
     at or below the boundary is left out, since entries there are not trusted anyway.
     """
+    return apply_all(head, [(thread_id, last_activity)], size)
+
+
+def apply_all(head: Head, updates: Iterable[tuple[str, datetime]], size: int = HEAD_SIZE) -> Head:
+    """The head with each (thread id, last activity) set in turn, then cut once to the
+    ``size`` newest entries: a poll's updates of one key in one pass."""
     entries = dict(head.entries)
     boundary = head.boundary
-    entries.pop(thread_id, None)
-    if boundary is None or (last_activity, thread_id) > boundary:
-        entries[thread_id] = last_activity
+    for thread_id, last_activity in updates:
+        entries.pop(thread_id, None)
+        if boundary is None or (last_activity, thread_id) > boundary:
+            entries[thread_id] = last_activity
     if len(entries) > size:
         ordered = sorted(entries.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
         dropped = max((at, tid) for tid, at in ordered[size:])
