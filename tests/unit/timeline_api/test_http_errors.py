@@ -20,6 +20,13 @@ class DownStore:
         return None
 
 
+class NoIndex:
+    """A timeline index that cannot answer any page (the store would be asked)."""
+
+    async def threads(self, *args: object) -> None:
+        return None
+
+
 class OneKeyDirectory:
     """A directory that knows one key, of one member."""
 
@@ -33,6 +40,7 @@ def _client(key: str | None = KEY) -> httpx.AsyncClient:
     app = create_app(TimelineSettings())
     app.state.settings = TimelineSettings(health_timeout_s=0.5)
     app.state.store = DownStore()  # the lifespan is not run: nothing connects
+    app.state.index = NoIndex()
     app.state.directory = OneKeyDirectory()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     transport = httpx.ASGITransport(app=app)

@@ -47,6 +47,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         store = TimelineStore(runtime.db)
         app.state.settings = settings
         app.state.store = store
+        app.state.index = TimelineIndex(store.db)
         app.state.records = RecordWriter(store, runtime.broker, runtime.topics.records)
 
         async def publish_config(key: str, event: BaseModel) -> None:
@@ -63,7 +64,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
-            await TimelineIndex(store.db).prepare()
+            await app.state.index.prepare()
             if settings.consume:
                 register_projection(runtime, store, app.state.directory)
                 await runtime.broker.start()

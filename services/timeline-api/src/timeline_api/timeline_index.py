@@ -9,8 +9,9 @@ threads in another (docs/adr/0010, 0012).
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -36,18 +37,23 @@ from timeline_api.domain.timeline_index import (
 from timeline_api.store import thread_from_doc
 
 GROUP = "timeline-api.index"
+HEADS_KEPT_DECODED = 64
+"""Decoded heads a page reader keeps (a full head is about 200 kB decoded)."""
 ANNOUNCED_AT_ONCE = 500
 log = logging.getLogger(__name__)
 
 
-def head_from(doc: Document | None) -> Head:
-    """A head as stored: ``packed`` entries (``domain.timeline_index.pack``), or a list of
-    ``{t: thread id, at: last activity}`` in heads written before entries were packed."""
+def head_from(
+    doc: Document | None, entries_of: Callable[[str], dict[str, datetime]] = unpack
+) -> Head:
+    """A head as stored: ``packed`` entries (``domain.timeline_index.pack``, read by
+    ``entries_of``), or a list of ``{t: thread id, at: last activity}`` in heads written
+    before entries were packed."""
     if doc is None:
         return Head()
     bound = doc.get("boundary")
     if "packed" in doc:
-        entries = unpack(doc["packed"])
+        entries = entries_of(doc["packed"])
     else:
         entries = {str(e["t"]): e["at"] for e in doc.get("entries", [])}
     return Head(entries, (bound["at"], str(bound["t"])) if bound else None)
@@ -80,6 +86,10 @@ class TimelineIndex:
         self.head_size = head_size
         self.heads: AsyncCollection[Document] = db["timeline_index"]
         self.thread_rows: AsyncCollection[Document] = db["threads"]
+        # Pages read the same heads again and again (a busy company's, the next page of a
+        # tab): a head that did not change since it was last read is not decoded again.
+        # Read only: a write path never shares these entries.
+        self._read_entries = lru_cache(maxsize=HEADS_KEPT_DECODED)(unpack)
 
     async def prepare(self) -> bool:
         """Mark the index complete when there is nothing to index yet; True when it is."""
@@ -133,7 +143,8 @@ class TimelineIndex:
         found = await find_by_ids(self.heads, [READY, *keys])
         if READY not in found:
             return None
-        rows, bound = candidates([head_from(found.get(k)) for k in keys], cursor)
+        heads = [head_from(found.get(k), self._read_entries) for k in keys]
+        rows, bound = candidates(heads, cursor)
         threads: list[ThreadSummary] = []
         position = 0
         while len(threads) <= limit and position < len(rows):

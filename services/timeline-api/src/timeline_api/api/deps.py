@@ -9,6 +9,7 @@ from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, bearer_key
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
+from timeline_api.timeline_index import TimelineIndex
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crm"'}
 
@@ -16,6 +17,11 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crm"'}
 def get_store(request: Request) -> TimelineStore:
     """The read model built at start-up."""
     return cast(TimelineStore, request.app.state.store)
+
+
+def get_index(request: Request) -> TimelineIndex:
+    """The timeline index's reader built at start-up (it keeps decoded heads)."""
+    return cast(TimelineIndex, request.app.state.index)
 
 
 def get_settings(request: Request) -> TimelineSettings:
@@ -40,6 +46,7 @@ async def get_viewer(request: Request) -> Member:
 
 
 Store = Annotated[TimelineStore, Depends(get_store)]
+Index = Annotated[TimelineIndex, Depends(get_index)]
 Settings = Annotated[TimelineSettings, Depends(get_settings)]
 Dir = Annotated[Directory, Depends(get_directory)]
 Viewer = Annotated[Member, Depends(get_viewer)]

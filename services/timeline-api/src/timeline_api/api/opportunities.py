@@ -10,7 +10,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from crm_runtime.mongo import Document
-from timeline_api.api.deps import Store, Viewer
+from timeline_api.api.deps import Index, Store, Viewer
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_changes import WRITE_ERRORS, Writer
@@ -95,6 +95,7 @@ async def _opportunity_link(
 async def opportunity_threads(
     opportunity_id: str,
     store: Store,
+    index: Index,
     writer: Writer,
     viewer: Viewer,
     cursor: CursorParam,
@@ -102,7 +103,7 @@ async def opportunity_threads(
 ) -> ThreadPage:
     """The opportunity's Emails tab: its company's threads and its people's, newest first."""
     link = await _opportunity_link(writer, store, opportunity_id, viewer)
-    return await thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, index, link, (cursor, limit), viewer)
 
 
 @router.get("/opportunities/{opportunity_id}/events", response_model=EventPage, responses=ERRORS)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from crm_runtime.mongo import Document
-from timeline_api.api.deps import Store, Viewer, in_workspace
+from timeline_api.api.deps import Index, Store, Viewer, in_workspace
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import invalid_input, problem_responses
 from timeline_api.domain.access import Member
@@ -72,18 +72,21 @@ def _indexed(link: Document) -> tuple[str, list[str], list[str]]:
 
 
 async def thread_page(
-    store: TimelineStore, link: Document, cursor: Cursor | None, limit: int, viewer: Member
+    store: TimelineStore,
+    index: TimelineIndex,
+    link: Document,
+    page: tuple[Cursor | None, int],
+    viewer: Member,
 ) -> ThreadPage:
     """One page of the threads a link (addresses, domains) reaches, as the viewer may see.
 
     From the timeline index (a few reads by ``_id``) when it can answer exactly, else from
     the threads collection (a scan on FerretDB: deep pages, or while the index catches up).
     """
+    cursor, limit = page
     workspace, emails, domains = _indexed(link)
     keys = record_keys(workspace, emails, domains)
-    threads = await TimelineIndex(store.db).threads(
-        keys, (workspace, emails, domains), cursor, limit
-    )
+    threads = await index.threads(keys, (workspace, emails, domains), cursor, limit)
     if threads is None:
         threads = await store.threads_with(link, cursor, limit)
     rows = [Cursor(t.last_activity, t.thread_id) for t in threads]
@@ -114,26 +117,28 @@ async def event_page(
 async def person_threads(
     person_id: str,
     store: Store,
+    index: Index,
     viewer: Viewer,
     cursor: CursorParam,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The person's Emails tab: threads with any of their addresses, newest first."""
     link = await _person_link(store, person_id, viewer)
-    return await thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, index, link, (cursor, limit), viewer)
 
 
 @router.get("/companies/{company_id}/threads", response_model=ThreadPage, responses=ERRORS)
 async def company_threads(
     company_id: str,
     store: Store,
+    index: Index,
     viewer: Viewer,
     cursor: CursorParam,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The company's Emails tab: threads with its domains or its people, newest first."""
     link = await _company_link(store, company_id, viewer)
-    return await thread_page(store, link, cursor, limit, viewer)
+    return await thread_page(store, index, link, (cursor, limit), viewer)
 
 
 @router.get("/threads/{thread_id}", response_model=ThreadDetailView, responses=ERRORS)

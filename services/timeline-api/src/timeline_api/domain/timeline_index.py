@@ -133,11 +133,11 @@ def _aware(at: datetime) -> datetime:
 
 def unpack(packed: str) -> dict[str, datetime]:
     """The entries that ``pack`` made into a string (thread ids contain no spaces)."""
-    entries: dict[str, datetime] = {}
-    for line in packed.splitlines():
-        ms, _, thread_id = line.partition(" ")
-        entries[thread_id] = _EPOCH + timedelta(milliseconds=int(ms))
-    return entries
+    words = packed.split()
+    return {
+        thread_id: _EPOCH + timedelta(milliseconds=int(ms))
+        for ms, thread_id in zip(words[0::2], words[1::2], strict=True)
+    }
 
 
 def build_head(entries: Iterable[Key], size: int = HEAD_SIZE) -> Head:
