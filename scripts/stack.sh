@@ -683,6 +683,10 @@ cmd_up() {
   cmd_install
   local s pid p pending=() failed=()
   for s in "${SERVERS[@]}"; do
+    if pid=$(live_pid "$s") && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
+      say "$s: its program was rebuilt since it started (pid $pid); restarting it"
+      stop_server "$s"
+    fi
     if pid=$(live_pid "$s"); then
       echo "$pid" >"$(pidfile_of "$s")"
       if port_open "$(port_of "$s")"; then
