@@ -11,13 +11,14 @@ from pymongo import AsyncMongoClient
 
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.timeline import ThreadIndexed
+from timeline_api import timeline_index
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import record_keys, thread_keys
 from timeline_api.message_writes import MessageWrites
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore, linked
-from timeline_api.timeline_index import TimelineIndex
+from timeline_api.timeline_index import Announce, TimelineIndex, index_stored_threads
 
 WS = "ws-index"
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -177,3 +178,34 @@ async def test_threads_stored_before_the_index_are_read_from_the_collection_unti
     rows = await index.threads(keys, link, None, 10)
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-001"]
+
+
+class _Recorded:
+    """The bulk publisher's part that Announce uses, keeping what it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[ThreadIndexed]] = []
+
+    async def publish_all(self, outgoing: Any) -> None:
+        self.batches.append([event for _, _, event in outgoing])
+
+
+async def test_index_timelines_announces_every_stored_thread_in_bulk_then_marks_ready(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timeline_index, "ANNOUNCED_AT_ONCE", 2)
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    ann = _who("ann@client.test", "client.test")
+    for n in (1, 2, 3):
+        await _thread(store, index, n, ann, indexed=False)
+    recorded = _Recorded()
+
+    count = await index_stored_threads(db, Announce(recorded, "index"))  # type: ignore[arg-type]
+
+    assert count == 3
+    assert [len({e.thread_id for e in batch}) for batch in recorded.batches] == [2, 1]
+    await index.record_all([event for batch in recorded.batches for event in batch])
+    keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
+    rows = await index.threads(keys, link, None, 10)
+    assert rows is not None
+    assert [t.thread_id for t in rows] == ["thread-003", "thread-002", "thread-001"]

@@ -40,6 +40,7 @@ GROUP = "timeline-api.index"
 HEADS_KEPT_DECODED = 64
 """Decoded heads a page reader keeps (a full head is about 200 kB decoded)."""
 ANNOUNCED_AT_ONCE = 500
+"""Stored threads announced in one bulk publish by ``index_stored_threads``."""
 log = logging.getLogger(__name__)
 
 
