@@ -7,6 +7,7 @@ publish that returned is durable; handlers publish before their offset is commit
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -98,16 +99,17 @@ class BulkPublisher:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             headers = [(k, v.encode()) for k, v in (JSON_HEADERS | carrier).items()]
-            acks = [
-                await producer.send(
-                    topic,
-                    event.model_dump_json(by_alias=True).encode(),
-                    key=key.encode(),
-                    headers=headers,
-                )
-                for topic, key, event in events
-            ]
-            await asyncio.gather(*acks)
+            acks: list[asyncio.Future[Any]] = []
+            try:
+                for topic, key, event in events:
+                    value = event.model_dump_json(by_alias=True).encode()
+                    ack = await producer.send(topic, value, key=key.encode(), headers=headers)
+                    acks.append(ack)
+            finally:  # whatever happens, no acknowledgement is left unawaited
+                outcomes = await asyncio.gather(*acks, return_exceptions=True)
+            failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            if failed is not None:
+                raise failed
 
     async def close(self) -> None:
         """Flush and stop the producer, if it was ever started."""
