@@ -14,7 +14,7 @@ from crm_schemas.timeline import ThreadIndexed
 from timeline_api import timeline_index
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
-from timeline_api.domain.timeline_index import record_keys, thread_keys
+from timeline_api.domain.timeline_index import address_key, record_keys, thread_keys
 from timeline_api.message_writes import MessageWrites
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore, linked
@@ -85,7 +85,7 @@ async def _walk(
     seen: list[str] = []
     answered: list[bool] = []
     while True:
-        rows = await index.threads(keys, (WS, emails, domains), cursor, limit)
+        rows = await index.threads(keys, (WS, emails, domains), (cursor, limit))
         answered.append(rows is not None)
         if rows is None:
             rows = await store.threads_with(linked(WS, emails, domains), cursor, limit)
@@ -137,6 +137,24 @@ async def test_a_company_skips_host_addresses_that_are_not_its_own(db: Any) -> N
     assert answered == [True, True]
 
 
+async def test_a_company_page_from_heads_read_ahead_is_the_same_page(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
+    ann, eve = _who("ann@client.test", "client.test"), _who("eve@gmail.test", "client.test")
+    for n in range(4):
+        await _thread(store, index, n, ann if n % 2 else eve)
+    emails, domains = [ann.email, eve.email], ["client.test"]
+    keys, link = record_keys(WS, emails, domains), (WS, emails, domains)
+
+    ahead = await index.read_heads(record_keys(WS, [], domains))  # before the people are known
+    assert address_key(WS, eve.email) not in ahead.keys  # read with the page instead
+
+    page = await index.threads(keys, link, (None, 10), ahead)
+    assert page is not None
+    assert page == await index.threads(keys, link, (None, 10))
+    assert [t.thread_id for t in page] == ["thread-003", "thread-002", "thread-001", "thread-000"]
+
+
 async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db: Any) -> None:
     store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
     assert await index.prepare()
@@ -151,7 +169,7 @@ async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db:
     await MessageWrites(store).store_messages([late])  # not announced yet: the index lags
 
     keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
-    assert await index.threads(keys, link, None, 10) is None
+    assert await index.threads(keys, link, (None, 10)) is None
     stored = await store.thread("thread-000")
     assert stored is not None
     await index.record(
@@ -159,7 +177,7 @@ async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db:
             key=keys[0], workspace_id=WS, thread_id="thread-000", last_activity=stored.last_activity
         )
     )
-    rows = await index.threads(keys, link, None, 10)
+    rows = await index.threads(keys, link, (None, 10))
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-000", "thread-002", "thread-001"]
 
@@ -172,10 +190,10 @@ async def test_threads_stored_before_the_index_are_read_from_the_collection_unti
     await _thread(store, index, 1, ann, indexed=False)
     keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
     assert not await index.prepare()
-    assert await index.threads(keys, link, None, 10) is None
+    assert await index.threads(keys, link, (None, 10)) is None
     await _thread(store, index, 1, ann)  # what index-timelines announces
     await index.mark_ready()
-    rows = await index.threads(keys, link, None, 10)
+    rows = await index.threads(keys, link, (None, 10))
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-001"]
 
@@ -206,6 +224,6 @@ async def test_index_timelines_announces_every_stored_thread_in_bulk_then_marks_
     assert [len({e.thread_id for e in batch}) for batch in recorded.batches] == [2, 1]
     await index.record_all([event for batch in recorded.batches for event in batch])
     keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
-    rows = await index.threads(keys, link, None, 10)
+    rows = await index.threads(keys, link, (None, 10))
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-003", "thread-002", "thread-001"]

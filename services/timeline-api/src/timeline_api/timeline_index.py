@@ -10,6 +10,7 @@ threads in another (docs/adr/0010, 0012).
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -127,21 +128,32 @@ class TimelineIndex:
         if writes:
             await self.heads.bulk_write(writes, ordered=False)
 
+    async def read_heads(self, keys: Sequence[str]) -> "HeadsRead":
+        """The heads of ``keys`` (and the ready mark), read ahead of a page."""
+        wanted = [READY, *keys]
+        return HeadsRead(frozenset(wanted), await find_by_ids(self.heads, wanted))
+
     async def threads(
         self,
         keys: Sequence[str],
         link: tuple[str, Sequence[str], Sequence[str]],
-        cursor: Cursor | None,
-        limit: int,
+        page: tuple[Cursor | None, int],
+        ahead: "HeadsRead | None" = None,
     ) -> list[ThreadSummary] | None:
-        """The page after ``cursor`` (``limit + 1`` rows) of the threads under ``keys``;
+        """The page after the cursor (``limit + 1`` rows) of the threads under ``keys``;
         None when the index cannot answer it exactly (a deep page, or a thread changed
         since it was indexed), and the threads collection must.
 
         ``link`` is (workspace, addresses, domains): each thread read is checked to still
         be the workspace's and to have one of them, at the time the index has for it.
+        Heads already read ``ahead`` are not read again.
         """
-        found = await find_by_ids(self.heads, [READY, *keys])
+        cursor, limit = page
+        asked = ahead.keys if ahead is not None else frozenset()
+        found = dict(ahead.found) if ahead is not None else {}
+        missing = [k for k in (READY, *keys) if k not in asked]
+        if missing:
+            found |= await find_by_ids(self.heads, missing)
         if READY not in found:
             return None
         heads = [head_from(found.get(k), self._read_entries) for k in keys]
@@ -163,6 +175,14 @@ class TimelineIndex:
         if len(threads) > limit or bound is None:
             return threads
         return None
+
+
+@dataclass(frozen=True)
+class HeadsRead:
+    """Heads read ahead of a page: the keys asked for, and the documents found."""
+
+    keys: frozenset[str]
+    found: dict[str, Document]
 
 
 def _as_indexed(
