@@ -58,8 +58,11 @@ async def _person_link(store: TimelineStore, person_id: str, viewer: Member) -> 
     return linked(person["workspace_id"], list(person.get("emails", [])))
 
 
-async def _company_link(store: TimelineStore, company_id: str, viewer: Member) -> Document:
-    company = in_workspace(await store.company(company_id), viewer, "company", company_id)
+async def _company(store: TimelineStore, company_id: str, viewer: Member) -> Document:
+    return in_workspace(await store.company(company_id), viewer, "company", company_id)
+
+
+async def _company_link(store: TimelineStore, company: Document) -> Document:
     emails = await store.company_people_emails(company)
     return linked(company["workspace_id"], emails, list(company.get("domains", [])))
 
@@ -139,13 +142,10 @@ async def company_threads(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The company's Emails tab: threads with its domains or its people, newest first."""
-    company = in_workspace(await store.company(company_id), viewer, "company", company_id)
-    workspace, domains = company["workspace_id"], list(company.get("domains", []))
+    company = await _company(store, company_id, viewer)
+    own = record_keys(company["workspace_id"], [], list(company.get("domains", [])))
     # The heads of its own domains are read while its people are (a scan on FerretDB).
-    emails, ahead = await asyncio.gather(
-        store.company_people_emails(company), index.read_heads(record_keys(workspace, [], domains))
-    )
-    link = linked(workspace, emails, domains)
+    link, ahead = await asyncio.gather(_company_link(store, company), index.read_heads(own))
     return await thread_page(store, index, link, (cursor, limit), viewer, ahead)
 
 
@@ -187,5 +187,5 @@ async def company_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The company's Calendar tab: meetings with its domains or its people."""
-    link = await _company_link(store, company_id, viewer)
+    link = await _company_link(store, await _company(store, company_id, viewer))
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
