@@ -52,6 +52,7 @@ async def runtime(isolated: dict[str, str]) -> AsyncIterator[Runtime]:
     )
     yield built
     await built.broker.stop()
+    await built.bulk.close()
     await built.mongo.drop_database(settings.mongo_db)
     await built.mongo.close()
 
@@ -237,6 +238,28 @@ async def test_a_person_named_from_the_address_takes_the_first_display_name_seen
     kept = await enricher.records.person_by_email(WS, CLIENT)
     assert kept is not None
     assert kept.name == "Jane Doe"
+    people = [r for r in await records_on_topic(runtime, 3) if r["type"] == "person"]
+    assert [p["name"] for p in people] == ["Jane", "Jane Doe"]
+
+
+async def test_a_display_name_wins_over_a_concurrent_creation_named_from_the_address(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enricher = Enricher(runtime)
+    read = enricher.records.people_by_keys
+
+    async def read_then_race(keys: Any) -> dict[str, PersonUpserted]:
+        found = await read(keys)
+        # Between this batch's read and its insert, another consumer (a meeting with Jane
+        # as a bare attendee) stores her first, named from her address.
+        await Enricher(runtime).on_matched_message(with_display_name(sent_to_client(), None))
+        return found
+
+    monkeypatch.setattr(enricher.records, "people_by_keys", read_then_race)
+    await enricher.on_matched_message(sent_to_client())  # "Jane Doe" loses the insert
+
+    stored = await runtime.db["people"].find({}).to_list()
+    assert [(p["name"], p["name_from_address"]) for p in stored] == [("Jane Doe", False)]
     people = [r for r in await records_on_topic(runtime, 3) if r["type"] == "person"]
     assert [p["name"] for p in people] == ["Jane", "Jane Doe"]
 

@@ -54,6 +54,7 @@ async def runtime(isolated: dict[str, str]) -> AsyncIterator[Runtime]:
     )
     yield built
     await built.broker.stop()
+    await built.bulk.close()
     await built.mongo.drop_database(settings.mongo_db)
     await built.mongo.close()
 

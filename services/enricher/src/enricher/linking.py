@@ -8,7 +8,8 @@ domain (not a personal provider's), reused when it exists.
 
 A person auto-created without a display name (a calendar attendee with no CN, a bare
 address in Cc) is named from the address; the first display name seen for them later
-replaces that name, whichever of mail and calendar arrives first.
+replaces that name, whichever of mail and calendar arrives first, and also when both
+create the person at the same moment (the address-named copy stored first is renamed).
 """
 
 from dataclasses import dataclass, field
@@ -101,16 +102,23 @@ def _plan(item: ToLink, known: _Known) -> None:
         known.new_people[person.person_id] = person
 
 
-def _rename(person: PersonUpserted, p: Participant, known: _Known) -> None:
-    """Give an auto-created person named from their address the display name seen now."""
-    name = better_name(person, p.name)
+def _renamed(person: PersonUpserted, display_name: str | None) -> PersonUpserted | None:
+    """``person`` with the display name seen now, if it replaces theirs (``better_name``)."""
+    name = better_name(person, display_name)
     if name is None:
-        return
+        return None
     # Later than the stored version (Mongo keeps milliseconds), so every copy takes it.
     version = max(utcnow(), person.updated_at + timedelta(milliseconds=1))
-    renamed = person.model_copy(
+    return person.model_copy(
         update={"name": name, "name_from_address": False, "updated_at": version}
     )
+
+
+def _rename(person: PersonUpserted, p: Participant, known: _Known) -> None:
+    """Give an auto-created person named from their address the display name seen now."""
+    renamed = _renamed(person, p.name)
+    if renamed is None:
+        return
     known.people[index_key(person.workspace_id, p.email)] = renamed
     if person.person_id in known.new_people:
         known.new_people[person.person_id] = renamed
@@ -181,10 +189,23 @@ class Linker:
         for key, company in known.companies.items():
             known.companies[key] = stored_companies.get(company.company_id, company)
         stored_people = await self._records.create_people(list(known.new_people.values()))
+        for planned in known.new_people.values():
+            _rename_if_lost(planned, stored_people.get(planned.person_id), known)
         if known.renamed:
             stored_people |= await self._records.rename_people(list(known.renamed.values()))
         for key, person in known.people.items():
             known.people[key] = stored_people.get(person.person_id, person)
+
+
+def _rename_if_lost(planned: PersonUpserted, stored: PersonUpserted | None, known: _Known) -> None:
+    """Where a concurrent writer created this person first, named from the address (a
+    meeting handled at the same moment as this mail, say), the display name this batch
+    saw still names them."""
+    if stored is None or planned.name_from_address:
+        return
+    renamed = _renamed(stored, planned.name)
+    if renamed is not None:
+        known.renamed[planned.person_id] = renamed
 
 
 def _record_id(record: Record) -> str:
