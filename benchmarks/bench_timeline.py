@@ -15,8 +15,9 @@ in the same run and with pymongo: the bare query the page used to be (same filte
 and limit on the threads collection: a scan on FerretDB) and the bare reads the page is
 now (the timeline index's heads in one ``_id: {$in: ...}`` query, then the page's 51
 threads in another; the heads are seeded as their consumer writes them, docs/adr/0010,
-0012). Target: p99
-under 50 ms.
+0012). A company's page learns its people's addresses from its roster (one read by
+``_id``, docs/adr/0014); the same page is then measured again without the rosters'
+ready mark, scanning the people collection as it did before. Target: p99 under 50 ms.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from crm_schemas import ids
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 from timeline_api.domain.model import Source, StoredMessage
+from timeline_api.domain.rosters import Entry, apply_entries, pack
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.domain.timeline_index import build_head, record_keys, thread_keys
+from timeline_api.rosters import READY as ROSTERS_READY
 from timeline_api.store import linked, thread_doc
 from timeline_api.timeline_index import READY, head_doc, head_from
 
@@ -192,6 +195,7 @@ def _seed(db: Database[Doc], workspace: str, member_id: str) -> Seeded:
     _flush(db, pending, stored)
     db["timeline_index"].insert_many(_heads(db))
     db["timeline_index"].insert_one({"_id": READY, "at": datetime.now(UTC)})
+    db["company_rosters"].insert_many([_roster(people, company["_id"]), {"_id": ROSTERS_READY}])
     return Seeded(
         workspace_id=workspace,
         person_id=people[0]["_id"],
@@ -201,6 +205,12 @@ def _seed(db: Database[Doc], workspace: str, member_id: str) -> Seeded:
         threads=stored["threads"],
         messages=stored["messages"],
     )
+
+
+def _roster(people: list[Doc], company_id: str) -> Doc:
+    """The company's roster as its consumer writes it from the people's entries."""
+    entries = [Entry(company_id, p["_id"], tuple(p["emails"]), p["updated_at"]) for p in people]
+    return {"_id": company_id, "packed": pack(apply_entries({}, entries))}
 
 
 def _heads(db: Database[Doc]) -> list[Doc]:
@@ -300,6 +310,28 @@ def _bare_index(db: Database[Doc], keys: list[str]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
+def _bare_people(db: Database[Doc], company: str, workspace: str) -> dict[str, float]:
+    """How a company page learns its people's addresses, with pymongo: its roster read by
+    ``_id`` (with the ready mark), next to the scan of the people it replaced."""
+    results: dict[str, float] = {}
+    reads = {
+        "roster_read": lambda: list(
+            db["company_rosters"].find({"_id": {"$in": [ROSTERS_READY, company]}})
+        ),
+        "people_scan": lambda: list(
+            db["people"].find({"workspace_id": workspace, "company_id": company}, {"emails": 1})
+        ),
+    }
+    for name, read in reads.items():
+        times = []
+        for _ in range(BARE_RUNS):
+            started = time.perf_counter()
+            read()
+            times.append((time.perf_counter() - started) * 1000)
+        results[f"{name}_p50_ms"] = round(statistics.median(times), 1)
+    return results
+
+
 def _bare(db: Database[Doc], link: Doc) -> dict[str, float]:
     """The page's query as the store makes it, with pymongo: median and slowest of up to
     ``BARE_RUNS`` runs (at least 3)."""
@@ -355,5 +387,16 @@ async def run(stack: Any) -> dict[str, float | int | str]:
                 results[f"{name}_bare_scan_query_{key}"] = value
             for key, value in (await asyncio.to_thread(_bare_index, db, keys)).items():
                 results[f"{name}_bare_index_reads_{key}"] = value
+        for key, value in (
+            await asyncio.to_thread(_bare_people, db, seeded.company_id, ws)
+        ).items():
+            results[f"company_bare_{key}"] = value
+        # The company page as it was before rosters: without their ready mark it scans.
+        db["company_rosters"].delete_one({"_id": ROSTERS_READY})
+        for connections in WRK_CONNECTIONS:
+            url = pages["company"][0]
+            measured = await asyncio.to_thread(_wrk, wrk, url, made["api_key"], connections)
+            for key, value in measured.items():
+                results[f"company_scanning_people_http_c{connections}_{key}"] = value
     results["wrk"] = f"-c{','.join(map(str, WRK_CONNECTIONS))} -d{WRK_SECONDS}s --latency"
     return results

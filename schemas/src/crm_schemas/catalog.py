@@ -8,7 +8,7 @@ from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncRequested, SyncStatusChanged
-from crm_schemas.timeline import ThreadIndexed
+from crm_schemas.timeline import RosterEntry, ThreadIndexed
 from crm_schemas.topics import Topics
 
 
@@ -27,5 +27,6 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.timeline_messages: (TimelineMessage, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
         topics.timeline_index: (ThreadIndexed, "timeline-api (for itself)"),
+        topics.timeline_rosters: (RosterEntry, "timeline-api (for itself)"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

@@ -1,4 +1,5 @@
-"""The timeline API's own topic: what its timeline index is fed with (docs/adr/0008)."""
+"""The timeline API's own topics: what its timeline index and company rosters are fed with
+(docs/adr/0010, 0014)."""
 
 from datetime import datetime
 from typing import Literal
@@ -18,3 +19,17 @@ class ThreadIndexed(Event):
     workspace_id: str
     thread_id: str
     last_activity: datetime
+
+
+class RosterEntry(Event):
+    """A person's addresses on a company's roster, or their leaving it (no addresses): a
+    person who moved to another company, or was merged into another person. Keyed by
+    ``company_id`` on ``timeline.rosters``, so one consumer writes each roster; of a
+    person's entries the one with the newest ``version`` (the person's) holds."""
+
+    schema_version: Literal[1] = 1
+    workspace_id: str
+    company_id: str
+    person_id: str
+    emails: tuple[str, ...] = Field(description="Empty: the person is not on the roster.")
+    version: datetime = Field(description="The ``updated_at`` of the person's record.")

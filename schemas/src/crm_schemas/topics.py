@@ -75,6 +75,12 @@ class Topics:
         return f"{self.prefix}.timeline.index.v1"
 
     @property
+    def timeline_rosters(self) -> str:
+        """The timeline API's own: the people of each company with their addresses, keyed
+        by company id, so one consumer writes each company's roster (docs/adr/0014)."""
+        return f"{self.prefix}.timeline.rosters.v1"
+
+    @property
     def dead_letter(self) -> str:
         """Messages no handler could process, with the error, keyed as on their source."""
         return f"{self.prefix}.deadletter.v1"
@@ -94,5 +100,6 @@ class Topics:
             self.timeline_messages,
             self.timeline_events,
             self.timeline_index,
+            self.timeline_rosters,
             self.dead_letter,
         )

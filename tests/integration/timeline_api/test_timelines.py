@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from crm_schemas.base import utcnow
 from crm_schemas.ids import thread_id
 from tests.integration.timeline_api.builders import at, company, mail, meeting, person
 from tests.integration.timeline_api.conftest import Timeline, eventually
@@ -74,6 +75,41 @@ async def test_a_companys_threads_include_its_domain_and_the_thread_reads_oldest
         "bob@client.test",
     ]
     assert detail["messages"][0]["body_text"] == "body of c1@x"
+
+
+async def test_a_companys_threads_follow_its_people_to_other_addresses_and_away(
+    timeline: Timeline, unique: str
+) -> None:
+    ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
+    client, other = company(ws, "client.test"), company(ws, "other.test")
+    # Fay is Client's, also at a personal address: mail there is on Client's tab.
+    fay = person(ws, "Fay", "fay@client.test", "fay.private@mail.test")
+    for record_id, record in (
+        (client.company_id, client),
+        (other.company_id, other),
+        (fay.person_id, fay),
+    ):
+        await timeline.publish(topics.records, record_id, record)
+    private = mail(ws, "p1@x", to=("fay.private@mail.test",), subject="Private line")
+    await timeline.publish(topics.timeline_messages, private.message.item_id, private)
+    path = f"/v1/companies/{client.company_id}/threads"
+
+    await eventually(
+        lambda: timeline.try_json(path),
+        lambda p: [t["subject"] for t in p.get("items", [])] == ["Private line"],
+    )
+
+    # She moves to Other: her personal address's mail leaves Client's tab; a replay of
+    # her older version does not bring it back.
+    moved = fay.model_copy(update={"company_id": other.company_id, "updated_at": utcnow()})
+    for version in (moved, fay):
+        await timeline.publish(topics.records, fay.person_id, version)
+    await eventually(lambda: timeline.try_json(path), lambda p: p.get("items") == [])
+    theirs = await timeline.get_json(f"/v1/companies/{other.company_id}/threads")
+    assert [t["subject"] for t in theirs["items"]] == ["Private line"]
+    await timeline.publish(topics.records, moved.person_id, moved)  # a redelivery
+    assert (await timeline.get_json(path))["items"] == []
 
 
 async def test_the_same_message_twice_and_from_two_mailboxes_is_one_message(

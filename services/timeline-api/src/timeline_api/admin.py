@@ -34,6 +34,7 @@ from crm_schemas.config import (
 from crm_schemas.ids import normalize_email
 from timeline_api.directory import Directory
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
+from timeline_api.rosters import Memberships, roster_stored_people
 from timeline_api.settings import TimelineSettings
 from timeline_api.timeline_index import Announce, index_stored_threads
 from timeline_api.workspaces import WorkspaceError, bootstrap_workspace
@@ -186,11 +187,16 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
         await directory.save_account(account)
 
 
-async def index_timelines(settings: TimelineSettings) -> int:
-    """Put every stored thread on the timeline index (a read model from before it existed)."""
+async def index_timelines(settings: TimelineSettings) -> dict[str, int]:
+    """Put every stored thread on the timeline index and every stored person on their
+    company's roster (a read model from before they existed); how many of each."""
     async with _runtime(settings) as runtime:
         announce = Announce(runtime.bulk, runtime.topics.timeline_index)
-        return await index_stored_threads(runtime.db, announce)
+        memberships = Memberships(runtime.db, runtime.bulk, runtime.topics.timeline_rosters)
+        return {
+            "threads": await index_stored_threads(runtime.db, announce),
+            "people": await roster_stored_people(runtime.db, memberships),
+        }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,8 +230,8 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "index-timelines",
-        help="put every stored thread on the timeline index (once, after an upgrade);"
-        " prints how many",
+        help="put every stored thread on the timeline index and every stored person on"
+        " their company's roster (once, after an upgrade); prints how many of each",
     )
 
     acc = commands.add_parser("connect-account", help="connect a mailbox; prints its id")
@@ -265,7 +271,7 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         made = await add_member(settings, args.workspace, args.email, args.name, args.role)
         return json.dumps(made, indent=2)
     if args.command == "index-timelines":
-        return str(await index_timelines(settings))
+        return json.dumps(await index_timelines(settings))
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")

@@ -30,6 +30,7 @@ from timeline_api.directory import Directory
 from timeline_api.oauth import consents
 from timeline_api.projection import register_projection
 from timeline_api.record_writes import RecordWriter
+from timeline_api.rosters import CompanyRosters
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
 from timeline_api.timeline_index import TimelineIndex
@@ -48,6 +49,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.index = TimelineIndex(store.db)
+        app.state.rosters = CompanyRosters(store.db)
         app.state.records = RecordWriter(store, runtime.broker, runtime.topics.records)
 
         async def publish_config(key: str, event: BaseModel) -> None:
@@ -65,6 +67,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
             await store.create_indexes()
             await app.state.index.prepare()
+            await app.state.rosters.prepare()
             if settings.consume:
                 register_projection(runtime, store, app.state.directory)
                 await runtime.broker.start()

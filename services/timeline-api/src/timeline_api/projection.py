@@ -19,6 +19,7 @@ from timeline_api.directory import Directory
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.message_writes import MessageWrites
 from timeline_api.record_writes import RecordIndex
+from timeline_api.rosters import register_rosters
 from timeline_api.store import TimelineStore
 from timeline_api.timeline_index import register_timeline_index
 
@@ -31,6 +32,7 @@ def register_projection(runtime: Runtime, store: TimelineStore, directory: Direc
     Each consumes in batches: concurrent across keys, in order within a key.
     """
     announce = register_timeline_index(runtime, store.db)
+    memberships = register_rosters(runtime, store.db)
 
     messages = MessageWrites(store)
 
@@ -57,12 +59,15 @@ def register_projection(runtime: Runtime, store: TimelineStore, directory: Direc
 
     async def project_record(event: PersonUpserted | CompanyUpserted | OpportunityUpserted) -> None:
         """Keep the newest version of a record; timelines link by address. Addresses and
-        domains nobody owns yet are indexed for the records API's conflict checks."""
+        domains nobody owns yet are indexed for the records API's conflict checks; a
+        person's company roster follows them."""
         ws = event.workspace_id
         if isinstance(event, PersonUpserted):
             if await store.upsert_person(event):
                 owner = event.merged_into or event.person_id
                 await index.point("person", ws, event.emails, owner, take=False)
+            # Even when not stored: the records API stores its own versions before this.
+            await memberships.note(event)
         elif isinstance(event, CompanyUpserted):
             if await store.upsert_company(event):
                 await index.point("company", ws, event.domains, event.company_id, take=False)

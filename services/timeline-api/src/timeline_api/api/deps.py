@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException, Request
 from crm_runtime.mongo import Document
 from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, bearer_key
+from timeline_api.rosters import CompanyRosters
 from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
 from timeline_api.timeline_index import TimelineIndex
@@ -22,6 +23,11 @@ def get_store(request: Request) -> TimelineStore:
 def get_index(request: Request) -> TimelineIndex:
     """The timeline index's reader built at start-up (it keeps decoded heads)."""
     return cast(TimelineIndex, request.app.state.index)
+
+
+def get_rosters(request: Request) -> CompanyRosters:
+    """The company rosters' reader built at start-up."""
+    return cast(CompanyRosters, request.app.state.rosters)
 
 
 def get_settings(request: Request) -> TimelineSettings:
@@ -47,6 +53,7 @@ async def get_viewer(request: Request) -> Member:
 
 Store = Annotated[TimelineStore, Depends(get_store)]
 Index = Annotated[TimelineIndex, Depends(get_index)]
+Rosters = Annotated[CompanyRosters, Depends(get_rosters)]
 Settings = Annotated[TimelineSettings, Depends(get_settings)]
 Dir = Annotated[Directory, Depends(get_directory)]
 Viewer = Annotated[Member, Depends(get_viewer)]

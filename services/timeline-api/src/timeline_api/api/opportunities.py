@@ -10,7 +10,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from crm_runtime.mongo import Document
-from timeline_api.api.deps import Index, Store, Viewer
+from timeline_api.api.deps import Index, Rosters, Store, Viewer
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_changes import WRITE_ERRORS, Writer
@@ -22,12 +22,14 @@ from timeline_api.api.timelines import (
     Limit,
     Order,
     To,
+    company_people_emails,
     event_page,
     thread_page,
 )
 from timeline_api.domain.access import Member
 from timeline_api.domain.pagination import DEFAULT_LIMIT
 from timeline_api.record_writes import RecordWriter
+from timeline_api.rosters import CompanyRosters
 from timeline_api.store import TimelineStore, linked
 
 router = APIRouter(prefix="/v1", tags=["opportunities"])
@@ -78,7 +80,11 @@ async def _person_emails(store: TimelineStore, person_id: str) -> list[str]:
 
 
 async def _opportunity_link(
-    writer: RecordWriter, store: TimelineStore, op_id: str, viewer: Member
+    writer: RecordWriter,
+    store: TimelineStore,
+    rosters: CompanyRosters,
+    op_id: str,
+    viewer: Member,
 ) -> Document:
     record = await writer.opportunity(op_id, viewer.workspace_id)
     people = await asyncio.gather(*(_person_emails(store, p) for p in record.person_ids))
@@ -86,7 +92,7 @@ async def _opportunity_link(
     domains: list[str] = []
     company = await store.company(record.company_id) if record.company_id else None
     if company is not None:
-        emails += await store.company_people_emails(company)
+        emails += await company_people_emails(store, rosters, company)
         domains = list(company.get("domains", []))
     return linked(record.workspace_id, list(dict.fromkeys(emails)), domains)
 
@@ -96,13 +102,14 @@ async def opportunity_threads(
     opportunity_id: str,
     store: Store,
     index: Index,
+    rosters: Rosters,
     writer: Writer,
     viewer: Viewer,
     cursor: CursorParam,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The opportunity's Emails tab: its company's threads and its people's, newest first."""
-    link = await _opportunity_link(writer, store, opportunity_id, viewer)
+    link = await _opportunity_link(writer, store, rosters, opportunity_id, viewer)
     return await thread_page(store, index, link, (cursor, limit), viewer)
 
 
@@ -110,6 +117,7 @@ async def opportunity_threads(
 async def opportunity_events(
     opportunity_id: str,
     store: Store,
+    rosters: Rosters,
     writer: Writer,
     viewer: Viewer,
     cursor: CursorParam,
@@ -119,5 +127,5 @@ async def opportunity_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The opportunity's Calendar tab: its company's meetings and its people's."""
-    link = await _opportunity_link(writer, store, opportunity_id, viewer)
+    link = await _opportunity_link(writer, store, rosters, opportunity_id, viewer)
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)

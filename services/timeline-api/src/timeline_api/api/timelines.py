@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from crm_runtime.mongo import Document
-from timeline_api.api.deps import Index, Store, Viewer, in_workspace
+from timeline_api.api.deps import Index, Rosters, Store, Viewer, in_workspace
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import invalid_input, problem_responses
 from timeline_api.domain.access import Member
@@ -22,6 +22,7 @@ from timeline_api.domain.pagination import (
 from timeline_api.domain.timeline_index import record_keys
 from timeline_api.domain.views import ThreadDetailView
 from timeline_api.domain.visibility import redact_event, redact_thread, redact_thread_detail
+from timeline_api.rosters import CompanyRosters
 from timeline_api.store import TimelineStore, linked
 from timeline_api.timeline_index import HeadsRead, TimelineIndex
 
@@ -62,8 +63,19 @@ async def _company(store: TimelineStore, company_id: str, viewer: Member) -> Doc
     return in_workspace(await store.company(company_id), viewer, "company", company_id)
 
 
-async def _company_link(store: TimelineStore, company: Document) -> Document:
-    emails = await store.company_people_emails(company)
+async def company_people_emails(
+    store: TimelineStore, rosters: CompanyRosters, company: Document
+) -> list[str]:
+    """Every address of the company's people: from its roster (one read by ``_id``), or by
+    scanning the people collection while the rosters are not complete."""
+    emails = await rosters.emails(company["_id"])
+    return emails if emails is not None else await store.company_people_emails(company)
+
+
+async def _company_link(
+    store: TimelineStore, rosters: CompanyRosters, company: Document
+) -> Document:
+    emails = await company_people_emails(store, rosters, company)
     return linked(company["workspace_id"], emails, list(company.get("domains", [])))
 
 
@@ -137,6 +149,7 @@ async def company_threads(
     company_id: str,
     store: Store,
     index: Index,
+    rosters: Rosters,
     viewer: Viewer,
     cursor: CursorParam,
     limit: Limit = DEFAULT_LIMIT,
@@ -144,8 +157,10 @@ async def company_threads(
     """The company's Emails tab: threads with its domains or its people, newest first."""
     company = await _company(store, company_id, viewer)
     own = record_keys(company["workspace_id"], [], list(company.get("domains", [])))
-    # The heads of its own domains are read while its people are (a scan on FerretDB).
-    link, ahead = await asyncio.gather(_company_link(store, company), index.read_heads(own))
+    # The heads of its own domains are read while its people's addresses are.
+    link, ahead = await asyncio.gather(
+        _company_link(store, rosters, company), index.read_heads(own)
+    )
     return await thread_page(store, index, link, (cursor, limit), viewer, ahead)
 
 
@@ -179,6 +194,7 @@ async def person_events(
 async def company_events(
     company_id: str,
     store: Store,
+    rosters: Rosters,
     viewer: Viewer,
     cursor: CursorParam,
     start_from: From = None,
@@ -187,5 +203,5 @@ async def company_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The company's Calendar tab: meetings with its domains or its people."""
-    link = await _company_link(store, await _company(store, company_id, viewer))
+    link = await _company_link(store, rosters, await _company(store, company_id, viewer))
     return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
