@@ -8,6 +8,7 @@ from timeline_api.domain.rosters import (
     apply_entries,
     membership_of,
     pack,
+    packed_emails,
     roster_changes,
     roster_emails,
     unpack,
@@ -104,3 +105,8 @@ def test_a_roster_packs_into_one_string_and_back() -> None:
     packed = pack(roster)
     assert isinstance(packed, str)
     assert unpack(packed) == roster
+    assert (
+        packed_emails(packed)
+        == roster_emails(roster)
+        == ['"odd, name"@acme.test', "ann@gmail.test"]
+    )

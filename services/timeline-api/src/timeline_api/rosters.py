@@ -29,8 +29,8 @@ from timeline_api.domain.rosters import (
     apply_entries,
     membership_of,
     pack,
+    packed_emails,
     roster_changes,
-    roster_emails,
     unpack,
 )
 
@@ -72,7 +72,7 @@ class CompanyRosters:
         if READY not in found:
             return None
         doc = found.get(company_id)
-        return roster_emails(unpack(doc["packed"])) if doc is not None else []
+        return packed_emails(doc["packed"]) if doc is not None else []
 
     async def record(self, entry: RosterEntry) -> None:
         """Set one person's entry on one roster; a redelivery changes nothing."""

@@ -85,6 +85,13 @@ def roster_emails(roster: Roster) -> list[str]:
     return list(dict.fromkeys(e for _, (__, emails) in sorted(roster.items()) for e in emails))
 
 
+def packed_emails(packed: str) -> list[str]:
+    """``roster_emails`` of a packed roster, without making its versions into times (a
+    company page reads nothing else)."""
+    entries = json.loads(packed)
+    return list(dict.fromkeys(e for pid in sorted(entries) for e in entries[pid][1]))
+
+
 def pack(roster: Roster) -> str:
     """A roster as one string (``{person: [epoch ms, [addresses]]}`` in JSON): one string
     costs FerretDB 1.x a ninth of what a subdocument per person does (1.1 ms against
