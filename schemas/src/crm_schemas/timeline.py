@@ -19,6 +19,12 @@ class ThreadIndexed(Event):
     workspace_id: str
     thread_id: str
     last_activity: datetime
+    row: str | None = Field(
+        default=None,
+        description="The thread's row as stored at that activity (JSON), kept by the head "
+        "for its newest threads; none: a head keeps no row of the thread (it lost this "
+        "key, or the event predates rows).",
+    )
 
 
 class RosterEntry(Event):

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.timeline import ThreadIndexed
 from timeline_api import timeline_index
+from timeline_api.account_removal import remove_account_items
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import address_key, record_keys, thread_keys
@@ -227,3 +228,78 @@ async def test_index_timelines_announces_every_stored_thread_in_bulk_then_marks_
     rows = await index.threads(keys, link, (None, 10))
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-003", "thread-002", "thread-001"]
+
+
+def _message(n: int, account: str, *people: Participant) -> StoredMessage:
+    """Message ``n`` of thread-rows, ``n`` hours after T0, seen through ``account``."""
+    return StoredMessage(
+        item_id=f"item-rows-{n}", workspace_id=WS, thread_id="thread-rows",
+        message_id=f"rows{n}@x.test", subject="Rows", sent_at=T0 + timedelta(hours=n),
+        participants=people, participant_emails=tuple(p.email for p in people),
+        company_domains=tuple(p.company_domain for p in people if p.company_domain),
+        sources=(SOURCE.model_copy(update={"account_id": account}),),
+    )  # fmt: skip
+
+
+async def _announce_and_index(index: TimelineIndex, *summaries: ThreadSummary) -> None:
+    """What the projection and the index consumer do with summaries, rows included."""
+    recorded = _Recorded()
+    await Announce(recorded, "index")(*summaries)  # type: ignore[arg-type]
+    await index.record_all([event for batch in recorded.batches for event in batch])
+
+
+async def test_a_first_page_comes_from_the_rows_its_heads_keep(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
+    ann, bob = _who("ann@client.test", "client.test"), _who("bob@other.test", "other.test")
+    summaries = [
+        await _thread(store, index, n, ann, *((bob,) if n % 2 else ()), indexed=False)
+        for n in range(6)
+    ]
+    await _announce_and_index(index, *summaries)
+    keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
+
+    from_rows = await index.threads(keys, link, (None, 10))
+
+    assert from_rows == await store.threads_with(linked(WS, [ann.email]), None, 10)
+    await db["threads"].delete_many({})  # the heads' rows alone answer the first page
+    assert await index.threads(keys, link, (None, 10)) == from_rows
+    assert [t.thread_id for t in from_rows or []] == [f"thread-{n:03d}" for n in range(5, -1, -1)]
+
+
+async def test_a_thread_that_loses_an_address_leaves_no_row_under_it(db: Any) -> None:
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
+    ann, bob = _who("ann@client.test", "client.test"), _who("bob@other.test", "other.test")
+    writes = MessageWrites(store)
+    await writes.store_messages([_message(1, "acc-a", ann)])
+    [both] = await writes.store_messages([_message(2, "acc-b", ann, bob)])
+    await _announce_and_index(index, both)
+    bobs = record_keys(WS, [bob.email]), (WS, [bob.email], [])
+    assert [t.thread_id for t in await index.threads(*bobs, (None, 10)) or []] == ["thread-rows"]
+
+    recorded = _Recorded()  # acc-b, the only source of the message to Bob, is disconnected
+    await remove_account_items(store, "acc-b", Announce(recorded, "index"))  # type: ignore[arg-type]
+    await index.record_all([event for batch in recorded.batches for event in batch])
+
+    assert await index.threads(*bobs, (None, 10)) == []
+    anns = await index.threads(record_keys(WS, [ann.email]), (WS, [ann.email], []), (None, 10))
+    assert [(t.thread_id, t.message_count) for t in anns or []] == [("thread-rows", 1)]
+
+
+async def test_a_row_too_long_to_keep_is_read_from_the_threads_instead(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timeline_index, "ROW_MAX_CHARS", 100)  # every row here is longer
+    store, index = TimelineStore(db), TimelineIndex(db, head_size=50)
+    assert await index.prepare()
+    ann = _who("ann@client.test", "client.test")
+    summaries = [await _thread(store, index, n, ann, indexed=False) for n in range(3)]
+    await _announce_and_index(index, *summaries)
+    keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
+
+    head = await index.heads.find_one({"_id": keys[0]})
+    assert head is not None
+    assert head["rows"] == ""
+    page = await index.threads(keys, link, (None, 10))
+    assert [t.thread_id for t in page or []] == ["thread-002", "thread-001", "thread-000"]

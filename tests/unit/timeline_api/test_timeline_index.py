@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import (
+    ROWS_KEPT,
     Head,
     Key,
     address_key,
@@ -15,6 +16,7 @@ from timeline_api.domain.timeline_index import (
     candidates,
     domain_key,
     host_key,
+    known_rows,
     pack,
     record_keys,
     thread_keys,
@@ -91,10 +93,12 @@ def test_a_polls_updates_at_once_equal_applying_them_one_by_one() -> None:
     updates = []
     for _ in range(300):  # threads only get newer, as mail arrives
         clock += rng.randrange(3)
-        updates.append((f"t{rng.randrange(80)}", _at(clock)))
+        thread_id = f"t{rng.randrange(80)}"
+        row = None if rng.random() < 0.2 else f"row of {thread_id} at {clock}"
+        updates.append((thread_id, _at(clock), row))
     one_by_one = head
-    for thread_id, at in updates:
-        one_by_one = apply(one_by_one, thread_id, at, 40)
+    for thread_id, at, row in updates:
+        one_by_one = apply(one_by_one, thread_id, at, 40, row)
     assert apply_all(head, updates, 40) == one_by_one
 
 
@@ -102,13 +106,38 @@ def test_a_head_updated_at_once_is_exact_above_its_boundary() -> None:
     rng = random.Random(5)
     head = _fill([(_at(rng.randrange(100)), f"t{n}") for n in range(30)], size=20)
     latest = {thread_id: at for thread_id, at in head.entries.items()}
-    updates = [(f"t{rng.randrange(40)}", _at(rng.randrange(200))) for _ in range(100)]
-    for thread_id, at in updates:  # any order, even a thread moved back (a disconnection)
+    updates = [(f"t{rng.randrange(40)}", _at(rng.randrange(200)), None) for _ in range(100)]
+    for thread_id, at, _ in updates:  # any order, even a thread moved back (a disconnection)
         latest[thread_id] = at
     after = apply_all(head, updates, 20)
     above = {t: at for t, at in latest.items() if trusted((at, t), after.boundary)}
     assert {t: at for t, at in after.entries.items() if trusted((at, t), after.boundary)} == above
     assert len(after.entries) <= 20
+
+
+def test_a_head_keeps_the_last_announced_row_of_its_newest_threads_only() -> None:
+    head = Head()
+    for n in range(ROWS_KEPT + 10):
+        head = apply(head, f"t{n:03d}", _at(n), row=f"row {n}")
+    newest = [f"t{n:03d}" for n in range(10, ROWS_KEPT + 10)]
+    assert sorted(head.rows) == newest
+    assert head.rows["t073"] == "row 73"
+    # Announced again without a row (it lost this key): its old row is not kept.
+    head = apply(head, "t073", _at(73))
+    assert "t073" not in head.rows
+    assert head.entries["t073"] == _at(73)
+    # A newer activity brings the newer row.
+    head = apply(head, "t073", _at(200), row="row 73, replied")
+    assert head.rows["t073"] == "row 73, replied"
+
+
+def test_rows_are_taken_only_at_the_activity_a_page_lists_the_thread_at() -> None:
+    behind = apply(Head(), "a", _at(1), row="a at 1")  # this key's head lags
+    ahead = apply(apply(Head(), "a", _at(2), row="a at 2"), "b", _at(3))  # b has no row
+    rows, _ = candidates([behind, ahead], None)
+    assert rows == [(_at(3), "b"), (_at(2), "a")]
+    assert known_rows([behind, ahead], rows) == {"a": "a at 2"}
+    assert known_rows([behind], candidates([behind], None)[0]) == {"a": "a at 1"}
 
 
 def test_pages_merge_heads_newest_first_without_duplicates_after_the_cursor() -> None:
@@ -149,3 +178,11 @@ def test_a_head_stored_before_entries_were_packed_still_reads() -> None:
     }
     assert head_from(old_shape) == head
     assert head_from(head_doc(head)) == head
+
+
+def test_a_heads_rows_are_stored_and_read_back_as_they_were() -> None:
+    head = apply(
+        apply(Head(), "a", _at(1), row='{"thread_id":"a","subject":"tab\\there"}'), "b", _at(2)
+    )
+    assert head_from(head_doc(head)) == head
+    assert head_from({"packed": pack(head.entries), "boundary": None}).rows == {}  # older heads

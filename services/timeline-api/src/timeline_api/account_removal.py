@@ -10,14 +10,20 @@ by scanning the collection (docs/adr/0007). Disconnecting is rare and runs in th
 background projection, never on a request, so the scan is accepted here.
 """
 
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from crm_runtime.mongo import Document
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.store import TimelineStore, field_key, thread_doc
 
-Announce = Callable[[ThreadSummary], Awaitable[None]]
+
+class Announce(Protocol):
+    """What the timeline index is told of threads summarised again."""
+
+    async def __call__(self, *summaries: ThreadSummary) -> None: ...
+
+    async def without_rows(self, *summaries: ThreadSummary) -> None: ...
 
 
 async def remove_account_items(
@@ -25,7 +31,8 @@ async def remove_account_items(
 ) -> tuple[int, int]:
     """Take the account away as a source of every message and meeting; returns how many
     messages and meetings were deleted because no other account had them. Each thread
-    summarised again is announced to the timeline index."""
+    summarised again is announced to the timeline index, after its former state without
+    rows (it may have lost keys, and the heads of those must not keep its row)."""
     account = field_key(account_id)
     field = f"sources.{account}"
     threads: set[str] = set()
@@ -44,7 +51,10 @@ async def remove_account_items(
         if await _drop_source(store, "events", str(doc["_id"]), field):
             deleted_events += 1
     for thread_id in sorted(threads):
+        before = await store.thread(thread_id)
         summary = await resummarise(store, thread_id)
+        if before is not None:  # no head keeps the row it had, under any key it had
+            await announce.without_rows(before)
         if summary is not None:
             await announce(summary)
     return deleted_messages, deleted_events

@@ -24,6 +24,9 @@ from timeline_api.domain.pagination import Cursor
 
 HEAD_SIZE = 1000
 """Threads kept per key: pages up to this deep are served from the index."""
+ROWS_KEPT = 64
+"""Thread rows kept per key, for its newest threads: a first page of up to 63 threads
+(50 by default) is served from the heads alone, without reading the threads."""
 
 Key = tuple[datetime, str]
 """(last activity, thread id): the order of a threads tab, newest first."""
@@ -73,40 +76,74 @@ def record_keys(
 
 @dataclass
 class Head:
-    """One key's newest threads; ``boundary`` is the newest entry ever dropped from it."""
+    """One key's newest threads; ``boundary`` is the newest entry ever dropped from it.
+
+    ``rows`` holds, for some of the newest threads (at most ``ROWS_KEPT``), the thread's
+    row as the projection announced it with the entry's last activity: a page takes those
+    instead of reading the threads. A thread's row is dropped when an announcement comes
+    without one (the thread lost this key, or the event predates rows).
+    """
 
     entries: dict[str, datetime] = field(default_factory=dict)
     boundary: Key | None = None
+    rows: dict[str, str] = field(default_factory=dict)
 
     @property
     def truncated(self) -> bool:
         return self.boundary is not None
 
 
-def apply(head: Head, thread_id: str, last_activity: datetime, size: int = HEAD_SIZE) -> Head:
-    """The head with a thread's newest last activity set, cut to ``size`` newest entries.
+Update = tuple[str, datetime, str | None]
+"""(thread id, last activity, the thread's row at that activity or None)."""
+
+
+def apply(
+    head: Head,
+    thread_id: str,
+    last_activity: datetime,
+    size: int = HEAD_SIZE,
+    row: str | None = None,
+) -> Head:
+    """The head with a thread's newest last activity (and row) set, cut to ``size``
+    newest entries.
 
     Setting is idempotent (a redelivery or a replay sets the same value again); a thread
     at or below the boundary is left out, since entries there are not trusted anyway.
     """
-    return apply_all(head, [(thread_id, last_activity)], size)
+    return apply_all(head, [(thread_id, last_activity, row)], size)
 
 
-def apply_all(head: Head, updates: Iterable[tuple[str, datetime]], size: int = HEAD_SIZE) -> Head:
-    """The head with each (thread id, last activity) set in turn, then cut once to the
-    ``size`` newest entries: a poll's updates of one key in one pass."""
+def apply_all(head: Head, updates: Iterable[Update], size: int = HEAD_SIZE) -> Head:
+    """The head with each (thread id, last activity, row) set in turn, then cut once to
+    the ``size`` newest entries: a poll's updates of one key in one pass."""
     entries = dict(head.entries)
+    rows = dict(head.rows)
     boundary = head.boundary
-    for thread_id, last_activity in updates:
+    for thread_id, last_activity, row in updates:
         entries.pop(thread_id, None)
+        rows.pop(thread_id, None)
         if boundary is None or (last_activity, thread_id) > boundary:
             entries[thread_id] = last_activity
+            if row is not None:
+                rows[thread_id] = row
     if len(entries) > size:
         ordered = sorted(entries.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
         dropped = max((at, tid) for tid, at in ordered[size:])
         boundary = dropped if boundary is None else max(boundary, dropped)
         entries = dict(ordered[:size])
-    return Head(entries, boundary)
+    return Head(entries, boundary, _newest_rows(entries, rows))
+
+
+def _newest_rows(entries: dict[str, datetime], rows: dict[str, str]) -> dict[str, str]:
+    """The rows of listed threads, only of the ``ROWS_KEPT`` newest when there are more."""
+    if len(rows) > len(entries):
+        kept = {t: rows[t] for t in entries if t in rows}
+    else:
+        kept = {t: r for t, r in rows.items() if t in entries}
+    if len(kept) <= ROWS_KEPT:
+        return kept
+    newest = sorted(kept, key=lambda t: (entries[t], t), reverse=True)[:ROWS_KEPT]
+    return {t: kept[t] for t in newest}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -140,16 +177,19 @@ def unpack(packed: str) -> dict[str, datetime]:
     }
 
 
-def build_head(entries: Iterable[Key], size: int = HEAD_SIZE) -> Head:
-    """The head that ``apply`` makes of these (last activity, thread id) entries, in one
-    go (to index threads stored before the index existed, or a benchmark's seed)."""
+def build_head(
+    entries: Iterable[Key], size: int = HEAD_SIZE, rows: dict[str, str] | None = None
+) -> Head:
+    """The head that ``apply`` makes of these (last activity, thread id) entries, each
+    with its thread's row from ``rows``, in one go (a benchmark's seed)."""
     newest: dict[str, datetime] = {}
     for at, thread_id in entries:
         if thread_id not in newest or at > newest[thread_id]:
             newest[thread_id] = at
     ordered = sorted(((at, tid) for tid, at in newest.items()), reverse=True)
     kept = {tid: at for at, tid in ordered[:size]}
-    return Head(kept, ordered[size] if len(ordered) > size else None)
+    bound = ordered[size] if len(ordered) > size else None
+    return Head(kept, bound, _newest_rows(kept, rows or {}))
 
 
 def candidates(heads: Sequence[Head], cursor: Cursor | None) -> tuple[list[Key], Key | None]:
@@ -168,6 +208,18 @@ def candidates(heads: Sequence[Head], cursor: Cursor | None) -> tuple[list[Key],
     )
     bounds = [h.boundary for h in heads if h.boundary is not None]
     return rows, max(bounds) if bounds else None
+
+
+def known_rows(heads: Sequence[Head], rows: Sequence[Key]) -> dict[str, str]:
+    """The rows the heads hold of these candidates at the activity they are listed at
+    (a head that lags behind another for a thread has its older row, not taken)."""
+    wanted = {tid: at for at, tid in rows}
+    known: dict[str, str] = {}
+    for head in heads:
+        for thread_id, row in head.rows.items():
+            if thread_id in wanted and head.entries.get(thread_id) == wanted[thread_id]:
+                known[thread_id] = row
+    return known
 
 
 def trusted(row: Key, bound: Key | None) -> bool:
