@@ -286,22 +286,29 @@ class Announce:
 
     async def _publish(self, summaries: Sequence[ThreadSummary], *, with_rows: bool) -> None:
         await self._bulk.publish_all(
-            (
-                self._topic,
-                key,
-                ThreadIndexed(
-                    key=key,
-                    workspace_id=summary.workspace_id,
-                    thread_id=summary.thread_id,
-                    last_activity=summary.last_activity,
-                    row=_row(summary) if with_rows else None,
-                ),
-            )
+            (self._topic, key, event)
             for summary in summaries
-            for key in thread_keys(
-                summary.workspace_id, summary.participant_emails, summary.company_domains
-            )
+            for key, event in _events(summary, _row(summary) if with_rows else None)
         )
+
+
+def _events(summary: ThreadSummary, row: str | None) -> list[tuple[str, ThreadIndexed]]:
+    """A thread's announcement under each of its keys (its row made once for them all)."""
+    return [
+        (
+            key,
+            ThreadIndexed(
+                key=key,
+                workspace_id=summary.workspace_id,
+                thread_id=summary.thread_id,
+                last_activity=summary.last_activity,
+                row=row,
+            ),
+        )
+        for key in thread_keys(
+            summary.workspace_id, summary.participant_emails, summary.company_domains
+        )
+    ]
 
 
 def _row(summary: ThreadSummary) -> str | None:
