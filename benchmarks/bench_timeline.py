@@ -44,8 +44,9 @@ from benchmarks.run import ROOT, deployment
 from crm_schemas import ids
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import CompanyUpserted, PersonUpserted
+from crm_schemas.timeline import RosterEntry
 from timeline_api.domain.model import Source, StoredMessage
-from timeline_api.domain.rosters import Entry, apply_entries, pack
+from timeline_api.domain.rosters import apply_entries, pack
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.domain.timeline_index import (
     build_head,
@@ -216,7 +217,13 @@ def _seed(db: Database[Doc], workspace: str, member_id: str) -> Seeded:
 
 def _roster(people: list[Doc], company_id: str) -> Doc:
     """The company's roster as its consumer writes it from the people's entries."""
-    entries = [Entry(company_id, p["_id"], tuple(p["emails"]), p["updated_at"]) for p in people]
+    entries = [
+        RosterEntry(
+            workspace_id=p["workspace_id"], company_id=company_id, person_id=p["_id"],
+            emails=tuple(p["emails"]), version=p["updated_at"],
+        )
+        for p in people
+    ]  # fmt: skip
     return {"_id": company_id, "packed": pack(apply_entries({}, entries))}
 
 

@@ -154,3 +154,30 @@ async def eventually(
         if loop.time() > deadline:
             pytest.fail(f"not ready after {within}s; last value: {value!r}")
         await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def db(settings: TimelineSettings) -> AsyncIterator[Any]:
+    """The timeline's database on the real FerretDB, dropped after the test."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    yield mongo[settings.mongo_db]
+    await mongo.drop_database(settings.mongo_db)
+    await mongo.close()
+
+
+class RecordedPublisher:
+    """The bulk publisher's ``publish_all``, keeping each call's (key, event) pairs."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, Any]]] = []
+
+    async def publish_all(self, outgoing: Any) -> None:
+        self.batches.append([(key, event) for _, key, event in outgoing])
+
+    def take(self) -> list[Any]:
+        """Every event published since the last take, in order."""
+        taken = [event for batch in self.batches for _, event in batch]
+        self.batches.clear()
+        return taken

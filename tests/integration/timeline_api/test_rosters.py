@@ -1,49 +1,27 @@
 """Company rosters on the real FerretDB: a person's versions move them between rosters
 once each, and people stored before the rosters existed are put on them by the backfill."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from crm_schemas.base import utcnow
 from crm_schemas.records import PersonUpserted
 from crm_schemas.timeline import RosterEntry
+from tests.integration.timeline_api.conftest import RecordedPublisher
 from timeline_api import rosters
 from timeline_api.rosters import CompanyRosters, Memberships, roster_stored_people
-from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore
 
 WS = "ws-rosters"
 
 
-@pytest.fixture
-async def db(settings: TimelineSettings) -> AsyncIterator[Any]:
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url.get_secret_value(), tz_aware=True
-    )
-    yield mongo[settings.mongo_db]
-    await mongo.drop_database(settings.mongo_db)
-    await mongo.close()
-
-
-class _Recorded:
-    """The bulk publisher's part that Memberships uses, keeping what it was given."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[tuple[str, RosterEntry]]] = []
-
-    async def publish_all(self, outgoing: Any) -> None:
-        self.batches.append([(key, event) for _, key, event in outgoing])
-
-    def take(self) -> list[RosterEntry]:
-        """Every entry published since the last take, after checking its key."""
-        taken = [event for batch in self.batches for _, event in batch]
-        assert all(key == e.company_id for b in self.batches for key, e in b)
-        self.batches.clear()
-        return taken
+def _entries(published: RecordedPublisher) -> list[RosterEntry]:
+    """Every entry published since the last look, after checking each is keyed by company."""
+    assert all(key == e.company_id for batch in published.batches for key, e in batch)
+    entries: list[RosterEntry] = published.take()
+    return entries
 
 
 def _person(name: str, company: str | None, *emails: str, **changes: Any) -> PersonUpserted:
@@ -58,7 +36,7 @@ def _person(name: str, company: str | None, *emails: str, **changes: Any) -> Per
 
 
 async def test_a_person_moves_between_rosters_once_whatever_is_redelivered(db: Any) -> None:
-    table, published = CompanyRosters(db), _Recorded()
+    table, published = CompanyRosters(db), RecordedPublisher()
     assert await table.prepare()  # nobody stored yet: complete from the start
     people = Memberships(db, published, "rosters")  # type: ignore[arg-type]
     joined = _person("ann", "acme", "Ann@Acme.test", "ann@mail.test")
@@ -67,11 +45,11 @@ async def test_a_person_moves_between_rosters_once_whatever_is_redelivered(db: A
     )
 
     await people.note(joined)
-    await table.record_all(published.take())
+    await table.record_all(_entries(published))
     assert await table.emails("acme") == ["ann@acme.test", "ann@mail.test"]
 
     await people.note(moved)
-    entries = published.take()
+    entries = _entries(published)
     assert [(e.company_id, e.emails) for e in entries] == [
         ("acme", ()),
         ("globex", ("ann@acme.test", "ann@mail.test")),
@@ -79,14 +57,14 @@ async def test_a_person_moves_between_rosters_once_whatever_is_redelivered(db: A
     await table.record_all(entries + entries)  # a redelivered poll
     for version in (joined, moved):  # a replay of the records topic
         await people.note(version)
-    assert published.take() == []
+    assert _entries(published) == []
     assert await table.emails("acme") == []
     assert await table.emails("globex") == ["ann@acme.test", "ann@mail.test"]
     assert await table.emails("initech") == []
 
 
 async def test_a_merged_person_leaves_the_roster_to_the_survivor(db: Any) -> None:
-    table, published = CompanyRosters(db), _Recorded()
+    table, published = CompanyRosters(db), RecordedPublisher()
     await table.prepare()
     people = Memberships(db, published, "rosters")  # type: ignore[arg-type]
     later = utcnow() + timedelta(seconds=1)
@@ -98,7 +76,7 @@ async def test_a_merged_person_leaves_the_roster_to_the_survivor(db: Any) -> Non
             _person("robert", "acme", "robert@acme.test", "bob@acme.test", updated_at=later),
         ]
     )
-    await table.record_all(published.take())
+    await table.record_all(_entries(published))
     assert await table.emails("acme") == ["robert@acme.test", "bob@acme.test"]
 
 
@@ -106,7 +84,7 @@ async def test_people_stored_before_the_rosters_are_scanned_for_until_the_backfi
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rosters, "NOTED_AT_ONCE", 2)
-    store, table, published = TimelineStore(db), CompanyRosters(db), _Recorded()
+    store, table, published = TimelineStore(db), CompanyRosters(db), RecordedPublisher()
     for person in (
         _person("cy", "acme", "cy@acme.test"),
         _person("di", "acme", "di@elsewhere.test"),
@@ -120,6 +98,6 @@ async def test_people_stored_before_the_rosters_are_scanned_for_until_the_backfi
 
     assert count == 3
     assert [len(batch) for batch in published.batches] == [2, 0]  # Ed is on no roster
-    await table.record_all(published.take())
+    await table.record_all(_entries(published))
     assert await table.emails("acme") == ["cy@acme.test", "di@elsewhere.test"]
     assert await table.prepare()

@@ -2,38 +2,26 @@
 collection gives, and it steps aside (None) for deep pages and threads it has not caught
 up with. Heads of 5 threads, so truncation is reached with a few threads."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.timeline import ThreadIndexed
+from tests.integration.timeline_api.conftest import RecordedPublisher
 from timeline_api import timeline_index
 from timeline_api.account_removal import remove_account_items
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.timeline_index import address_key, record_keys, thread_keys
 from timeline_api.message_writes import MessageWrites
-from timeline_api.settings import TimelineSettings
 from timeline_api.store import TimelineStore, linked
 from timeline_api.timeline_index import Announce, TimelineIndex, index_stored_threads
 
 WS = "ws-index"
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
 SOURCE = Source(account_id="acc", visibility="subject", owner_member_id="member")
-
-
-@pytest.fixture
-async def db(settings: TimelineSettings) -> AsyncIterator[Any]:
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url.get_secret_value(), tz_aware=True
-    )
-    yield mongo[settings.mongo_db]
-    await mongo.drop_database(settings.mongo_db)
-    await mongo.close()
 
 
 def _who(email: str, domain: str | None) -> Participant:
@@ -199,16 +187,6 @@ async def test_threads_stored_before_the_index_are_read_from_the_collection_unti
     assert [t.thread_id for t in rows] == ["thread-001"]
 
 
-class _Recorded:
-    """The bulk publisher's part that Announce uses, keeping what it was given."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[ThreadIndexed]] = []
-
-    async def publish_all(self, outgoing: Any) -> None:
-        self.batches.append([event for _, _, event in outgoing])
-
-
 async def test_index_timelines_announces_every_stored_thread_in_bulk_then_marks_ready(
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,13 +195,13 @@ async def test_index_timelines_announces_every_stored_thread_in_bulk_then_marks_
     ann = _who("ann@client.test", "client.test")
     for n in (1, 2, 3):
         await _thread(store, index, n, ann, indexed=False)
-    recorded = _Recorded()
+    recorded = RecordedPublisher()
 
     count = await index_stored_threads(db, Announce(recorded, "index"))  # type: ignore[arg-type]
 
     assert count == 3
-    assert [len({e.thread_id for e in batch}) for batch in recorded.batches] == [2, 1]
-    await index.record_all([event for batch in recorded.batches for event in batch])
+    assert [len({e.thread_id for _, e in batch}) for batch in recorded.batches] == [2, 1]
+    await index.record_all(recorded.take())
     keys, link = record_keys(WS, [ann.email]), (WS, [ann.email], [])
     rows = await index.threads(keys, link, (None, 10))
     assert rows is not None
@@ -243,9 +221,9 @@ def _message(n: int, account: str, *people: Participant) -> StoredMessage:
 
 async def _announce_and_index(index: TimelineIndex, *summaries: ThreadSummary) -> None:
     """What the projection and the index consumer do with summaries, rows included."""
-    recorded = _Recorded()
+    recorded = RecordedPublisher()
     await Announce(recorded, "index")(*summaries)  # type: ignore[arg-type]
-    await index.record_all([event for batch in recorded.batches for event in batch])
+    await index.record_all(recorded.take())
 
 
 async def test_a_first_page_comes_from_the_rows_its_heads_keep(db: Any) -> None:
@@ -278,9 +256,9 @@ async def test_a_thread_that_loses_an_address_leaves_no_row_under_it(db: Any) ->
     bobs = record_keys(WS, [bob.email]), (WS, [bob.email], [])
     assert [t.thread_id for t in await index.threads(*bobs, (None, 10)) or []] == ["thread-rows"]
 
-    recorded = _Recorded()  # acc-b, the only source of the message to Bob, is disconnected
+    recorded = RecordedPublisher()  # acc-b, the only source of the message to Bob, is disconnected
     await remove_account_items(store, "acc-b", Announce(recorded, "index"))  # type: ignore[arg-type]
-    await index.record_all([event for batch in recorded.batches for event in batch])
+    await index.record_all(recorded.take())
 
     assert await index.threads(*bobs, (None, 10)) == []
     anns = await index.threads(record_keys(WS, [ann.email]), (WS, [ann.email], []), (None, 10))

@@ -39,7 +39,7 @@ from timeline_api.domain.ownership import (
     normalized_domains,
     normalized_emails,
 )
-from timeline_api.store import TimelineStore
+from timeline_api.store import TimelineStore, company_from_doc, person_from_doc
 
 
 class RecordIndex:
@@ -91,14 +91,6 @@ class RecordIndex:
                 await index.delete_one({"_id": key})
 
 
-def _person(doc: Document) -> PersonUpserted:
-    return PersonUpserted.model_validate(doc | {"person_id": doc["_id"]})
-
-
-def _company(doc: Document) -> CompanyUpserted:
-    return CompanyUpserted.model_validate(doc | {"company_id": doc["_id"]})
-
-
 def _opportunity(doc: Document) -> OpportunityUpserted:
     return OpportunityUpserted.model_validate(doc | {"opportunity_id": doc["_id"]})
 
@@ -120,14 +112,14 @@ class RecordWriter:
         doc = await self._store.person(person_id)
         if doc is None or doc["workspace_id"] != workspace_id:
             raise NotFoundError(f"no person with id {person_id}")
-        return _person(doc)
+        return person_from_doc(doc)
 
     async def company(self, company_id: str, workspace_id: str) -> CompanyUpserted:
         """A company of the workspace, or NotFoundError (also when in another workspace)."""
         doc = await self._store.company(company_id)
         if doc is None or doc["workspace_id"] != workspace_id:
             raise NotFoundError(f"no company with id {company_id}")
-        return _company(doc)
+        return company_from_doc(doc)
 
     async def opportunity(self, opportunity_id: str, workspace_id: str) -> OpportunityUpserted:
         """An opportunity of the workspace, or NotFoundError (also when in another one)."""

@@ -20,11 +20,9 @@ from crm_runtime.bus import BulkPublisher
 from crm_runtime.mongo import Document, find_by_ids
 from crm_runtime.service import Runtime
 from crm_schemas.base import utcnow
-from crm_schemas.ids import normalize_email
 from crm_schemas.records import PersonUpserted
 from crm_schemas.timeline import RosterEntry
 from timeline_api.domain.rosters import (
-    Entry,
     Membership,
     apply_entries,
     membership_of,
@@ -33,6 +31,7 @@ from timeline_api.domain.rosters import (
     roster_changes,
     unpack,
 )
+from timeline_api.store import person_addresses, person_from_doc
 
 GROUP = "timeline-api.rosters"
 READY = "!ready"
@@ -80,10 +79,9 @@ class CompanyRosters:
 
     async def record_all(self, events: Sequence[RosterEntry]) -> None:
         """Set a poll's entries: each roster read once, changed in order, written once."""
-        by_company: dict[str, list[Entry]] = {}
-        for e in events:
-            entry = Entry(e.company_id, e.person_id, e.emails, e.version)
-            by_company.setdefault(e.company_id, []).append(entry)
+        by_company: dict[str, list[RosterEntry]] = {}
+        for entry in events:
+            by_company.setdefault(entry.company_id, []).append(entry)
         found = await find_by_ids(self.rosters, list(by_company))
         writes = []
         for company_id, entries in by_company.items():
@@ -116,14 +114,12 @@ class Memberships:
         entries: list[RosterEntry] = []
         for person in people:  # in order: a person's later version moves on from the earlier
             now = membership_of(
-                person.company_id,
-                person.merged_into,
-                dict.fromkeys(normalize_email(e) for e in person.emails),
-                person.updated_at,
+                person.company_id, person.merged_into, person_addresses(person), person.updated_at
             )
-            changes = roster_changes(last.get(person.person_id), now, person.person_id)
+            before = last.get(person.person_id)
+            changes = roster_changes(before, now, person.workspace_id, person.person_id)
             if changes:
-                entries += [_event(person.workspace_id, c) for c in changes]
+                entries += changes
                 last[person.person_id] = changed[person.person_id] = now
         await self._bulk.publish_all((self._topic, e.company_id, e) for e in entries)
         if changed:
@@ -145,16 +141,6 @@ def _doc(membership: Membership) -> Document:
     }
 
 
-def _event(workspace_id: str, entry: Entry) -> RosterEntry:
-    return RosterEntry(
-        workspace_id=workspace_id,
-        company_id=entry.company_id,
-        person_id=entry.person_id,
-        emails=entry.emails,
-        version=entry.version,
-    )
-
-
 def register_rosters(runtime: Runtime, db: AsyncDatabase[Document]) -> Memberships:
     """Consume the rosters topic into the rosters; returns what the records projection
     calls with each version of a person."""
@@ -170,7 +156,7 @@ async def roster_stored_people(db: AsyncDatabase[Document], memberships: Members
     count = 0
     chunk: list[PersonUpserted] = []
     async for doc in db["people"].find({}):
-        chunk.append(PersonUpserted.model_validate(doc | {"person_id": doc["_id"]}))
+        chunk.append(person_from_doc(doc))
         if len(chunk) == NOTED_AT_ONCE:
             await memberships.note_all(chunk)
             count, chunk = count + len(chunk), []

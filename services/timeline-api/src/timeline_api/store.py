@@ -68,6 +68,21 @@ def _event(doc: Document) -> StoredEvent:
     return StoredEvent.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
 
 
+def person_addresses(person: PersonUpserted) -> list[str]:
+    """A person's addresses as stored: normalised, each once, the primary first."""
+    return list(dict.fromkeys(normalize_email(e) for e in person.emails))
+
+
+def person_from_doc(doc: Document) -> PersonUpserted:
+    """A person as ``upsert_person`` stored them."""
+    return PersonUpserted.model_validate(doc | {"person_id": doc["_id"]})
+
+
+def company_from_doc(doc: Document) -> CompanyUpserted:
+    """A company as ``upsert_company`` stored it."""
+    return CompanyUpserted.model_validate(doc | {"company_id": doc["_id"]})
+
+
 def thread_doc(summary: ThreadSummary) -> Document:
     """A thread's row as stored, by thread id.
 
@@ -175,7 +190,7 @@ class TimelineStore:
     async def upsert_person(self, person: PersonUpserted) -> bool:
         """Store a person's newest version, with normalised addresses. True when stored."""
         doc = person.model_dump(mode="json", exclude={"person_id"})
-        doc["emails"] = list(dict.fromkeys(normalize_email(e) for e in person.emails))
+        doc["emails"] = person_addresses(person)
         doc["updated_at"] = person.updated_at
         return await upsert_if_newer(self.people, person.person_id, doc, "updated_at")
 

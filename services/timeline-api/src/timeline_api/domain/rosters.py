@@ -17,17 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from crm_schemas.base import to_milliseconds
+from crm_schemas.timeline import RosterEntry
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One person on one company's roster (no addresses: not on it any more)."""
-
-    company_id: str
-    person_id: str
-    emails: tuple[str, ...]
-    version: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,41 +46,47 @@ def membership_of(
     return Membership(company_id, tuple(emails), version)
 
 
-def roster_changes(before: Membership | None, now: Membership, person_id: str) -> list[Entry]:
+def roster_changes(
+    before: Membership | None, now: Membership, workspace_id: str, person_id: str
+) -> list[RosterEntry]:
     """The roster entries that take a person from ``before`` to ``now``: off the company
     they left, onto the one they are on. Nothing for a version not newer than ``before``
     (a redelivery or a replay), nor for one that changes neither company nor addresses."""
-    if before is not None and _ms(now.version) <= _ms(before.version):
+    if before is not None and to_milliseconds(now.version) <= to_milliseconds(before.version):
         return []
     if before is not None and (before.company_id, before.emails) == (now.company_id, now.emails):
         return []
-    entries = []
+    moves: list[tuple[str, tuple[str, ...]]] = []
     if before is not None and before.company_id not in (None, now.company_id):
-        entries.append(Entry(before.company_id, person_id, (), now.version))
+        moves.append((before.company_id, ()))
     if now.company_id is not None:
-        entries.append(Entry(now.company_id, person_id, now.emails, now.version))
-    return entries
+        moves.append((now.company_id, now.emails))
+    return [
+        RosterEntry(
+            workspace_id=workspace_id,
+            company_id=company_id,
+            person_id=person_id,
+            emails=emails,
+            version=now.version,
+        )
+        for company_id, emails in moves
+    ]
 
 
-def apply_entries(roster: Roster, entries: Iterable[Entry]) -> Roster:
+def apply_entries(roster: Roster, entries: Iterable[RosterEntry]) -> Roster:
     """The roster with each entry set unless the person has a newer one already."""
     changed = dict(roster)
     for entry in entries:
-        version = _ms(entry.version)
+        version = to_milliseconds(entry.version)
         held = changed.get(entry.person_id)
         if held is None or version >= held[0]:
             changed[entry.person_id] = (version, entry.emails)
     return changed
 
 
-def roster_emails(roster: Roster) -> list[str]:
-    """Every address of every person on the roster, each once, in a stable order."""
-    return list(dict.fromkeys(e for _, (__, emails) in sorted(roster.items()) for e in emails))
-
-
 def packed_emails(packed: str) -> list[str]:
-    """``roster_emails`` of a packed roster, without making its versions into times (a
-    company page reads nothing else)."""
+    """Every address of every person on a packed roster, each once, in a stable order
+    (its versions are not made into times: a company page reads nothing else)."""
     entries = json.loads(packed)
     return list(dict.fromkeys(e for pid in sorted(entries) for e in entries[pid][1]))
 
@@ -111,9 +110,3 @@ def unpack(packed: str) -> Roster:
         pid: (_EPOCH + timedelta(milliseconds=ms), tuple(emails))
         for pid, (ms, emails) in json.loads(packed).items()
     }
-
-
-def _ms(at: datetime) -> datetime:
-    """A time as MongoDB keeps it: to the millisecond, UTC when naive."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
