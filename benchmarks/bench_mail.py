@@ -6,8 +6,9 @@ INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE, BODY.PEEK[HEADER], batches of 100) on 
 connection. The pipeline is the four services as processes (scripts/localsystem.py, a
 prefix of its own): from ``fetcher sync-now`` until every message is in the timeline's
 read model. Reports both rates, their ratio (target >= 0.7) and the fetcher's peak RSS
-(VmHWM; target < 300 MB), and when each stage published its last output (``*_by_s``,
-seconds after the sync was asked for), which shows where the time goes.
+(VmHWM; target < 300 MB), when each stage published its last output (``*_by_s``,
+seconds after the sync was asked for) and the CPU seconds each service and server used
+meanwhile (``cpu_s_*``), which show where the time goes.
 """
 
 from __future__ import annotations
@@ -121,16 +122,17 @@ async def run(stack: Any) -> dict[str, float | int | str]:
             "--imap-tls", "none", "--username", user, "--password-env", "BENCH_PASSWORD",
             password=PASSWORD,
         )  # fmt: skip
+        meter = bench.cpu_meter(stack, ("kafka", "ferretdb", "dovecot"))
+        meter.start()
         started = time.monotonic()  # includes the fetcher waiting for the account's config
         started_wall = time.time()
         await asyncio.to_thread(bench.sync_now, account, "mail")
-        stored = 0
         deadline = float(os.environ.get("BENCH_MAIL_DEADLINE_S", DEFAULT_DEADLINE_S))
-        while stored < count and time.monotonic() - started < deadline:
-            bench.system.check_alive()
-            await asyncio.sleep(0.5)
-            stored = bench.on_timeline("messages")
+        stored = await bench.wait_stored(
+            stack, "timeline.messages", "timeline-api.messages", "messages", count, deadline
+        )
         pipeline_s = time.monotonic() - started
+        cpu = meter.stop()
         peak_mb = _vm_hwm_mb(bench.system.processes["fetcher"].pid)
         stages = await _last_publish_s(stack.kafka_bootstrap, tag, started_wall)
     bare_rate = fetched / bare_s
@@ -144,4 +146,5 @@ async def run(stack: Any) -> dict[str, float | int | str]:
         "pipeline_s": round(pipeline_s, 1),
         "fetcher_peak_rss_mb": round(peak_mb, 1),
         **stages,
+        **cpu,
     }

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
 from crm_runtime.bus import delete_topics
@@ -47,6 +49,39 @@ class BenchStack:
     caldav_url: str
     caldav_users_file: Path
     work_dir: Path
+    run_dir: Path  # the stack's pid files
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used, its reaped children's included (Dovecot's imap
+    processes are children of its master), from /proc/<pid>/stat; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime are fields 14-17 of stat(5); fields[0] is field 3
+    ticks = sum(int(fields[i]) for i in range(11, 15))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds each process used between ``start()`` and ``stop()``: the services of a
+    deployment and the stack's servers, which shows where a benchmark's time goes."""
+
+    pids: dict[str, int]
+    started: dict[str, float] | None = None
+
+    def start(self) -> None:
+        self.started = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        started = self.started or {}
+        return {
+            f"cpu_s_{name.replace('-', '_')}": round(cpu_seconds(pid) - started.get(name, 0.0), 1)
+            for name, pid in self.pids.items()
+        }
 
 
 @dataclass
@@ -79,10 +114,71 @@ class Deployment:
         )
 
     def on_timeline(self, collection: str) -> int:
-        """How many documents the timeline's read model holds in a collection."""
+        """How many documents the timeline's read model holds in a collection. On FerretDB
+        a count reads every document: call it once a stage is drained, not in a loop."""
         return int(
             self.mongo[f"{self.system.prefix}_timeline"][collection].estimated_document_count()
         )
+
+    async def wait_stored(
+        self, stack: BenchStack, topic: str, group: str, collection: str, count: int,
+        deadline_s: float,
+    ) -> int:  # fmt: skip
+        """Wait until ``collection`` of the timeline holds ``count`` documents, or the
+        deadline; returns how many it holds. Progress is watched on Kafka, at no cost to
+        the database being measured: the projection's ``group`` has committed everything
+        published on ``topic`` (offsets are committed once the writes are done), and that
+        is at least ``count`` records. Then the collection is counted once."""
+        started = time.monotonic()
+        stored = 0
+        async with _TopicWatch(stack.kafka_bootstrap, self.system.prefix, topic, group) as watch:
+            while stored < count and time.monotonic() - started < deadline_s:
+                self.system.check_alive()
+                await asyncio.sleep(0.5)
+                published, committed = await watch.progress()
+                if published >= count and committed == published:
+                    stored = self.on_timeline(collection)
+        return stored
+
+    def cpu_meter(self, stack: BenchStack, servers: tuple[str, ...]) -> CpuMeter:
+        """A meter over this deployment's services and the stack's ``servers``."""
+        pids = {name: process.pid for name, process in self.system.processes.items()}
+        for server in servers:
+            pidfile = stack.run_dir / f"{server}.pid"
+            if pidfile.exists():
+                pids[server] = int(pidfile.read_text().strip())
+        return CpuMeter(pids)
+
+
+class _TopicWatch:
+    """How many records a topic holds and how many of them a consumer group committed."""
+
+    def __init__(self, bootstrap: str, prefix: str, topic: str, group: str) -> None:
+        self._topic = f"{prefix}.{topic}.v1"
+        self._group = f"{prefix}.{group}"
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def __aenter__(self) -> _TopicWatch:
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def progress(self) -> tuple[int, int]:
+        """(records published, records the group committed), over every partition."""
+        await self._consumer._client.force_metadata_update()
+        numbers = self._consumer.partitions_for_topic(self._topic) or set()
+        partitions = [TopicPartition(self._topic, p) for p in numbers]
+        if not partitions:
+            return 0, 0
+        ends = await self._consumer.end_offsets(partitions)
+        committed = await self._admin.list_consumer_group_offsets(self._group)
+        done = sum(max(committed[tp].offset, 0) for tp in partitions if tp in committed)
+        return sum(ends.values()), done
 
 
 @contextlib.asynccontextmanager
@@ -135,6 +231,7 @@ def local_stack() -> BenchStack:
         caldav_url=f"http://127.0.0.1:{os.environ.get('STACK_CALDAV_PORT', '15232')}/",
         caldav_users_file=stack_dir / "radicale" / "users",
         work_dir=work,
+        run_dir=stack_dir / "run",
     )
 
 
