@@ -127,10 +127,21 @@ class CursorStore(Protocol):
         ...
 
 
-class Publisher(Protocol):
-    """Publish one event under its key, returning once it is durable."""
+Outgoing = tuple[str, str, BaseModel]
+"""An event to publish: topic, key, event."""
 
-    async def __call__(self, topic: str, key: str, event: BaseModel) -> None: ...
+
+class Publisher(Protocol):
+    """Publishes events under their keys, returning once they are durable."""
+
+    async def __call__(self, topic: str, key: str, event: BaseModel) -> None:
+        """One event."""
+        ...
+
+    async def many(self, outgoing: Sequence[Outgoing]) -> None:
+        """Every event of a batch at once (in order within a topic and key): far cheaper
+        than one publish each."""
+        ...
 
 
 class PasswordReader(Protocol):

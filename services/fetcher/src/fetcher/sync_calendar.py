@@ -8,7 +8,6 @@ stores the new token. Ids depend on the workspace, UID and RECURRENCE-ID only, s
 resync publishes the same items again and duplicates nothing downstream.
 """
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,13 @@ from fetcher.domain.ical import (
 )
 from fetcher.domain.model import CalendarInfo, CalendarResource, CalendarState, ItemKey
 from fetcher.domain.problems import SyncProblem
-from fetcher.ports import CalendarReader, CalendarStateStore, PasswordReader, Publisher
+from fetcher.ports import (
+    CalendarReader,
+    CalendarStateStore,
+    Outgoing,
+    PasswordReader,
+    Publisher,
+)
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -189,27 +194,28 @@ async def _apply(
         else plan_object(d, before.get(href, []), cal.window[0])
         for href, d in decided.items()
     }
-    await asyncio.gather(
-        *(_act(cal, href, d) for href, plan in plans.items() for d in plan.act),
-        *(_remove(cal, key, why) for plan in plans.values() for key, why in plan.remove),
-    )
+    outgoing = [
+        *(o for href, plan in plans.items() for d in plan.act if (o := _act(cal, href, d))),
+        *(_removal(cal, key, why) for plan in plans.values() for key, why in plan.remove),
+    ]
+    await cal.ports.publish.many(outgoing)
     changed = {h: p.items for h, p in plans.items() if list(p.items) != before.get(h)}
     await states.save_items(account.account_id, url, changed, new)
     return {href for href, plan in plans.items() if plan.recurring}
 
 
-async def _act(cal: _Calendar, href: str, decision: EventDecision) -> None:
-    """Carry out one decision."""
+def _act(cal: _Calendar, href: str, decision: EventDecision) -> Outgoing | None:
+    """What one decision publishes, if anything (counted as it will be once published)."""
     ports, result = cal.ports, cal.result
     match decision:
         case Publish(event):
-            await ports.publish(ports.topics.calendar_raw, event.item_id, event)
             result.published += 1
+            return ports.topics.calendar_raw, event.item_id, event
         case Drop(dropped):
-            await ports.publish(ports.topics.dropped, dropped.item_id, dropped)
             result.dropped += 1
+            return ports.topics.dropped, dropped.item_id, dropped
         case Cancel(_, uid, recurrence_id):
-            await _remove(cal, (uid, recurrence_id), "cancelled")
+            return _removal(cal, (uid, recurrence_id), "cancelled")
         case Unusable(uid, reason):
             # One broken event must not stop a calendar: it is skipped, loudly.
             log.warning(
@@ -222,12 +228,14 @@ async def _act(cal: _Calendar, href: str, decision: EventDecision) -> None:
                 },
             )
             result.unusable += 1
+            return None
         case Outside():
-            pass
+            return None
 
 
-async def _remove(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> None:
-    """Tell the pipeline that an occurrence left this calendar (same key as its versions)."""
+def _removal(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> Outgoing:
+    """Telling the pipeline that an occurrence left this calendar (same key as its
+    versions)."""
     account, (uid, recurrence_id) = cal.account, item
     item_id = event_item_id(account.workspace_id, uid, recurrence_id)
     removal = RawEventRemoved(
@@ -238,8 +246,8 @@ async def _remove(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> None:
         recurrence_id=recurrence_id,
         reason=reason,
     )
-    await cal.ports.publish(cal.ports.topics.calendar_raw, item_id, removal)
     cal.result.removed += 1
+    return cal.ports.topics.calendar_raw, item_id, removal
 
 
 async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:
@@ -248,8 +256,8 @@ async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:
     for start in range(0, len(hrefs), CHUNK):
         chunk = hrefs[start : start + CHUNK]
         published = await cal.ports.states.items(account_id, url, chunk)
-        await asyncio.gather(
-            *(_remove(cal, item, "deleted") for items in published.values() for item in items)
+        await cal.ports.publish.many(
+            [_removal(cal, item, "deleted") for items in published.values() for item in items]
         )
         await cal.ports.states.forget(account_id, url, chunk)
 

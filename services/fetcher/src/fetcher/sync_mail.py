@@ -7,7 +7,6 @@ a crash repeats at most one batch; downstream ids depend on the Message-ID only,
 repeat duplicates nothing.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
@@ -220,7 +219,7 @@ async def _publish_all(
     )
     messages = [m for m in (_message(f, source, account) for f in fetched) if m is not None]
     topic = ports.topics.mail_raw
-    await asyncio.gather(*(ports.publish(topic, m.item_id, m) for m in messages))
+    await ports.publish.many([(topic, m.item_id, m) for m in messages])
 
 
 def _message(

@@ -177,7 +177,7 @@ class _Stream:
                     return
                 step = self._steps.popleft()
                 messages = await step.fetch if step.fetch is not None else []
-                await asyncio.gather(*(self._ports.publish(topic, m.item_id, m) for m in messages))
+                await self._ports.publish.many([(topic, m.item_id, m) for m in messages])
                 self._result.published += len(messages)
                 await self._ports.cursors.save(self._account.account_id, self._stream, step.after)
                 self._result.done = self._before + step.after.done  # every stream's so far

@@ -1,8 +1,10 @@
 """Publishing to Kafka through the runtime's durable bulk publisher."""
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 
-from crm_runtime.bus import BulkPublisher
+from crm_runtime.bus import BulkPublisher, Outgoing
 
 
 class KafkaPublisher:
@@ -14,3 +16,7 @@ class KafkaPublisher:
     async def __call__(self, topic: str, key: str, event: BaseModel) -> None:
         """Publish one event under its key; returns once Kafka has it durably."""
         await self._bulk.publish_all([(topic, key, event)])
+
+    async def many(self, outgoing: Sequence[Outgoing]) -> None:
+        """Publish a batch of events at once; returns once Kafka has every one durably."""
+        await self._bulk.publish_all(outgoing)

@@ -231,6 +231,10 @@ class RecordingPublisher:
         """Record one publish."""
         self.sent.append((topic, key, event))
 
+    async def many(self, outgoing: Sequence[tuple[str, str, BaseModel]]) -> None:
+        """Record a batch of publishes, in order."""
+        self.sent.extend(outgoing)
+
     def on(self, topic: str) -> list[BaseModel]:
         """Events published on one topic."""
         return [event for t, _, event in self.sent if t == topic]
