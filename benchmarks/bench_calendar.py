@@ -8,7 +8,8 @@ pipeline is the four services as processes (scripts/localsystem.py, a prefix of 
 own): from ``fetcher sync-now --kind calendar`` until every occurrence is in the
 timeline's read model. Reports calendar objects per second for both, their ratio,
 occurrences per second for the pipeline, and how long the fetcher took to publish them
-all (until it stored the calendar's state, which it does after its last publish).
+all (until it stored the calendar's state, which it does after its last publish), and
+the CPU seconds each service and server used meanwhile (``cpu_s_*``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ async def run(stack: Any) -> dict[str, float | int | str]:
             "--imap-tls", "none", "--username", tag, "--password-env", "BENCH_PASSWORD",
             "--caldav-url", stack.caldav_url, password=PASSWORD,
         )  # fmt: skip
+        meter = bench.cpu_meter(stack, ("kafka", "ferretdb", "radicale"))
+        meter.start()
         started = time.monotonic()  # includes the fetcher waiting for the account's config
         await asyncio.to_thread(bench.sync_now, account, "calendar")
         states = bench.mongo[f"{tag}_fetcher"]["caldav_calendars"]
@@ -97,6 +100,7 @@ async def run(stack: Any) -> dict[str, float | int | str]:
             stack, "timeline.events", "timeline-api.events", "events", occurrences, 1800
         )
         pipeline_s = time.monotonic() - started
+        cpu = meter.stop()
         fetched_s = fetched.result() if fetched.done() else None
         fetched.cancel()
     bare_rate = objects / bare_s
@@ -113,4 +117,5 @@ async def run(stack: Any) -> dict[str, float | int | str]:
         # the fetcher's part: until it stored the calendar's state, after its last publish
         "fetcher_s": round(fetched_s, 1) if fetched_s is not None else "not done",
         "fetcher_occurrences_per_s": round(occurrences / fetched_s, 1) if fetched_s else 0,
+        **cpu,
     }
