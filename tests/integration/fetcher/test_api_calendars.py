@@ -196,6 +196,10 @@ async def test_google_first_sync_pages_expands_series_drops_private_and_follows_
         google_ports.settings.kafka_bootstrap, google_ports.settings.topics.dropped
     )
     assert [ItemDropped.model_validate_json(v).reason for _, v in dropped] == ["private_event"]
+    calendar, states = f"google:{first.streams[0]}", google_ports.states
+    assert await states.items(acc.account_id, calendar, [gone_soon]) == {
+        gone_soon: [("evt-902@google.com", None)]
+    }
 
     calendars.delete(OWNER, gone_soon)
     calendars.add(OWNER, google_event(903))
@@ -205,6 +209,7 @@ async def test_google_first_sync_pages_expands_series_drops_private_and_follows_
         e for e in await calendar_raw(google_ports.settings) if isinstance(e, RawEventRemoved)
     ]
     assert [(r.ical_uid, r.reason) for r in removed] == [("evt-902@google.com", "cancelled")]
+    assert await states.items(acc.account_id, calendar, [gone_soon]) == {}  # forgotten
 
 
 async def test_google_410_resyncs_the_calendar_with_the_same_item_ids(

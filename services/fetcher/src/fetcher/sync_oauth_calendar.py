@@ -7,7 +7,7 @@ are remembered (by ``_id``) to know which items to remove.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +19,9 @@ from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.api_events import ApiEventDecision, Gone
 from fetcher.domain.ical import Drop, Publish
+from fetcher.domain.model import ItemKey
 from fetcher.domain.problems import SyncProblem
-from fetcher.ports import CalendarStateStore, Publisher
+from fetcher.ports import CalendarStateStore, Outgoing, Publisher
 from fetcher.providers.base import CalendarProvider, CursorExpired, ProviderCursor, Throttled
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
@@ -112,8 +113,7 @@ async def _sync_stream(
             cursor = ProviderCursor()
             continue
         calendar = f"{account.oauth.provider if account.oauth else 'api'}:{stream}"
-        for provider_id, decision in page.decisions:
-            await _apply(account, ports, calendar, provider_id, decision, window, result)
+        await _apply(account, ports, calendar, page.decisions, window, result)
         cursor = page.cursor.at(0, cursor.done + len(page.decisions))
         await ports.cursors.save(account.account_id, f"calendar:{stream}", cursor)
         if not page.more:
@@ -124,40 +124,55 @@ async def _apply(
     account: AccountConfigured,
     ports: OAuthCalendarPorts,
     calendar: str,
-    provider_id: str,
-    decision: ApiEventDecision,
+    decisions: Sequence[tuple[str, ApiEventDecision]],
     window: tuple[datetime, datetime],
     result: OAuthCalendarResult,
 ) -> None:
-    states, topics = ports.states, ports.topics
-    match decision:
-        case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
-            await ports.publish(topics.calendar_raw, event.item_id, event)
-            await states.save_items(
-                account.account_id, calendar, {provider_id: [(event.ical_uid, event.recurrence_id)]}
-            )
-            result.published += 1
-        case Publish(_):
-            return  # outside the sync window
-        case Drop(dropped):
-            await _remove(account, ports, calendar, provider_id, "private", result)
-            await ports.publish(topics.dropped, dropped.item_id, dropped)
-            result.dropped += 1
-        case Gone(_, reason):
-            await _remove(account, ports, calendar, provider_id, reason, result)
+    """Carry out a page's decisions: the occurrences each provider id published before
+    are read at once, every event of the page goes in one bulk publish, then what each id
+    published now is remembered and what the removed ids published is forgotten."""
+    states, topics, account_id = ports.states, ports.topics, account.account_id
+    leaving = [pid for pid, decision in decisions if not isinstance(decision, Publish)]
+    before = await states.items(account_id, calendar, leaving) if leaving else {}
+    outgoing: list[Outgoing] = []
+    now: dict[str, list[ItemKey]] = {}
+    removed: list[str] = []
+    for provider_id, decision in decisions:
+        match decision:
+            case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
+                outgoing.append((topics.calendar_raw, event.item_id, event))
+                now[provider_id] = [(event.ical_uid, event.recurrence_id)]
+                result.published += 1
+            case Publish(_):
+                continue  # outside the sync window
+            case Drop(dropped):
+                published = now.pop(provider_id, []) or before.pop(provider_id, [])
+                outgoing += _removals(account, topics, published, "private", result)
+                outgoing.append((topics.dropped, dropped.item_id, dropped))
+                removed.append(provider_id)
+                result.dropped += 1
+            case Gone(_, reason):
+                published = now.pop(provider_id, []) or before.pop(provider_id, [])
+                outgoing += _removals(account, topics, published, reason, result)
+                removed.append(provider_id)
+    await ports.publish.many(outgoing)
+    if now:
+        await states.save_items(account_id, calendar, now)
+    forgotten = [pid for pid in dict.fromkeys(removed) if pid not in now]
+    if forgotten:
+        await states.forget(account_id, calendar, forgotten)
 
 
-async def _remove(
+def _removals(
     account: AccountConfigured,
-    ports: OAuthCalendarPorts,
-    calendar: str,
-    provider_id: str,
+    topics: Topics,
+    published: Sequence[ItemKey],
     reason: str,
     result: OAuthCalendarResult,
-) -> None:
-    """Remove the occurrences a provider id published before, if any."""
-    published = await ports.states.items(account.account_id, calendar, [provider_id])
-    for uid, recurrence_id in published.get(provider_id, []):
+) -> list[Outgoing]:
+    """Removals of the occurrences a provider id published before, if any."""
+    removals: list[Outgoing] = []
+    for uid, recurrence_id in published:
         removed = RawEventRemoved(
             item_id=event_item_id(account.workspace_id, uid, recurrence_id),
             workspace_id=account.workspace_id,
@@ -170,6 +185,6 @@ async def _remove(
             if reason == "cancelled"
             else "deleted",
         )
-        await ports.publish(ports.topics.calendar_raw, removed.item_id, removed)
+        removals.append((topics.calendar_raw, removed.item_id, removed))
         result.removed += 1
-    await ports.states.forget(account.account_id, calendar, provider_id)
+    return removals
