@@ -6,6 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, SecretStr
 
+from crm_runtime.bus import Outgoing as Outgoing  # the port publishes what the bus does
 from crm_schemas.config import CalDavConnection, ImapConnection
 from fetcher.domain.model import (
     CalendarChanges,
@@ -125,10 +126,6 @@ class CursorStore(Protocol):
     async def save(self, account_id: str, folder: str, cursor: FolderCursor) -> None:
         """Store the folder's cursor; call only once what it covers is published."""
         ...
-
-
-Outgoing = tuple[str, str, BaseModel]
-"""An event to publish: topic, key, event."""
 
 
 class Publisher(Protocol):

@@ -137,6 +137,13 @@ async def _apply(
     outgoing: list[Outgoing] = []
     now: dict[str, list[ItemKey]] = {}
     removed: list[str] = []
+
+    def leave(provider_id: str, reason: str) -> None:
+        """Remove what the id published, in this page or before."""
+        published = now.pop(provider_id, []) or before.pop(provider_id, [])
+        outgoing.extend(_removals(account, topics, published, reason, result))
+        removed.append(provider_id)
+
     for provider_id, decision in decisions:
         match decision:
             case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
@@ -146,15 +153,11 @@ async def _apply(
             case Publish(_):
                 continue  # outside the sync window
             case Drop(dropped):
-                published = now.pop(provider_id, []) or before.pop(provider_id, [])
-                outgoing += _removals(account, topics, published, "private", result)
+                leave(provider_id, "private")
                 outgoing.append((topics.dropped, dropped.item_id, dropped))
-                removed.append(provider_id)
                 result.dropped += 1
             case Gone(_, reason):
-                published = now.pop(provider_id, []) or before.pop(provider_id, [])
-                outgoing += _removals(account, topics, published, reason, result)
-                removed.append(provider_id)
+                leave(provider_id, reason)
     await ports.publish.many(outgoing)
     if now:
         await states.save_items(account_id, calendar, now)

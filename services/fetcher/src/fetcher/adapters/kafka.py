@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from crm_runtime.bus import BulkPublisher, Outgoing
+from crm_runtime.bus import BulkPublisher
+from fetcher.ports import Outgoing
 
 
 class KafkaPublisher:

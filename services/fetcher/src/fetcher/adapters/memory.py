@@ -19,6 +19,7 @@ from fetcher.domain.model import (
     ItemKey,
 )
 from fetcher.domain.problems import ProblemKind, SyncProblem
+from fetcher.ports import Outgoing
 
 
 class InMemoryCursorStore:
@@ -225,13 +226,13 @@ class InMemoryCalendarStates:
 class RecordingPublisher:
     """Keeps what is published, by topic, in order."""
 
-    sent: list[tuple[str, str, BaseModel]] = field(default_factory=list)
+    sent: list[Outgoing] = field(default_factory=list)
 
     async def __call__(self, topic: str, key: str, event: BaseModel) -> None:
         """Record one publish."""
         self.sent.append((topic, key, event))
 
-    async def many(self, outgoing: Sequence[tuple[str, str, BaseModel]]) -> None:
+    async def many(self, outgoing: Sequence[Outgoing]) -> None:
         """Record a batch of publishes, in order."""
         self.sent.extend(outgoing)
 
