@@ -16,9 +16,9 @@ from pymongo import AsyncMongoClient
 
 from crm_runtime.bus import publish
 from crm_schemas.config import WorkspaceConfigured
-from timeline_api.app import create_app
-from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.entrypoints.http import create_app
+from timeline_api.ports import Directory
 from timeline_api.settings import TimelineSettings
 
 T = TypeVar("T")

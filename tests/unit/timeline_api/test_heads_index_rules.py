@@ -4,8 +4,7 @@ that are served from the heads only when they are exact."""
 import random
 from datetime import UTC, datetime, timedelta
 
-from timeline_api.domain.pagination import Cursor
-from timeline_api.domain.timeline_index import (
+from timeline_api.adapters.timelines.heads.index_rules import (
     ROWS_KEPT,
     Head,
     Key,
@@ -23,7 +22,8 @@ from timeline_api.domain.timeline_index import (
     trusted,
     unpack,
 )
-from timeline_api.timeline_index import head_doc, head_from
+from timeline_api.adapters.timelines.heads.mongo import head_doc, head_from
+from timeline_api.domain.pagination import Cursor
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from crm_schemas.base import to_milliseconds
-from crm_schemas.timeline import RosterEntry
-from timeline_api.domain.rosters import (
+from timeline_api.adapters.timelines.heads.events import RosterEntry
+from timeline_api.adapters.timelines.heads.roster_rules import (
     Membership,
     Roster,
     apply_entries,
@@ -13,7 +13,7 @@ from timeline_api.domain.rosters import (
     packed_emails,
     unpack,
 )
-from timeline_api.domain.rosters import roster_changes as changes_in
+from timeline_api.adapters.timelines.heads.roster_rules import roster_changes as changes_in
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 WS = "ws"

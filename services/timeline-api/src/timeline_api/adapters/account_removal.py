@@ -10,29 +10,17 @@ by scanning the collection (docs/adr/0007). Disconnecting is rare and runs in th
 background projection, never on a request, so the scan is accepted here.
 """
 
-from typing import Protocol
-
 from crm_runtime.mongo import Document
+from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.store import TimelineStore, field_key, thread_doc
+from timeline_api.ports import AccountRemoval, ThreadChange
 
 
-class Announce(Protocol):
-    """What the timeline index is told of threads summarised again."""
-
-    async def __call__(self, *summaries: ThreadSummary) -> None: ...
-
-    async def without_rows(self, *summaries: ThreadSummary) -> None: ...
-
-
-async def remove_account_items(
-    store: TimelineStore, account_id: str, announce: Announce
-) -> tuple[int, int]:
-    """Take the account away as a source of every message and meeting; returns how many
-    messages and meetings were deleted because no other account had them. Each thread
-    summarised again is announced to the timeline index, after its former state without
-    rows (it may have lost keys, and the heads of those must not keep its row)."""
+async def remove_account_items(store: TimelineStore, account_id: str) -> AccountRemoval:
+    """Take the account away as a source of every message and meeting: how many messages
+    and meetings were deleted because no other account had them, and every thread it
+    touched as it was and as it is now (summarised again from the messages left)."""
     account = field_key(account_id)
     field = f"sources.{account}"
     threads: set[str] = set()
@@ -50,14 +38,11 @@ async def remove_account_items(
     async for doc in store.events.find({field: {"$exists": True}}, {"_id": 1}):
         if await _drop_source(store, "events", str(doc["_id"]), field):
             deleted_events += 1
+    changes = []
     for thread_id in sorted(threads):
         before = await store.thread(thread_id)
-        summary = await resummarise(store, thread_id)
-        if before is not None:  # no head keeps the row it had, under any key it had
-            await announce.without_rows(before)
-        if summary is not None:
-            await announce(summary)
-    return deleted_messages, deleted_events
+        changes.append(ThreadChange(before, await resummarise(store, thread_id)))
+    return AccountRemoval(deleted_messages, deleted_events, changes)
 
 
 async def _drop_source(store: TimelineStore, collection: str, item_id: str, field: str) -> bool:

@@ -271,3 +271,32 @@ async def check_caldav(url: str, user: str, password: SecretStr, policy: CheckPo
         )
     except (OSError, TimeoutError) as error:
         return _network_failure("CalDAV", parts.hostname, error)
+
+
+class ConnectionChecks:
+    """``ports.ConnectionChecker``: the checks above, under the deployment's policy."""
+
+    def __init__(self, policy: CheckPolicy) -> None:
+        self._policy = policy
+
+    async def imap(
+        self,
+        host: str,
+        port: int,
+        tls: TlsMode,
+        user: str,
+        password: SecretStr,
+        folders: Sequence[str],
+    ) -> Check:
+        """Log in over IMAP and check that every chosen folder exists."""
+        return await check_imap(host, port, tls, user, password, folders, self._policy)
+
+    async def smtp(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> Check:
+        """Log in over SMTP (nothing is sent)."""
+        return await check_smtp(host, port, tls, user, password, self._policy)
+
+    async def caldav(self, url: str, user: str, password: SecretStr) -> Check:
+        """Discover the principal's calendars over CalDAV (nothing is written)."""
+        return await check_caldav(url, user, password, self._policy)

@@ -6,10 +6,9 @@ published on the config topic, where every other service keeps its own projectio
 (members, accounts) filter on another field, and those stay small.
 """
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Mapping
+from typing import Any
 
-from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -17,11 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.mongo import Document
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
+from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member, Role, key_digest, new_api_key
-
-Publish = Callable[[str, BaseModel], Awaitable[None]]
-"""Publish one config event under its key (the config topic is bound by the caller)."""
+from timeline_api.domain.sync_status import kept_status
+from timeline_api.ports import Publish
 
 
 def _member(doc: Document) -> Member:
@@ -38,8 +36,9 @@ def _event_doc(event: WorkspaceConfigured | AccountConfigured) -> Document:
     return event.model_dump(mode="json") | {"updated_at": event.updated_at}
 
 
-class Directory:
-    """The workspace side of the API's database, and the config topic it feeds."""
+class MongoDirectory:
+    """The workspace side of the API's database, and the config topic it feeds; also each
+    account's sync status (``ports.Directory`` and ``ports.SyncStatuses``)."""
 
     def __init__(self, db: AsyncDatabase[Document], publish: Publish) -> None:
         self._publish = publish
@@ -128,29 +127,15 @@ class Directory:
     # --- sync status ------------------------------------------------------------------
 
     async def record_status(self, status: SyncStatusChanged) -> None:
-        """Keep an account's newest status per kind, with when its import began and when
-        it was last up to date (the fetcher reports progress, not those two moments)."""
+        """Keep an account's newest status per kind (``domain.sync_status.kept_status``)."""
         doc_id = f"{status.account_id}:{status.kind.value}"
-        previous: Document = await self.status.find_one({"_id": doc_id}) or {}
-        if previous.get("at") is not None and previous["at"] >= status.at:
-            return  # an older report, redelivered or overtaken
-        started_at: datetime | None = previous.get("started_at")
-        if status.state is SyncState.IMPORTING and previous.get("state") != "importing":
-            started_at = status.at
-        last_sync_at = previous.get("last_sync_at")
-        if status.state is SyncState.UP_TO_DATE:
-            last_sync_at = status.at
-        doc = status.model_dump(mode="json") | {
-            "at": status.at,
-            "started_at": started_at,
-            "last_sync_at": last_sync_at,
-        }
-        # one writer per account: sync.status is keyed by account id
-        await self.status.replace_one({"_id": doc_id}, doc, upsert=True)
+        kept = kept_status(await self.status.find_one({"_id": doc_id}), status)
+        if kept is not None:  # one writer per account: sync.status is keyed by account id
+            await self.status.replace_one({"_id": doc_id}, kept, upsert=True)
 
-    async def statuses(self, account_id: str) -> dict[SyncKind, Document]:
+    async def statuses(self, account_id: str) -> dict[SyncKind, Mapping[str, Any]]:
         """The newest status of each kind the account has reported."""
-        found: dict[SyncKind, Document] = {}
+        found: dict[SyncKind, Mapping[str, Any]] = {}
         for kind in SyncKind:
             doc = await self.status.find_one({"_id": f"{account_id}:{kind.value}"})
             if doc is not None:

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from pymongo import ReplaceOne
 
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
+from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.store import TimelineStore, field_key, thread_doc
 
 _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "participants")
 

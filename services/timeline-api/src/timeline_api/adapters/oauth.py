@@ -12,15 +12,15 @@ the account that consented. msal checks audience, nonce and expiry itself.
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import msal
 import requests
 from google_auth_oauthlib.flow import Flow
 
-from crm_runtime.mongo import Document
 from crm_schemas.config import OAuthProvider
+from timeline_api.ports import Consent, ConsentError, Grant
 from timeline_api.settings import TimelineSettings
 
 GOOGLE_SCOPES = (
@@ -30,34 +30,6 @@ GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/calendar.readonly",
 )
 MICROSOFT_SCOPES = ("Mail.Read", "Calendars.Read", "User.Read")  # msal adds offline_access
-
-
-class ConsentError(Exception):
-    """The provider did not give us the account: the message says why, for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What a consent gave: the account's address and id, and the long-lived token."""
-
-    email: str
-    subject: str | None
-    refresh_token: str
-    scopes: tuple[str, ...]
-
-
-class Consent(Protocol):
-    """One provider's authorization-code flow."""
-
-    provider: OAuthProvider
-
-    def consent(self, state: str, redirect_uri: str) -> tuple[str, Document]:
-        """The consent URL, and what to remember until the callback."""
-        ...
-
-    def exchange(self, remembered: Document, query: dict[str, str]) -> Grant:
-        """The grant for the callback's query (code and state); ConsentError if refused."""
-        ...
 
 
 def id_token_claims(id_token: str) -> dict[str, Any]:
@@ -105,7 +77,7 @@ class GoogleConsent:
         flow.oauth2session.verify = s.oauth_ca_bundle or True
         return flow
 
-    def consent(self, state: str, redirect_uri: str) -> tuple[str, Document]:
+    def consent(self, state: str, redirect_uri: str) -> tuple[str, dict[str, Any]]:
         flow = self._flow(redirect_uri)
         flow.autogenerate_code_verifier = True
         url, _ = flow.authorization_url(
@@ -113,7 +85,7 @@ class GoogleConsent:
         )
         return url, {"redirect_uri": redirect_uri, "code_verifier": flow.code_verifier}
 
-    def exchange(self, remembered: Document, query: dict[str, str]) -> Grant:
+    def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         flow = self._flow(remembered["redirect_uri"])
         flow.code_verifier = remembered["code_verifier"]
         try:
@@ -155,13 +127,13 @@ class MicrosoftConsent:
             instance_discovery=not s.oauth_ca_bundle,
         )
 
-    def consent(self, state: str, redirect_uri: str) -> tuple[str, Document]:
+    def consent(self, state: str, redirect_uri: str) -> tuple[str, dict[str, Any]]:
         flow = self._app().initiate_auth_code_flow(
             list(MICROSOFT_SCOPES), redirect_uri=redirect_uri, state=state, prompt="select_account"
         )
         return str(flow["auth_uri"]), {"flow": flow}
 
-    def exchange(self, remembered: Document, query: dict[str, str]) -> Grant:
+    def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         result = self._app().acquire_token_by_auth_code_flow(remembered["flow"], query)
         if "error" in result:
             detail = result.get("error_description") or result["error"]

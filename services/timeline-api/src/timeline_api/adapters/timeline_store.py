@@ -1,4 +1,4 @@
-"""The timeline's MongoDB read model: messages, threads, meetings, people, companies.
+"""The timeline's MongoDB collections: messages, threads, meetings, drops.
 
 Every write is an idempotent upsert on a deterministic id, so redelivery and replays
 never duplicate anything. Timelines link by address at read time: a person's threads are
@@ -11,20 +11,16 @@ kept in a document of their own (``thread_members``) for that reason.
 """
 
 import asyncio
-from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from crm_runtime.mongo import Document, upsert_if_newer, upsert_many
-from crm_schemas.ids import normalize_email
+from crm_runtime.mongo import Document, upsert_many
 from crm_schemas.outcomes import ItemDropped
-from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
-from timeline_api.domain.pagination import Cursor
+from timeline_api.ports import UnavailableError
 
 _INDEXES: dict[str, list[IndexModel]] = {
     "messages": [IndexModel([("thread_id", ASCENDING), ("sent_at", ASCENDING)])],
@@ -60,27 +56,14 @@ def _content(record: StoredMessage | StoredEvent) -> Document:
     return doc
 
 
-def _message(doc: Document) -> StoredMessage:
+def message_from_doc(doc: Document) -> StoredMessage:
+    """A message as stored, with its sources."""
     return StoredMessage.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
 
 
-def _event(doc: Document) -> StoredEvent:
+def event_from_doc(doc: Document) -> StoredEvent:
+    """A meeting as stored, with its sources."""
     return StoredEvent.model_validate(doc | {"item_id": doc["_id"], "sources": _sources(doc)})
-
-
-def person_addresses(person: PersonUpserted) -> list[str]:
-    """A person's addresses as stored: normalised, each once, the primary first."""
-    return list(dict.fromkeys(normalize_email(e) for e in person.emails))
-
-
-def person_from_doc(doc: Document) -> PersonUpserted:
-    """A person as ``upsert_person`` stored them."""
-    return PersonUpserted.model_validate(doc | {"person_id": doc["_id"]})
-
-
-def company_from_doc(doc: Document) -> CompanyUpserted:
-    """A company as ``upsert_company`` stored it."""
-    return CompanyUpserted.model_validate(doc | {"company_id": doc["_id"]})
 
 
 def thread_doc(summary: ThreadSummary) -> Document:
@@ -113,23 +96,9 @@ def thread_from_doc(doc: Document) -> ThreadSummary:
     return ThreadSummary.model_validate(doc | {"thread_id": doc["_id"]})
 
 
-def _after(cursor: Cursor | None, field: str, newest_first: bool) -> Document:
-    """The keyset filter for the rows after ``cursor`` in (field, _id) order."""
-    if cursor is None:
-        return {}
-    op = "$lt" if newest_first else "$gt"
-    return {"$or": [{field: {op: cursor.at}}, {field: cursor.at, "_id": {op: cursor.id}}]}
-
-
-def _all(*filters: Document) -> Document:
-    present = [f for f in filters if f]
-    if not present:
-        return {}
-    return present[0] if len(present) == 1 else {"$and": present}
-
-
 class TimelineStore:
-    """The timeline's collections, in the service's own database."""
+    """The timeline's collections, in the service's own database (``ports.Conversations``,
+    ``ports.Health``; the projection's writes are ``MongoProjectionStore``'s)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
@@ -142,7 +111,7 @@ class TimelineStore:
         self.thread_members: AsyncCollection[Document] = db["thread_members"]
 
     async def create_indexes(self) -> None:
-        """Create the indexes the timelines query by that do not exist yet.
+        """Create the indexes the read model's queries use that do not exist yet.
 
         Only the missing ones are asked for: FerretDB 1.24 on SQLite closes the connection
         (a server-side panic) when createIndexes names an index that already exists.
@@ -154,8 +123,12 @@ class TimelineStore:
                 await self.db[name].create_indexes(missing)
 
     async def ping(self) -> None:
-        """Raise unless the database answers."""
-        await self.db.command("ping")
+        """Return when the database answers; ``UnavailableError`` naming the driver's error
+        when it does not."""
+        try:
+            await self.db.command("ping")
+        except PyMongoError as error:
+            raise UnavailableError(type(error).__name__) from error
 
     # --- writes (the projection) -------------------------------------------------------
 
@@ -187,28 +160,6 @@ class TimelineStore:
         except DuplicateKeyError:  # two writers created it at once: the other one won, set ours
             await collection.update_one({"_id": record.item_id}, {"$set": update})
 
-    async def upsert_person(self, person: PersonUpserted) -> bool:
-        """Store a person's newest version, with normalised addresses. True when stored."""
-        doc = person.model_dump(mode="json", exclude={"person_id"})
-        doc["emails"] = person_addresses(person)
-        doc["updated_at"] = person.updated_at
-        return await upsert_if_newer(self.people, person.person_id, doc, "updated_at")
-
-    async def upsert_company(self, company: CompanyUpserted) -> bool:
-        """Store a company's newest version, with lower-cased domains. True when stored."""
-        doc = company.model_dump(mode="json", exclude={"company_id"})
-        doc["domains"] = list(dict.fromkeys(d.strip().lower() for d in company.domains))
-        doc["updated_at"] = company.updated_at
-        return await upsert_if_newer(self.companies, company.company_id, doc, "updated_at")
-
-    async def upsert_opportunity(self, opportunity: OpportunityUpserted) -> bool:
-        """Store an opportunity's newest version. True when stored."""
-        doc = opportunity.model_dump(mode="json", exclude={"opportunity_id"})
-        doc["updated_at"] = opportunity.updated_at
-        return await upsert_if_newer(
-            self.db["opportunities"], opportunity.opportunity_id, doc, "updated_at"
-        )
-
     async def record_dropped(self, drops: list[ItemDropped]) -> None:
         """Remember why items were not synced, per account each was dropped from.
 
@@ -229,15 +180,6 @@ class TimelineStore:
 
     # --- reads (the API) -----------------------------------------------------------------
 
-    async def person(self, person_id: str) -> Document | None:
-        """A person's document, or None."""
-        return await self.people.find_one({"_id": person_id})
-
-    async def people_by_email(self, email: str, workspace_id: str) -> list[Document]:
-        """People with this address among theirs, compared case-insensitively."""
-        query: Document = {"emails": normalize_email(email), "workspace_id": workspace_id}
-        return [doc async for doc in self.people.find(query).sort("_id", ASCENDING).limit(100)]
-
     async def explain_item(self, item_id: str) -> tuple[Document | None, Document | None]:
         """A message's stored document and its drop record, each None when absent; by ``_id``."""
         message, dropped = await asyncio.gather(
@@ -245,40 +187,6 @@ class TimelineStore:
             self.dropped.find_one({"_id": item_id}),
         )
         return message, dropped
-
-    async def existing_records(self, people: list[str], companies: list[str]) -> set[str]:
-        """Which of these person and company ids are stored; one ``_id`` lookup each."""
-        found = await asyncio.gather(
-            *(self.people.find_one({"_id": i}, {"_id": 1}) for i in people),
-            *(self.companies.find_one({"_id": i}, {"_id": 1}) for i in companies),
-        )
-        return {str(doc["_id"]) for doc in found if doc is not None}
-
-    async def company(self, company_id: str) -> Document | None:
-        """A company's document, or None."""
-        return await self.companies.find_one({"_id": company_id})
-
-    async def companies_by_domain(self, domain: str, workspace_id: str) -> list[Document]:
-        """Companies with this domain among theirs."""
-        query: Document = {"domains": domain.strip().lower(), "workspace_id": workspace_id}
-        cursor = self.companies.find(query).sort("_id", ASCENDING).limit(100)
-        return [doc async for doc in cursor]
-
-    async def company_people_emails(self, company: Document) -> list[str]:
-        """Every address of every person of a company."""
-        cursor = self.people.find(
-            {"workspace_id": company["workspace_id"], "company_id": company["_id"]},
-            projection={"emails": True},
-        )
-        return list(dict.fromkeys([e async for doc in cursor for e in doc.get("emails", [])]))
-
-    async def threads_with(
-        self, link: Document, cursor: Cursor | None, limit: int
-    ) -> list[ThreadSummary]:
-        """Threads matching ``link`` (see ``linked``), newest first, one more than ``limit``."""
-        query = _all(link, _after(cursor, "last_activity", newest_first=True))
-        found = self.threads.find(query).sort([("last_activity", DESCENDING), ("_id", DESCENDING)])
-        return [thread_from_doc(doc) async for doc in found.limit(limit + 1)]
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
@@ -293,39 +201,5 @@ class TimelineStore:
         found = await asyncio.gather(
             *(self.messages.find_one({"_id": item_id}, projection=projection) for item_id in ids)
         )
-        messages = [_message(doc) for doc in found if doc is not None]
+        messages = [message_from_doc(doc) for doc in found if doc is not None]
         return sorted(messages, key=lambda m: (m.sent_at, m.item_id))
-
-    async def events_with(
-        self,
-        link: Document,
-        starts: tuple[datetime | None, datetime | None],
-        cursor: Cursor | None,
-        limit: int,
-        newest_first: bool = True,
-    ) -> list[StoredEvent]:
-        """Meetings matching ``link`` starting in ``starts``, one more than ``limit``."""
-        window: dict[str, Any] = {}
-        if starts[0] is not None:
-            window["$gte"] = starts[0]
-        if starts[1] is not None:
-            window["$lt"] = starts[1]
-        query = _all(
-            link,
-            {"starts_at": window} if window else {},
-            _after(cursor, "starts_at", newest_first),
-        )
-        direction = DESCENDING if newest_first else ASCENDING
-        found = self.events.find(query).sort([("starts_at", direction), ("_id", direction)])
-        return [_event(doc) async for doc in found.limit(limit + 1)]
-
-
-def linked(workspace_id: str, emails: list[str], domains: list[str] | None = None) -> Document:
-    """The filter for items linked to a record: any of its addresses, or of its domains."""
-    by_address: Document = {"participant_emails": {"$in": emails}}
-    if not domains:
-        return {"workspace_id": workspace_id, **by_address}
-    return {
-        "workspace_id": workspace_id,
-        "$or": [by_address, {"company_domains": {"$in": domains}}],
-    }

@@ -15,11 +15,10 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
-from crm_runtime.bus import ensure_topics, publish
 from crm_runtime.secrets import SecretBox
-from crm_runtime.service import TOPIC_PARTITIONS, Runtime, build_runtime
+from crm_runtime.service import Runtime, build_runtime, running
 from crm_schemas.config import (
     AccountConfigured,
     CalDavConnection,
@@ -32,13 +31,13 @@ from crm_schemas.config import (
     TlsMode,
 )
 from crm_schemas.ids import normalize_email
-from timeline_api.directory import Directory
+from timeline_api.adapters.directory import MongoDirectory
+from timeline_api.adapters.kafka import topic_publisher
+from timeline_api.bootstrap import read_model
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
-from timeline_api.rosters import Memberships, roster_stored_people
+from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
+from timeline_api.service.workspaces import create_workspace as create_workspace_in
 from timeline_api.settings import TimelineSettings
-from timeline_api.timeline_index import Announce, index_stored_threads
-from timeline_api.workspaces import WorkspaceError, bootstrap_workspace
-from timeline_api.workspaces import create_workspace as create_workspace_in
 
 __all__ = ["account_id_for", "member_id_for"]
 
@@ -50,28 +49,16 @@ class AdminError(Exception):
 @asynccontextmanager
 async def _runtime(settings: TimelineSettings) -> AsyncIterator[Runtime]:
     """The API's database and a connected producer, for one command."""
-    runtime = build_runtime("crm-admin", settings)
-    try:
-        await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
-        await runtime.broker.connect()
+    async with running(build_runtime("crm-admin", settings), consume=False) as runtime:
         yield runtime
-    finally:
-        await runtime.broker.stop()
-        await runtime.bulk.close()
-        await runtime.mongo.close()
-        runtime.tracer.shutdown()
 
 
 @asynccontextmanager
-async def _directory(settings: TimelineSettings) -> AsyncIterator[Directory]:
+async def _directory(settings: TimelineSettings) -> AsyncIterator[MongoDirectory]:
     """The API's directory on its database, publishing on the config topic."""
     async with _runtime(settings) as runtime:
-
-        async def publish_config(key: str, event: BaseModel) -> None:
-            await publish(runtime.broker, runtime.topics.config, key, event)
-
         try:
-            yield Directory(runtime.db, publish_config)
+            yield MongoDirectory(runtime.db, topic_publisher(runtime.broker, runtime.topics.config))
         except WorkspaceError as error:
             raise AdminError(str(error)) from error
 
@@ -188,15 +175,11 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
 
 
 async def index_timelines(settings: TimelineSettings) -> dict[str, int]:
-    """Put every stored thread on the timeline index and every stored person on their
-    company's roster (a read model from before they existed); how many of each."""
+    """Build the read model's own structures from what is stored (with the heads: every
+    stored thread on the timeline index and every stored person on their company's roster,
+    for a read model from before they existed); how many of each."""
     async with _runtime(settings) as runtime:
-        announce = Announce(runtime.bulk, runtime.topics.timeline_index)
-        memberships = Memberships(runtime.db, runtime.bulk, runtime.topics.timeline_rosters)
-        return {
-            "threads": await index_stored_threads(runtime.db, announce),
-            "people": await roster_stored_people(runtime.db, memberships),
-        }
+        return await read_model(runtime, settings).backfill()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Connecting accounts: test every protocol, seal the passwords, store and announce.
+"""Connecting accounts: test every protocol, seal the passwords, store and announce; and
+asking for a sync.
 
 Nothing is stored when a check fails. Passwords are sealed with the secrets key the moment
 they are accepted; the fetcher opens them with the same key. A change of settings applies
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from crm_runtime.mongo import Document
 from crm_runtime.secrets import SecretBox
 from crm_schemas.base import utcnow
 from crm_schemas.config import (
@@ -23,8 +23,11 @@ from crm_schemas.config import (
     SmtpConnection,
 )
 from crm_schemas.ids import normalize_email
-from crm_schemas.sync import SyncKind
-from timeline_api.api.account_models import (
+from crm_schemas.sync import SyncKind, SyncRequested
+from timeline_api.domain.access import Member, account_id_for
+from timeline_api.domain.connection import Check
+from timeline_api.ports import ConnectionChecker, Publish
+from timeline_api.service.account_requests import (
     AccountCreate,
     AccountUpdate,
     CalDavIn,
@@ -32,11 +35,7 @@ from timeline_api.api.account_models import (
     ImapIn,
     MailSettingsIn,
     SmtpIn,
-    SyncStatusView,
 )
-from timeline_api.connection_check import CheckPolicy, check_caldav, check_imap, check_smtp
-from timeline_api.domain.access import Member, account_id_for
-from timeline_api.domain.connection import Check
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +48,29 @@ class Credentials:
 
 
 class Connector:
-    """Tests and connects accounts; the checks follow the deployment's host policy."""
+    """Tests and connects accounts; the checker follows the deployment's host policy."""
 
-    def __init__(self, box: SecretBox, policy: CheckPolicy) -> None:
+    def __init__(self, box: SecretBox, checker: ConnectionChecker) -> None:
         self._box = box
-        self._policy = policy
+        self._checker = checker
 
     # --- checks -------------------------------------------------------------------------
 
     async def check(self, creds: Credentials, folders: Sequence[str] = ()) -> list[Check]:
         """Check each protocol given, at once; the answers in the order IMAP, SMTP, CalDAV."""
-        policy = self._policy
+        checker = self._checker
         checks: list[Awaitable[Check]] = []
         if creds.imap is not None:
             imap, password = creds.imap
             checks.append(
-                check_imap(imap.host, imap.port, imap.tls, imap.username, password, folders, policy)
+                checker.imap(imap.host, imap.port, imap.tls, imap.username, password, folders)
             )
         if creds.smtp is not None:
             smtp, user, password = creds.smtp
-            checks.append(check_smtp(smtp.host, smtp.port, smtp.tls, user, password, policy))
+            checks.append(checker.smtp(smtp.host, smtp.port, smtp.tls, user, password))
         if creds.caldav is not None:
             caldav, user, password = creds.caldav
-            checks.append(check_caldav(caldav.url, user, password, policy))
+            checks.append(checker.caldav(caldav.url, user, password))
         return list(await asyncio.gather(*checks))
 
     def credentials(self, body: AccountCreate | AccountUpdate) -> Credentials:
@@ -128,7 +127,7 @@ class Connector:
     def changed_account(self, account: AccountConfigured, body: AccountUpdate) -> AccountConfigured:
         """The account with an update applied; what the update leaves out stays."""
         creds = self.credentials(body)
-        changes: Document = {"updated_at": utcnow()}
+        changes: dict[str, object] = {"updated_at": utcnow()}
         if body.aliases is not None:
             changes["aliases"] = tuple(dict.fromkeys(normalize_email(a) for a in body.aliases))
         if creds.imap is not None:
@@ -207,28 +206,19 @@ def synced_kinds(account: AccountConfigured) -> list[SyncKind]:
     return kinds
 
 
-def status_views(
-    account: AccountConfigured, reported: dict[SyncKind, Document]
-) -> list[SyncStatusView]:
-    """Each kind's sync status as its owner reads it: ``pending`` until a sync reports, so
-    nothing looks synced when nothing was imported."""
-    views = []
-    for kind in synced_kinds(account):
-        doc = reported.get(kind)
-        if doc is None:
-            views.append(SyncStatusView(kind=kind, state="pending"))
-            continue
-        views.append(
-            SyncStatusView(
+class SyncQueue:
+    """Puts sync requests on the fetcher's topic, keyed by account."""
+
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+
+    async def sync_now(self, account: AccountConfigured) -> None:
+        """Ask for a sync of everything the account syncs, behind what is queued for it."""
+        for kind in synced_kinds(account):
+            request = SyncRequested(
+                account_id=account.account_id,
+                workspace_id=account.workspace_id,
                 kind=kind,
-                state=str(doc["state"]),
-                done=int(doc.get("done") or 0),
-                total=doc.get("total"),
-                started_at=doc.get("started_at"),
-                last_sync_at=doc.get("last_sync_at"),
-                reason=doc.get("reason"),
-                remedy=doc.get("remedy"),
-                at=doc.get("at"),
+                reason="manual",
             )
-        )
-    return views
+            await self._publish(account.account_id, request)

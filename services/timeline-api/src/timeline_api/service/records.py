@@ -1,132 +1,66 @@
-"""The records API's writes: people, companies and opportunities a CRM owns.
+"""The records API's use cases: people, companies and opportunities a CRM owns.
 
 Each change is stored in the API's own database by ``_id`` (only if newer), then
 published on the records topic keyed by the record's id, so the enricher, the matcher and
-this API's own projection all see it. Who owns an address or a domain is kept in small
-index documents keyed ``<workspace>:<address>`` / ``<workspace>:<domain>`` (FerretDB
-pushes only ``_id`` lookups down, docs/adr/0007): an address that another live person
-has is refused (409) rather than shared. The projection fills the same index for records
-the enricher creates, without taking an address away from its owner.
+this API's own projection all see it. Who owns an address or a domain is asked of
+``ports.AddressOwners``: an address that another live person has is refused (409) rather
+than shared. The projection fills the same owners for records the enricher creates,
+without taking an address away from its owner.
 
 Known limit: an address given by hand while the enricher is creating a person for it at
 the same moment (before that person reached this API) can end up on two people; merge
 them to fix it.
 """
 
-import asyncio
 import uuid
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
-from crm_runtime.bus import publish
-from crm_runtime.mongo import Document
 from crm_schemas.ids import company_id as company_id_for
 from crm_schemas.ids import person_id as person_id_for
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from timeline_api.domain.ownership import (
-    Claim,
     ConflictError,
     InvalidError,
     NotFoundError,
     conflicting,
-    index_key,
     merged_pair,
     next_version,
     normalized_domains,
     normalized_emails,
 )
-from timeline_api.store import TimelineStore, company_from_doc, person_from_doc
-
-
-class RecordIndex:
-    """Which person owns each address and which company each domain, per workspace."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.addresses: AsyncCollection[Document] = db["person_addresses"]
-        self.domains: AsyncCollection[Document] = db["company_domains_index"]
-        self._people: AsyncCollection[Document] = db["people"]
-
-    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
-        """Who owns each value now (one ``_id`` lookup each)."""
-        index = self.addresses if kind == "person" else self.domains
-        entries = await asyncio.gather(
-            *(index.find_one({"_id": index_key(workspace_id, v)}) for v in values)
-        )
-        claims = []
-        for value, entry in zip(values, entries, strict=True):
-            owner = entry.get("record_id") if entry else None
-            merged = False
-            if owner is not None and kind == "person":
-                doc = await self._people.find_one({"_id": owner}, {"merged_into": 1})
-                merged = doc is None or bool(doc.get("merged_into"))
-            claims.append(Claim(value, owner, merged))
-        return claims
-
-    async def point(
-        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
-    ) -> None:
-        """Point values at a record: always (``take``), or only those nobody owns yet."""
-        index = self.addresses if kind == "person" else self.domains
-        entry = {"record_id": record_id, "workspace_id": workspace_id}
-        update = {"$set": entry} if take else {"$setOnInsert": entry}
-        for value in values:
-            key = index_key(workspace_id, value)
-            try:
-                await index.update_one({"_id": key}, update, upsert=True)
-            except DuplicateKeyError:  # another writer inserted it meanwhile
-                if take:
-                    await index.update_one({"_id": key}, update)
-
-    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
-        """Forget the values a record gave up, unless they point elsewhere already."""
-        index = self.addresses if kind == "person" else self.domains
-        for value in values:
-            key = index_key(workspace_id, value)
-            entry = await index.find_one({"_id": key})
-            if entry is not None and entry.get("record_id") == record_id:
-                await index.delete_one({"_id": key})
-
-
-def _opportunity(doc: Document) -> OpportunityUpserted:
-    return OpportunityUpserted.model_validate(doc | {"opportunity_id": doc["_id"]})
+from timeline_api.ports import AddressOwners, Publish, RecordStore
 
 
 class RecordWriter:
     """Creates, changes and merges records, storing and publishing every change."""
 
-    def __init__(self, store: TimelineStore, broker: KafkaBroker, topic: str) -> None:
-        self._store = store
-        self._broker = broker
-        self._topic = topic
-        self.index = RecordIndex(store.db)
-        self.opportunities: AsyncCollection[Document] = store.db["opportunities"]
+    def __init__(self, records: RecordStore, owners: AddressOwners, publish: Publish) -> None:
+        self._records = records
+        self._owners = owners
+        self._publish = publish
 
     # --- reads by id ------------------------------------------------------------------
 
     async def person(self, person_id: str, workspace_id: str) -> PersonUpserted:
         """A person of the workspace, or NotFoundError (also when in another workspace)."""
-        doc = await self._store.person(person_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
+        person = await self._records.person(person_id)
+        if person is None or person.workspace_id != workspace_id:
             raise NotFoundError(f"no person with id {person_id}")
-        return person_from_doc(doc)
+        return person
 
     async def company(self, company_id: str, workspace_id: str) -> CompanyUpserted:
         """A company of the workspace, or NotFoundError (also when in another workspace)."""
-        doc = await self._store.company(company_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
+        company = await self._records.company(company_id)
+        if company is None or company.workspace_id != workspace_id:
             raise NotFoundError(f"no company with id {company_id}")
-        return company_from_doc(doc)
+        return company
 
     async def opportunity(self, opportunity_id: str, workspace_id: str) -> OpportunityUpserted:
         """An opportunity of the workspace, or NotFoundError (also when in another one)."""
-        doc = await self.opportunities.find_one({"_id": opportunity_id})
-        if doc is None or doc["workspace_id"] != workspace_id:
+        opportunity = await self._records.opportunity(opportunity_id)
+        if opportunity is None or opportunity.workspace_id != workspace_id:
             raise NotFoundError(f"no opportunity with id {opportunity_id}")
-        return _opportunity(doc)
+        return opportunity
 
     # --- people -----------------------------------------------------------------------
 
@@ -136,7 +70,7 @@ class RecordWriter:
         if not emails:
             raise InvalidError("emails", "a person needs at least one address")
         record_id = fields.get("id") or person_id_for(workspace_id, emails[0])
-        if await self._store.person(record_id) is not None:
+        if await self._records.person(record_id) is not None:
             raise ConflictError(f"person {record_id} exists already: update it", record_id)
         await self._check_company(workspace_id, fields.get("company_id"))
         person = PersonUpserted(
@@ -186,18 +120,18 @@ class RecordWriter:
             raise InvalidError("from", str(missing)) from missing
         at = next_version(max(survivor.updated_at, absorbed.updated_at))
         kept, gone = merged_pair(survivor, absorbed, at)
-        await self._store.upsert_person(gone)
+        await self._records.upsert_person(gone)
         # The absorbed person's addresses are free for the survivor whatever the read model
         # shows of the merge yet: the records projection may be writing that person now.
         await self._save_person(kept, previous=survivor.emails, absorbing=absorbed.person_id)
-        await publish(self._broker, self._topic, gone.person_id, gone)
+        await self._publish(gone.person_id, gone)
         return kept
 
     async def _save_person(
         self, person: PersonUpserted, previous: tuple[str, ...], absorbing: str | None = None
     ) -> None:
         ws = person.workspace_id
-        claims = await self.index.claims("person", ws, person.emails)
+        claims = await self._owners.claims("person", ws, person.emails)
         clash = conflicting(claims, person.person_id, absorbing)
         if clash is not None:
             raise ConflictError(
@@ -205,10 +139,12 @@ class RecordWriter:
                 "change or merge that person instead",
                 clash.owner_id,
             )
-        await self.index.point("person", ws, person.emails, person.person_id, take=True)
-        await self.index.release("person", ws, set(previous) - set(person.emails), person.person_id)
-        await self._store.upsert_person(person)
-        await publish(self._broker, self._topic, person.person_id, person)
+        await self._owners.point("person", ws, person.emails, person.person_id, take=True)
+        await self._owners.release(
+            "person", ws, set(previous) - set(person.emails), person.person_id
+        )
+        await self._records.upsert_person(person)
+        await self._publish(person.person_id, person)
 
     async def _check_company(self, workspace_id: str, company_id: str | None) -> None:
         if company_id is None:
@@ -226,7 +162,7 @@ class RecordWriter:
         record_id = fields.get("id") or (
             company_id_for(workspace_id, domains[0]) if domains else str(uuid.uuid4())
         )
-        if await self._store.company(record_id) is not None:
+        if await self._records.company(record_id) is not None:
             raise ConflictError(f"company {record_id} exists already: update it", record_id)
         company = CompanyUpserted(
             company_id=record_id,
@@ -255,17 +191,17 @@ class RecordWriter:
 
     async def _save_company(self, company: CompanyUpserted, previous: tuple[str, ...]) -> None:
         ws = company.workspace_id
-        claims = await self.index.claims("company", ws, company.domains)
+        claims = await self._owners.claims("company", ws, company.domains)
         clash = conflicting(claims, company.company_id)
         if clash is not None:
             raise ConflictError(
                 f"domain {clash.value} belongs to company {clash.owner_id}", clash.owner_id
             )
-        await self.index.point("company", ws, company.domains, company.company_id, take=True)
+        await self._owners.point("company", ws, company.domains, company.company_id, take=True)
         gone = set(previous) - set(company.domains)
-        await self.index.release("company", ws, gone, company.company_id)
-        await self._store.upsert_company(company)
-        await publish(self._broker, self._topic, company.company_id, company)
+        await self._owners.release("company", ws, gone, company.company_id)
+        await self._records.upsert_company(company)
+        await self._publish(company.company_id, company)
 
     # --- opportunities ----------------------------------------------------------------
 
@@ -275,7 +211,7 @@ class RecordWriter:
         """Create (``current`` None) or change an opportunity, its references checked."""
         if current is None:
             record_id = fields.get("id") or str(uuid.uuid4())
-            if await self.opportunities.find_one({"_id": record_id}) is not None:
+            if await self._records.opportunity(record_id) is not None:
                 raise ConflictError(f"opportunity {record_id} exists already", record_id)
             current = OpportunityUpserted(
                 opportunity_id=record_id, workspace_id=workspace_id, name=fields["name"]
@@ -293,6 +229,6 @@ class RecordWriter:
             update["person_ids"] = tuple(dict.fromkeys(update["person_ids"] or ()))
         update["updated_at"] = next_version(current.updated_at)
         opportunity = current.model_copy(update=update)
-        await self._store.upsert_opportunity(opportunity)
-        await publish(self._broker, self._topic, opportunity.opportunity_id, opportunity)
+        await self._records.upsert_opportunity(opportunity)
+        await self._publish(opportunity.opportunity_id, opportunity)
         return opportunity

@@ -3,9 +3,9 @@
 from collections.abc import Sequence
 
 from crm_schemas.config import WorkspaceConfigured
-from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, Role, member_for, workspace_id_for
 from timeline_api.domain.ownership import normalized_domains
+from timeline_api.ports import Directory
 
 
 class WorkspaceError(Exception):

@@ -1,5 +1,10 @@
-"""The timeline API's own topics: what its timeline index and company rosters are fed with
-(docs/adr/0010, 0014)."""
+"""The events the heads read model sends to itself: what its timeline index and company
+rosters are fed with (docs/adr/0010, 0014).
+
+They travel on ``crm.timeline.index.v1`` and ``crm.timeline.rosters.v1`` (the names stay
+in ``crm_schemas.Topics`` so every deployment creates the topics), but no other service
+reads them, so they are this service's, not the shared contracts'.
+"""
 
 from datetime import datetime
 from typing import Literal

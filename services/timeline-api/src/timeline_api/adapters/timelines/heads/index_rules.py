@@ -1,4 +1,4 @@
-"""Timeline index: the newest threads of each address, host and company domain, by ``_id``.
+"""The timeline index's rules: the newest threads of each address, host and company domain.
 
 FerretDB on SQLite answers only ``_id`` equality without a scan (docs/adr/0007), so the
 threads tab cannot filter the threads collection by address. Instead, one document per
@@ -63,7 +63,7 @@ def record_keys(
     workspace_id: str, emails: Sequence[str], domains: Sequence[str] | None = None
 ) -> list[str]:
     """The keys whose heads hold a record's timeline: the same threads as
-    ``store.linked`` (any of its addresses, or any of its company domains).
+    ``indexed.linked`` (any of its addresses, or any of its company domains).
 
     For a company, an address on one of its own domains is covered by that domain's host
     key, so only its people's other addresses are read one by one.

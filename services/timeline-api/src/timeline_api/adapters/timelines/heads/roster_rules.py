@@ -1,4 +1,4 @@
-"""Company rosters: the people of each company with their addresses, read by ``_id``.
+"""Company rosters' rules: the people of each company with their addresses, read by ``_id``.
 
 A company's Emails and Calendar tabs link its domains and every address of its people
 (docs/adr/0006). Finding its people by ``company_id`` is a scan of the whole people
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crm_schemas.base import to_milliseconds
-from crm_schemas.timeline import RosterEntry
+from timeline_api.adapters.timelines.heads.events import RosterEntry
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
