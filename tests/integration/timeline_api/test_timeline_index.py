@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from crm_runtime.service import build_runtime
 from crm_schemas.mail import Participant, ParticipantRole
 from tests.integration.timeline_api.conftest import RecordedPublisher
 from timeline_api.adapters.account_removal import remove_account_items
@@ -20,9 +21,11 @@ from timeline_api.adapters.timelines.heads.index_rules import address_key, recor
 from timeline_api.adapters.timelines.heads.mongo import MongoHeads, MongoMemberships, MongoRosters
 from timeline_api.adapters.timelines.heads.reader import HeadsTimelines
 from timeline_api.adapters.timelines.indexed import IndexedTimelines, Links
+from timeline_api.bootstrap import build_services
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import PageRequest
+from timeline_api.settings import TimelineSettings
 
 WS = "ws-index"
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -311,3 +314,26 @@ async def test_a_row_too_long_to_keep_is_read_from_the_threads_instead(
     assert head["rows"] == ""
     page = await index.threads(_links([ann.email]), PageRequest(None, 10))
     assert [t.thread_id for t in page or []] == ["thread-002", "thread-001", "thread-000"]
+
+
+async def test_heads_not_fed_while_the_indexed_read_model_ran_answer_no_page(
+    db: Any, settings: TimelineSettings
+) -> None:
+    store, index = TimelineStore(db), Index(db, head_size=50)
+    assert await index.heads.prepare()
+    ann = _who("ann@client.test", "client.test")
+    await _thread(store, index, 1, ann)
+    links, first = _links([ann.email]), PageRequest(None, 10)
+    assert await index.threads(links, first) is not None
+
+    indexed = settings.model_copy(update={"read_model": "indexed"})
+    runtime = build_runtime("timeline-api", indexed)
+    try:
+        await build_services(runtime, indexed).prepare()  # a start on the indexed read model
+    finally:
+        await runtime.bulk.close()
+        await runtime.mongo.close()
+        runtime.tracer.shutdown()
+
+    assert await index.threads(links, first) is None  # the threads collection answers
+    assert not await index.heads.prepare()  # until `crm-admin index-timelines` runs

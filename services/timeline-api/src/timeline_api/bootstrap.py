@@ -18,6 +18,7 @@ from timeline_api.adapters.record_index import MongoAddressOwners
 from timeline_api.adapters.records import MongoRecords
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
+from timeline_api.adapters.timelines.heads.mongo import forget_ready
 from timeline_api.adapters.timelines.indexed import IndexedReadModel
 from timeline_api.ports import Consent
 from timeline_api.service.accounts import Connector, SyncQueue
@@ -57,6 +58,10 @@ class Services:
         """What must exist before the first request or event: the read model's indexes,
         and the read model's own start-up."""
         await self.store.create_indexes()
+        if isinstance(self.read_model, IndexedReadModel):
+            # Nothing feeds the heads now: should they be chosen again, they must not
+            # answer from what they held before.
+            await forget_ready(self.store.db)
         await self.read_model.prepare()
 
 

@@ -176,3 +176,11 @@ class MongoMemberships:
             for pid, m in memberships.items()
         }
         await _replace_all(self.collection, docs)
+
+
+async def forget_ready(db: AsyncDatabase[Document]) -> None:
+    """Take the ready marks away: heads and rosters that were not fed for a while (another
+    read model ran) are no longer complete, so pages read the collections until ``crm-admin
+    index-timelines`` has put everything back on them."""
+    for name in ("timeline_index", "company_rosters"):
+        await db[name].delete_one({"_id": READY})
