@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from crm_schemas.calendar import RawEventRemoved
+from crm_schemas.ids import message_item_id
+from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.records import PersonUpserted
 from crm_schemas.topics import Topics
 from tests.integration.timeline_api.builders import at, mail, meeting, person
@@ -25,7 +27,13 @@ from timeline_api.adapters.timelines.indexed import IndexedReadModel, NothingToF
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
-from timeline_api.ports import ProjectionStore, RecordStore, TimelineFeed, TimelineReader
+from timeline_api.ports import (
+    Conversations,
+    ProjectionStore,
+    RecordStore,
+    TimelineFeed,
+    TimelineReader,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +49,7 @@ class ReadModel:
     records: RecordStore
     feed: TimelineFeed
     reader: TimelineReader
+    conversations: Conversations
     settle: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
 
     async def messages(self, *events: Any) -> None:
@@ -93,19 +102,23 @@ def _heads(db: Any, head_size: int) -> ReadModel:
         await index.record_all([e for _, _, e in outbox.take("t.timeline.index.v1")])
         await rosters.record_all([e for _, _, e in outbox.take("t.timeline.rosters.v1")])
 
-    store = MongoProjectionStore(TimelineStore(db))
-    return ReadModel(store, MongoRecords(db), model.feed, model.reader, settle)
+    store = TimelineStore(db)
+    projection = MongoProjectionStore(store)
+    return ReadModel(projection, MongoRecords(db), model.feed, model.reader, store, settle)
 
 
 @pytest.fixture(params=["memory", "indexed", "heads", "heads of two threads"])
 async def model(request: pytest.FixtureRequest, db: Any) -> AsyncIterator[ReadModel]:
     if request.param == "memory":
         timelines = InMemoryTimelines()
-        yield ReadModel(timelines, timelines.records, NothingToFeed(), timelines)
+        yield ReadModel(timelines, timelines.records, NothingToFeed(), timelines, timelines)
         return
     if request.param == "indexed":
-        store = MongoProjectionStore(TimelineStore(db))
-        yield ReadModel(store, MongoRecords(db), NothingToFeed(), IndexedReadModel(db).reader)
+        store = TimelineStore(db)
+        reader = IndexedReadModel(db).reader
+        yield ReadModel(
+            MongoProjectionStore(store), MongoRecords(db), NothingToFeed(), reader, store
+        )
         return
     await HeadsReadModel(db, RecordedOutbox(), Topics("t")).prepare()  # an empty read model
     yield _heads(db, 1000 if request.param == "heads" else 2)
@@ -238,3 +251,50 @@ async def test_a_meeting_leaves_when_its_last_calendar_removes_it(model: ReadMod
     assert [sorted(s.account_id for s in e.sources) for e in page.items] == [["b"]]
     await model.store.remove_event_source(item, "b")
     assert (await model.reader.events(scope, Window(), PageRequest())).items == []
+
+
+async def test_a_thread_reads_back_its_messages_oldest_first(model: ReadModel) -> None:
+    await model.messages(
+        _to("ann@client.test", n=9, root="m1@x"), _to("ann@client.test", n=1, account="acc-b")
+    )
+    await model.messages(_to("ann@client.test", n=1))  # the same message through acc-a
+
+    thread = await model.conversations.thread(_thread(1))
+    with_body = await model.conversations.thread_messages(_thread(1), with_body=True)
+    without = await model.conversations.thread_messages(_thread(1), with_body=False)
+
+    assert thread is not None
+    assert (thread.message_count, thread.last_activity) == (2, at(9))
+    assert [m.message_id for m in with_body] == ["m1@x", "m9@x"]
+    assert sorted(s.account_id for s in with_body[0].sources) == ["acc-a", "acc-b"]
+    assert [m.body_text for m in with_body] == ["body of m1@x", "body of m9@x"]
+    assert [m.body_text for m in without] == [None, None]
+    assert await model.conversations.thread("no-such-thread") is None
+
+
+async def test_a_message_is_explained_by_what_is_stored_of_it(model: ReadModel) -> None:
+    await model.messages(_to("ann@client.test", n=1))
+    dropped = ItemDropped(
+        item_id="dropped-item",
+        workspace_id=WS,
+        account_id="acc-a",
+        kind="message",
+        natural_id="d@x",
+        reason=DropReason.INTERNAL,
+        rule="is_internal",
+    )
+    await model.store.record_dropped([dropped, dropped.model_copy(update={"account_id": "b"})])
+
+    message, none = await model.conversations.explain_item(message_item_id(WS, "m1@x"))
+    nothing, drop = await model.conversations.explain_item("dropped-item")
+
+    assert message is not None
+    assert (message["thread_id"], "body_text" in message) == (_thread(1), False)
+    assert none is None
+    assert nothing is None
+    assert drop is not None
+    assert (drop["reason"], drop["rule"], sorted(drop["accounts"])) == (
+        "internal",
+        "is_internal",
+        ["acc-a", "b"],
+    )
