@@ -1,23 +1,23 @@
 """Threads tabs of a big person and a big company under load (wrk), next to the bare query.
 
 The timeline API's read model is seeded straight into its collections with ``insert_many``
-in the shape the projection writes (``adapters/timeline_store.py`` and ``domain/model.py``; thread
-rows are summarised by the projection's own ``summarise_thread``): going through Kafka and
-the projection would take over an hour at the pipeline's current rate (README, mail
-benchmark), and this benchmark measures reads. ``BENCH_TIMELINE_THREADS`` (default 10,000)
-threads of ``BENCH_TIMELINE_PER_THREAD`` (5) messages each involve one person; the
-person's company has 200 people, each of the others with threads of their own, and as
-many threads again involve other companies (noise). Then only the timeline API runs (no
-projection consumers), with an API key from ``crm-admin bootstrap``, and wrk (from
-Debian's packages, ``scripts/stack.sh bench-tools``) asks for the first page (limit 50)
-of the person's and of the company's threads tab: p50, p99 and requests/s. Next to it,
-in the same run and with pymongo: the bare query the page used to be (same filter, sort
-and limit on the threads collection: a scan on FerretDB) and the bare reads the page is
-now (the timeline index's heads in one ``_id: {$in: ...}`` query, with the rows of
-their newest threads, and the page's threads whose rows they lack in another; the heads
-are seeded as their consumer writes them, docs/adr/0010, 0012, 0015). A company's page
-learns its people's addresses from its roster (one read by ``_id``, docs/adr/0014); the
-same page is then measured again without the rosters' ready mark, scanning the people
+in the shape the projection writes (``adapters/timeline_store.py`` and ``domain/model.py``;
+thread rows are summarised by the projection's own ``summarise_thread``): going through
+Kafka and the projection would take over an hour at the pipeline's current rate
+(docs/benchmark-history.md, mail benchmark), and this benchmark measures reads.
+``BENCH_TIMELINE_THREADS`` (default 10,000) threads of ``BENCH_TIMELINE_PER_THREAD`` (5)
+messages each involve one person; the person's company has 200 people, each of the others
+with threads of their own, and as many threads again involve other companies (noise). Then
+only the timeline API runs (no projection consumers), with an API key from ``crm-admin
+bootstrap``, and wrk (from Debian's packages, ``scripts/stack.sh bench-tools``) asks for
+the first page (limit 50) of the person's and of the company's threads tab: p50, p99 and
+requests/s. Next to it, in the same run and with pymongo: the bare query the page used to
+be (same filter, sort and limit on the threads collection: a scan on FerretDB) and the bare
+reads the page is now (the timeline index's heads in one ``_id: {$in: ...}`` query, with
+the rows of their newest threads, and the page's threads whose rows they lack in another;
+the heads are seeded as their consumer writes them, docs/adr/0010, 0012, 0015). A company's
+page learns its people's addresses from its roster (one read by ``_id``, docs/adr/0014);
+the same page is then measured again without the rosters' ready mark, scanning the people
 collection as it did before. Target: p99 under 50 ms.
 """
 
