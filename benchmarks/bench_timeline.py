@@ -1,23 +1,23 @@
 """Threads tabs of a big person and a big company under load (wrk), next to the bare query.
 
 The timeline API's read model is seeded straight into its collections with ``insert_many``
-in the shape the projection writes (``timeline_api.store`` and ``domain/model.py``; thread
-rows are summarised by the projection's own ``summarise_thread``): going through Kafka and
-the projection would take over an hour at the pipeline's current rate (README, mail
-benchmark), and this benchmark measures reads. ``BENCH_TIMELINE_THREADS`` (default 10,000)
-threads of ``BENCH_TIMELINE_PER_THREAD`` (5) messages each involve one person; the
-person's company has 200 people, each of the others with threads of their own, and as
-many threads again involve other companies (noise). Then only the timeline API runs (no
-projection consumers), with an API key from ``crm-admin bootstrap``, and wrk (from
-Debian's packages, ``scripts/stack.sh bench-tools``) asks for the first page (limit 50)
-of the person's and of the company's threads tab: p50, p99 and requests/s. Next to it,
-in the same run and with pymongo: the bare query the page used to be (same filter, sort
-and limit on the threads collection: a scan on FerretDB) and the bare reads the page is
-now (the timeline index's heads in one ``_id: {$in: ...}`` query, with the rows of
-their newest threads, and the page's threads whose rows they lack in another; the heads
-are seeded as their consumer writes them, docs/adr/0010, 0012, 0015). A company's page
-learns its people's addresses from its roster (one read by ``_id``, docs/adr/0014); the
-same page is then measured again without the rosters' ready mark, scanning the people
+in the shape the projection writes (``adapters/timeline_store.py`` and ``domain/model.py``;
+thread rows are summarised by the projection's own ``summarise_thread``): going through
+Kafka and the projection would take over an hour at the pipeline's current rate
+(docs/benchmark-history.md, mail benchmark), and this benchmark measures reads.
+``BENCH_TIMELINE_THREADS`` (default 10,000) threads of ``BENCH_TIMELINE_PER_THREAD`` (5)
+messages each involve one person; the person's company has 200 people, each of the others
+with threads of their own, and as many threads again involve other companies (noise). Then
+only the timeline API runs (no projection consumers), with an API key from ``crm-admin
+bootstrap``, and wrk (from Debian's packages, ``scripts/stack.sh bench-tools``) asks for
+the first page (limit 50) of the person's and of the company's threads tab: p50, p99 and
+requests/s. Next to it, in the same run and with pymongo: the bare query the page used to
+be (same filter, sort and limit on the threads collection: a scan on FerretDB) and the bare
+reads the page is now (the timeline index's heads in one ``_id: {$in: ...}`` query, with
+the rows of their newest threads, and the page's threads whose rows they lack in another;
+the heads are seeded as their consumer writes them, docs/adr/0010, 0012, 0015). A company's
+page learns its people's addresses from its roster (one read by ``_id``, docs/adr/0014);
+the same page is then measured again without the rosters' ready mark, scanning the people
 collection as it did before. Target: p99 under 50 ms.
 """
 
@@ -44,20 +44,20 @@ from benchmarks.run import ROOT, deployment
 from crm_schemas import ids
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import CompanyUpserted, PersonUpserted
-from crm_schemas.timeline import RosterEntry
-from timeline_api.domain.model import Source, StoredMessage
-from timeline_api.domain.rosters import apply_entries, pack
-from timeline_api.domain.threads import summarise_thread
-from timeline_api.domain.timeline_index import (
+from timeline_api.adapters.timeline_store import thread_doc
+from timeline_api.adapters.timelines.heads.events import RosterEntry
+from timeline_api.adapters.timelines.heads.index_rules import (
     build_head,
     candidates,
     known_rows,
     record_keys,
     thread_keys,
 )
-from timeline_api.rosters import READY as ROSTERS_READY
-from timeline_api.store import linked, thread_doc
-from timeline_api.timeline_index import READY, head_doc, head_from
+from timeline_api.adapters.timelines.heads.mongo import READY, head_doc, head_from
+from timeline_api.adapters.timelines.heads.roster_rules import apply_entries, pack
+from timeline_api.adapters.timelines.indexed import linked
+from timeline_api.domain.model import Source, StoredMessage
+from timeline_api.domain.threads import summarise_thread
 
 PEOPLE = 200
 BATCH = 2_000
@@ -203,7 +203,7 @@ def _seed(db: Database[Doc], workspace: str, member_id: str) -> Seeded:
     _flush(db, pending, stored)
     db["timeline_index"].insert_many(_heads(db))
     db["timeline_index"].insert_one({"_id": READY, "at": datetime.now(UTC)})
-    db["company_rosters"].insert_many([_roster(people, company["_id"]), {"_id": ROSTERS_READY}])
+    db["company_rosters"].insert_many([_roster(people, company["_id"]), {"_id": READY}])
     return Seeded(
         workspace_id=workspace,
         person_id=people[0]["_id"],
@@ -253,7 +253,7 @@ def _flush(db: Database[Doc], pending: dict[str, list[Doc]], stored: dict[str, i
 def _bootstrap(env: dict[str, str]) -> dict[str, str]:
     """A workspace with its first member and that member's API key (``crm-admin bootstrap``)."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "timeline_api.admin", "bootstrap", "--name", "Bench",
+        [sys.executable, "-m", "timeline_api.entrypoints.admin", "bootstrap", "--name", "Bench",
          "--domain", "acme.test", "--admin-email", OWNER],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -334,9 +334,7 @@ def _bare_people(db: Database[Doc], company: str, workspace: str) -> dict[str, f
     ``_id`` (with the ready mark), next to the scan of the people it replaced."""
     results: dict[str, float] = {}
     reads = {
-        "roster_read": lambda: list(
-            db["company_rosters"].find({"_id": {"$in": [ROSTERS_READY, company]}})
-        ),
+        "roster_read": lambda: list(db["company_rosters"].find({"_id": {"$in": [READY, company]}})),
         "people_scan": lambda: list(
             db["people"].find({"workspace_id": workspace, "company_id": company}, {"emails": 1})
         ),
@@ -411,7 +409,7 @@ async def run(stack: Any) -> dict[str, float | int | str]:
         ).items():
             results[f"company_bare_{key}"] = value
         # The company page as it was before rosters: without their ready mark it scans.
-        db["company_rosters"].delete_one({"_id": ROSTERS_READY})
+        db["company_rosters"].delete_one({"_id": READY})
         for connections in WRK_CONNECTIONS:
             url = pages["company"][0]
             measured = await asyncio.to_thread(_wrk, wrk, url, made["api_key"], connections)

@@ -95,7 +95,7 @@ class Deployment:
         """Run a crm-admin command (the password through BENCH_PASSWORD); return its output."""
         env = self.system.env_for("timeline-api") | {"BENCH_PASSWORD": password}
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "timeline_api.admin", *args],
+            [sys.executable, "-m", "timeline_api.entrypoints.admin", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -151,8 +151,9 @@ def caldav_url() -> str:
 def connect_and_sync(system: LocalSystem) -> str:
     """Bootstrap the workspace with crm-admin, connect the mailbox and calendar through the
     API (which tests each protocol first and starts the import); returns the API key."""
-    bootstrap = [sys.executable, "-m", "timeline_api.admin", "bootstrap", "--name", "Acme"]
-    bootstrap += ["--domain", "acme.test", "--admin-email", MAILBOX, "--admin-name", "Alice"]
+    bootstrap = [sys.executable, "-m", "timeline_api.entrypoints.admin", "bootstrap"]
+    bootstrap += ["--name", "Acme", "--domain", "acme.test"]
+    bootstrap += ["--admin-email", MAILBOX, "--admin-name", "Alice"]
     made = json.loads(run_json(bootstrap, system.env_for("timeline-api")))
     key = str(made["api_key"])
     body = {

@@ -34,7 +34,7 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 
 async def configure(system: LocalSystem, stack: Any) -> tuple[str, str, str]:
     """Workspace, account and an API key through crm-admin, creating people from all mail."""
-    from timeline_api.admin import add_member, connect_account, create_workspace
+    from timeline_api.entrypoints.admin import add_member, connect_account, create_workspace
 
     settings = timeline_settings(system)
     workspace = await create_workspace(settings, name="Acme", domains=["acme.test"])

@@ -93,7 +93,7 @@ def graph_fields(raw: bytes) -> dict[str, Any]:
 
 
 async def configure(system: LocalSystem, account: AccountConfigured) -> None:
-    from timeline_api.admin import save_account
+    from timeline_api.entrypoints.admin import save_account
 
     settings = timeline_settings(system)
     await save_account(settings, account)
@@ -101,7 +101,7 @@ async def configure(system: LocalSystem, account: AccountConfigured) -> None:
 
 async def workspace(system: LocalSystem) -> tuple[str, str]:
     """The workspace, and an API key of one of its members to read the timelines with."""
-    from timeline_api.admin import add_member, create_workspace
+    from timeline_api.entrypoints.admin import add_member, create_workspace
 
     settings = timeline_settings(system)
     ws = await create_workspace(settings, name="Acme", domains=[OWN_DOMAIN])

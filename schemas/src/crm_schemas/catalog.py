@@ -1,4 +1,8 @@
-"""Which contract travels on which topic: the table the documentation is built from."""
+"""Which contract travels on which topic: the table the documentation is built from.
+
+Only the shared contracts: the timeline API's own topics (``Topics.timeline_index``,
+``Topics.timeline_rosters``) carry events that only it reads, defined in the service.
+"""
 
 from typing import Any
 
@@ -8,7 +12,6 @@ from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncRequested, SyncStatusChanged
-from crm_schemas.timeline import RosterEntry, ThreadIndexed
 from crm_schemas.topics import Topics
 
 
@@ -26,7 +29,5 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
         topics.timeline_messages: (TimelineMessage, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
-        topics.timeline_index: (ThreadIndexed, "timeline-api (for itself)"),
-        topics.timeline_rosters: (RosterEntry, "timeline-api (for itself)"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

@@ -15,7 +15,9 @@ class Topics:
 
     @property
     def config(self) -> str:
-        """Workspaces and connected accounts, keyed by their id (compacted)."""
+        """Workspaces and connected accounts, keyed by their id: the newest event of an id
+        is its current version (compacted in production, docs/adr/0005; ``ensure_topics``
+        creates it with the broker's defaults)."""
         return f"{self.prefix}.config.v1"
 
     @property
@@ -35,17 +37,19 @@ class Topics:
 
     @property
     def calendar_raw(self) -> str:
-        """Events as fetched, keyed by item id."""
+        """Calendar events as fetched, and their removals, keyed by item id."""
         return f"{self.prefix}.calendar.raw.v1"
 
     @property
     def mail_matched(self) -> str:
-        """Messages that may be shared, with their participants linked where known."""
+        """Messages that may be shared, with their participants linked where known; keyed by
+        item id."""
         return f"{self.prefix}.mail.matched.v1"
 
     @property
     def calendar_matched(self) -> str:
-        """Events that may be shared, with their participants linked where known."""
+        """Calendar events that may be shared, with their participants linked where known,
+        and removals passed on; keyed by item id."""
         return f"{self.prefix}.calendar.matched.v1"
 
     @property
@@ -55,29 +59,33 @@ class Topics:
 
     @property
     def records(self) -> str:
-        """People and companies as they are created or changed, keyed by record id."""
+        """People, companies and opportunities as they are created or changed (by the
+        enricher and the records API), keyed by record id."""
         return f"{self.prefix}.records.v1"
 
     @property
     def timeline_messages(self) -> str:
-        """Messages ready for the timelines, keyed by item id."""
+        """Messages ready for the timelines, keyed by thread id, so one consumer owns a
+        thread (docs/adr/0007)."""
         return f"{self.prefix}.timeline.messages.v1"
 
     @property
     def timeline_events(self) -> str:
-        """Meetings ready for the timelines, keyed by item id."""
+        """Meetings ready for the timelines, and their removals, keyed by item id."""
         return f"{self.prefix}.timeline.events.v1"
 
     @property
     def timeline_index(self) -> str:
-        """The timeline API's own: a thread's last activity per index key, keyed by that
-        key, so one consumer writes each head of the timeline index (docs/adr/0008)."""
+        """The timeline API's own (its heads read model): a thread's last activity per
+        index key, keyed by that key, so one consumer writes each head of the timeline index
+        (docs/adr/0010). Its events are the service's, not shared contracts."""
         return f"{self.prefix}.timeline.index.v1"
 
     @property
     def timeline_rosters(self) -> str:
-        """The timeline API's own: the people of each company with their addresses, keyed
-        by company id, so one consumer writes each company's roster (docs/adr/0014)."""
+        """The timeline API's own (its heads read model): the people of each company with
+        their addresses, keyed by company id, so one consumer writes each company's roster
+        (docs/adr/0014). Its events are the service's, not shared contracts."""
         return f"{self.prefix}.timeline.rosters.v1"
 
     @property
@@ -86,7 +94,8 @@ class Topics:
         return f"{self.prefix}.deadletter.v1"
 
     def all(self) -> tuple[str, ...]:
-        """Every topic, for creating them up front and for documentation."""
+        """Every topic, for creating them up front (the shared contracts of each are in
+        ``crm_schemas.catalog``)."""
         return (
             self.config,
             self.sync_requests,

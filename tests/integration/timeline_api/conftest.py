@@ -16,9 +16,9 @@ from pymongo import AsyncMongoClient
 
 from crm_runtime.bus import publish
 from crm_schemas.config import WorkspaceConfigured
-from timeline_api.app import create_app
-from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.entrypoints.http import create_app
+from timeline_api.ports import Directory
 from timeline_api.settings import TimelineSettings
 
 T = TypeVar("T")
@@ -53,8 +53,10 @@ def stack() -> object:
 
 
 @pytest.fixture
-def settings(isolated: dict[str, str]) -> TimelineSettings:
-    """The API's settings on this test's own topics, groups and database."""
+def settings(isolated: dict[str, str], request: pytest.FixtureRequest) -> TimelineSettings:
+    """The API's settings on this test's own topics, groups and database; a test changes
+    some with ``@pytest.mark.parametrize("settings", [{...}], indirect=True)``."""
+    changes: dict[str, Any] = getattr(request, "param", {})
     return TimelineSettings(
         kafka_bootstrap=isolated["kafka_bootstrap"],
         mongo_url=isolated["mongo_url"],
@@ -66,6 +68,7 @@ def settings(isolated: dict[str, str]) -> TimelineSettings:
         retry_max_wait_s=0.5,
         allow_private_hosts=True,
         connect_timeout_s=5,
+        **changes,
     )
 
 

@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from timeline_api.admin import AdminError, connect_account, create_workspace, main
+from timeline_api.entrypoints.admin import AdminError, connect_account, create_workspace, main
 from timeline_api.settings import TimelineSettings
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,7 @@ from crm_schemas.config import (
     MailVisibility,
 )
 from crm_schemas.sync import SyncKind
-from timeline_api.accounts import apply_calendar, apply_mail, status_views
-from timeline_api.api.account_models import CalendarSettingsIn, MailSettingsIn
+from timeline_api.api.account_models import status_views
 from timeline_api.domain.access import (
     KEY_PREFIX,
     Role,
@@ -23,6 +22,8 @@ from timeline_api.domain.access import (
     new_api_key,
 )
 from timeline_api.domain.connection import Failure, failed, listed_folder, refused_address
+from timeline_api.service.account_requests import CalendarSettingsIn, MailSettingsIn
+from timeline_api.service.accounts import apply_calendar, apply_mail
 
 
 def test_a_new_key_is_long_random_and_only_its_digest_is_stored() -> None:

@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,20 +112,44 @@ def build_app(runtime: Runtime) -> FastStream:
 
     @app.on_startup
     async def prepare() -> None:
-        await ensure_topics(
-            runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS
-        )
-        for hook in runtime.on_start:
-            await hook()
+        await _prepare(runtime)
         log.info("service starting", extra={"service": runtime.name})
 
     @app.after_shutdown
     async def close() -> None:
-        await runtime.bulk.close()
-        await runtime.mongo.close()
-        runtime.tracer.shutdown()
+        await _close(runtime)
 
     return app
+
+
+@asynccontextmanager
+async def running(runtime: Runtime, *, consume: bool = True) -> AsyncIterator[Runtime]:
+    """The runtime's lifecycle for a host other than FastStream's app (an HTTP app's
+    lifespan, a command): topics ensured and start hooks run, then the broker started
+    (``consume``) or only connected to publish; on the way out, everything stopped and
+    closed, as ``build_app`` does."""
+    try:
+        await _prepare(runtime)
+        if consume:
+            await runtime.broker.start()
+        else:
+            await runtime.broker.connect()
+        yield runtime
+    finally:
+        await runtime.broker.stop()
+        await _close(runtime)
+
+
+async def _prepare(runtime: Runtime) -> None:
+    await ensure_topics(runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
+    for hook in runtime.on_start:
+        await hook()
+
+
+async def _close(runtime: Runtime) -> None:
+    await runtime.bulk.close()
+    await runtime.mongo.close()
+    runtime.tracer.shutdown()
 
 
 def run(runtime: Runtime) -> None:

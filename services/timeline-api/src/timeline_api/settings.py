@@ -1,5 +1,7 @@
 """The timeline API's settings: the common ones, plus where it listens."""
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -16,6 +18,12 @@ class TimelineSettings(ServiceSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     consume: bool = Field(
         default=True, description="Run the projection consumers in the API process."
+    )
+    read_model: Literal["heads", "indexed"] = Field(
+        default="heads",
+        description="How the timelines tabs are read: 'heads' (an index of heads and company"
+        " rosters read by _id, for FerretDB) or 'indexed' (plain indexed queries, for"
+        " MongoDB).",
     )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
     allow_private_hosts: bool = Field(

@@ -1,118 +1,20 @@
-"""Request and response bodies of the connected-accounts API.
+"""Response bodies of the connected-accounts API (the requests are
+``service.account_requests``'s).
 
-Passwords come in as write-only fields and never go out: a view of an account says which
-protocols are set up and how, never a password or a token, sealed or not.
+A view of an account says which protocols are set up and how, never a password or a
+token, sealed or not.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crm_schemas.config import (
-    AccountConfigured,
-    CalendarVisibility,
-    ContactCreation,
-    MailVisibility,
-    OAuthProvider,
-    TlsMode,
-)
+from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode
 from crm_schemas.sync import SyncKind
-from timeline_api.api.record_models import Email
 from timeline_api.domain.connection import Check
-
-Host = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253, pattern=r"^\S+$")
-]
-Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
-Folder = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Entry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ImapIn(_Body):
-    """Where to read mail: an IMAP server and a login."""
-
-    host: Host
-    port: Port = 993
-    tls: TlsMode = TlsMode.SSL
-    username: Login
-    password: SecretStr = Field(min_length=1)
-
-
-class SmtpIn(_Body):
-    """Where the owner sends from; the login defaults to the IMAP one."""
-
-    host: Host
-    port: Port = 587
-    tls: TlsMode = TlsMode.STARTTLS
-    username: Login | None = None
-    password: SecretStr | None = None
-
-
-class CalDavIn(_Body):
-    """Where to read calendars; the login defaults to the IMAP one."""
-
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
-    username: Login | None = None
-    password: SecretStr | None = None
-
-
-class MailSettingsIn(_Body):
-    """A mailbox's settings; on a change, only the fields given are replaced."""
-
-    visibility: MailVisibility | None = None
-    contact_creation: ContactCreation | None = None
-    include_folders: list[Folder] | None = None
-    exclude_folders: list[Folder] | None = None
-    blocklist: list[Entry] | None = Field(
-        default=None, description="Addresses (x@y.com) and whole domains (y.com or @y.com)."
-    )
-
-
-class CalendarSettingsIn(_Body):
-    """A calendar's settings; on a change, only the fields given are replaced."""
-
-    visibility: CalendarVisibility | None = None
-    contact_creation: bool | None = None
-    calendars: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] | None = None
-
-
-class AccountCreate(_Body):
-    """An IMAP mailbox (with SMTP) and/or CalDAV calendars to connect."""
-
-    email: Email
-    aliases: list[Email] = Field(default_factory=list)
-    imap: ImapIn | None = None
-    smtp: SmtpIn | None = None
-    caldav: CalDavIn | None = None
-    mail: MailSettingsIn = Field(default_factory=MailSettingsIn)
-    calendar: CalendarSettingsIn = Field(default_factory=CalendarSettingsIn)
-
-    @model_validator(mode="after")
-    def _something_to_sync(self) -> "AccountCreate":
-        if self.imap is None and self.caldav is None:
-            raise ValueError("give imap, caldav or both: there is nothing to sync otherwise")
-        if self.imap is None and (
-            (self.caldav and self.caldav.password is None) or self.smtp is not None
-        ):
-            raise ValueError("without imap, caldav needs its own username and password")
-        return self
-
-
-class AccountUpdate(_Body):
-    """Settings to change, and credentials to replace (each is tested before it is kept)."""
-
-    aliases: list[Email] | None = None
-    imap: ImapIn | None = None
-    smtp: SmtpIn | None = None
-    caldav: CalDavIn | None = None
-    mail: MailSettingsIn | None = None
-    calendar: CalendarSettingsIn | None = None
+from timeline_api.service.accounts import synced_kinds
 
 
 class ConnectionTest(BaseModel):
@@ -194,8 +96,10 @@ class AccountView(BaseModel):
         )
 
 
-class OAuthStart(_Body):
+class OAuthStart(BaseModel):
     """Start connecting a Google or Microsoft account."""
+
+    model_config = ConfigDict(extra="forbid")
 
     redirect_uri: Annotated[str, StringConstraints(min_length=8, max_length=2000)] | None = None
 
@@ -206,3 +110,30 @@ class OAuthStarted(BaseModel):
     provider: OAuthProvider
     consent_url: str
     state: str
+
+
+def status_views(
+    account: AccountConfigured, reported: Mapping[SyncKind, Mapping[str, Any]]
+) -> list[SyncStatusView]:
+    """Each kind's sync status as its owner reads it: ``pending`` until a sync reports, so
+    nothing looks synced when nothing was imported."""
+    views = []
+    for kind in synced_kinds(account):
+        doc = reported.get(kind)
+        if doc is None:
+            views.append(SyncStatusView(kind=kind, state="pending"))
+            continue
+        views.append(
+            SyncStatusView(
+                kind=kind,
+                state=str(doc["state"]),
+                done=int(doc.get("done") or 0),
+                total=doc.get("total"),
+                started_at=doc.get("started_at"),
+                last_sync_at=doc.get("last_sync_at"),
+                reason=doc.get("reason"),
+                remedy=doc.get("remedy"),
+                at=doc.get("at"),
+            )
+        )
+    return views

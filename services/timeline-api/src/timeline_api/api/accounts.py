@@ -11,18 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured
-from crm_schemas.sync import SyncRequested
-from timeline_api.accounts import Connector, Credentials, status_views, synced_kinds
-from timeline_api.api.account_models import (
-    AccountCreate,
-    AccountUpdate,
-    AccountView,
-    ConnectionTest,
-)
+from timeline_api.api.account_models import AccountView, ConnectionTest, status_views
 from timeline_api.api.deps import Dir, Viewer
 from timeline_api.api.problems import ProblemError, problem_responses
-from timeline_api.directory import Directory, Publish
 from timeline_api.domain.access import Member
+from timeline_api.ports import Directory
+from timeline_api.service.account_requests import AccountCreate, AccountUpdate
+from timeline_api.service.accounts import Connector, Credentials, SyncQueue
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 READ_ERRORS = problem_responses(401, 404)
@@ -32,24 +27,6 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 def get_connector(request: Request) -> Connector:
     """The connection tester and account builder made at start-up."""
     return cast(Connector, request.app.state.connector)
-
-
-class SyncQueue:
-    """Puts sync requests on the fetcher's topic, keyed by account."""
-
-    def __init__(self, publish: Publish) -> None:
-        self._publish = publish
-
-    async def sync_now(self, account: AccountConfigured) -> None:
-        """Ask for a sync of everything the account syncs, behind what is queued for it."""
-        for kind in synced_kinds(account):
-            request = SyncRequested(
-                account_id=account.account_id,
-                workspace_id=account.workspace_id,
-                kind=kind,
-                reason="manual",
-            )
-            await self._publish(account.account_id, request)
 
 
 def get_sync_queue(request: Request) -> SyncQueue:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from crm_schemas.ids import company_id, message_item_id, normalize_message_id, person_id
-from timeline_api.api.deps import Store, Viewer
+from timeline_api.api.deps import Records, Threads, Viewer
 from timeline_api.api.problems import invalid_input, problem_responses
 
 router = APIRouter(prefix="/v1/messages", tags=["explain"])
@@ -58,17 +58,19 @@ MessageIdParam = Annotated[
     response_model_exclude_none=True,
     responses=problem_responses(401, 422),
 )
-async def explain_message(store: Store, viewer: Viewer, message_id: MessageIdParam) -> Explanation:
+async def explain_message(
+    threads: Threads, records: Records, viewer: Viewer, message_id: MessageIdParam
+) -> Explanation:
     """Why a message is, or is not, on the timelines of the workspace."""
     workspace_id = viewer.workspace_id
     normalized = normalize_message_id(message_id)
     if not normalized or any(c.isspace() for c in normalized):
         raise invalid_input("query", "message_id", "not a Message-ID")
     item_id = message_item_id(workspace_id, normalized)
-    message, dropped = await store.explain_item(item_id)
+    message, dropped = await threads.explain_item(item_id)
     base: dict[str, Any] = {"message_id": normalized, "item_id": item_id}
     if message is not None and message.get("workspace_id") == workspace_id:
-        participants = await _linked(store, workspace_id, message.get("participants") or [])
+        participants = await _linked(records, workspace_id, message.get("participants") or [])
         return Explanation(
             status="synced",
             thread_id=message.get("thread_id"),
@@ -89,7 +91,7 @@ async def explain_message(store: Store, viewer: Viewer, message_id: MessageIdPar
 
 
 async def _linked(
-    store: Store, workspace_id: str, participants: list[dict[str, Any]]
+    records: Records, workspace_id: str, participants: list[dict[str, Any]]
 ) -> list[LinkedParticipant]:
     """Each participant with its person and company, as stored or as auto-created."""
     candidates = []
@@ -99,7 +101,7 @@ async def _linked(
         person = p.get("person_id") or person_id(workspace_id, email)
         company = p.get("company_id") or (company_id(workspace_id, domain) if domain else None)
         candidates.append((p, email, person, company))
-    stored = await store.existing_records(
+    stored = await records.existing_records(
         [c[2] for c in candidates], [c[3] for c in candidates if c[3]]
     )
     return [

@@ -21,7 +21,7 @@ from timeline_api.api.accounts import Queue, account_view
 from timeline_api.api.deps import Dir, Settings, Viewer
 from timeline_api.api.problems import problem_responses
 from timeline_api.domain.access import account_id_for
-from timeline_api.oauth import Consent, ConsentError
+from timeline_api.ports import Consent, ConsentError
 
 router = APIRouter(prefix="/v1/accounts/oauth", tags=["accounts"])
 STATE_TTL = timedelta(minutes=10)
@@ -90,6 +90,7 @@ async def callback(
     consents: Consents,
     directory: Dir,
     queue: Queue,
+    settings: Settings,
     state: Annotated[str, Query(min_length=1, max_length=500)],
     code: Annotated[str | None, Query(max_length=4000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
@@ -111,7 +112,7 @@ async def callback(
         )
     except ConsentError as refused:
         raise HTTPException(400, str(refused)) from refused
-    box = SecretBox(request.app.state.settings.secrets_key)
+    box = SecretBox(settings.secrets_key)
     workspace_id = str(pending["workspace_id"])
     account = AccountConfigured(
         account_id=account_id_for(workspace_id, grant.email),

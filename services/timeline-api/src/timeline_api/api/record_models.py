@@ -1,16 +1,11 @@
 """Request and response bodies of the records API (people, companies, opportunities)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$")]
-Domain = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, pattern=r"^@?[^@\s]+\.[^@\s]+$")
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+from timeline_api.domain.fields import Domain, Email, Id, Name
 
 
 class _Body(BaseModel):

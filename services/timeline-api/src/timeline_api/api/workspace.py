@@ -13,8 +13,8 @@ from crm_schemas.base import utcnow
 from crm_schemas.config import WorkspaceConfigured
 from timeline_api.api.deps import Dir, Viewer
 from timeline_api.api.problems import problem_responses
-from timeline_api.api.record_models import Domain, Email, Name
 from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.domain.fields import Domain, Email, Name
 from timeline_api.domain.ownership import normalized_domains
 
 router = APIRouter(prefix="/v1", tags=["workspace"])

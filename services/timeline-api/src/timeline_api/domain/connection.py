@@ -1,6 +1,6 @@
 """Testing a connection before it is stored: which protocol failed, and why, in words.
 
-The checks themselves do I/O (``timeline_api.connection_check``); what a failure means to
+The checks themselves do I/O (``adapters.connection_check``); what a failure means to
 the user, and which server addresses an account may point at, are decided here.
 """
 

@@ -1,4 +1,4 @@
-"""From the timeline events on Kafka to what the timeline stores."""
+"""From the events on Kafka to what the timeline stores."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -6,6 +6,7 @@ from datetime import datetime
 from crm_schemas.calendar import TimelineEvent
 from crm_schemas.ids import normalize_email
 from crm_schemas.mail import Participant, TimelineMessage
+from crm_schemas.records import PersonUpserted
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage
 
 
@@ -86,3 +87,8 @@ def event_record(event: TimelineEvent) -> StoredEvent:
             ),
         ),
     )
+
+
+def person_addresses(person: PersonUpserted) -> list[str]:
+    """A person's addresses as stored: normalised, each once, the primary first."""
+    return list(dict.fromkeys(normalize_email(e) for e in person.emails))

@@ -1,0 +1,302 @@
+"""'Test the connection': log in to each protocol of an account, change nothing, log out.
+
+IMAP: LOGIN, LIST, and every chosen folder must exist (nothing is selected or fetched).
+SMTP: EHLO, STARTTLS when asked, AUTH. CalDAV: principal discovery and its calendars.
+Each check runs the synchronous client off the event loop with a timeout, and every host
+is resolved and checked against ``refused_address`` first (unless private hosts are
+allowed by settings), so an account cannot be pointed at the service's own network.
+"""
+
+import asyncio
+import imaplib
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+import caldav
+from caldav.lib import error as caldav_error
+from pydantic import SecretStr
+
+from crm_schemas.config import TlsMode
+from timeline_api.domain.connection import (
+    Check,
+    Failure,
+    failed,
+    listed_folder,
+    passed,
+    refused_address,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPolicy:
+    """How checks run: whether private hosts are allowed, how long each may take."""
+
+    allow_private: bool = False
+    timeout_s: float = 15.0
+
+
+class _Failed(Exception):  # noqa: N818 - carries a Check out of the worker thread
+    def __init__(self, check: Check) -> None:
+        super().__init__(check.message)
+        self.check = check
+
+
+async def _in_thread(call: Callable[[], T], policy: CheckPolicy) -> T:
+    return await asyncio.wait_for(asyncio.to_thread(call), policy.timeout_s + 5)
+
+
+async def _resolve(protocol: str, host: str, port: int, allow_private: bool) -> Check | None:
+    """A failed check when the host cannot be resolved or points somewhere forbidden."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        return failed(protocol, Failure.DNS, host, str(error))
+    if allow_private:
+        return None
+    for info in infos:
+        reason = refused_address(str(info[4][0]))
+        if reason is not None:
+            return failed(protocol, Failure.FORBIDDEN_HOST, host, f"{info[4][0]} is {reason}")
+    return None
+
+
+def _network_failure(protocol: str, host: str, error: BaseException) -> Check:
+    if isinstance(error, socket.gaierror):
+        return failed(protocol, Failure.DNS, host, str(error))
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return failed(protocol, Failure.TLS, host, str(error))
+    if isinstance(error, OSError | TimeoutError):
+        return failed(protocol, Failure.CONNECTION, host, str(error) or type(error).__name__)
+    return failed(protocol, Failure.PROTOCOL, host, str(error))
+
+
+# --- IMAP ----------------------------------------------------------------------------
+
+
+def _imap(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, timeout: float
+) -> imaplib.IMAP4:
+    context = ssl.create_default_context()
+    try:
+        if tls == TlsMode.SSL:
+            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                host, port, ssl_context=context, timeout=timeout
+            )
+        else:
+            client = imaplib.IMAP4(host, port, timeout=timeout)
+            if tls == TlsMode.STARTTLS:
+                client.starttls(ssl_context=context)
+    except imaplib.IMAP4.error as error:
+        raise _Failed(failed("IMAP", Failure.TLS, host, str(error))) from error
+    except OSError as error:
+        raise _Failed(_network_failure("IMAP", host, error)) from error
+    try:
+        client.login(user, password.get_secret_value())
+    except imaplib.IMAP4.error as error:
+        client.shutdown()
+        raise _Failed(failed("IMAP", Failure.AUTH, host, str(error))) from error
+    return client
+
+
+def _folder_names(listing: list[Any]) -> set[str]:
+    """Every folder name a LIST answered; a name sent as a literal comes as a tuple."""
+    names = set()
+    for item in listing:
+        if isinstance(item, tuple):  # (b'(\\HasNoChildren) "/" {8}', b'Projects')
+            line = f'{_text(item[0]).rsplit("{", 1)[0]}"{_text(item[1])}"'
+        else:
+            line = _text(item)
+        name = listed_folder(line)
+        if name is not None:
+            names.add(name)
+    return names
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _check_imap(
+    host: str,
+    port: int,
+    tls: TlsMode,
+    user: str,
+    password: SecretStr,
+    folders: Sequence[str],
+    timeout: float,
+) -> Check:
+    client = _imap(host, port, tls, user, password, timeout)
+    try:
+        typ, listing = client.list()
+        if typ != "OK":
+            return failed("IMAP", Failure.PROTOCOL, host, f"LIST answered {typ}")
+        names = _folder_names(listing)
+        for folder in folders:
+            if folder not in names and folder.upper() != "INBOX":
+                return failed("IMAP", Failure.NO_SUCH_FOLDER, host, folder)
+        return passed("IMAP", f"Logged in; {len(names)} folders")
+    finally:
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            client.shutdown()
+
+
+async def check_imap(
+    host: str,
+    port: int,
+    tls: TlsMode,
+    user: str,
+    password: SecretStr,
+    folders: Sequence[str],
+    policy: CheckPolicy,
+) -> Check:
+    """Log in over IMAP and check that every chosen folder exists."""
+    refused = await _resolve("IMAP", host, port, policy.allow_private)
+    if refused is not None:
+        return refused
+    try:
+        return await _in_thread(
+            lambda: _check_imap(host, port, tls, user, password, folders, policy.timeout_s), policy
+        )
+    except _Failed as failure:
+        return failure.check
+    except (OSError, TimeoutError, imaplib.IMAP4.error) as error:
+        return _network_failure("IMAP", host, error)
+
+
+# --- SMTP ----------------------------------------------------------------------------
+
+
+def _check_smtp(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, timeout: float
+) -> Check:
+    context = ssl.create_default_context()
+    try:
+        if tls == TlsMode.SSL:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+            if tls == TlsMode.STARTTLS:
+                client.starttls(context=context)
+    except smtplib.SMTPNotSupportedError as error:
+        raise _Failed(failed("SMTP", Failure.TLS, host, "STARTTLS not offered")) from error
+    except smtplib.SMTPException as error:
+        raise _Failed(failed("SMTP", Failure.PROTOCOL, host, str(error))) from error
+    except OSError as error:
+        raise _Failed(_network_failure("SMTP", host, error)) from error
+    try:
+        client.login(user, password.get_secret_value())
+    except smtplib.SMTPAuthenticationError as error:
+        raise _Failed(failed("SMTP", Failure.AUTH, host, str(error.smtp_error))) from error
+    except smtplib.SMTPException as error:
+        raise _Failed(failed("SMTP", Failure.PROTOCOL, host, str(error))) from error
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+    return passed("SMTP", "Logged in")
+
+
+async def check_smtp(
+    host: str,
+    port: int,
+    tls: TlsMode,
+    user: str,
+    password: SecretStr,
+    policy: CheckPolicy,
+) -> Check:
+    """Log in over SMTP (nothing is sent)."""
+    refused = await _resolve("SMTP", host, port, policy.allow_private)
+    if refused is not None:
+        return refused
+    try:
+        return await _in_thread(
+            lambda: _check_smtp(host, port, tls, user, password, policy.timeout_s), policy
+        )
+    except _Failed as failure:
+        return failure.check
+    except (OSError, TimeoutError) as error:
+        return _network_failure("SMTP", host, error)
+
+
+# --- CalDAV --------------------------------------------------------------------------
+
+
+def _check_caldav(url: str, user: str, password: SecretStr, timeout: float) -> Check:
+    host = urlsplit(url).hostname or url
+    try:
+        with caldav.DAVClient(
+            url=url,
+            username=user,
+            password=password.get_secret_value(),
+            timeout=int(timeout),
+            enable_rfc6764=False,
+        ) as client:
+            calendars = cast(Any, client).principal().calendars()
+    except caldav_error.AuthorizationError as error:
+        return failed("CalDAV", Failure.AUTH, host, str(error))
+    except caldav_error.DAVError as error:
+        return failed("CalDAV", Failure.NOT_CALDAV, host, str(error))
+    except (OSError, ValueError) as error:  # requests' errors are OSErrors
+        text = str(error).lower()
+        if "ssl" in type(error).__name__.lower() or "certificate" in text:
+            return failed("CalDAV", Failure.TLS, host, str(error))
+        if "resolve" in text or "name or service not known" in text:
+            return failed("CalDAV", Failure.DNS, host, str(error))
+        return _network_failure("CalDAV", host, error)
+    return passed("CalDAV", f"Found {len(calendars)} calendars")
+
+
+async def check_caldav(url: str, user: str, password: SecretStr, policy: CheckPolicy) -> Check:
+    """Discover the principal's calendars over CalDAV (nothing is written)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return failed("CalDAV", Failure.NOT_CALDAV, url, "the address must be an http(s) URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    refused = await _resolve("CalDAV", parts.hostname, port, policy.allow_private)
+    if refused is not None:
+        return refused
+    try:
+        return await _in_thread(
+            lambda: _check_caldav(url, user, password, policy.timeout_s), policy
+        )
+    except (OSError, TimeoutError) as error:
+        return _network_failure("CalDAV", parts.hostname, error)
+
+
+class ConnectionChecks:
+    """``ports.ConnectionChecker``: the checks above, under the deployment's policy."""
+
+    def __init__(self, policy: CheckPolicy) -> None:
+        self._policy = policy
+
+    async def imap(
+        self,
+        host: str,
+        port: int,
+        tls: TlsMode,
+        user: str,
+        password: SecretStr,
+        folders: Sequence[str],
+    ) -> Check:
+        """Log in over IMAP and check that every chosen folder exists."""
+        return await check_imap(host, port, tls, user, password, folders, self._policy)
+
+    async def smtp(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> Check:
+        """Log in over SMTP (nothing is sent)."""
+        return await check_smtp(host, port, tls, user, password, self._policy)
+
+    async def caldav(self, url: str, user: str, password: SecretStr) -> Check:
+        """Discover the principal's calendars over CalDAV (nothing is written)."""
+        return await check_caldav(url, user, password, self._policy)

@@ -1,0 +1,38 @@
+"""The projection's store on MongoDB (``ports.ProjectionStore``): the timeline's
+collections, messages written a whole poll at a time, and a disconnected account's items
+taken away."""
+
+from crm_schemas.outcomes import ItemDropped
+from timeline_api.adapters.account_removal import remove_account_items
+from timeline_api.adapters.message_writes import MessageWrites
+from timeline_api.adapters.timeline_store import TimelineStore
+from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
+from timeline_api.ports import AccountRemoval
+
+
+class MongoProjectionStore:
+    """What the projection writes, in the timeline's collections."""
+
+    def __init__(self, store: TimelineStore) -> None:
+        self._store = store
+        self._messages = MessageWrites(store)
+
+    async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
+        """Store each message once (adding its sources) and re-summarise its thread."""
+        return await self._messages.store_messages(messages)
+
+    async def upsert_event(self, event: StoredEvent) -> None:
+        """Store a meeting once, adding its sources."""
+        await self._store.upsert_event(event)
+
+    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+        """Take one calendar away from a meeting; the meeting goes when none is left."""
+        await self._store.remove_event_source(item_id, account_id)
+
+    async def record_dropped(self, drops: list[ItemDropped]) -> None:
+        """Remember why items were not synced."""
+        await self._store.record_dropped(drops)
+
+    async def remove_account(self, account_id: str) -> AccountRemoval:
+        """Take the account away as a source of everything; what only it had goes."""
+        return await remove_account_items(self._store, account_id)

@@ -1,0 +1,42 @@
+"""The projection's consumers: which topic feeds which handler of ``service.Projection``.
+
+One consumer group per topic under ``GROUP``, each consuming in batches: concurrent
+across keys, in order within a key. The read model subscribes its own consumers (the
+heads' index and rosters topics).
+"""
+
+from typing import Any
+
+from crm_runtime.delivery import ManyHandler
+from crm_runtime.service import Runtime
+from crm_schemas.calendar import TimelineCalendarItem
+from crm_schemas.config import ConfigEvent
+from crm_schemas.mail import TimelineMessage
+from crm_schemas.outcomes import ItemDropped
+from crm_schemas.records import RecordEvent
+from crm_schemas.sync import SyncStatusChanged
+from timeline_api.bootstrap import Services
+
+GROUP = "timeline-api"
+
+
+def subscribe_projection(runtime: Runtime, services: Services) -> None:
+    """Subscribe the projection's handlers and the read model's own consumers."""
+    projection, topics = services.projection, runtime.topics
+    routes: tuple[tuple[str, str, Any, Any, ManyHandler | None], ...] = (
+        (
+            topics.timeline_messages,
+            "messages",
+            TimelineMessage,
+            projection.message,
+            projection.messages,
+        ),
+        (topics.timeline_events, "events", TimelineCalendarItem, projection.event, None),
+        (topics.records, "records", RecordEvent, projection.record, None),
+        (topics.dropped, "dropped", ItemDropped, projection.dropped, projection.drops),
+        (topics.sync_status, "status", SyncStatusChanged, projection.status, None),
+        (topics.config, "config", ConfigEvent, projection.config, None),
+    )
+    for topic, name, contract, handler, many in routes:
+        runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)
+    services.read_model.subscribe(runtime)

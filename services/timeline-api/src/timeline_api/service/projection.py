@@ -1,0 +1,96 @@
+"""The timeline's projection: Kafka events in, idempotent upserts into the read model.
+
+Each handler is a method of a few lines over the pure core and the ports; the entry point
+(``entrypoints.projection``) subscribes them, and ``crm_runtime.delivery.subscribe`` makes
+delivery at least once (offsets committed after the write, failures dead-lettered).
+After it writes, the projection tells the read model's feed what changed, so a read
+model with structures of its own (the heads) keeps them current.
+"""
+
+from crm_schemas.calendar import RawEventRemoved, TimelineEvent
+from crm_schemas.config import AccountConfigured, ConfigEvent
+from crm_schemas.mail import TimelineMessage
+from crm_schemas.outcomes import ItemDropped
+from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
+from crm_schemas.sync import SyncStatusChanged
+from timeline_api.domain.records import event_record, message_record
+from timeline_api.ports import (
+    AddressOwners,
+    ProjectionStore,
+    RecordStore,
+    SyncStatuses,
+    TimelineFeed,
+)
+
+
+class Projection:
+    """The projection's handlers, one per kind of event, over the read model's ports."""
+
+    def __init__(
+        self,
+        store: ProjectionStore,
+        records: RecordStore,
+        owners: AddressOwners,
+        feed: TimelineFeed,
+        statuses: SyncStatuses,
+    ) -> None:
+        self._store = store
+        self._records = records
+        self._owners = owners
+        self._feed = feed
+        self._statuses = statuses
+
+    async def messages(self, events: list[TimelineMessage]) -> None:
+        """Store each message once per workspace, add its mailbox as a source, re-summarise
+        its thread from the inputs kept for all its messages (so redelivery never counts
+        twice); a whole poll in a few round trips."""
+        summaries = await self._store.store_messages([message_record(e) for e in events])
+        await self._feed.threads_changed(summaries)
+
+    async def message(self, event: TimelineMessage) -> None:
+        """One message, when its batch could not be stored at once."""
+        await self.messages([event])
+
+    async def event(self, event: TimelineEvent | RawEventRemoved) -> None:
+        """Store the meeting once per workspace, adding its calendar as a source; a removal
+        takes that calendar away, and the meeting leaves once no calendar has it."""
+        if isinstance(event, RawEventRemoved):
+            await self._store.remove_event_source(event.item_id, event.account_id)
+        else:
+            await self._store.upsert_event(event_record(event))
+
+    async def record(self, event: PersonUpserted | CompanyUpserted | OpportunityUpserted) -> None:
+        """Keep the newest version of a record; timelines link by address. Addresses and
+        domains nobody owns yet are pointed at it, for the records API's conflict checks;
+        the read model hears of every version of a person (their company's people)."""
+        ws = event.workspace_id
+        if isinstance(event, PersonUpserted):
+            if await self._records.upsert_person(event):
+                owner = event.merged_into or event.person_id
+                await self._owners.point("person", ws, event.emails, owner, take=False)
+            # Even when not stored: the records API stores its own versions before this.
+            await self._feed.people_changed([event])
+        elif isinstance(event, CompanyUpserted):
+            if await self._records.upsert_company(event):
+                await self._owners.point("company", ws, event.domains, event.company_id, take=False)
+        else:
+            await self._records.upsert_opportunity(event)
+
+    async def drops(self, events: list[ItemDropped]) -> None:
+        """Remember why items are not on any timeline, for operators to look up."""
+        await self._store.record_dropped(events)
+
+    async def dropped(self, event: ItemDropped) -> None:
+        """One drop, when its batch could not be stored at once."""
+        await self.drops([event])
+
+    async def status(self, event: SyncStatusChanged) -> None:
+        """Keep each account's newest sync status, for its owner to read."""
+        await self._statuses.record_status(event)
+
+    async def config(self, event: ConfigEvent) -> None:
+        """A disconnected account leaves the timelines: what only it brought goes, and the
+        threads it touched are summarised again."""
+        if isinstance(event, AccountConfigured) and event.disconnected:
+            removal = await self._store.remove_account(event.account_id)
+            await self._feed.threads_replaced(removal.threads)
