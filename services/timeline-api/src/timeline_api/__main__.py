@@ -2,6 +2,8 @@
 
 import uvicorn
 
+from crm_runtime.secrets import secret_box
+from crm_runtime.settings import refuse_to_start
 from timeline_api.app import create_app
 from timeline_api.settings import TimelineSettings
 
@@ -11,6 +13,8 @@ def main() -> None:
     httptools parser: about a third of a threads page's time went to the pure-Python
     HTTP parser and event loop)."""
     settings = TimelineSettings()
+    with refuse_to_start("timeline-api"):
+        secret_box(settings)  # accounts' passwords are sealed with the deployment's key
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

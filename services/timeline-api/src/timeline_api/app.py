@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from crm_runtime.bus import ensure_topics, publish
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_runtime.service import TOPIC_PARTITIONS, build_runtime
 from timeline_api.accounts import Connector
 from timeline_api.api import (
@@ -61,7 +61,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.state.directory = Directory(runtime.db, publish_config)
         app.state.sync_queue = SyncQueue(publish_sync)
         policy = CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s)
-        app.state.connector = Connector(SecretBox(settings.secrets_key), policy)
+        app.state.connector = Connector(secret_box(settings), policy)
         app.state.consents = consents(settings)
         try:
             await ensure_topics(settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
