@@ -26,6 +26,14 @@ SERVICES: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 PIPELINE = ("fetcher", "matcher", "enricher", "timeline-api")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def local_secrets_key() -> str:
+    """The local stack's own secrets key (scripts/stack.sh makes it at install), or ''."""
+    stack = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+    path = stack / "secrets.key"
+    return path.read_text().strip() if path.exists() else ""
 
 
 @dataclass
@@ -38,6 +46,7 @@ class LocalSystem:
     api_port: int
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    secrets_key: str = field(default_factory=local_secrets_key, repr=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -57,6 +66,8 @@ class LocalSystem:
         }
         env = dict(os.environ)
         env.update({f"{env_prefix}{k}": v for k, v in values.items()})
+        if self.secrets_key:  # unless the environment has one of its own
+            env.setdefault(f"{env_prefix}SECRETS_KEY", self.secrets_key)
         env.update(self.extra_env)
         return env
 

@@ -5,6 +5,7 @@ will (AccountConfigured with ``oauth`` on the config topic); the fetcher worker 
 them through the provider modules and the rest of the pipeline is unchanged.
 """
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,6 @@ from localsystem import LocalSystem
 from pydantic import SecretStr
 
 from crm_runtime.secrets import SecretBox
-from crm_runtime.settings import LOCAL_SECRETS_KEY
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
 from tests.e2e.harness import eventually, timeline_settings, wait_drained
 from tests.emulators.gmail import GmailEmulator
@@ -183,7 +183,7 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
         system.start_all()
         system.wait_for_api()
         ws, key = await workspace(system)
-        box = SecretBox(SecretStr(LOCAL_SECRETS_KEY))
+        box = SecretBox(SecretStr(os.environ["TIMELINE_SECRETS_KEY"]))
         accounts = []
         for owner, provider, authority in (
             (alice, OAuthProvider.GOOGLE, google),

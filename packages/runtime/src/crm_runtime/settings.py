@@ -1,12 +1,13 @@
 """The settings every service has. Each service subclasses this with its own env prefix."""
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_schemas.topics import Topics
-
-# A Fernet key used only by the local stack and tests; production sets its own.
-LOCAL_SECRETS_KEY = "bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE="
 
 
 class ServiceSettings(BaseSettings):
@@ -20,8 +21,10 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = "crm"
     group_prefix: str = Field(default="crm", description="Prefix of Kafka consumer group ids.")
     secrets_key: SecretStr = Field(
-        default=SecretStr(LOCAL_SECRETS_KEY),
-        description="Fernet key (urlsafe base64 of 32 bytes) for passwords and tokens at rest.",
+        default=SecretStr(""),
+        description="Fernet key (urlsafe base64 of 32 bytes) for passwords and tokens at rest;"
+        " several, comma-separated, while rotating (the first seals). No default: a service"
+        " without one refuses to start; the local stack generates one (scripts/stack.sh env).",
     )
     handler_attempts: int = Field(
         default=5, ge=1, description="Attempts at one message before it is dead-lettered."
@@ -52,3 +55,22 @@ class ServiceSettings(BaseSettings):
     def group(self, name: str) -> str:
         """A consumer group id under this deployment's prefix."""
         return f"{self.group_prefix}.{name}"
+
+
+class ConfigurationError(Exception):
+    """A setting keeps a service from starting; the message names it and the remedy."""
+
+
+def setting_name(settings: ServiceSettings, field: str) -> str:
+    """The environment variable a setting is read from, e.g. ``FETCHER_SECRETS_KEY``."""
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+@contextmanager
+def refuse_to_start(service: str) -> Iterator[None]:
+    """Turn a ConfigurationError into one clear line on stderr and exit code 2 (no trace)."""
+    try:
+        yield
+    except ConfigurationError as error:
+        print(f"{service} cannot start: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

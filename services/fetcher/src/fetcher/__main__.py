@@ -5,6 +5,7 @@ import asyncio
 import sys
 
 from crm_runtime.service import run
+from crm_runtime.settings import refuse_to_start
 from crm_schemas.sync import SyncKind
 
 
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "idle":
         from fetcher.idle import run_idle
 
-        run_idle(settings)
+        with refuse_to_start("fetcher idle"):
+            run_idle(settings)
     elif args.command == "sync-now":
         kind = SyncKind(args.kind) if args.kind else None
         try:
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"queued {len(queued)} sync job(s) for {args.account}")
     else:
-        run(build(settings))
+        with refuse_to_start("fetcher worker"):
+            runtime = build(settings)
+        run(runtime)
     return 0
 
 

@@ -6,7 +6,7 @@ from functools import partial
 
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import SecretBox, secret_box
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.sync import SyncKind, SyncRequested
@@ -64,10 +64,12 @@ class SyncJobs:
             log.info("sync request for a protocol the account does not have", extra=context)
 
 
-def sync_jobs(runtime: Runtime, settings: FetcherSettings, rotated: RotatedTokens) -> SyncJobs:
+def sync_jobs(
+    runtime: Runtime, settings: FetcherSettings, box: SecretBox, rotated: RotatedTokens
+) -> SyncJobs:
     """The sync jobs wired to the real IMAP, CalDAV, MongoDB and Kafka adapters."""
     publisher = KafkaPublisher(runtime.bulk)
-    passwords = SealedPasswords(SecretBox(settings.secrets_key))
+    passwords = SealedPasswords(box)
     mail = MailPorts(
         settings=settings,
         open_mailbox=partial(open_imap, timeout_s=settings.connect_timeout_s),
@@ -111,15 +113,16 @@ def sync_jobs(runtime: Runtime, settings: FetcherSettings, rotated: RotatedToken
 
 def build(settings: FetcherSettings) -> Runtime:
     """The fetcher worker: config projection plus the sync-request consumer."""
+    box = secret_box(settings)  # refuses to start without the deployment's own key
     runtime = build_runtime("fetcher", settings)
-    rotated = RotatedTokens(runtime.db, SecretBox(settings.secrets_key))
+    rotated = RotatedTokens(runtime.db, box)
 
     async def on_config(event: ConfigEvent) -> None:
         if isinstance(event, AccountConfigured) and event.disconnected:
             await rotated.forget(event.account_id)  # its secrets go with it
 
     follow_config(runtime, on_config)
-    jobs = sync_jobs(runtime, settings, rotated)
+    jobs = sync_jobs(runtime, settings, box, rotated)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
         settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False

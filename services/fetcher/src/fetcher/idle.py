@@ -12,7 +12,7 @@ import logging
 from functools import partial
 
 from crm_runtime.bus import publish
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime, build_app, build_runtime, follow_config
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested
@@ -43,7 +43,7 @@ class Watches:
     def __init__(self, runtime: Runtime, settings: FetcherSettings) -> None:
         self._runtime = runtime
         self._settings = settings
-        self._passwords = SealedPasswords(SecretBox(settings.secrets_key))
+        self._passwords = SealedPasswords(secret_box(settings))
         self._tasks: dict[str, tuple[AccountConfigured, asyncio.Task[None]]] = {}
 
     async def rescan(self) -> None:

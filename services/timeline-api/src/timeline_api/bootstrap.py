@@ -6,7 +6,7 @@ model behind the timelines tabs is chosen by ``TIMELINE_READ_MODEL`` (``read_mod
 
 from dataclasses import dataclass
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime
 from crm_schemas.config import OAuthProvider
 from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
@@ -83,7 +83,7 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         writer=RecordWriter(records, owners, topic_publisher(runtime.broker, topics.records)),
         directory=directory,
         sync_queue=SyncQueue(topic_publisher(runtime.broker, topics.sync_requests)),
-        connector=Connector(SecretBox(settings.secrets_key), checks),
+        connector=Connector(secret_box(settings), checks),
         consents=consents(settings),
         projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
     )

@@ -13,7 +13,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
 from timeline_api.api.account_models import AccountView, OAuthStart, OAuthStarted
@@ -112,7 +112,7 @@ async def callback(
         )
     except ConsentError as refused:
         raise HTTPException(400, str(refused)) from refused
-    box = SecretBox(settings.secrets_key)
+    box = secret_box(settings)
     workspace_id = str(pending["workspace_id"])
     account = AccountConfigured(
         account_id=account_id_for(workspace_id, grant.email),

@@ -17,8 +17,9 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime, build_runtime, running
+from crm_runtime.settings import ConfigurationError
 from crm_schemas.config import (
     AccountConfigured,
     CalDavConnection,
@@ -131,7 +132,7 @@ async def connect_account(
 
     The CalDAV login is the IMAP one, as on most self-hosted servers.
     """
-    box = SecretBox(settings.secrets_key)
+    box = secret_box(settings)
     sealed = box.seal(password.get_secret_value())
     address = normalize_email(email)
     acc_id = account_id or account_id_for(workspace_id, address)
@@ -281,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))
-    except AdminError as error:
+    except (AdminError, ConfigurationError) as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
 

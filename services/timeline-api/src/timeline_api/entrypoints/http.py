@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from crm_runtime.secrets import secret_box
 from crm_runtime.service import build_runtime, running
+from crm_runtime.settings import refuse_to_start
 from timeline_api.api import (
     accounts,
     explain,
@@ -90,6 +92,8 @@ def main() -> None:
     httptools parser: about a third of a threads page's time went to the pure-Python
     HTTP parser and event loop)."""
     settings = TimelineSettings()
+    with refuse_to_start("timeline-api"):
+        secret_box(settings)  # accounts' passwords are sealed with the deployment's key
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
