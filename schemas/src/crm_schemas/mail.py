@@ -2,9 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from crm_schemas.base import Address, Event, utcnow
 
@@ -33,8 +33,10 @@ class AttachmentInfo(Event):
 class RawMessage(Event):
     """A message as fetched from a mailbox, before any rule is applied.
 
-    Keyed on its topic by ``item_id``, which depends only on the workspace and the
-    Message-ID, so the same message fetched from two mailboxes or two folders is one item.
+    ``item_id`` depends only on the workspace and the Message-ID, so the same message
+    fetched from two mailboxes or two folders is one item. On mail.raw it is keyed by its
+    copy (``ids.copy_key``: item id and account), so a compacted topic keeps every
+    mailbox's copy; ``fetched_at`` is the copy's version (docs/adr/0021).
     """
 
     schema_version: Literal[1] = 1
@@ -120,3 +122,44 @@ class TimelineMessage(Event):
     visibility: str = Field(description="The source mailbox's visibility setting.")
     owner_member_id: str
     participants: tuple[Participant, ...]
+
+
+class RawMessageRemoved(Event):
+    """One mailbox's copy of a message leaves the timelines: the matcher now drops it
+    (``dropped``: blocked, internal, excluded folder, group mail, a disconnected account),
+    after a rule change replayed or a new version of the copy.
+
+    Carries no content. It travels on mail.matched under the item id and on
+    timeline.messages under the thread id, like the copies it follows. ``removed_at`` is
+    the version of the copy it withdraws (that copy's ``fetched_at``): the timeline applies
+    it only if no newer version of the copy is there (docs/adr/0021).
+    """
+
+    type: Literal["message_removed"] = "message_removed"
+    schema_version: Literal[1] = 1
+    item_id: str
+    workspace_id: str
+    account_id: str
+    message_id: str
+    thread_id: str
+    folder: str
+    reason: Literal["dropped"]
+    removed_at: datetime
+
+
+def _mail_kind(value: Any) -> str:
+    """The union member of a mail payload; one without ``type`` is a message."""
+    if isinstance(value, dict):
+        return str(value.get("type", "message"))
+    return str(getattr(value, "type", "message"))
+
+
+_REMOVED = Annotated[RawMessageRemoved, Tag("message_removed")]
+MatchedMailItem = Annotated[
+    Annotated[MatchedMessage, Tag("message")] | _REMOVED, Discriminator(_mail_kind)
+]
+"""What travels on mail.matched: a message that may be shared, or a copy withdrawn."""
+TimelineMailItem = Annotated[
+    Annotated[TimelineMessage, Tag("message")] | _REMOVED, Discriminator(_mail_kind)
+]
+"""What travels on timeline.messages."""

@@ -12,7 +12,12 @@ from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.mail import MatchedMessage, TimelineMessage
+from crm_schemas.mail import (
+    MatchedMailItem,
+    MatchedMessage,
+    RawMessageRemoved,
+    TimelineMessage,
+)
 from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
 from enricher.adapters.records import Records
 from enricher.linking import Linker, Record, ToLink
@@ -59,23 +64,29 @@ class Enricher:
         elif isinstance(record, CompanyUpserted):
             await self.records.apply_company(record)
 
-    async def on_matched_messages(self, batch: list[MatchedMessage]) -> None:
+    async def on_matched_messages(self, batch: list[MatchedMessage | RawMessageRemoved]) -> None:
         """Create the people and companies the messages allow, and put them on the
-        timelines."""
-        configs = await self._configs(m.message.account_id for m in batch)
+        timelines. A withdrawn copy passes on to the timelines as it is, under its thread."""
+        messages = [m for m in batch if isinstance(m, MatchedMessage)]
+        configs = await self._configs(m.message.account_id for m in messages)
         items = []
-        for matched in batch:
-            account, workspace = configs[matched.message.account_id]
+        for message in messages:
+            account, workspace = configs[message.message.account_id]
             create = creates_people_from_message(
-                account.mail.contact_creation, matched.sent_by_owner
+                account.mail.contact_creation, message.sent_by_owner
             )
-            items.append(ToLink(account, workspace, matched.participants, create))
+            items.append(ToLink(account, workspace, message.participants, create))
         linked, records = await self._linker.link(items)
         await self._announce(records)
         # Keyed by thread: one timeline consumer owns a thread, in order (docs/adr/0007).
         topic = self._runtime.topics.timeline_messages
+        results = iter(zip(items, linked, strict=True))  # in the order of ``messages``
         outgoing: list[Outgoing] = []
-        for matched, item, participants in zip(batch, items, linked, strict=True):
+        for matched in batch:
+            if isinstance(matched, RawMessageRemoved):
+                outgoing.append((topic, matched.thread_id, matched))
+                continue
+            item, participants = next(results)
             record = TimelineMessage(
                 message=matched.message,
                 thread_id=matched.thread_id,
@@ -87,7 +98,7 @@ class Enricher:
             outgoing.append((topic, matched.thread_id, record))
         await self._runtime.bulk.publish_all(outgoing)
 
-    async def on_matched_message(self, matched: MatchedMessage) -> None:
+    async def on_matched_message(self, matched: MatchedMessage | RawMessageRemoved) -> None:
         """One message, when its batch could not be handled at once."""
         await self.on_matched_messages([matched])
 
@@ -134,7 +145,7 @@ def build(settings: EnricherSettings) -> Runtime:
     runtime.consume(
         topics.mail_matched,
         SERVICE,
-        MatchedMessage,
+        MatchedMailItem,
         enricher.on_matched_message,
         many=enricher.on_matched_messages,
     )

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from crm_schemas.calendar import RawEventRemoved
 from crm_schemas.config import AccountConfigured
-from crm_schemas.ids import event_item_id
+from crm_schemas.ids import copy_key, event_item_id
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.calendars import (
@@ -210,7 +210,7 @@ def _act(cal: _Calendar, href: str, decision: EventDecision) -> Outgoing | None:
     match decision:
         case Publish(event):
             result.published += 1
-            return ports.topics.calendar_raw, event.item_id, event
+            return ports.topics.calendar_raw, copy_key(event.item_id, event.account_id), event
         case Drop(dropped):
             result.dropped += 1
             return ports.topics.dropped, dropped.item_id, dropped
@@ -247,7 +247,7 @@ def _removal(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> Outgoing:
         reason=reason,
     )
     cal.result.removed += 1
-    return cal.ports.topics.calendar_raw, item_id, removal
+    return cal.ports.topics.calendar_raw, copy_key(item_id, account.account_id), removal
 
 
 async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import ValidationError
 
 from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.ids import copy_key
 from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
@@ -219,7 +220,7 @@ async def _publish_all(
     )
     messages = [m for m in (_message(f, source, account) for f in fetched) if m is not None]
     topic = ports.topics.mail_raw
-    await ports.publish.many([(topic, m.item_id, m) for m in messages])
+    await ports.publish.many([(topic, copy_key(m.item_id, m.account_id), m) for m in messages])
 
 
 def _message(

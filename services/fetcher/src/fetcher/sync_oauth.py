@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Protocol
 
 from crm_schemas.config import AccountConfigured
+from crm_schemas.ids import copy_key
 from crm_schemas.mail import RawMessage
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
@@ -177,7 +178,9 @@ class _Stream:
                     return
                 step = self._steps.popleft()
                 messages = await step.fetch if step.fetch is not None else []
-                await self._ports.publish.many([(topic, m.item_id, m) for m in messages])
+                await self._ports.publish.many(
+                    [(topic, copy_key(m.item_id, m.account_id), m) for m in messages]
+                )
                 self._result.published += len(messages)
                 await self._ports.cursors.save(self._account.account_id, self._stream, step.after)
                 self._result.done = self._before + step.after.done  # every stream's so far

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from crm_schemas.calendar import RawEventRemoved
 from crm_schemas.config import AccountConfigured
-from crm_schemas.ids import event_item_id
+from crm_schemas.ids import copy_key, event_item_id
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.api_events import ApiEventDecision, Gone
@@ -147,7 +147,7 @@ async def _apply(
     for provider_id, decision in decisions:
         match decision:
             case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
-                outgoing.append((topics.calendar_raw, event.item_id, event))
+                outgoing.append((topics.calendar_raw, copy_key(event.item_id, account_id), event))
                 now[provider_id] = [(event.ical_uid, event.recurrence_id)]
                 result.published += 1
             case Publish(_):
@@ -188,6 +188,8 @@ def _removals(
             if reason == "cancelled"
             else "deleted",
         )
-        removals.append((topics.calendar_raw, removed.item_id, removed))
+        removals.append(
+            (topics.calendar_raw, copy_key(removed.item_id, removed.account_id), removed)
+        )
         result.removed += 1
     return removals

@@ -1,5 +1,10 @@
 """The matcher: drops what must never be shared, links the rest to known people.
 
+A dropped copy of an item (one account's message or meeting) is also withdrawn: a removal
+follows under the item's key, so a copy synced before (under other settings, before a
+replay) leaves the timelines. The same handlers consume the raw topics and, in consumer
+groups of their own, the replay topics (docs/adr/0022).
+
 Raw items are handled a poll at a time: each account's and workspace's config is read
 once per batch, every address of the batch is looked up in one query, and the outputs
 are published together (concurrently across keys, in order within one). A batch that
@@ -14,9 +19,10 @@ from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import thread_id
-from crm_schemas.mail import MatchedMessage, Participant, RawMessage
+from crm_schemas.mail import MatchedMessage, Participant, RawMessage, RawMessageRemoved
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
+from crm_schemas.replay import MATCHER_REPLAY_GROUPS
 from matcher.adapters.contacts import Contacts
 from matcher.rules.decide import (
     Dropped,
@@ -115,14 +121,16 @@ class Matcher:
         people = await self._people([(cfg[1], d) for _, cfg, d in decided if isinstance(d, Kept)])
         outgoing: list[Outgoing] = []
         for message, (account, workspace), decision in decided:
+            thread = thread_id(message.workspace_id, thread_root(message))
             if isinstance(decision, Dropped):
                 outgoing.append(
                     _dropped(message.item_id, account, "message", message.message_id, decision)
                 )
+                outgoing.append(("mail", message.item_id, _mail_withdrawal(message, thread)))
                 continue
             matched = MatchedMessage(
                 message=message,
-                thread_id=thread_id(message.workspace_id, thread_root(message)),
+                thread_id=thread,
                 sent_by_owner=decision.sent_by_owner,
                 participants=_linked(workspace, decision, people.get(workspace.workspace_id, {})),
             )
@@ -182,8 +190,10 @@ class Matcher:
 
 def _withdrawal(event: RawEvent) -> RawEventRemoved:
     """A dropped meeting may have been synced in an earlier version (before it became
-    internal, or its attendee blocked): its removal follows under the same key, so the
-    timeline takes this calendar away from it. A meeting never synced removes nothing."""
+    internal, or its attendee blocked), or under other settings before a replay: its
+    removal follows under the same key, so the timeline takes this calendar away from it.
+    A meeting never synced removes nothing. Its version is the dropped copy's: it never
+    takes away a newer version (docs/adr/0021)."""
     return RawEventRemoved(
         item_id=event.item_id,
         workspace_id=event.workspace_id,
@@ -191,6 +201,24 @@ def _withdrawal(event: RawEvent) -> RawEventRemoved:
         ical_uid=event.ical_uid,
         recurrence_id=event.recurrence_id,
         reason="dropped",
+        removed_at=event.fetched_at,
+    )
+
+
+def _mail_withdrawal(message: RawMessage, thread: str) -> RawMessageRemoved:
+    """A dropped message may have been synced from this mailbox under other settings (a
+    replay after a blocklist, an excluded folder, a new release of a rule): the removal
+    takes this mailbox away from it on the timeline. A message never synced from it
+    removes nothing. Its version is the dropped copy's (docs/adr/0021)."""
+    return RawMessageRemoved(
+        item_id=message.item_id,
+        workspace_id=message.workspace_id,
+        account_id=message.account_id,
+        message_id=message.message_id,
+        thread_id=thread,
+        folder=message.folder,
+        reason="dropped",
+        removed_at=message.fetched_at,
     )
 
 
@@ -200,15 +228,21 @@ def build(settings: MatcherSettings) -> Runtime:
     matcher = Matcher(runtime)
     follow_config(runtime)
     topics = runtime.topics
-    runtime.consume(
-        topics.mail_raw, SERVICE, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
-    )
-    runtime.consume(
-        topics.calendar_raw,
-        SERVICE,
-        RawCalendarItem,
-        matcher.on_raw_event,
-        many=matcher.on_raw_events,
-    )
+    # Live traffic and replays through the same handlers; each replay topic in a group of
+    # its own, so live items never wait behind a replay (docs/adr/0022).
+    for topic, group in (
+        (topics.mail_raw, SERVICE),
+        (topics.mail_replay, MATCHER_REPLAY_GROUPS["mail"]),
+    ):
+        runtime.consume(
+            topic, group, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
+        )
+    for topic, group in (
+        (topics.calendar_raw, SERVICE),
+        (topics.calendar_replay, MATCHER_REPLAY_GROUPS["calendar"]),
+    ):
+        runtime.consume(
+            topic, group, RawCalendarItem, matcher.on_raw_event, many=matcher.on_raw_events
+        )
     runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, matcher.on_record)
     return runtime

@@ -21,6 +21,7 @@ from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpse
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
@@ -71,17 +72,24 @@ class AccountRemoval:
 
 class ProjectionStore(Protocol):
     """Where the projection keeps messages, threads, meetings and drops; every write an
-    idempotent upsert by a deterministic id."""
+    idempotent upsert by a deterministic id. Each account's copy of an item is taken, or
+    withdrawn, only at a version at least as new as what is known of it (docs/adr/0021)."""
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
-        """Store each message once, adding its sources; the summary of each thread touched."""
+        """Store each message once, adding its current sources; the summary of each thread
+        that changed."""
+        ...
+
+    async def remove_messages(self, removals: list[CopyRemoved]) -> list[ThreadChange]:
+        """Take each mailbox's copy away from its message (a message no mailbox has left
+        goes); every thread that lost one, as it was and as it is now."""
         ...
 
     async def upsert_event(self, event: StoredEvent) -> None:
-        """Store a meeting once, adding its sources."""
+        """Store a meeting once, adding its current sources."""
         ...
 
-    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+    async def remove_event_source(self, removed: CopyRemoved) -> None:
         """Take one calendar away from a meeting; the meeting goes when none is left."""
         ...
 

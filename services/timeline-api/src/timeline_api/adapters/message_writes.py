@@ -8,17 +8,29 @@ summarised from them and its summary written in one more round trip.
 
 A thread's member document (``thread_members``, by thread id) keeps, for every message,
 the inputs of the summary (``inputs``: sender time, subject, participants, sources), so
-a new message never re-reads the thread's other messages. Member entries only ever grow
-and are set field by field, so redelivery, a replay or a second mailbox change nothing
-twice. Documents written before ``inputs`` existed are completed from ``messages``.
+a new message never re-reads the thread's other messages. Member entries are set field
+by field, so redelivery, a replay or a second mailbox change nothing twice (a withdrawn
+copy takes its entry away: ``message_removal``). Documents written before ``inputs``
+existed are completed from ``messages``.
+
+Each mailbox's copy of a message carries its version (``versions.<account>``); a copy
+already stored, or withdrawn, at a newer version is not taken again (docs/adr/0021).
+New messages cost nothing more: only those that existed are read back for their versions.
 """
 
 from collections.abc import Iterable
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
-from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
+from timeline_api.adapters.timeline_store import (
+    KNOWN_FIELDS,
+    TimelineStore,
+    field_key,
+    known_from,
+    thread_doc,
+)
+from timeline_api.domain.copies import is_current, takes
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
 
@@ -28,6 +40,7 @@ _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "partic
 def _content(message: StoredMessage) -> Document:
     doc = message.model_dump(mode="json", exclude={"sources", "item_id"})
     doc["sent_at"] = message.sent_at
+    doc["version"] = message.version
     return doc
 
 
@@ -35,14 +48,29 @@ def _sources(message: StoredMessage) -> Document:
     return {field_key(s.account_id): s.model_dump(mode="json") for s in message.sources}
 
 
+def _versions(message: StoredMessage) -> Document:
+    return {f"versions.{field_key(s.account_id)}": s.version for s in message.sources if s.version}
+
+
 def _merged(messages: Iterable[StoredMessage]) -> dict[str, StoredMessage]:
-    """One record per item, the last delivery's content with every delivery's sources."""
+    """One record per item: of each account's deliveries the newest (the later of equal
+    ones), the content of the newest delivery of all."""
     merged: dict[str, StoredMessage] = {}
     for message in messages:
         seen = merged.get(message.item_id)
-        sources = {s.account_id: s for s in (*(seen.sources if seen else ()), *message.sources)}
-        merged[message.item_id] = message.model_copy(update={"sources": tuple(sources.values())})
+        sources = {s.account_id: s for s in (seen.sources if seen else ())}
+        for source in message.sources:
+            kept = sources.get(source.account_id)
+            if kept is None or is_current(source.version, kept.version):
+                sources[source.account_id] = source
+        content = message if seen is None or is_current(message.version, seen.version) else seen
+        merged[message.item_id] = content.model_copy(update={"sources": tuple(sources.values())})
     return merged
+
+
+def _plain(dotted: Document) -> Document:
+    """``{"versions.<key>": v}`` as the nested ``{<key>: v}`` an inserted document holds."""
+    return {k.partition(".")[2]: v for k, v in dotted.items()}
 
 
 def _summary_input(message: StoredMessage) -> Document:
@@ -75,11 +103,11 @@ class MessageWrites:
         self._store = store
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
-        """Store each message once (adding its sources) and re-summarise its thread."""
-        merged = _merged(messages)
-        await self._messages(list(merged.values()))
+        """Store each message once (adding the sources not older than what is known of
+        them) and re-summarise the threads that changed."""
+        taken = await self._messages(list(_merged(messages).values()))
         by_thread: dict[str, list[StoredMessage]] = {}
-        for message in merged.values():
+        for message in taken:
             by_thread.setdefault(message.thread_id, []).append(message)
         members = await self._members(by_thread)
         summaries = [
@@ -89,13 +117,33 @@ class MessageWrites:
         await self._summaries(summaries)
         return summaries
 
-    async def _messages(self, messages: list[StoredMessage]) -> None:
-        inserts = [_content(m) | {"_id": m.item_id, "sources": _sources(m)} for m in messages]
-        updates = {
-            m.item_id: {"$set": _content(m) | {f"sources.{k}": s for k, s in _sources(m).items()}}
+    async def _messages(self, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """Insert the new messages; update the others with the copies that are current;
+        the messages as taken (each with the sources it took, none left out)."""
+        inserts = [
+            _content(m)
+            | {"_id": m.item_id, "sources": _sources(m), "versions": _plain(_versions(m))}
             for m in messages
-        }
-        await upsert_many(self._store.messages, inserts, updates)
+        ]
+        existing = await insert_new(self._store.messages, inserts)
+        if not existing:
+            return messages
+        known = await find_by_ids(self._store.messages, existing, KNOWN_FIELDS)
+        taken = [m for m in messages if m.item_id not in existing]
+        updates = []
+        for message in (m for m in messages if m.item_id in existing):
+            have = known_from(known.get(message.item_id))
+            current = tuple(s for s in message.sources if takes(have, s.account_id, s.version))
+            if not current:
+                continue  # every copy of this delivery is older than the timeline's
+            message = message.model_copy(update={"sources": current})
+            fields = {f"sources.{k}": s for k, s in _sources(message).items()}
+            update = {"$set": _content(message) | fields | _versions(message)}
+            updates.append(UpdateOne({"_id": message.item_id}, update, upsert=True))
+            taken.append(message)
+        if updates:
+            await self._store.messages.bulk_write(updates, ordered=False)
+        return taken
 
     async def _members(self, by_thread: dict[str, list[StoredMessage]]) -> dict[str, Document]:
         """Each thread's member document after this batch, inserted or extended."""

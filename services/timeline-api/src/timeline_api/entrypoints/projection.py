@@ -11,7 +11,7 @@ from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
-from crm_schemas.mail import TimelineMessage
+from crm_schemas.mail import TimelineMailItem
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
@@ -27,7 +27,7 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (
             topics.timeline_messages,
             "messages",
-            TimelineMessage,
+            TimelineMailItem,
             projection.message,
             projection.messages,
         ),
