@@ -16,6 +16,8 @@ from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
 from timeline_api.adapters.record_index import MongoAddressOwners
 from timeline_api.adapters.records import MongoRecords
+from timeline_api.adapters.replay_jobs import MongoReplayJobs
+from timeline_api.adapters.replay_log import KafkaReplayLog
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
 from timeline_api.adapters.timelines.heads.mongo import forget_ready
@@ -24,6 +26,7 @@ from timeline_api.ports import Consent
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
+from timeline_api.service.replay import Replays
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -53,6 +56,7 @@ class Services:
     connector: Connector
     consents: dict[OAuthProvider, Consent]
     projection: Projection
+    replays: Replays
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
@@ -86,4 +90,15 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         connector=Connector(secret_box(settings), checks),
         consents=consents(settings),
         projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        replays=replays(runtime, settings),
+    )
+
+
+def replays(runtime: Runtime, settings: TimelineSettings) -> Replays:
+    """Replay jobs over Kafka and the API's database; asked for on the jobs topic."""
+    return Replays(
+        KafkaReplayLog(settings),
+        MongoReplayJobs(runtime.db),
+        topic_publisher(runtime.broker, runtime.topics.replay_jobs),
+        settings.replay_slice_s,
     )

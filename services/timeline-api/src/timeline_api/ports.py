@@ -4,13 +4,14 @@ Three areas, each with its ports: the timeline read model (``TimelineReader`` fo
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``). The
+``Consent``), and replays (``ReplayLog``, ``ReplayJobs``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
@@ -24,6 +25,7 @@ from timeline_api.domain.connection import Check
 from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
+from timeline_api.domain.replay import LogStart, ReplayJob, ReplayKind, ReplayScope, Span
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
 
 Publish = Callable[[str, BaseModel], Awaitable[None]]
@@ -336,4 +338,64 @@ class Consent(Protocol):
 
     def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         """The grant for the callback's query (code and state); ConsentError if refused."""
+        ...
+
+
+# --- replays ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """What a slice of copying did: where reading stands in each partition, how many
+    records were the job's (and copied), and the offsets they got on the replay topic."""
+
+    next: dict[int, int]
+    copied: int
+    written: dict[int, Span]
+
+
+class ReplayLog(Protocol):
+    """The raw topics a replay reads, the replay topics it writes, and the consumer groups
+    whose progress it follows (docs/adr/0022)."""
+
+    async def log_starts(self, kind: ReplayKind) -> tuple[str, str, list[LogStart]]:
+        """The raw topic's name, its cleanup policy, and where each partition begins now."""
+        ...
+
+    async def bounds(self, kind: ReplayKind, since: datetime | None) -> dict[int, Span]:
+        """Per partition of the raw topic: from the first offset written at or after
+        ``since`` (the beginning, when None) up to the end offset now."""
+        ...
+
+    async def settings_end(self) -> dict[int, int]:
+        """The config topic's end offsets now."""
+        ...
+
+    async def settings_readers(self) -> list[dict[int, int]]:
+        """What each group that applies the settings (matcher, enricher) has committed of
+        the config topic."""
+        ...
+
+    async def copy(
+        self, kind: ReplayKind, spans: Mapping[int, Span], scope: ReplayScope, until: float
+    ) -> Copied:
+        """Copy the records of ``spans`` that ``scope`` selects from the raw topic to the
+        replay topic, unchanged and durably, until done or the monotonic time ``until``."""
+        ...
+
+    async def processed(self, kind: ReplayKind) -> dict[int, int]:
+        """What the matcher's replay group has committed of the replay topic, per
+        partition."""
+        ...
+
+
+class ReplayJobs(Protocol):
+    """Replay jobs by id: what each replays, its bounds and its progress."""
+
+    async def save(self, job: ReplayJob) -> None:
+        """Store the job's current state (by its id)."""
+        ...
+
+    async def job(self, job_id: str) -> ReplayJob | None:
+        """The job, or None."""
         ...

@@ -26,6 +26,12 @@ class TimelineSettings(ServiceSettings):
         " MongoDB).",
     )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
+    replay_slice_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a replay job copies before it is put back on the jobs topic to"
+        " carry on (well under Kafka's poll interval; docs/replay.md).",
+    )
     allow_private_hosts: bool = Field(
         default=False,
         description="Let accounts point at loopback, link-local and private addresses"

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured
 from timeline_api.api.account_models import AccountView, ConnectionTest, status_views
-from timeline_api.api.deps import Dir, Viewer
+from timeline_api.api.deps import Dir, Reprocessing, Viewer
 from timeline_api.api.problems import ProblemError, problem_responses
+from timeline_api.api.replay import check_replay, queue_replay
 from timeline_api.domain.access import Member
+from timeline_api.domain.replay import ReplayScope, kinds_for_account_change
 from timeline_api.ports import Directory
 from timeline_api.service.account_requests import AccountCreate, AccountUpdate
 from timeline_api.service.accounts import Connector, Credentials, SyncQueue
@@ -119,13 +121,22 @@ async def update_account(
     directory: Dir,
     connector: Conn,
     queue: Queue,
+    replays: Reprocessing,
     viewer: Viewer,
 ) -> AccountView:
     """Change settings or credentials (the owner only); new credentials and a new folder
-    selection are tested first. It applies to everything processed from now on."""
+    selection are tested first. It applies to everything processed from now on, and with
+    ``apply_to_history`` to what the account synced before (a replay job of its items)."""
     account = await _account(directory, viewer, account_id)
     if account.owner_member_id != viewer.member_id:
         raise HTTPException(403, "only the owner of an account may change it")
+    kinds = kinds_for_account_change(
+        body.mail.model_dump(exclude_none=True) if body.mail else (),
+        body.calendar.model_dump(exclude_none=True) if body.calendar else (),
+        aliases=body.aliases is not None,
+    )
+    if body.apply_to_history and kinds:
+        await check_replay(replays, kinds)
     folders = (body.mail.include_folders if body.mail else None) or account.mail.include_folders
     creds = connector.stored_credentials(account, body)
     _refuse_failed(await _tested(connector, creds, folders))
@@ -133,7 +144,12 @@ async def update_account(
     await directory.save_account(changed)
     if body.imap or body.caldav:  # new credentials: a failing account gets going again now
         await queue.sync_now(changed)
-    return await account_view(directory, changed)
+    view = await account_view(directory, changed)
+    if body.apply_to_history and kinds:
+        scope = ReplayScope(changed.workspace_id, changed.account_id)
+        job = await queue_replay(replays, scope, kinds, viewer.member_id)
+        view = view.model_copy(update={"replay_job": job.job_id})
+    return view
 
 
 @router.post("/{account_id}/sync", status_code=202, responses=READ_ERRORS)

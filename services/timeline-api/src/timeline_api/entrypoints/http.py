@@ -26,6 +26,7 @@ from timeline_api.api import (
     opportunities,
     record_changes,
     records,
+    replay,
     timelines,
     workspace,
 )
@@ -51,6 +52,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.sync_queue = services.sync_queue
     state.connector = services.connector
     state.consents = services.consents
+    state.replays = services.replays
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -80,7 +82,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     install_problem_handlers(app)
     for router in (health.router, records.router, timelines.router, explain.router):
         app.include_router(router)
-    for router in (record_changes.router, opportunities.router, workspace.router):
+    for router in (record_changes.router, opportunities.router, workspace.router, replay.router):
         app.include_router(router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)

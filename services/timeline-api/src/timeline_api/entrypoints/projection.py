@@ -16,6 +16,7 @@ from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
+from timeline_api.domain.replay import ReplayRequested
 
 GROUP = "timeline-api"
 
@@ -39,4 +40,8 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
     )
     for topic, name, contract, handler, many in routes:
         runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)
+    # A job runs a slice of bounded time per request, one at a time (docs/adr/0022).
+    runtime.consume(
+        topics.replay_jobs, f"{GROUP}.replay", ReplayRequested, services.replays.run, batch=False
+    )
     services.read_model.subscribe(runtime)
