@@ -17,6 +17,14 @@ from crm_schemas.calendar import (
     RawEventRemoved,
 )
 from crm_schemas.config import AccountConfigured, MailSettings, WorkspaceConfigured
+from crm_schemas.ids import thread_id
+from crm_schemas.mail import (
+    FolderRole,
+    MatchedMailItem,
+    MatchedMessage,
+    RawMessage,
+    RawMessageRemoved,
+)
 from crm_schemas.outcomes import ItemDropped
 from matcher.app import Matcher, build
 from matcher.settings import MatcherSettings
@@ -26,6 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 WS = "ws-m"
 MATCHED: TypeAdapter[MatchedEvent | RawEventRemoved] = TypeAdapter(MatchedCalendarItem)
+MATCHED_MAIL: TypeAdapter[MatchedMessage | RawMessageRemoved] = TypeAdapter(MatchedMailItem)
 
 
 @pytest.fixture
@@ -105,3 +114,41 @@ async def test_a_meeting_with_a_blocked_attendee_is_withdrawn_every_time_it_come
     removals = await matched(runtime)
     assert [type(r).__name__ for r in removals] == ["RawEventRemoved"] * 2
     assert {r.item_id for r in removals} == {"item-m"}
+
+
+def message(*to: str, folder: str = "INBOX") -> RawMessage:
+    return RawMessage.model_validate(
+        {
+            "item_id": "item-mail",
+            "workspace_id": WS,
+            "account_id": "acc-m",
+            "provider": "imap",
+            "provider_ref": f"{folder}/1/7",
+            "folder": folder,
+            "folder_role": FolderRole.INBOX,
+            "message_id": "m7@acme.test",
+            "sent_at": datetime(2026, 6, 1, 9, tzinfo=UTC),
+            "from": (Address(email="owner@acme.test"),),
+            "to": tuple(Address(email=a) for a in to),
+            "subject": "Offer",
+        }
+    )
+
+
+async def test_a_dropped_mail_copy_is_withdrawn_from_the_timeline_at_its_version(
+    runtime: Runtime,
+):
+    matcher = Matcher(runtime)
+    kept, blocked = message("bob@customer.test"), message("eve@blocked.test")
+    await matcher.on_raw_messages([kept, blocked])
+
+    records = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.mail_matched)
+    first, second = (MATCHED_MAIL.validate_json(value) for _, value in records)
+    assert isinstance(first, MatchedMessage)
+    assert isinstance(second, RawMessageRemoved)
+    assert (second.item_id, second.account_id, second.reason) == ("item-mail", "acc-m", "dropped")
+    assert second.thread_id == first.thread_id == thread_id(WS, "m7@acme.test")
+    assert second.removed_at == blocked.fetched_at, "it withdraws that version, no newer one"
+    assert "Offer" not in second.model_dump_json()
+    (dropped,) = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.dropped)
+    assert ItemDropped.model_validate_json(dropped[1]).reason == "blocked"

@@ -12,7 +12,7 @@ carry on), then follows the matcher's replay groups until they have processed it
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from crm_schemas.base import utcnow
@@ -47,12 +47,14 @@ class Replays:
         publish: Publish,
         slice_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._log = log
         self._jobs = jobs
         self._publish = publish
         self._slice_s = slice_s
         self._clock = clock
+        self._sleep = sleep
 
     async def check(self, kinds: tuple[ReplayKind, ...], since: datetime | None) -> None:
         """Refuse (``ReplayRefusedError``) a range a raw topic no longer holds."""
@@ -138,7 +140,7 @@ class Replays:
         while not settings_read(job.settings_at, await self._log.settings_readers()):
             if self._clock() >= until:
                 return job if job.state == "waiting" else await self._save(job, "waiting")
-            await asyncio.sleep(WAIT_STEP_S)
+            await self._sleep(WAIT_STEP_S)
         return await self._save(job, "copying")
 
     async def _copy(self, job: ReplayJob, kind: ReplayKind, until: float) -> ReplayJob:
