@@ -45,7 +45,7 @@ class KafkaReplayLog:
         async with _admin(self._bootstrap) as admin:
             policy = await _cleanup_policy(admin, topic)
         async with _consumer(self._bootstrap) as consumer:
-            partitions = await _partitions(consumer, topic)
+            partitions = await _partitions(self._bootstrap, topic)
             starts = await consumer.beginning_offsets(partitions)
             earliest = await _first_times(consumer, [tp for tp, at in starts.items() if at > 0])
         return (
@@ -57,7 +57,7 @@ class KafkaReplayLog:
     async def bounds(self, kind: ReplayKind, since: datetime | None) -> dict[int, Span]:
         """Per partition: from the first offset at or after ``since`` to the end now."""
         async with _consumer(self._bootstrap) as consumer:
-            partitions = await _partitions(consumer, self._raw(kind))
+            partitions = await _partitions(self._bootstrap, self._raw(kind))
             ends = await consumer.end_offsets(partitions)
             if since is None:
                 starts = await consumer.beginning_offsets(partitions)
@@ -70,7 +70,7 @@ class KafkaReplayLog:
     async def settings_end(self) -> dict[int, int]:
         """The config topic's end offsets now."""
         async with _consumer(self._bootstrap) as consumer:
-            partitions = await _partitions(consumer, self._topics.config)
+            partitions = await _partitions(self._bootstrap, self._topics.config)
             ends = await consumer.end_offsets(partitions)
         return {tp.partition: at for tp, at in ends.items()}
 
@@ -184,9 +184,12 @@ async def _read_to(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> 
     return bool(position >= end or (highwater is not None and position >= highwater))
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer.topics()  # fetches the cluster's metadata
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions (none when it does not exist)."""
+    async with _admin(bootstrap) as admin:
+        described = await admin.describe_topics([topic])
+    found = [p["partition"] for d in described if not d["error_code"] for p in d["partitions"]]
+    return [TopicPartition(topic, p) for p in sorted(found)]
 
 
 async def _cleanup_policy(admin: AIOKafkaAdminClient, topic: str) -> str:
