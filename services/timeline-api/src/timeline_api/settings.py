@@ -27,7 +27,7 @@ class TimelineSettings(ServiceSettings):
     )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
     replay_slice_s: float = Field(
-        default=30.0,
+        default=10.0,
         gt=0,
         description="How long a replay job copies before it is put back on the jobs topic to"
         " carry on (well under Kafka's poll interval; docs/replay.md).",

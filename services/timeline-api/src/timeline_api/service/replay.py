@@ -31,6 +31,9 @@ from timeline_api.domain.replay import (
 from timeline_api.ports import Publish, ReplayJobs, ReplayLog
 
 WAIT_STEP_S = 0.5
+SETTINGS_WAIT_S = 2.0
+"""How long a slice waits for the services to read the settings before it carries on in
+another slice (so a stopping consumer never waits long for it)."""
 
 
 class ReplayRefusedError(Exception):
@@ -45,7 +48,7 @@ class Replays:
         log: ReplayLog,
         jobs: ReplayJobs,
         publish: Publish,
-        slice_s: float = 30.0,
+        slice_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -104,7 +107,7 @@ class Replays:
 
     async def _slice(self, job: ReplayJob) -> None:
         until = self._clock() + self._slice_s
-        job = await self._settings_read(job, until)
+        job = await self._settings_read(job, min(until, self._clock() + SETTINGS_WAIT_S))
         if job.state == "waiting":
             await self._carry_on(job)
             return
