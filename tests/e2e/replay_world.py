@@ -253,3 +253,20 @@ def timelines(snap: dict[str, Any]) -> dict[str, Any]:
         kind: {k: v for k, v in records.items() if v["threads"] or v["events"]}
         for kind, records in snap.items()
     }
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two snapshots differ, one line per difference (for a failing assertion)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = [f"{path}/{k}: only on the left" for k in a.keys() - b.keys()]
+        found += [f"{path}/{k}: only on the right" for k in b.keys() - a.keys()]
+        for key in a.keys() & b.keys():
+            found += differences(a[key], b[key], f"{path}/{key}")
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for n, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{n}]")
+        ]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]

@@ -27,6 +27,7 @@ from tests.e2e.replay_world import (
     Corpus,
     account_body,
     append,
+    differences,
     drained,
     replayed,
     seed_alice,
@@ -154,7 +155,7 @@ async def test_a_replay_with_unchanged_settings_leaves_every_timeline_as_it_was(
 
     assert job["copied"] >= BULK
     assert job["processed"]["done"] == job["processed"]["total"] > 0
-    assert again == first
+    assert again == first, differences(again, first)
 
 
 async def test_a_blocked_domain_replayed_equals_a_fresh_run_and_unblocking_brings_it_back(
@@ -164,7 +165,7 @@ async def test_a_blocked_domain_replayed_equals_a_fresh_run_and_unblocking_bring
     blocked = await world.change({"mail": {"blocklist": ["blocked.test"]}})
 
     fresh = await world.fresh("blocked", blocklist=["blocked.test"])
-    assert timelines(blocked) == timelines(fresh)
+    assert timelines(blocked) == timelines(fresh), differences(timelines(blocked), timelines(fresh))
     assert sam not in fresh["people"]
     assert sam in blocked["people"], "a record made before is never deleted by a replay"
     async with world.api() as api:
@@ -175,7 +176,8 @@ async def test_a_blocked_domain_replayed_equals_a_fresh_run_and_unblocking_bring
         ).json()
     assert (why["status"], why["reason"]) == ("dropped", "blocked")
 
-    assert await world.change({"mail": {"blocklist": []}}) == world.first
+    unblocked = await world.change({"mail": {"blocklist": []}})
+    assert unblocked == world.first, differences(unblocked, world.first)
 
 
 async def test_an_excluded_folder_replayed_equals_a_fresh_run_and_including_it_brings_it_back(
@@ -184,18 +186,21 @@ async def test_an_excluded_folder_replayed_equals_a_fresh_run_and_including_it_b
     excluded = await world.change({"mail": {"exclude_folders": ["Projects"]}})
 
     fresh = await world.fresh("excluded", exclude_folders=["Projects"])
-    assert timelines(excluded) == timelines(fresh)
+    assert timelines(excluded) == timelines(fresh), differences(
+        timelines(excluded), timelines(fresh)
+    )
     jane = excluded["people"][world.corpus.at("client.test", "jane")]
     assert "Project plan" not in [t["subject"] for t in jane["threads"]]
 
-    assert await world.change({"mail": {"exclude_folders": []}}) == world.first
+    included = await world.change({"mail": {"exclude_folders": []}})
+    assert included == world.first, differences(included, world.first)
 
 
 async def test_switching_the_contact_policy_replayed_equals_a_fresh_run_with_it(world: World):
     switched = await world.change({"mail": {"contact_creation": "sent_and_received"}})
 
     fresh = await world.fresh("received", contact_creation="sent_and_received")
-    assert switched == fresh
+    assert switched == fresh, differences(switched, fresh)
     kim = world.corpus.at("vendor.test", "kim")
     assert [t["subject"] for t in switched["people"][kim]["threads"]] == ["Catalogue"]
     assert "vendor.test" in switched["companies"]
