@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts role-addresses clean
+.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace replay compact-topics test test-unit lint fmt bench contracts role-addresses clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,13 @@ stop: ## Stop the services started by `make run` (the stack keeps running)
 workspace: bootstrap ## Create a workspace and its first admin: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test
 	@test -n "$(NAME)" -a -n "$(DOMAIN)" -a -n "$(EMAIL)" || { echo "usage: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test"; exit 2; }
 	$(BIN)/crm-admin bootstrap --name "$(NAME)" --domain "$(DOMAIN)" --admin-email "$(EMAIL)"
+
+replay: bootstrap ## Reprocess history under the settings now: make replay KIND=both SINCE=everything (WORKSPACE=id, else all)
+	@test -n "$(KIND)" -a -n "$(SINCE)" || { echo "usage: make replay KIND=mail|calendar|both SINCE=everything|2026-01-01T00:00Z [WORKSPACE=id]"; exit 2; }
+	$(BIN)/crm-admin replay --kind "$(KIND)" --since "$(SINCE)" $(if $(WORKSPACE),--workspace "$(WORKSPACE)",--all)
+
+compact-topics: bootstrap ## Make the existing config, mail.raw and calendar.raw topics compacted (docs/replay.md)
+	$(BIN)/crm-admin compact-topics
 
 test: bootstrap ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh

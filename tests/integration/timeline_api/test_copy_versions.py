@@ -175,3 +175,21 @@ async def _event(reader: Any, store: Any, item_id: str) -> dict[str, Any] | None
         return found.model_dump() if found else None
     doc = await reader.events.find_one({"_id": item_id})
     return doc if doc is not None and doc.get("sources") else None
+
+
+async def test_a_message_stored_again_unchanged_writes_nothing_but_repairs_its_thread(db: Any):
+    timeline = TimelineStore(db)
+    writes = MongoProjectionStore(timeline)
+    message = fetched(mail(WS, "m1@x"), NOW)
+    [first] = await writes.store_messages([message_record(message)])
+    before = await db["messages"].find_one({"_id": message.message.item_id})
+    # a crash after the message and its member entry were written, before the summary
+    await db["threads"].delete_one({"_id": message.thread_id})
+
+    [again] = await writes.store_messages([message_record(message)])
+
+    assert again == first, "announced again, for the read model to repair itself too"
+    assert await db["messages"].find_one({"_id": message.message.item_id}) == before
+    thread = await timeline.thread(message.thread_id)
+    assert thread is not None
+    assert thread.message_count == 1

@@ -95,9 +95,7 @@ def _resources(calendar: Any, objects: list[Any]) -> tuple[CalendarResource, ...
         loaded.extend(calendar.multiget(missing[start : start + MULTIGET_BATCH]))
     name = str(calendar.name or calendar.url)
     return tuple(
-        CalendarResource(
-            calendar=name, href=_href(o), ical=str(o.data), etag=etags.get(_href(o))
-        )
+        CalendarResource(calendar=name, href=_href(o), ical=str(o.data), etag=etags.get(_href(o)))
         for o in loaded
         if o.data
     )

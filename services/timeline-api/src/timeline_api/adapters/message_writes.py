@@ -24,9 +24,9 @@ from pymongo import ReplaceOne, UpdateOne
 
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
 from timeline_api.adapters.timeline_store import (
-    KNOWN_FIELDS,
     TimelineStore,
     field_key,
+    holds,
     known_from,
     thread_doc,
 )
@@ -68,6 +68,13 @@ def _merged(messages: Iterable[StoredMessage]) -> dict[str, StoredMessage]:
     return merged
 
 
+def _by_thread(messages: Iterable[StoredMessage]) -> dict[str, list[StoredMessage]]:
+    by_thread: dict[str, list[StoredMessage]] = {}
+    for message in messages:
+        by_thread.setdefault(message.thread_id, []).append(message)
+    return by_thread
+
+
 def _plain(dotted: Document) -> Document:
     """``{"versions.<key>": v}`` as the nested ``{<key>: v}`` an inserted document holds."""
     return {k.partition(".")[2]: v for k, v in dotted.items()}
@@ -104,22 +111,32 @@ class MessageWrites:
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
         """Store each message once (adding the sources not older than what is known of
-        them) and re-summarise the threads that changed."""
-        taken = await self._messages(list(_merged(messages).values()))
-        by_thread: dict[str, list[StoredMessage]] = {}
-        for message in taken:
-            by_thread.setdefault(message.thread_id, []).append(message)
-        members = await self._members(by_thread)
+        them) and re-summarise their threads.
+
+        A message stored already exactly so (a redelivery, a replay that changes nothing)
+        is not written again; its thread's member entry and summary are checked, and
+        written only where they lack it (a crash between the writes), so the common
+        replay reads and does not write. Every thread is returned, for the read model to
+        announce again (idempotent)."""
+        changed, same = await self._messages(list(_merged(messages).values()))
+        members = await self._members(_by_thread(changed))
+        members |= await self._held({t: b for t, b in _by_thread(same).items() if t not in members})
+        threads = dict.fromkeys(m.thread_id for m in (*changed, *same))
         summaries = [
             summarise_thread(thread, await self._thread_inputs(members[thread]))
-            for thread in by_thread
+            for thread in threads
         ]
-        await self._summaries(summaries)
+        written = {m.thread_id for m in changed}
+        await self._summaries([s for s in summaries if s.thread_id in written])
+        await self._stale_summaries([s for s in summaries if s.thread_id not in written])
         return summaries
 
-    async def _messages(self, messages: list[StoredMessage]) -> list[StoredMessage]:
-        """Insert the new messages; update the others with the copies that are current;
-        the messages as taken (each with the sources it took, none left out)."""
+    async def _messages(
+        self, messages: list[StoredMessage]
+    ) -> tuple[list[StoredMessage], list[StoredMessage]]:
+        """Insert the new messages; update the others with the copies that are current.
+        The messages as taken (each with the sources it took): those written, and those
+        already stored exactly so; older deliveries are in neither."""
         inserts = [
             _content(m)
             | {"_id": m.item_id, "sources": _sources(m), "versions": _plain(_versions(m))}
@@ -127,26 +144,33 @@ class MessageWrites:
         ]
         existing = await insert_new(self._store.messages, inserts)
         if not existing:
-            return messages
-        known = await find_by_ids(self._store.messages, existing, KNOWN_FIELDS)
+            return messages, []
+        known = await find_by_ids(self._store.messages, existing)
         taken = [m for m in messages if m.item_id not in existing]
+        same: list[StoredMessage] = []
         updates = []
         for message in (m for m in messages if m.item_id in existing):
-            have = known_from(known.get(message.item_id))
+            doc = known.get(message.item_id)
+            have = known_from(doc)
             current = tuple(s for s in message.sources if takes(have, s.account_id, s.version))
             if not current:
                 continue  # every copy of this delivery is older than the timeline's
             message = message.model_copy(update={"sources": current})
             fields = {f"sources.{k}": s for k, s in _sources(message).items()}
-            update = {"$set": _content(message) | fields | _versions(message)}
-            updates.append(UpdateOne({"_id": message.item_id}, update, upsert=True))
+            changes = _content(message) | fields | _versions(message)
+            if holds(doc, changes):
+                same.append(message)  # a redelivery, or a replay that changes nothing
+                continue
+            updates.append(UpdateOne({"_id": message.item_id}, {"$set": changes}, upsert=True))
             taken.append(message)
         if updates:
             await self._store.messages.bulk_write(updates, ordered=False)
-        return taken
+        return taken, same
 
     async def _members(self, by_thread: dict[str, list[StoredMessage]]) -> dict[str, Document]:
         """Each thread's member document after this batch, inserted or extended."""
+        if not by_thread:
+            return {}
         members = self._store.thread_members
         fresh = {
             thread: {
@@ -162,6 +186,29 @@ class MessageWrites:
             return fresh
         return fresh | await find_by_ids(members, existing)
 
+    async def _held(self, by_thread: dict[str, list[StoredMessage]]) -> dict[str, Document]:
+        """The member documents of threads whose messages did not change, read; those
+        that lack an entry of them (written again)."""
+        if not by_thread:
+            return {}
+        found = await find_by_ids(self._store.thread_members, list(by_thread))
+        stale = {
+            thread: batch
+            for thread, batch in by_thread.items()
+            if not holds(found.get(thread), _member_update(batch)["$set"])
+        }
+        kept = {thread: doc for thread, doc in found.items() if thread not in stale}
+        return kept | await self._members(stale)
+
+    async def _stale_summaries(self, summaries: list[ThreadSummary]) -> None:
+        """Write the summaries the threads collection does not hold as they are."""
+        if not summaries:
+            return
+        found = await find_by_ids(self._store.threads, [s.thread_id for s in summaries])
+        await self._summaries(
+            [s for s in summaries if not holds(found.get(s.thread_id), thread_doc(s))]
+        )
+
     async def _thread_inputs(self, member: Document) -> list[StoredMessage]:
         """The summary inputs of a thread's messages; older documents from ``messages``."""
         inputs: Document = member.get("inputs") or {}
@@ -173,6 +220,8 @@ class MessageWrites:
         return messages
 
     async def _summaries(self, summaries: list[ThreadSummary]) -> None:
+        if not summaries:
+            return
         docs = [thread_doc(s) for s in summaries]
         existing = await insert_new(self._store.threads, docs)
         replace = [

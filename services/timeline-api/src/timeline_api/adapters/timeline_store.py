@@ -17,6 +17,9 @@ kept in a document of their own (``thread_members``) for that reason.
 """
 
 import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -24,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crm_runtime.mongo import Document, upsert_many
+from crm_schemas.base import to_milliseconds
 from crm_schemas.outcomes import ItemDropped
 from timeline_api.domain.copies import CopyRemoved, Known, is_current, takes
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
@@ -69,6 +73,26 @@ def known_from(doc: Document | None) -> Known:
         withdrawn={from_field_key(k): v for k, v in (doc.get("withdrawn") or {}).items()},
         content=doc.get("version"),
     )
+
+
+def holds(doc: Document | None, fields: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` already holds every field an update would ``$set`` (dotted paths;
+    times compared to the millisecond, as stored): a replay that changes nothing about an
+    item then writes nothing."""
+    if doc is None:
+        return False
+    for path, value in fields.items():
+        stored: Any = doc
+        for part in path.split("."):
+            if not isinstance(stored, dict) or part not in stored:
+                return False
+            stored = stored[part]
+        if isinstance(value, datetime) and isinstance(stored, datetime):
+            if to_milliseconds(stored) != to_milliseconds(value):
+                return False
+        elif stored != value:
+            return False
+    return True
 
 
 def tombstone(item_id: str, doc: Document, account: str, version: object) -> Document:
@@ -173,7 +197,8 @@ class TimelineStore:
         Read, then written, by ``_id`` only; timeline.events is keyed by item id, so one
         consumer owns a meeting and the two do not race with another write of it.
         """
-        have = known_from(await self.events.find_one({"_id": event.item_id}, KNOWN_FIELDS))
+        doc = await self.events.find_one({"_id": event.item_id})
+        have = known_from(doc)
         current = [s for s in event.sources if takes(have, s.account_id, s.version)]
         if not current:
             return
@@ -184,6 +209,8 @@ class TimelineStore:
             key = field_key(source.account_id)
             update[f"sources.{key}"] = source.model_dump(mode="json")
             update[f"versions.{key}"] = source.version
+        if holds(doc, update):
+            return
         try:
             await self.events.update_one({"_id": event.item_id}, {"$set": update}, upsert=True)
         except DuplicateKeyError:  # two writers created it at once: the other one won, set ours
