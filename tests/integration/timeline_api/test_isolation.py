@@ -25,6 +25,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/opportunities/{opportunity_id}"): {"name": "Taken over"},
     ("PATCH", "/v1/accounts/{account_id}"): {"mail": {"visibility": "full"}},
     ("POST", "/v1/members/{member_id}/keys"): {"label": "stolen"},
+    ("POST", "/v1/workspaces/{workspace_id}/reprocess"): {"kinds": "both"},
 }
 # Routes without ids of their own: what the other workspace's member may send, and must
 # never see the first workspace's data in the answer of.
@@ -90,6 +91,7 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         caldav=CalDavConnection(url="http://x.test/", username="u", password_encrypted="x"),
     )
     await timeline.directory.save_account(account)
+    job = await post(f"/v1/workspaces/{ws}/reprocess", json={"kinds": "mail"})
     person_id = ann.json()["id"]
     await eventually(
         lambda: timeline.try_json(f"/v1/people/{person_id}/threads"),
@@ -104,6 +106,8 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         "account_id": account.account_id,
         "member_id": member.member_id,
         "message_item_id": message_item_id(ws, "iso-1@x"),
+        "workspace_id": ws,
+        "job_id": job.json()["id"],
     }
 
 

@@ -6,11 +6,13 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import PolicyViolationError
 
 from crm_schemas.config import AccountConfigured
 from tests.integration.timeline_api.conftest import Timeline
@@ -65,21 +67,34 @@ async def lose_the_oldest_mail(settings: TimelineSettings) -> None:
                 await producer.send_and_wait(topic, b"{}", key=f"k{n}".encode(), partition=p)
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await delete_oldest(settings.kafka_bootstrap, topic)
+
+
+async def delete_oldest(bootstrap: str, topic: str) -> None:
+    """Give the topic Kafka's default retention, then delete its first record of each of
+    its four partitions (what retention does to old segments)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         delete = {"cleanup.policy": "delete"}
         await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, delete)])
-        await admin.delete_records(
-            {TopicPartition(topic, p): RecordsToDelete(1) for p in range(4)}, timeout_ms=10_000
-        )
-        for _ in range(100):  # the controller applies the policy a moment later
+        deadline = time.monotonic() + 20
+        while True:  # the controller applies the policy a moment later
             described = await admin.describe_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, topic)]
             )
             if ("cleanup.policy", "delete") in [e[:2] for e in described[0].resources[0][4]]:
-                return
+                break
+            assert time.monotonic() < deadline, f"{topic} never took cleanup.policy=delete"
             await asyncio.sleep(0.1)
+        partitions = {TopicPartition(topic, p): RecordsToDelete(1) for p in range(4)}
+        while True:  # every broker view of the policy follows the controller's
+            try:
+                await admin.delete_records(partitions, timeout_ms=10_000)
+                return
+            except PolicyViolationError:
+                assert time.monotonic() < deadline, f"{topic} refuses to delete records"
+                await asyncio.sleep(0.2)
     finally:
         await admin.close()
 

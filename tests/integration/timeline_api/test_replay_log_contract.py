@@ -11,11 +11,12 @@ from typing import Any, Protocol
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from crm_runtime.bus import ensure_topics
 from crm_schemas.replay import MATCHER_REPLAY_GROUPS, SETTINGS_READER_GROUPS, ReplayKind
+from tests.integration.timeline_api.test_replay_api import delete_oldest
 from timeline_api.adapters.replay_log import KafkaReplayLog, compact
 from timeline_api.adapters.replay_memory import InMemoryReplayLog
 from timeline_api.domain.replay import ReplayScope, missing_history
@@ -83,17 +84,7 @@ class KafkaSetup:
             await producer.stop()
 
     async def lose_oldest(self, kind: ReplayKind) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            topic = self.raw(kind)
-            policy = {"cleanup.policy": "delete"}
-            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, policy)])
-            await admin.delete_records(
-                {TopicPartition(topic, p): RecordsToDelete(1) for p in range(4)}, timeout_ms=10000
-            )
-        finally:
-            await admin.close()
+        await delete_oldest(self.settings.kafka_bootstrap, self.raw(kind))
 
     async def replayed(self, kind: ReplayKind) -> list[tuple[bytes, dict[str, Any]]]:
         topic = self.topics.mail_replay if kind == "mail" else self.topics.calendar_replay

@@ -25,6 +25,7 @@ from timeline_api.adapters.timelines.heads.handlers import IndexWriter, RosterWr
 from timeline_api.adapters.timelines.heads.memory import RecordedOutbox
 from timeline_api.adapters.timelines.indexed import IndexedReadModel, NothingToFeed
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
 from timeline_api.ports import (
@@ -246,10 +247,10 @@ async def test_a_meeting_leaves_when_its_last_calendar_removes_it(model: ReadMod
         item_id=item, workspace_id=WS, account_id="acc-a", ical_uid="uid-1", reason="deleted"
     )
 
-    await model.store.remove_event_source(item, removal.account_id)
+    await model.store.remove_event_source(CopyRemoved(item, removal.account_id, removal.removed_at))
     page = await model.reader.events(scope, Window(), PageRequest())
     assert [sorted(s.account_id for s in e.sources) for e in page.items] == [["b"]]
-    await model.store.remove_event_source(item, "b")
+    await model.store.remove_event_source(CopyRemoved(item, "b", removal.removed_at))
     assert (await model.reader.events(scope, Window(), PageRequest())).items == []
 
 
