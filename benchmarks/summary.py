@@ -81,7 +81,7 @@ class Row:
         met = {None: "-", True: "yes", False: "no"}[self.figure.goal_met]
         return (
             self.benchmark, self.name, number(self.figure.value), shape.unit, goal,
-            number(self.figure.baseline), "-" if ratio is None else f"{ratio:.3g}", met,
+            number(self.figure.baseline), times(ratio), met,
         )  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
@@ -153,3 +153,13 @@ def number(value: float | None) -> str:
     if size >= 1 or size == 0:
         return f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{value:.3g}"
+
+
+def times(ratio: float | None) -> str:
+    """A ratio for a person: up to three decimals near 1 (1.004 is not 1), three digits
+    else."""
+    if ratio is None:
+        return "-"
+    if 1 <= abs(ratio) < 10:
+        return f"{ratio:.3f}".rstrip("0").rstrip(".")
+    return f"{ratio:.3g}" if abs(ratio) < 1 else f"{ratio:.1f}"

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from benchmarks.figures import Declared, Result, at_least, at_most
-from benchmarks.summary import Outcome, Summary, number
+from benchmarks.summary import Outcome, Summary, number, times
 
 RATE = Declared("msgs_per_s", "msg/s", at_least(0.7, "issue 3", of_baseline=True), "bare")
 CPU = Declared("cpu_ms_per_msg", "ms", at_most(3.0, "issue 15"))
@@ -131,4 +131,10 @@ def test_summary_json_holds_every_figure_with_its_goal_and_baseline(tmp_path: Pa
 def test_numbers_read_with_a_few_digits() -> None:
     assert [number(v) for v in (12_536.4, 269.94, 6.2, 0.0821, 0.0, None)] == [
         "12,536", "269.9", "6.2", "0.0821", "0", "-",
+    ]  # fmt: skip
+
+
+def test_ratios_near_one_keep_three_decimals() -> None:
+    assert [times(r) for r in (1.004, 8.0, 0.988, 0.000494, 24.32, None)] == [
+        "1.004", "8", "0.988", "0.000494", "24.3", "-",
     ]  # fmt: skip
