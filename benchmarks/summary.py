@@ -2,8 +2,9 @@
 goals and baselines, as a table for the terminal and as ``summary.json``.
 
 Nothing here knows a benchmark: it reads what each declared (``FIGURES``) and what its run
-returned (``Result``). A declared figure the run did not return is shown as missing, and
-so is a figure returned but never declared: either means the benchmark is broken.
+returned (``Result``). A declared figure the run did not return is shown as MISSING, a
+figure returned but never declared is shown as well, and either counts the benchmark as
+broken.
 """
 
 from __future__ import annotations
