@@ -69,8 +69,8 @@ fmt: bootstrap ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bootstrap infra-up ## Benchmarks (throughput of the pipeline on the local stack)
-	$(BIN)/python benchmarks/run.py $(ONLY)
+bench: bootstrap infra-up ## Every benchmark on the local stack, one summary (.bench/summary.json); ONLY=mail for one
+	$(BIN)/python -m benchmarks.run $(ONLY)
 
 contracts: bootstrap ## Export JSON Schema of every event and the AsyncAPI document to docs/contracts
 	$(BIN)/crm-contracts docs/contracts
