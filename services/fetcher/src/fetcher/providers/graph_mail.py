@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.config import AccountConfigured, MailSettings, MailVisibility
+from crm_schemas.folders import is_synced_folder
 from crm_schemas.mail import FolderRole, RawMessage
 from fetcher.domain.api_messages import graph_fetched
 from fetcher.domain.mime import MessageSource, raw_message
@@ -45,13 +46,17 @@ _SELECT = (
 )
 
 
-def graph_streams(settings_include: Sequence[str], settings_exclude: Sequence[str]) -> list[str]:
+def graph_streams(settings: MailSettings) -> list[str]:
     """The folders a Graph mailbox syncs: inbox, sent items, then the included ones (by
-    well-known name or folder id); an excluded one never."""
-    excluded = {n.strip().casefold() for n in settings_exclude}
-    chosen = ["inbox", "sentitems", *(n.strip() for n in settings_include)]
-    unique = dict.fromkeys(n for n in chosen if n and n.casefold() not in excluded)
-    return list(unique)
+    well-known name or folder id); never junk, deleted items, drafts or an excluded one
+    (``crm_schemas.folders``)."""
+    chosen = ["inbox", "sentitems", *(n.strip() for n in settings.include_folders)]
+    unique = dict.fromkeys(n for n in chosen if n)
+    return [name for name in unique if is_synced_folder((name,), _role(name), settings)]
+
+
+def _role(stream: str) -> FolderRole:
+    return _FOLDER_ROLES.get(stream.casefold(), FolderRole.OTHER)
 
 
 class GraphMail:
@@ -83,7 +88,7 @@ class GraphMail:
     def streams(self) -> Sequence[str]:
         """One delta stream per synced folder."""
         mail = self._account.mail
-        return graph_streams(mail.include_folders, mail.exclude_folders)
+        return graph_streams(mail)
 
     async def changes(self, stream: str, cursor: ProviderCursor) -> ChangePage:
         """The delta page the cursor points at."""
@@ -175,7 +180,7 @@ class GraphMail:
             workspace_id=self._account.workspace_id,
             account_id=self._account.account_id,
             folder=stream,
-            folder_role=_FOLDER_ROLES.get(stream.casefold(), FolderRole.OTHER),
+            folder_role=_role(stream),
             uidvalidity=0,
         )
         message = raw_message(graph_fetched(resource), source)
