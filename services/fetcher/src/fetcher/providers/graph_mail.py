@@ -16,9 +16,11 @@ from typing import Any
 from crm_schemas.config import AccountConfigured, MailSettings, MailVisibility
 from crm_schemas.folders import is_synced_folder
 from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_messages import graph_fetched
-from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.mime import MessageSource
 from fetcher.domain.text import truncate_utf8
+from fetcher.domain.unreadable import read_message
 from fetcher.providers.base import (
     ChangePage,
     CursorExpired,
@@ -112,7 +114,7 @@ class GraphMail:
         after = replace(cursor, phase=Phase.INCREMENTAL, token=delta, page=None, offset=0)
         return ChangePage(refs, after, more=False)
 
-    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
+    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage | ItemDropped]:
         """The messages behind ``refs``, in $batch requests run ``concurrency`` at a time."""
         chunks = [refs[i : i + self._batch_size] for i in range(0, len(refs), self._batch_size)]
         answered = await asyncio.gather(*(self._batch_get(chunk) for chunk in chunks))
@@ -175,7 +177,7 @@ class GraphMail:
                 raise ApiError(status, _text(inner))
         return max(waits) if waits else None
 
-    def _message(self, stream: str, resource: dict[str, Any]) -> RawMessage:
+    def _message(self, stream: str, resource: dict[str, Any]) -> RawMessage | ItemDropped:
         source = MessageSource(
             workspace_id=self._account.workspace_id,
             account_id=self._account.account_id,
@@ -183,8 +185,11 @@ class GraphMail:
             folder_role=_role(stream),
             uidvalidity=0,
         )
-        message = raw_message(graph_fetched(resource), source)
-        update: dict[str, object] = {"provider": "graph", "provider_ref": str(resource["id"])}
+        ref = str(resource["id"])
+        message = read_message(graph_fetched(resource), source, ref)
+        if isinstance(message, ItemDropped):
+            return message
+        update: dict[str, object] = {"provider": "graph", "provider_ref": ref}
         if self._full:
             content = str((resource.get("body") or {}).get("content") or "").strip()
             update["body_text"] = truncate_utf8(content, self._body_max_bytes) or None
