@@ -23,6 +23,7 @@ MAX_RECORD_BYTES = 900_000
 ``max_request_size`` and the broker's ``message.max.bytes``), and a record travels with
 headers and, downstream, inside larger events (a MatchedMessage adds participants)."""
 RULE = "is_representable"
+MAX_DETAIL_CHARS = 200
 
 
 def unrepresentable(item: BaseModel) -> str | None:
@@ -65,7 +66,8 @@ def checked_event(event: RawEvent) -> RawEvent | ItemDropped:
 
 
 def unreadable_event(workspace_id: str, account_id: str, uid: str, detail: str) -> ItemDropped:
-    """The unreadable drop of calendar data (a whole event or series: its UID's item)."""
+    """The unreadable drop of calendar data (a whole event or series: its UID's item).
+    The detail is cut short: a parser's message may quote what it could not read."""
     return ItemDropped(
         item_id=event_item_id(workspace_id, uid, None),
         workspace_id=workspace_id,
@@ -74,7 +76,7 @@ def unreadable_event(workspace_id: str, account_id: str, uid: str, detail: str) 
         natural_id=uid,
         reason=DropReason.UNREADABLE,
         rule=RULE,
-        detail=detail,
+        detail=detail[:MAX_DETAIL_CHARS],
     )
 
 
