@@ -69,6 +69,12 @@ class RawMessage(Event):
         default=None,
         description="METHOD of a text/calendar part (REQUEST, CANCEL, ...): an invitation.",
     )
+    truncated: tuple[str, ...] = Field(
+        default=(),
+        description="Fields cut to a bound, by name ('to', 'cc', ... past 1,000 addresses,"
+        " 'subject' past 2,000 characters): the message holds more than they show."
+        " Added in schema version 1 with a default, so earlier payloads validate.",
+    )
     fetched_at: datetime = Field(default_factory=utcnow)
 
     model_config = Event.model_config | {"populate_by_name": True, "serialize_by_alias": True}

@@ -5,6 +5,7 @@ import imaplib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 import pytest
@@ -123,6 +124,16 @@ class ImapUser:
         try:
             client.create(folder)  # a no-op error if it exists
             typ, data = client.append(folder, "", None, raw.replace(b"\n", b"\r\n"))
+            assert typ == "OK", data
+        finally:
+            client.logout()
+
+    def append_exactly(self, folder: str, raw: bytes, received: datetime) -> None:
+        """APPEND bytes as they are (CRLF line ends already), received at ``received``."""
+        client = self.session()
+        try:
+            client.create(folder)  # a no-op error if it exists
+            typ, data = client.append(folder, "", received, raw)
             assert typ == "OK", data
         finally:
             client.logout()

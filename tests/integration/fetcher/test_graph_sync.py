@@ -276,3 +276,20 @@ async def test_a_rotated_refresh_token_is_kept_and_used_by_the_next_job(
     third = await run_oauth_mail_job(account, restarted())
     assert third.failed is not None  # the consent's own token was retired at the first use
     assert third.failed.kind is ProblemKind.CONSENT
+
+
+async def test_half_an_emoji_in_a_subject_does_not_stop_the_mailbox(
+    graph, authority, graph_settings, ports
+):
+    cut = graph_message(0, "cut")
+    cut["subject"] = "Offer \ud83d"  # a client cut the title inside an emoji's surrogate pair
+    cut.pop("internetMessageHeaders")
+    graph.deliver(OWNER, "inbox", cut)
+    graph.deliver(OWNER, "inbox", graph_message(1, "after"))
+
+    result = await run_oauth_mail_job(account_for(graph_settings, authority), ports)
+
+    assert result.failed is None
+    subjects = sorted(m.subject or "" for m in await published(graph_settings))
+    assert subjects == ["Offer \ufffd", "after 1"]
+    assert (await statuses(graph_settings))[-1].state is SyncState.UP_TO_DATE

@@ -21,6 +21,7 @@ from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
+from fetcher.status import StatusReporter
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from fetcher.sync_mail import MailPorts, run_mail_job
 from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
@@ -40,28 +41,54 @@ class SyncJobs:
     oauth_calendar: OAuthCalendarPorts | None = None
 
     async def handle(self, request: SyncRequested) -> None:
-        """Run one bounded sync job for the requested account and kind."""
+        """Run one bounded sync job for the requested account and kind.
+
+        A job that fails on anything its own status does not already report turns the
+        account's status ``failing`` with the reason, then fails, so the delivery layer
+        retries it; the next job that succeeds turns the status back."""
         account = await self.config.account(request.account_id)
         if account is None:
             raise RetryLater(f"account {request.account_id} has not been configured yet")
-        context = {"account_id": account.account_id, "kind": request.kind}
+        try:
+            await self._run(account, request.kind)
+        except Exception as error:
+            await self._report_failure(account, request.kind, error)
+            raise
+
+    async def _run(self, account: AccountConfigured, kind: SyncKind) -> None:
+        context: dict[str, object] = {"account_id": account.account_id, "kind": kind}
         if account.disconnected:
             log.info("sync request for a disconnected account ignored", extra=context)
-        elif request.kind == SyncKind.MAIL and account.imap is not None:
+        elif kind == SyncKind.MAIL and account.imap is not None:
             result = await run_mail_job(account, self.mail)
-            log.info("mail job done", extra=context | {"published": result.published})
-        elif request.kind == SyncKind.MAIL and account.oauth is not None and self.oauth_mail:
+            done = {"published": result.published, "unreadable": result.unreadable}
+            log.info("mail job done", extra=context | done)
+        elif kind == SyncKind.MAIL and account.oauth is not None and self.oauth_mail:
             api_result = await run_oauth_mail_job(account, self.oauth_mail)
-            log.info("mail job done", extra=context | {"published": api_result.published})
-        elif request.kind == SyncKind.CALENDAR and account.caldav is not None:
+            done = {"published": api_result.published, "unreadable": api_result.unreadable}
+            log.info("mail job done", extra=context | done)
+        elif kind == SyncKind.CALENDAR and account.caldav is not None:
             outcome = await run_calendar_job(account, self.calendar)
-            done: dict[str, object] = {"published": outcome.published, "removed": outcome.removed}
+            done = {"published": outcome.published, "removed": outcome.removed}
             log.info("calendar job done", extra=context | done)
-        elif request.kind == SyncKind.CALENDAR and account.oauth and self.oauth_calendar:
+        elif kind == SyncKind.CALENDAR and account.oauth and self.oauth_calendar:
             api_outcome = await run_oauth_calendar_job(account, self.oauth_calendar)
             log.info("calendar job done", extra=context | {"published": api_outcome.published})
         else:
             log.info("sync request for a protocol the account does not have", extra=context)
+
+    async def _report_failure(
+        self, account: AccountConfigured, kind: SyncKind, error: Exception
+    ) -> None:
+        """Turn the account's status ``failing``; a status that cannot be published (the
+        broker is what failed) is logged, and the job's own error still goes up."""
+        context = {"account_id": account.account_id, "kind": kind, "error": repr(error)}
+        log.warning("sync job failed", extra=context)
+        status = StatusReporter(account, kind, self.mail.topics, self.mail.publish)
+        try:
+            await status.failing_unexpectedly(error)
+        except Exception as unreported:
+            log.warning("failing status not published", extra=context | {"cause": repr(unreported)})
 
 
 def sync_jobs(

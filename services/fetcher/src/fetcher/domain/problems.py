@@ -75,3 +75,13 @@ def explain(problem: SyncProblem) -> Explanation:
                 f"{server} answered in a way we do not understand",
                 "Check the server settings; contact support if it persists",
             )
+
+
+def explain_failure(error: BaseException) -> Explanation:
+    """The reason and remedy for a sync job stopped by an error nobody foresaw (a bug, a
+    store or broker failing); never one message's content, which is dropped instead. The
+    job is retried, and the next job that succeeds says so."""
+    return Explanation(
+        f"The last sync stopped on an unexpected error ({type(error).__name__})",
+        "Nothing to do now: syncing is retried by itself; contact support if this persists",
+    )

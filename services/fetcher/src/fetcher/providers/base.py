@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from crm_schemas.mail import RawMessage
+from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_events import ApiEventDecision
 
 
@@ -90,9 +91,10 @@ class MailProvider(Protocol):
         and the cursor after it. Raises CursorExpired when the provider forgot the cursor."""
         ...
 
-    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
-        """The messages behind ``refs`` that the mailbox syncs, as RawMessages; items gone
-        since they were listed, or in folders that are not synced, are left out."""
+    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage | ItemDropped]:
+        """The messages behind ``refs`` that the mailbox syncs, as RawMessages (or, for one
+        that cannot be read, its unreadable drop); items gone since they were listed, or
+        in folders that are not synced, are left out."""
         ...
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from crm_schemas.config import AccountConfigured
-from fetcher.domain.api_events import google_event_decision
+from fetcher.domain.api_events import google_event_decision, read_event
 from fetcher.domain.ical import EventSource
 from fetcher.providers.base import CursorExpired, EventPage, Phase, ProviderCursor
 from fetcher.providers.http import ApiClient, ApiError
@@ -54,7 +54,8 @@ class GoogleCalendar:
             self._account.workspace_id, self._account.account_id, stream, provider="google"
         )
         decisions = tuple(
-            (str(item["id"]), google_event_decision(item, source)) for item in body.get("items", [])
+            (str(item["id"]), read_event(google_event_decision, item, source))
+            for item in body.get("items", [])
         )
         token = body.get("nextPageToken")
         if token:
