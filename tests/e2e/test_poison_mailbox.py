@@ -42,7 +42,7 @@ def append(stack: Any, mailbox: str, messages: list[bytes]) -> None:
 async def connect(system: LocalSystem, stack: Any, mailbox: str) -> tuple[str, str, str]:
     """The workspace, then the mailbox connected at visibility ``full`` (bodies and
     attachments are read too); returns the workspace id, the account id and the key."""
-    from timeline_api.admin import bootstrap
+    from timeline_api.entrypoints.admin import bootstrap
 
     made = await bootstrap(timeline_settings(system), "Acme", [OWN_DOMAIN], admin_email=mailbox)
     body = {
