@@ -79,3 +79,10 @@ def test_a_service_without_a_key_refuses_to_start_in_one_clear_line(
     assert done.returncode == 2
     assert variable in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_secret_is_current_only_when_sealed_with_the_first_key() -> None:
+    old, new = new_secrets_key(), new_secrets_key()
+    rotating = SecretBox(SecretStr(f"{new},{old}"))
+    assert not rotating.is_current(SecretBox(SecretStr(old)).seal("x"))
+    assert rotating.is_current(rotating.seal("x"))

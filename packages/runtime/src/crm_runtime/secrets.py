@@ -42,7 +42,9 @@ class SecretBox:
     """Seals secrets with the first configured key and opens them with any of them."""
 
     def __init__(self, keys: SecretStr) -> None:
-        self._fernet = MultiFernet(parse_secrets_keys(keys))
+        fernets = parse_secrets_keys(keys)
+        self._sealing = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, secret: str) -> str:
         """The ciphertext of a secret, safe to store and publish."""
@@ -54,6 +56,14 @@ class SecretBox:
             return SecretStr(self._fernet.decrypt(sealed.encode()).decode())
         except InvalidToken as error:
             raise SecretDecryptionError("stored secret does not match the secrets keys") from error
+
+    def is_current(self, sealed: str) -> bool:
+        """Whether a ciphertext is sealed with the first key (nothing to rotate)."""
+        try:
+            self._sealing.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (key rotation); unchanged in meaning."""

@@ -264,6 +264,10 @@ class Directory(SyncStatuses, Protocol):
         """The account, or None."""
         ...
 
+    async def all_accounts(self) -> list[AccountConfigured]:
+        """Every account of every workspace, disconnected ones included, by id."""
+        ...
+
     async def workspace_accounts(self, workspace_id: str) -> list[AccountConfigured]:
         """Every connected account of a workspace (disconnected ones left out), by id."""
         ...

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from crm_runtime.secrets import secret_box
+from crm_runtime.secrets import SecretDecryptionError, new_secrets_key, secret_box
 from crm_runtime.service import Runtime, build_runtime, running
 from crm_runtime.settings import ConfigurationError
 from crm_schemas.config import (
@@ -36,6 +36,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.bootstrap import read_model
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
+from timeline_api.service.secrets_rotation import rotate_secrets
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.service.workspaces import create_workspace as create_workspace_in
 from timeline_api.settings import TimelineSettings
@@ -183,6 +184,21 @@ async def index_timelines(settings: TimelineSettings) -> dict[str, int]:
         return await read_model(runtime, settings).backfill()
 
 
+async def rotate_account_secrets(settings: TimelineSettings) -> dict[str, int]:
+    """Seal every account's secrets with the first of the configured keys and publish each
+    changed account (key rotation); how many accounts there are and how many changed."""
+    box = secret_box(settings)
+    async with _directory(settings) as directory:
+        try:
+            report = await rotate_secrets(directory, box)
+        except SecretDecryptionError as error:
+            raise AdminError(
+                f"{error}: add the key it was sealed with to TIMELINE_SECRETS_KEY (after the"
+                " new one) and run rotate-secrets again"
+            ) from error
+    return {"accounts": report.accounts, "resealed": report.resealed}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crm-admin", description="Create workspaces and connect accounts."
@@ -216,6 +232,15 @@ def _parser() -> argparse.ArgumentParser:
         "index-timelines",
         help="put every stored thread on the timeline index and every stored person on"
         " their company's roster (once, after an upgrade); prints how many of each",
+    )
+
+    commands.add_parser(
+        "new-secrets-key", help="print a new secrets key (for *_SECRETS_KEY); stores nothing"
+    )
+    commands.add_parser(
+        "rotate-secrets",
+        help="seal every account's passwords and tokens with the first key of"
+        " TIMELINE_SECRETS_KEY (list the old key after it while rotating); prints counts",
     )
 
     acc = commands.add_parser("connect-account", help="connect a mailbox; prints its id")
@@ -256,6 +281,10 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         return json.dumps(made, indent=2)
     if args.command == "index-timelines":
         return json.dumps(await index_timelines(settings))
+    if args.command == "new-secrets-key":
+        return new_secrets_key()
+    if args.command == "rotate-secrets":
+        return json.dumps(await rotate_account_secrets(settings))
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")
