@@ -188,6 +188,11 @@ class TimelineStore:
         )
         return message, dropped
 
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting, or None; by ``_id``."""
+        doc = await self.events.find_one({"_id": item_id})
+        return event_from_doc(doc) if doc else None
+
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
         doc = await self.threads.find_one({"_id": thread_id})
