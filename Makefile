@@ -1,5 +1,5 @@
-# Every entry point a person or CI uses. A fresh machine needs only python3, java+maven
-# and go; everything else is installed here, into the project's folders.
+# Every entry point a person or CI uses. A fresh machine needs only python3, java+maven,
+# go and node+npm; everything else is installed here, into the project's folders (or apt).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help

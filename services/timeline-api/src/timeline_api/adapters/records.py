@@ -213,7 +213,7 @@ async def _search(
         docs = [doc async for doc in found]
     except ExecutionTimeout as error:
         raise SearchTooBroadError(
-            "this search took too long: type more of the name, the address or the domain"
+            "this search took too long: try again, or search for a whole address or domain"
         ) from error
     items = [from_doc(doc) for doc in docs[:limit]]
     more = len(docs) > limit and bool(items)
