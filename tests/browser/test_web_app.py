@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import Camera
 from tests.e2e.harness import timeline_settings
+from tests.e2e.test_pipeline import seed_mailbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -25,39 +26,13 @@ CLIENT = "jane.doe@client-{u}.test"
 
 
 def seed_mailbox_and_calendar(stack: Any, mailbox: str, client: str, colleague: str) -> None:
-    """A thread with the client (sent and a reply), an internal message, two meetings."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    proposal = f"proposal-{mailbox}"
-    sent = seed.build_message(
-        message_id=proposal,
-        sender=f"Alice <{mailbox}>",
-        to=[f"Jane Doe <{client}>"],
-        subject="Proposal for Q1",
-        body="Here is our proposal.",
-        sent_at=now - timedelta(hours=3),
-    )
-    reply = seed.build_message(
-        message_id=f"reply-{mailbox}",
-        sender=f'"Doe, Jane" <{client}>',
-        to=[mailbox],
-        subject="Re: Proposal for Q1",
-        body="Looks good to us.",
-        sent_at=now - timedelta(hours=2),
-        in_reply_to=proposal,
-    )
-    lunch = seed.build_message(
-        message_id=f"lunch-{mailbox}",
-        sender=colleague,
-        to=[mailbox],
-        subject="Lunch?",
-        body="Internal only.",
-        sent_at=now - timedelta(hours=1),
-    )
-    host, port, password = stack.imap_host, stack.imap_port, stack.imap_test_password
-    seed.append_messages(host, port, mailbox, password, "Sent", [sent])
-    seed.append_messages(host, port, mailbox, password, "INBOX", [reply, lunch])
+    """A thread with the client (sent and a reply), an internal message (the pipeline
+    test's), a meeting to come and one past."""
+    seed_mailbox(stack, mailbox, client, colleague)
+    password = stack.imap_test_password
     seed.ensure_caldav_user(Path(stack.caldav_users_file), mailbox, password)
-    start = now + timedelta(days=2)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, before = now + timedelta(days=2), now - timedelta(days=3)
     events = [
         seed.build_event(
             uid=f"kickoff-{mailbox}",
@@ -70,8 +45,8 @@ def seed_mailbox_and_calendar(stack: Any, mailbox: str, client: str, colleague: 
         seed.build_event(
             uid=f"review-{mailbox}",
             summary="Last quarter's review",
-            start=now - timedelta(days=3),
-            end=now - timedelta(days=3) + timedelta(minutes=30),
+            start=before,
+            end=before + timedelta(minutes=30),
             organizer=mailbox,
             attendees=[client],
         ),

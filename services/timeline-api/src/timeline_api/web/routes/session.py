@@ -20,8 +20,19 @@ router = APIRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
 SIGN_IN_COOKIE = "crm_sign_in"
 
 
-def _secure(app: App) -> bool:
-    return app.settings.public_url.startswith("https://")
+def _set_cookie(
+    response: Response, app: App, name: str, value: str, max_age: int, *, strict: bool
+) -> None:
+    """An HttpOnly cookie for the app's pages only (``Secure`` behind https)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/app/sign-in" if strict else "/app",
+        httponly=True,
+        samesite="strict" if strict else "lax",
+        secure=app.settings.public_url.startswith("https://"),
+    )
 
 
 @router.get("/sign-in")
@@ -35,15 +46,7 @@ async def sign_in_form(request: Request, token: str, app: App) -> Response:
     """The button that uses the link."""
     csrf = new_token()
     response = page(request, "sign_in.html", token=token, csrf=csrf)
-    response.set_cookie(
-        SIGN_IN_COOKIE,
-        csrf,
-        max_age=3600,
-        path="/app/sign-in",
-        httponly=True,
-        samesite="strict",
-        secure=_secure(app),
-    )
+    _set_cookie(response, app, SIGN_IN_COOKIE, csrf, 3600, strict=True)
     return response
 
 
@@ -61,15 +64,8 @@ async def sign_in(
         return error_page(request, 400, "Cannot sign in", str(error))
     response = RedirectResponse("/app/", status_code=303)
     response.delete_cookie(SIGN_IN_COOKIE, path="/app/sign-in")
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_token,
-        max_age=int(app.settings.web_session_hours * 3600),
-        path="/app",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(app),
-    )
+    max_age = int(app.settings.web_session_hours * 3600)
+    _set_cookie(response, app, SESSION_COOKIE, session_token, max_age, strict=False)
     return response
 
 
