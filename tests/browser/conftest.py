@@ -58,10 +58,13 @@ class Camera:
     """Screenshots of each page at 375 px and 1280 px, and axe-core's verdict on each."""
 
     folder: Path
+    axe_source: str
     taken: list[Path] = field(default_factory=list)
 
-    async def shoot(self, page: Page, name: str) -> None:
-        """Both widths, then axe on the page; fails on a serious or critical violation."""
+    async def shoot(self, page: Page, name: str, axe_page: Page | None = None) -> None:
+        """Both widths, then axe on the page; fails on a serious or critical violation.
+        A page read without JavaScript is checked in ``axe_page`` (the same session with
+        JavaScript on, where axe can run), at the same address."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for width, (w, h) in WIDTHS.items():
             await page.set_viewport_size({"width": w, "height": h})
@@ -69,15 +72,17 @@ class Camera:
             await page.screenshot(path=str(path), full_page=True)
             self.taken.append(path)
         await page.set_viewport_size({"width": 1280, "height": 900})
-        violations = await axe_violations(page)
+        if axe_page is not None:
+            await axe_page.goto(page.url)
+        violations = await axe_violations(axe_page or page, self.axe_source)
         blocking = [v for v in violations if v["impact"] in BLOCKING]
         assert not blocking, f"{name}: {json.dumps(blocking, indent=2)}"
 
 
-async def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations on the page (loaded from the project's npm folder)."""
+async def axe_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
+    """axe-core's violations on the page (its source from the project's npm folder)."""
     if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
-        await page.add_script_tag(path=str(AXE))
+        await page.evaluate(axe_source)
     found: list[dict[str, Any]] = await page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
             .map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -87,6 +92,6 @@ async def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def camera() -> Camera:
-    """Where this run's screenshots go."""
-    return Camera(OUTPUT / "screenshots")
+def camera(chromium: Path) -> Camera:
+    """Where this run's screenshots go, and axe-core's source."""
+    return Camera(OUTPUT / "screenshots", AXE.read_text())
