@@ -5,12 +5,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
+from crm_runtime.secrets import SecretBox
+from crm_schemas.config import OAuthProvider
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import PersonUpserted
 from timeline_api.adapters.memory import InMemoryRecords, InMemorySignIns
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.access import Member, Role
+from timeline_api.domain.connection import Check, Failure, failed, passed
 from timeline_api.domain.model import Source, StoredMessage
 from timeline_api.entrypoints.http import create_app
 from timeline_api.ports import Directory
@@ -233,3 +238,92 @@ async def test_static_files_carry_their_hash_and_are_cached_for_a_year() -> None
     assert stale.headers["cache-control"] == "no-cache"
     assert page.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+class RefusingChecks:
+    """A mail server that refuses the password; a CalDAV server that answers."""
+
+    async def imap(self, host: str, *args: Any) -> Check:
+        return failed("IMAP", Failure.AUTH, host)
+
+    async def smtp(self, host: str, *args: Any) -> Check:
+        return passed("SMTP", "Logged in")
+
+    async def caldav(self, url: str, *args: Any) -> Check:
+        return passed("CalDAV", "Found 1 calendars")
+
+
+class Saving(Members):
+    """The directory, remembering consents in flight and accounts saved."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.saved: list[Any] = []
+
+    async def save_oauth_state(self, state: str, doc: dict[str, Any]) -> None:
+        self.states[state] = doc
+
+    async def account(self, account_id: str) -> Any:
+        return None
+
+    async def save_account(self, event: Any) -> None:
+        self.saved.append(event)
+
+
+class GoogleConsent:
+    provider = OAuthProvider.GOOGLE
+
+    def consent(self, state: str, redirect_uri: str) -> tuple[str, dict[str, Any]]:
+        return f"https://consent.test/?state={state}&redirect_uri={redirect_uri}", {"pkce": "v"}
+
+
+def _with_accounts(world: World, directory: Saving) -> None:
+    box = SecretBox(SecretStr(Fernet.generate_key().decode()))
+    connector = Connector(box, cast(Any, RefusingChecks()))
+    world.app.state.directory = directory
+    world.app.state.account_actions = AccountActions(
+        cast(Directory, directory), connector, cast(SyncQueue, None)
+    )
+
+
+async def test_a_failed_connection_test_says_which_protocol_and_saves_nothing() -> None:
+    world, directory = World(), Saving()
+    _with_accounts(world, directory)
+    form = {
+        "email": "ann@acme.test",
+        "password": "wrong",
+        "imap_host": "imap.acme.test",
+        "imap_port": "993",
+        "caldav_url": "https://dav.acme.test/",
+    }
+    async with world.client() as ann:
+        csrf = await world.signed_in(ann, ANN)
+        tested = await ann.post("/app/accounts/connect/test", data={**form, "csrf": csrf})
+        connected = await ann.post("/app/accounts/connect", data={**form, "csrf": csrf})
+
+    assert "IMAP: failed." in tested.text
+    assert "refused the user name or password" in tested.text
+    assert "CalDAV: works." in tested.text
+    assert connected.status_code == 422
+    assert "Nothing was saved" in connected.text
+    assert directory.saved == []
+
+
+async def test_the_google_button_shows_when_configured_and_comes_back_to_the_accounts() -> None:
+    world, directory = World(), Saving()
+    _with_accounts(world, directory)
+    world.app.state.consents = {OAuthProvider.GOOGLE: GoogleConsent()}
+    async with world.client() as ann:
+        csrf = await world.signed_in(ann, ANN)
+        page = await ann.get("/app/accounts")
+        started = await ann.post("/app/accounts/oauth/google", data={"csrf": csrf})
+        unknown = await ann.post("/app/accounts/oauth/microsoft", data={"csrf": csrf})
+
+    assert "Connect a Google account" in page.text
+    assert "Microsoft" not in page.text
+    assert started.status_code == 303
+    assert started.headers["location"].startswith("https://consent.test/")
+    [remembered] = directory.states.values()
+    assert remembered["member_id"] == ANN.member_id
+    assert remembered["return_to"] == "/app/accounts?notice=connected"
+    assert unknown.status_code == 404
