@@ -1,5 +1,5 @@
-# Every entry point a person or CI uses. A fresh machine needs only python3, java+maven
-# and go; everything else is installed here, into the project's folders.
+# Every entry point a person or CI uses. A fresh machine needs only python3, java+maven,
+# go and node+npm; everything else is installed here, into the project's folders (or apt).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts role-addresses clean
+.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace sign-in test test-unit test-browser lint fmt bench contracts role-addresses htmx clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,11 +53,19 @@ workspace: bootstrap ## Create a workspace and its first admin: make workspace N
 	@test -n "$(NAME)" -a -n "$(DOMAIN)" -a -n "$(EMAIL)" || { echo "usage: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test"; exit 2; }
 	$(BIN)/crm-admin bootstrap --name "$(NAME)" --domain "$(DOMAIN)" --admin-email "$(EMAIL)"
 
+sign-in: bootstrap ## A one-time web app sign-in link: make sign-in WORKSPACE=<id> EMAIL=you@acme.test
+	@test -n "$(WORKSPACE)" -a -n "$(EMAIL)" || { echo "usage: make sign-in WORKSPACE=<workspace id> EMAIL=you@acme.test"; exit 2; }
+	$(BIN)/crm-admin sign-in-link --workspace "$(WORKSPACE)" --email "$(EMAIL)"
+
 test: bootstrap ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh
 
 test-unit: bootstrap ## Only the fast unit tests (no servers)
 	$(BIN)/pytest tests/unit -q
+
+test-browser: bootstrap infra-up ## Only the browser tests (installs chromium and axe-core); screenshots in .test-output/
+	scripts/browser.sh install
+	$(BIN)/pytest tests/browser -q
 
 lint: bootstrap ## ruff, mypy --strict, and the import contracts
 	$(BIN)/ruff check .
@@ -78,6 +86,9 @@ contracts: bootstrap ## Export JSON Schema of every event and the AsyncAPI docum
 role-addresses: ## Refresh the matcher's role and no-reply list from npm (VERSION=3.1.0; needs npm, node)
 	$(BIN)/python scripts/update_role_addresses.py $(if $(VERSION),--version $(VERSION))
 	git diff --stat -- services/matcher/src/matcher/data/role_addresses.json
+
+htmx: ## Vendor the htmx file pinned in tools/browser/package.json into the web app (needs npm)
+	scripts/browser.sh vendor-htmx
 
 clean: infra-down ## Stop everything and delete the local state and the venv
 	rm -rf $(STACK_DIR) $(VENV)

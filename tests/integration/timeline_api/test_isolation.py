@@ -36,6 +36,7 @@ OPEN_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/me"): {},
     ("GET", "/v1/workspace"): {},
     ("GET", "/v1/messages/explain"): {"params": {"message_id": "iso-1@x"}},
+    ("GET", "/v1/opportunities"): {"params": {"q": "deal"}},
 }
 # Routes that create: they must refuse the other workspace's ids as references.
 CREATES: dict[tuple[str, str], dict[str, Any]] = {

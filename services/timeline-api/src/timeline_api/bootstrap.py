@@ -5,6 +5,7 @@ model behind the timelines tabs is chosen by ``TIMELINE_READ_MODEL`` (``read_mod
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime
@@ -20,10 +21,14 @@ from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
 from timeline_api.adapters.timelines.heads.mongo import forget_ready
 from timeline_api.adapters.timelines.indexed import IndexedReadModel
+from timeline_api.adapters.web_sessions import MongoSignIns
 from timeline_api.ports import Consent
+from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
+from timeline_api.service.search import RecordSearch
+from timeline_api.service.sign_in import SignIn
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -53,11 +58,15 @@ class Services:
     connector: Connector
     consents: dict[OAuthProvider, Consent]
     projection: Projection
+    search: RecordSearch
+    account_actions: AccountActions
+    sign_in: SignIn
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
         and the read model's own start-up."""
         await self.store.create_indexes()
+        await self.records.index_search_terms()
         if isinstance(self.read_model, IndexedReadModel):
             # Nothing feeds the heads now: should they be chosen again, they must not
             # answer from what they held before.
@@ -74,6 +83,8 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     topics = runtime.topics
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
     checks = ConnectionChecks(CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s))
+    connector = Connector(secret_box(settings), checks)
+    sync_queue = SyncQueue(topic_publisher(runtime.broker, topics.sync_requests))
     return Services(
         settings=settings,
         store=store,
@@ -82,8 +93,21 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         timelines=TimelineQueries(records, model.reader),
         writer=RecordWriter(records, owners, topic_publisher(runtime.broker, topics.records)),
         directory=directory,
-        sync_queue=SyncQueue(topic_publisher(runtime.broker, topics.sync_requests)),
-        connector=Connector(secret_box(settings), checks),
+        sync_queue=sync_queue,
+        connector=connector,
         consents=consents(settings),
         projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        search=RecordSearch(records),
+        account_actions=AccountActions(directory, connector, sync_queue),
+        sign_in=sign_in(runtime, settings, directory),
+    )
+
+
+def sign_in(runtime: Runtime, settings: TimelineSettings, directory: MongoDirectory) -> SignIn:
+    """Sign-in links and web sessions, with the deployment's lifetimes."""
+    return SignIn(
+        MongoSignIns(runtime.db),
+        directory,
+        link_ttl=timedelta(minutes=settings.sign_in_link_minutes),
+        session_ttl=timedelta(hours=settings.web_session_hours),
     )

@@ -24,6 +24,8 @@ from timeline_api.domain.connection import Check
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
+from timeline_api.domain.search import Found, NameCursor
+from timeline_api.domain.web_session import SignInLink, WebSession
 
 Publish = Callable[[str, BaseModel], Awaitable[None]]
 """Publish one event under its key on a topic the caller bound (config, sync requests,
@@ -114,7 +116,11 @@ class TimelineFeed(Protocol):
 
 
 class Conversations(Protocol):
-    """One conversation, and what the read model knows of one message."""
+    """One conversation, one meeting, and what the read model knows of one message."""
+
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting occurrence, or None."""
+        ...
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
@@ -171,6 +177,25 @@ class RecordReader(Protocol):
 
     async def existing_records(self, people: list[str], companies: list[str]) -> set[str]:
         """Which of these person and company ids are stored."""
+        ...
+
+    async def search_people(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[PersonUpserted]:
+        """People (merged ones left out) every word of ``query`` finds (``domain.search``),
+        by name, a page after the cursor."""
+        ...
+
+    async def search_companies(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[CompanyUpserted]:
+        """Companies every word of ``query`` finds, by name, a page after the cursor."""
+        ...
+
+    async def search_opportunities(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[OpportunityUpserted]:
+        """Opportunities every word of ``query`` finds, by name, a page after the cursor."""
         ...
 
 
@@ -281,6 +306,30 @@ class Directory(SyncStatuses, Protocol):
         ...
 
 
+class SignIns(Protocol):
+    """One-time sign-in links and web sessions, each kept by the digest of its token."""
+
+    async def save_link(self, digest: str, link: SignInLink) -> None:
+        """Remember a sign-in link until it is used or expires."""
+        ...
+
+    async def take_link(self, digest: str) -> SignInLink | None:
+        """The link of this digest, at most once: it is forgotten as it is read."""
+        ...
+
+    async def save_session(self, digest: str, session: WebSession) -> None:
+        """Keep a session."""
+        ...
+
+    async def session(self, digest: str) -> WebSession | None:
+        """The session of this digest, or None."""
+        ...
+
+    async def end_session(self, digest: str) -> None:
+        """Forget a session (signing out, or found expired)."""
+        ...
+
+
 class ConnectionChecker(Protocol):
     """Checks an account's servers before it is stored (nothing is written to them)."""
 
@@ -305,6 +354,21 @@ class ConnectionChecker(Protocol):
     async def caldav(self, url: str, user: str, password: SecretStr) -> Check:
         """Discover the principal's calendars over CalDAV."""
         ...
+
+    async def folders(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> list[str]:
+        """The folders an IMAP server lists for the login, sorted; ``FoldersUnavailableError``
+        with the failed check when it cannot be reached or refuses the login."""
+        ...
+
+
+class FoldersUnavailableError(Exception):
+    """The folders could not be listed; ``check`` says why, in words."""
+
+    def __init__(self, check: Check) -> None:
+        super().__init__(check.message)
+        self.check = check
 
 
 class ConsentError(Exception):

@@ -38,6 +38,12 @@ class TimelineSettings(ServiceSettings):
         default="http://127.0.0.1:8080",
         description="Where users reach this API; OAuth providers redirect back under it.",
     )
+    web_session_hours: float = Field(
+        default=12, gt=0, description="How long a web app session lasts after signing in."
+    )
+    sign_in_link_minutes: float = Field(
+        default=15, gt=0, description="How long a sign-in link from crm-admin stays valid."
+    )
     google_client_id: str = ""
     google_client_secret: SecretStr = SecretStr("")
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"

@@ -30,6 +30,7 @@ from timeline_api.domain.connection import (
     passed,
     refused_address,
 )
+from timeline_api.ports import FoldersUnavailableError
 
 T = TypeVar("T")
 
@@ -172,6 +173,40 @@ async def check_imap(
         return _network_failure("IMAP", host, error)
 
 
+def _list_folders(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, timeout: float
+) -> list[str]:
+    client = _imap(host, port, tls, user, password, timeout)
+    try:
+        typ, listing = client.list()
+        if typ != "OK":
+            raise _Failed(failed("IMAP", Failure.PROTOCOL, host, f"LIST answered {typ}"))
+        return sorted(_folder_names(listing), key=lambda n: (n.upper() != "INBOX", n.lower()))
+    finally:
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            client.shutdown()
+
+
+async def list_folders(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, policy: CheckPolicy
+) -> list[str]:
+    """The folders the IMAP server lists, INBOX first; ``FoldersUnavailableError`` saying
+    why when it cannot."""
+    refused = await _resolve("IMAP", host, port, policy.allow_private)
+    if refused is not None:
+        raise FoldersUnavailableError(refused)
+    try:
+        return await _in_thread(
+            lambda: _list_folders(host, port, tls, user, password, policy.timeout_s), policy
+        )
+    except _Failed as failure:
+        raise FoldersUnavailableError(failure.check) from failure
+    except (OSError, TimeoutError, imaplib.IMAP4.error) as error:
+        raise FoldersUnavailableError(_network_failure("IMAP", host, error)) from error
+
+
 # --- SMTP ----------------------------------------------------------------------------
 
 
@@ -300,3 +335,9 @@ class ConnectionChecks:
     async def caldav(self, url: str, user: str, password: SecretStr) -> Check:
         """Discover the principal's calendars over CalDAV (nothing is written)."""
         return await check_caldav(url, user, password, self._policy)
+
+    async def folders(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> list[str]:
+        """The folders the IMAP server lists for the login, INBOX first."""
+        return await list_folders(host, port, tls, user, password, self._policy)

@@ -10,7 +10,17 @@ from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpse
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.ownership import Claim, index_key
 from timeline_api.domain.records import person_addresses
+from timeline_api.domain.search import (
+    Found,
+    NameCursor,
+    company_terms,
+    matches,
+    opportunity_terms,
+    person_terms,
+    sort_key,
+)
 from timeline_api.domain.sync_status import kept_status
+from timeline_api.domain.web_session import SignInLink, WebSession
 
 LOOKUP_LIMIT = 100
 
@@ -61,6 +71,41 @@ class InMemoryRecords:
             c for c in companies if c in self.companies
         }
 
+    async def search_people(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[PersonUpserted]:
+        """People (merged ones left out) every word of the query finds, by name."""
+        found = [
+            (p.person_id, p.name, p)
+            for p in self.people.values()
+            if p.workspace_id == workspace_id
+            and p.merged_into is None
+            and matches(person_terms(p), query)
+        ]
+        return _page(found, after, limit)
+
+    async def search_companies(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[CompanyUpserted]:
+        """Companies every word of the query finds, by name."""
+        found = [
+            (c.company_id, c.name, c)
+            for c in self.companies.values()
+            if c.workspace_id == workspace_id and matches(company_terms(c), query)
+        ]
+        return _page(found, after, limit)
+
+    async def search_opportunities(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[OpportunityUpserted]:
+        """Opportunities every word of the query finds, by name."""
+        found = [
+            (o.opportunity_id, o.name, o)
+            for o in self.opportunities.values()
+            if o.workspace_id == workspace_id and matches(opportunity_terms(o), query)
+        ]
+        return _page(found, after, limit)
+
     def company_emails(self, workspace_id: str, company_id: str) -> list[str]:
         """Every address of every person of a company (for the in-memory timelines)."""
         people = sorted(self.people.values(), key=lambda p: p.person_id)
@@ -90,6 +135,18 @@ class InMemoryRecords:
 
 
 R = TypeVar("R", PersonUpserted, CompanyUpserted, OpportunityUpserted)
+
+
+def _page(found: list[tuple[str, str, R]], after: NameCursor | None, limit: int) -> Found[R]:
+    """One page of ``(id, name, record)`` results by sort key and id, after the cursor."""
+    keyed = sorted(((sort_key(name), record_id), record) for record_id, name, record in found)
+    if after is not None:
+        keyed = [k for k in keyed if k[0] > (after.key, after.id)]
+    items = [record for _, record in keyed[:limit]]
+    if len(keyed) <= limit or not items:
+        return Found(items)
+    key, record_id = keyed[limit - 1][0]
+    return Found(items, NameCursor(key, record_id))
 
 
 def _keep_newer(kept: dict[str, R], record_id: str, record: R) -> bool:
@@ -156,3 +213,31 @@ class InMemorySyncStatuses:
     async def statuses(self, account_id: str) -> dict[SyncKind, Mapping[str, Any]]:
         """The newest status of each kind the account has reported."""
         return {kind: doc for (account, kind), doc in self.kept.items() if account == account_id}
+
+
+class InMemorySignIns:
+    """Sign-in links and web sessions in dicts, by digest."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, SignInLink] = {}
+        self.sessions: dict[str, WebSession] = {}
+
+    async def save_link(self, digest: str, link: SignInLink) -> None:
+        """Remember a sign-in link."""
+        self.links[digest] = link
+
+    async def take_link(self, digest: str) -> SignInLink | None:
+        """The link of this digest, at most once."""
+        return self.links.pop(digest, None)
+
+    async def save_session(self, digest: str, session: WebSession) -> None:
+        """Keep a session."""
+        self.sessions[digest] = session
+
+    async def session(self, digest: str) -> WebSession | None:
+        """The session of this digest, or None."""
+        return self.sessions.get(digest)
+
+    async def end_session(self, digest: str) -> None:
+        """Forget a session."""
+        self.sessions.pop(digest, None)

@@ -22,6 +22,10 @@ from crm_schemas.outcomes import ItemDropped
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.ports import UnavailableError
 
+_SEARCH_INDEXES = [  # searches: an anchored regex on the terms is an index range on MongoDB
+    IndexModel([("workspace_id", ASCENDING), ("search_terms", ASCENDING)]),
+    IndexModel([("workspace_id", ASCENDING), ("sort_key", ASCENDING), ("_id", ASCENDING)]),
+]
 _INDEXES: dict[str, list[IndexModel]] = {
     "messages": [IndexModel([("thread_id", ASCENDING), ("sent_at", ASCENDING)])],
     "threads": [
@@ -33,8 +37,13 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("participant_emails", ASCENDING), ("starts_at", DESCENDING)]),
         IndexModel([("company_domains", ASCENDING), ("starts_at", DESCENDING)]),
     ],
-    "people": [IndexModel([("emails", ASCENDING)]), IndexModel([("company_id", ASCENDING)])],
-    "companies": [IndexModel([("domains", ASCENDING)])],
+    "people": [
+        IndexModel([("emails", ASCENDING)]),
+        IndexModel([("company_id", ASCENDING)]),
+        *_SEARCH_INDEXES,
+    ],
+    "companies": [IndexModel([("domains", ASCENDING)]), *_SEARCH_INDEXES],
+    "opportunities": _SEARCH_INDEXES,
 }
 
 
@@ -187,6 +196,11 @@ class TimelineStore:
             self.dropped.find_one({"_id": item_id}),
         )
         return message, dropped
+
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting, or None; by ``_id``."""
+        doc = await self.events.find_one({"_id": item_id})
+        return event_from_doc(doc) if doc else None
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""

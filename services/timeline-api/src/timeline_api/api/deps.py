@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 
 from timeline_api.domain.access import Member, bearer_key
 from timeline_api.ports import Conversations, Directory, Health, RecordReader
+from timeline_api.service.search import RecordSearch
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -42,6 +43,11 @@ def get_timelines(request: Request) -> TimelineQueries:
     return cast(TimelineQueries, request.app.state.timelines)
 
 
+def get_search(request: Request) -> RecordSearch:
+    """Searches of people, companies and opportunities."""
+    return cast(RecordSearch, request.app.state.search)
+
+
 def get_directory(request: Request) -> Directory:
     """Workspaces, members, keys and accounts."""
     return cast(Directory, request.app.state.directory)
@@ -64,4 +70,5 @@ Records = Annotated[RecordReader, Depends(get_records)]
 Threads = Annotated[Conversations, Depends(get_conversations)]
 Timelines = Annotated[TimelineQueries, Depends(get_timelines)]
 Dir = Annotated[Directory, Depends(get_directory)]
+Search = Annotated[RecordSearch, Depends(get_search)]
 Viewer = Annotated[Member, Depends(get_viewer)]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from timeline_api.domain.ownership import ConflictError, InvalidError, NotFoundError, RecordError
+from timeline_api.service.account_actions import ForbiddenError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -115,6 +116,8 @@ async def _record_problem(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, NotFoundError)
         else 409
         if isinstance(error, ConflictError)
+        else 403
+        if isinstance(error, ForbiddenError)
         else 400
     )
     return problem(request, status, str(error))

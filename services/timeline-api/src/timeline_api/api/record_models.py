@@ -86,3 +86,10 @@ class Opportunity(BaseModel):
     def from_record(cls, record: Any) -> "Opportunity":
         """From its event."""
         return cls.model_validate(record.model_dump() | {"id": record.opportunity_id})
+
+
+class OpportunityPage(BaseModel):
+    """Opportunities, one page; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[Opportunity]
+    next_cursor: str | None = None

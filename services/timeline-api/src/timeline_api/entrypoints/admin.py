@@ -1,4 +1,5 @@
-"""``crm-admin``: create workspaces and connect accounts from the command line.
+"""``crm-admin``: create workspaces, connect accounts and sign members in to the web app
+from the command line.
 
 The timeline API owns workspaces and accounts: each command stores the record in the
 API's own database and publishes it on the config topic for every other service. Ids are
@@ -34,7 +35,7 @@ from crm_schemas.config import (
 from crm_schemas.ids import normalize_email
 from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
-from timeline_api.bootstrap import read_model
+from timeline_api.bootstrap import read_model, sign_in
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
 from timeline_api.service.secrets_rotation import rotate_secrets
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
@@ -176,6 +177,20 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
         await directory.save_account(account)
 
 
+async def sign_in_link(settings: TimelineSettings, workspace_id: str, email: str) -> str:
+    """A one-time link that signs the member in to the web app (valid for
+    ``TIMELINE_SIGN_IN_LINK_MINUTES``, used once)."""
+    async with _runtime(settings) as runtime:
+        directory = MongoDirectory(
+            runtime.db, topic_publisher(runtime.broker, runtime.topics.config)
+        )
+        member = await directory.member(member_id_for(workspace_id, email))
+        if member is None:
+            raise AdminError(f"{email} is not a member of workspace {workspace_id}")
+        token = await sign_in(runtime, settings, directory).issue_link(member)
+    return f"{settings.public_url.rstrip('/')}/app/sign-in/{token}"
+
+
 async def index_timelines(settings: TimelineSettings) -> dict[str, int]:
     """Build the read model's own structures from what is stored (with the heads: every
     stored thread on the timeline index and every stored person on their company's roster,
@@ -228,6 +243,12 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--name")
     mem.add_argument("--role", choices=[r.value for r in Role], default="member")
 
+    link = commands.add_parser(
+        "sign-in-link", help="print a one-time link that signs a member in to the web app"
+    )
+    link.add_argument("--workspace", required=True)
+    link.add_argument("--email", required=True)
+
     commands.add_parser(
         "index-timelines",
         help="put every stored thread on the timeline index and every stored person on"
@@ -279,6 +300,8 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
     if args.command == "add-member":
         made = await add_member(settings, args.workspace, args.email, args.name, args.role)
         return json.dumps(made, indent=2)
+    if args.command == "sign-in-link":
+        return await sign_in_link(settings, args.workspace, args.email)
     if args.command == "index-timelines":
         return json.dumps(await index_timelines(settings))
     if args.command == "new-secrets-key":

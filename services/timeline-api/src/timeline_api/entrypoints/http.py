@@ -33,6 +33,7 @@ from timeline_api.api.problems import install_problem_handlers
 from timeline_api.bootstrap import Services, build_services
 from timeline_api.entrypoints.projection import subscribe_projection
 from timeline_api.settings import TimelineSettings
+from timeline_api.web.app import mount_web
 
 SERVICE = "timeline-api"
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ def install(app: FastAPI, services: Services) -> None:
     state.sync_queue = services.sync_queue
     state.connector = services.connector
     state.consents = services.consents
+    state.search = services.search
+    state.account_actions = services.account_actions
+    state.sign_in = services.sign_in
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -84,6 +88,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.include_router(router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
+    mount_web(app)
     return app
 
 

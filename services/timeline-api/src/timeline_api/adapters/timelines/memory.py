@@ -152,6 +152,10 @@ class InMemoryTimelines:
 
     # --- ports.Conversations ------------------------------------------------------------
 
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting, or None."""
+        return self.stored_events.get(item_id)
+
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
         return self.stored_threads.get(thread_id)
