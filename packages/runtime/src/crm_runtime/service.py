@@ -19,6 +19,7 @@ from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
+from crm_schemas import groups
 from crm_schemas.config import ConfigEvent
 from crm_schemas.topics import Topics
 
@@ -102,7 +103,7 @@ def follow_config(
         if then is not None:
             await then(event)
 
-    runtime.consume(runtime.topics.config, f"{runtime.name}.config", ConfigEvent, apply_config)
+    runtime.consume(runtime.topics.config, groups.config(runtime.name), ConfigEvent, apply_config)
 
 
 def build_app(runtime: Runtime) -> FastStream:

@@ -8,6 +8,7 @@ from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
 from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.adapters.caldav_client import CalDavReader
@@ -122,6 +123,6 @@ def build(settings: FetcherSettings) -> Runtime:
     jobs = sync_jobs(runtime, settings, rotated)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
-        settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False
+        settings.topics.sync_requests, groups.FETCHER, SyncRequested, jobs.handle, batch=False
     )
     return runtime

@@ -8,6 +8,7 @@ from typing import Any
 
 from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.calendar import RawEventRemoved, TimelineCalendarItem, TimelineEvent
 from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.mail import TimelineMessage
@@ -23,7 +24,7 @@ from timeline_api.rosters import register_rosters
 from timeline_api.store import TimelineStore
 from timeline_api.timeline_index import register_timeline_index
 
-GROUP = "timeline-api"
+GROUP = groups.TIMELINE
 
 
 def register_projection(runtime: Runtime, store: TimelineStore, directory: Directory) -> None:

@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.bus import BulkPublisher
 from crm_runtime.mongo import Document, find_by_ids
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.base import utcnow
 from crm_schemas.records import PersonUpserted
 from crm_schemas.timeline import RosterEntry
@@ -33,7 +34,7 @@ from timeline_api.domain.rosters import (
 )
 from timeline_api.store import person_addresses, person_from_doc
 
-GROUP = "timeline-api.rosters"
+GROUP = groups.TIMELINE_ROSTERS
 READY = "!ready"
 """The ``_id`` of the document that says every stored person is on their company's
 roster: set when the rosters start on an empty read model (or by ``crm-admin

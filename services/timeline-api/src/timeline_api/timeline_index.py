@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.bus import BulkPublisher
 from crm_runtime.mongo import Document, find_by_ids
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.base import to_milliseconds, utcnow
 from crm_schemas.timeline import ThreadIndexed
 from timeline_api.domain.model import ThreadSummary
@@ -41,7 +42,7 @@ from timeline_api.domain.timeline_index import (
 )
 from timeline_api.store import thread_from_doc
 
-GROUP = "timeline-api.index"
+GROUP = groups.TIMELINE_INDEX
 HEADS_KEPT_DECODED = 64
 """Decoded heads a page reader keeps: a full head's entries are 160 kB decoded plus their
 51 kB packed string (the cache key), its 64 rows about 80 kB twice over (the cache key
