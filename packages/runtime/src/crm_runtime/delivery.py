@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -219,6 +219,7 @@ def subscribe(
     batch: bool = False,
     many: ManyHandler | None = None,
     tracer_provider: TracerProvider | None = None,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
 
@@ -240,6 +241,7 @@ def subscribe(
             auto_offset_reset="earliest",
             title=title,
             description=handler.__doc__,
+            listener=listener,
         )
         async def on_message(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -257,6 +259,7 @@ def subscribe(
         auto_offset_reset="earliest",
         title=title,
         description=handler.__doc__,
+        listener=listener,
     )
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message

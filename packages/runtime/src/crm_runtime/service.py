@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import ManyHandler, subscribe
+from crm_runtime.health import ConsumerHealth, HealthServer
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.settings import ServiceSettings
@@ -24,6 +25,7 @@ from crm_schemas.config import ConfigEvent
 from crm_schemas.topics import Topics
 
 log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()  # tasks started from sync code, kept alive
 
 TOPIC_PARTITIONS = 4
 
@@ -39,6 +41,8 @@ class Runtime:
     bulk: BulkPublisher
     mongo: AsyncMongoClient[Document]
     config: ConfigStore
+    health: ConsumerHealth
+    probes: HealthServer | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
@@ -77,7 +81,21 @@ class Runtime:
             batch=batch,
             many=many,
             tracer_provider=self.tracer,
+            listener=self.health.listener(self.settings.group(group)),
         )
+        self._serve_probes_if_running()
+
+    def _serve_probes_if_running(self) -> None:
+        """Inside a running loop (the API's lifespan), the probes start now; otherwise
+        ``build_app`` starts them before anything else."""
+        if self.probes is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        _background.add(task := loop.create_task(self.probes.start()))
+        task.add_done_callback(_background.discard)
 
 
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
@@ -88,7 +106,10 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     bulk = BulkPublisher(settings, name, tracer)
     mongo = connect(settings)
     config = ConfigStore(mongo[settings.mongo_db])
-    return Runtime(name, settings, tracer, broker, bulk, mongo, config)
+    health = ConsumerHealth(settings.handler_stall_s)
+    broker.add_middleware(health.middleware)
+    probes = None if settings.health_port is None else HealthServer(health, settings.health_port)
+    return Runtime(name, settings, tracer, broker, bulk, mongo, config, health, probes)
 
 
 def follow_config(
@@ -112,6 +133,8 @@ def build_app(runtime: Runtime) -> FastStream:
 
     @app.on_startup
     async def prepare() -> None:
+        if runtime.probes is not None:  # live while starting; ready once the groups joined
+            await runtime.probes.start()
         await ensure_topics(
             runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS
         )
@@ -119,8 +142,15 @@ def build_app(runtime: Runtime) -> FastStream:
             await hook()
         log.info("service starting", extra={"service": runtime.name})
 
+    @app.on_shutdown
+    async def stopping() -> None:
+        runtime.health.stopping = True
+        log.info("service stopping", extra={"service": runtime.name})
+
     @app.after_shutdown
     async def close() -> None:
+        if runtime.probes is not None:
+            await runtime.probes.stop()
         await runtime.bulk.close()
         await runtime.mongo.close()
         runtime.tracer.shutdown()

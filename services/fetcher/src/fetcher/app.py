@@ -46,6 +46,16 @@ class SyncJobs:
         if account is None:
             raise RetryLater(f"account {request.account_id} has not been configured yet")
         context = {"account_id": account.account_id, "kind": request.kind}
+        # Who ran which job, and when: a replica's log shows the accounts it synced.
+        log.info("sync job started", extra=context | {"reason": request.reason})
+        try:
+            await self._run(account, request, context)
+        finally:
+            log.info("sync job ended", extra=context)
+
+    async def _run(
+        self, account: AccountConfigured, request: SyncRequested, context: dict[str, str]
+    ) -> None:
         if account.disconnected:
             log.info("sync request for a disconnected account ignored", extra=context)
         elif request.kind == SyncKind.MAIL and account.imap is not None:
