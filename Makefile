@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts role-addresses clean
+.PHONY: help bootstrap k8s-tools infra-install infra-up infra-down infra-status run stop workspace test test-unit lint fmt bench contracts role-addresses clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(BIN)/python: $(UV) uv.lock pyproject.toml
 	@touch $(BIN)/python
 
 bootstrap: $(BIN)/python ## Install uv and the locked Python environment (.venv)
+
+k8s-tools: ## kustomize, to render deploy/k8s offline (kubectl's own when kubectl is installed)
+	scripts/kustomize.sh --install
 
 infra-install: ## Install Kafka, FerretDB, Dovecot and Radicale without starting them
 	scripts/stack.sh install
@@ -53,7 +56,7 @@ workspace: bootstrap ## Create a workspace and its first admin: make workspace N
 	@test -n "$(NAME)" -a -n "$(DOMAIN)" -a -n "$(EMAIL)" || { echo "usage: make workspace NAME=Acme DOMAIN=acme.test EMAIL=you@acme.test"; exit 2; }
 	$(BIN)/crm-admin bootstrap --name "$(NAME)" --domain "$(DOMAIN)" --admin-email "$(EMAIL)"
 
-test: bootstrap ## Start the stack if needed, run every test, stop what was started
+test: bootstrap k8s-tools ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh
 
 test-unit: bootstrap ## Only the fast unit tests (no servers)

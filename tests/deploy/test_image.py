@@ -127,3 +127,17 @@ def test_every_command_of_the_image_answers_help_without_compiling_anything(
 def test_the_image_starts_the_api_by_default(image: Replay) -> None:
     assert image.cmd == ["timeline-api"]
     assert image.user == "10001:10001"
+
+
+def test_every_command_the_manifests_run_is_in_the_image(image: Replay) -> None:
+    from tests.deploy.manifests import OVERLAYS, Rendered, render
+
+    commands = {
+        tuple(container["command"])
+        for overlay in OVERLAYS
+        for _, container in Rendered(overlay, render(overlay)).containers()
+    }
+    assert ("fetcher", "worker") in commands
+    for command in sorted(commands):
+        helped = run(image, *command, "--help")
+        assert helped.returncode == 0, f"{command}: {helped.stderr}"
