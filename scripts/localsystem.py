@@ -19,7 +19,6 @@ from pathlib import Path
 SERVICES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "fetcher": (("-m", "fetcher", "worker"), "FETCHER_", "fetcher"),
     "scheduler": (("-m", "fetcher", "scheduler"), "FETCHER_", "fetcher"),
-    "idle": (("-m", "fetcher", "idle"), "FETCHER_", "fetcher"),
     "matcher": (("-m", "matcher"), "MATCHER_", "matcher"),
     "enricher": (("-m", "enricher"), "ENRICHER_", "enricher"),
     "timeline-api": (("-m", "timeline_api"), "TIMELINE_", "timeline"),

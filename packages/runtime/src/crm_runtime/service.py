@@ -44,6 +44,7 @@ class Runtime:
     health: ConsumerHealth
     probes: HealthServer | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -146,6 +147,8 @@ def build_app(runtime: Runtime) -> FastStream:
     async def stopping() -> None:
         runtime.health.stopping = True
         log.info("service stopping", extra={"service": runtime.name})
+        for hook in runtime.on_stop:
+            await hook()
 
     @app.after_shutdown
     async def close() -> None:

@@ -20,6 +20,7 @@ from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
+from fetcher.idle import Watches
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
@@ -131,6 +132,11 @@ def build(settings: FetcherSettings) -> Runtime:
 
     follow_config(runtime, on_config)
     jobs = sync_jobs(runtime, settings, rotated)
+    if settings.idle:  # push: this worker's accounts' IDLE watches move with its partitions
+        watches = Watches(runtime, settings)
+        runtime.health.follow(settings.group(groups.FETCHER), watches.follow)
+        runtime.on_start.append(watches.start)
+        runtime.on_stop.append(watches.stop)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
         settings.topics.sync_requests, groups.FETCHER, SyncRequested, jobs.handle, batch=False
