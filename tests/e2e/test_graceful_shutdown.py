@@ -24,7 +24,7 @@ from localsystem import LocalSystem
 
 from crm_schemas import groups
 from tests.deploy.manifests import Rendered, render
-from tests.e2e.harness import eventually, free_port
+from tests.e2e.harness import committed_offsets, eventually, free_port
 from tests.e2e.test_pipeline import OWN_DOMAIN, connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -63,13 +63,7 @@ async def ends(bootstrap: str, topic: str) -> int:
 
 async def committed(bootstrap: str, group: str, topic: str) -> int:
     """Records of ``topic`` the group has committed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-        return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
-    finally:
-        await admin.close()
+    return sum((await committed_offsets(bootstrap, group, topic)).values())
 
 
 def item_id(value: bytes) -> str:
@@ -83,15 +77,7 @@ async def item_ids(bootstrap: str, topic: str, group: str | None = None) -> set[
 
     Distinct, because a record may be on a topic twice by design: a poll whose bulk
     handler failed is redone one record at a time, publishing its outputs again."""
-    upto: dict[TopicPartition, int] | None = None
-    if group is not None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        upto = {tp: m.offset for tp, m in offsets.items() if tp.topic == topic}
+    upto = None if group is None else await committed_offsets(bootstrap, group, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
