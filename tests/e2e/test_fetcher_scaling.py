@@ -30,6 +30,7 @@ from localsystem import LocalSystem
 
 from crm_schemas import groups
 from crm_schemas.mail import RawMessage
+from tests.deploy.manifests import Rendered, render
 from tests.e2e.fleet import (
     DOMAIN,
     Mailbox,
@@ -54,6 +55,10 @@ WORKER_ENV = {
     # Dovecot serves 100 IMAP processes for the whole shared stack: 60 IDLE connections
     # would crowd out the imports. Push has its own test (test_idle_ownership.py).
     "FETCHER_IDLE": "false",
+    # As deployed: a rebalance waits for the job in hand (deploy/k8s/base/config.yaml).
+    "FETCHER_REBALANCE_WAIT_S": Rendered("prod", render("prod")).config()[
+        "FETCHER_REBALANCE_WAIT_S"
+    ],
 }
 
 

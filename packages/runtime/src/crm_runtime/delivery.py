@@ -242,6 +242,7 @@ def subscribe(
             title=title,
             description=handler.__doc__,
             listener=listener,
+            rebalance_timeout_ms=_rebalance_timeout_ms(settings),
         )
         async def on_message(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -260,6 +261,7 @@ def subscribe(
         title=title,
         description=handler.__doc__,
         listener=listener,
+        rebalance_timeout_ms=_rebalance_timeout_ms(settings),
     )
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -272,6 +274,12 @@ def subscribe(
         except BaseException:
             _rewind(message.consumer, records)
             raise
+
+
+def _rebalance_timeout_ms(settings: ServiceSettings) -> int:
+    """How long the group waits for a member to rejoin: as long as a member may wait for
+    the work in hand before it rejoins (crm_runtime.health)."""
+    return int(settings.rebalance_wait_s * 1000)
 
 
 def _carrier(record: Record) -> dict[str, str]:

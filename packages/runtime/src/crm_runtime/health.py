@@ -8,9 +8,10 @@ loop answers, and no handler has held one poll's records longer than ``handler_s
 
 Rebalances wait for the work in hand: when partitions are taken away (a replica joined or
 left), the listener waits until no handler holds records of those partitions (each is
-finished and its offset committed) before the group moves on. A partition's next owner
+finished and its offset committed) before the group moves on, for up to
+``rebalance_wait_s`` (also the group's rebalance timeout). A partition's next owner
 therefore never starts on records its previous owner is still working on: one account's
-sync jobs never run on two replicas at once.
+sync jobs never run on two replicas at once, as long as a job ends within that wait.
 """
 
 import asyncio
@@ -76,6 +77,7 @@ class ConsumerHealth:
     """The state the probes read: groups joined, and records in the handlers' hands."""
 
     stall_after_s: float
+    rebalance_wait_s: float = 10.0
     clock: Callable[[], float] = time.monotonic
     expected: set[str] = field(default_factory=set)
     joined: set[str] = field(default_factory=set)
@@ -111,9 +113,9 @@ class ConsumerHealth:
         return any(parts & wanted for parts, _ in self._held.values())
 
     async def drained(self, partitions: set[TopicPartition], poll_s: float = 0.05) -> bool:
-        """Wait until no handler holds records of ``partitions``, at most the stall bound;
-        False when the bound passed first."""
-        deadline = self.clock() + self.stall_after_s
+        """Wait until no handler holds records of ``partitions``, at most
+        ``rebalance_wait_s``; False when that passed first."""
+        deadline = self.clock() + self.rebalance_wait_s
         while self.holds_any(partitions):
             if self.clock() > deadline:
                 return False

@@ -107,7 +107,7 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     bulk = BulkPublisher(settings, name, tracer)
     mongo = connect(settings)
     config = ConfigStore(mongo[settings.mongo_db])
-    health = ConsumerHealth(settings.handler_stall_s)
+    health = ConsumerHealth(settings.handler_stall_s, settings.rebalance_wait_s)
     broker.add_middleware(health.middleware)
     probes = None if settings.health_port is None else HealthServer(health, settings.health_port)
     return Runtime(name, settings, tracer, broker, bulk, mongo, config, health, probes)

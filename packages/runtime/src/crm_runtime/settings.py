@@ -47,7 +47,15 @@ class ServiceSettings(BaseSettings):
         default=300.0,
         gt=0,
         description="Longest a handler may hold one poll's records: past it the consumer is not"
-        " live, and a rebalance stops waiting for it (Kafka's max.poll.interval.ms).",
+        " live (Kafka's max.poll.interval.ms).",
+    )
+    rebalance_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a rebalance waits for the records a handler holds of the"
+        " partitions that move (the group's rebalance timeout too; aiokafka's default is the"
+        " 10 s session timeout). Longer than a handler takes, or a partition's next owner"
+        " may start while the previous one still works on it.",
     )
     shutdown_grace_s: float = Field(
         default=20.0,
