@@ -22,7 +22,7 @@ SERVICES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "matcher": (("-m", "matcher"), "MATCHER_", "matcher"),
     "enricher": (("-m", "enricher"), "ENRICHER_", "enricher"),
     "timeline-api": (("-m", "timeline_api"), "TIMELINE_", "timeline"),
-    # The timeline's projection on its own, as deploy/k8s runs it (docs/adr: projection
+    # The timeline's projection on its own, as deploy/k8s runs it (docs/adr/0026: projection
     # apart): start it with env={"TIMELINE_CONSUME": "true", "TIMELINE_PORT": <another>}.
     "timeline-projection": (("-m", "timeline_api"), "TIMELINE_", "timeline"),
 }
