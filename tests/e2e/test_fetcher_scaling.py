@@ -169,6 +169,7 @@ def assignments(system: LocalSystem, worker: str, group: str) -> list[list[str]]
     ]
 
 
+@pytest.mark.timeout(900)  # seeding 6,800 messages and three phases on a shared box
 async def test_fetcher_workers_added_and_killed_share_the_mailboxes_without_overlap(
     system: LocalSystem, stack: Any, unique: str
 ) -> None:
