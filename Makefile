@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap infra-install infra-up infra-down infra-status run stop workspace sign-in test test-unit test-browser lint fmt bench contracts role-addresses htmx clean
+.PHONY: help bootstrap k8s-tools infra-install infra-up infra-down infra-status run stop workspace sign-in test test-unit test-browser lint fmt bench contracts role-addresses htmx clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(BIN)/python: $(UV) uv.lock pyproject.toml
 	@touch $(BIN)/python
 
 bootstrap: $(BIN)/python ## Install uv and the locked Python environment (.venv)
+
+k8s-tools: ## kustomize, to render deploy/k8s offline (kubectl's own when kubectl is installed)
+	scripts/kustomize.sh --install
 
 infra-install: ## Install Kafka, FerretDB, Dovecot and Radicale without starting them
 	scripts/stack.sh install
@@ -57,7 +60,7 @@ sign-in: bootstrap ## A one-time web app sign-in link: make sign-in WORKSPACE=<i
 	@test -n "$(WORKSPACE)" -a -n "$(EMAIL)" || { echo "usage: make sign-in WORKSPACE=<workspace id> EMAIL=you@acme.test"; exit 2; }
 	$(BIN)/crm-admin sign-in-link --workspace "$(WORKSPACE)" --email "$(EMAIL)"
 
-test: bootstrap ## Start the stack if needed, run every test, stop what was started
+test: bootstrap k8s-tools ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh
 
 test-unit: bootstrap ## Only the fast unit tests (no servers)

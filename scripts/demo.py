@@ -63,7 +63,7 @@ def stop_services() -> None:
 def start_services(system: LocalSystem) -> None:
     stop_services()
     PIDS.mkdir(parents=True, exist_ok=True)
-    for service in ("fetcher", "scheduler", "idle", "matcher", "enricher", "timeline-api"):
+    for service in ("fetcher", "scheduler", "matcher", "enricher", "timeline-api"):
         system.start(service)
         (PIDS / f"{service}.pid").write_text(str(system.processes[service].pid))
     print(f"services started; logs in {system.log_dir}")

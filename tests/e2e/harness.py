@@ -79,6 +79,17 @@ async def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         await admin.close()
 
 
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[TopicPartition, int]:
+    """The offsets ``group`` has committed on ``topic``'s partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset >= 0}
+
+
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()

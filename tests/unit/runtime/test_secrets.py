@@ -65,7 +65,6 @@ def test_a_service_without_a_key_is_told_which_setting_to_set() -> None:
     ("command", "variable"),
     [
         (["-m", "fetcher", "worker"], "FETCHER_SECRETS_KEY"),
-        (["-m", "fetcher", "idle"], "FETCHER_SECRETS_KEY"),
         (["-m", "timeline_api"], "TIMELINE_SECRETS_KEY"),
     ],
 )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.mail import MatchedMessage, TimelineMessage
@@ -133,17 +134,17 @@ def build(settings: EnricherSettings) -> Runtime:
     topics = runtime.topics
     runtime.consume(
         topics.mail_matched,
-        SERVICE,
+        groups.ENRICHER,
         MatchedMessage,
         enricher.on_matched_message,
         many=enricher.on_matched_messages,
     )
     runtime.consume(
         topics.calendar_matched,
-        SERVICE,
+        groups.ENRICHER,
         MatchedCalendarItem,
         enricher.on_matched_event,
         many=enricher.on_matched_events,
     )
-    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, enricher.on_record)
+    runtime.consume(topics.records, groups.ENRICHER_RECORDS, RecordEvent, enricher.on_record)
     return runtime

@@ -8,6 +8,7 @@ from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
 from crm_runtime.secrets import SecretBox, secret_box
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.config import AccountConfigured, ConfigEvent
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.adapters.caldav_client import CalDavReader
@@ -19,6 +20,7 @@ from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
+from fetcher.idle import Watches
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
@@ -49,14 +51,20 @@ class SyncJobs:
         account = await self.config.account(request.account_id)
         if account is None:
             raise RetryLater(f"account {request.account_id} has not been configured yet")
+        context: dict[str, object] = {"account_id": account.account_id, "kind": request.kind}
+        # Who ran which job, and when: a replica's log shows the accounts it synced.
+        log.info("sync job started", extra=context | {"reason": request.reason})
         try:
-            await self._run(account, request.kind)
+            await self._run(account, request.kind, context)
         except Exception as error:
             await self._report_failure(account, request.kind, error)
             raise
+        finally:
+            log.info("sync job ended", extra=context)
 
-    async def _run(self, account: AccountConfigured, kind: SyncKind) -> None:
-        context: dict[str, object] = {"account_id": account.account_id, "kind": kind}
+    async def _run(
+        self, account: AccountConfigured, kind: SyncKind, context: dict[str, object]
+    ) -> None:
         if account.disconnected:
             log.info("sync request for a disconnected account ignored", extra=context)
         elif kind == SyncKind.MAIL and account.imap is not None:
@@ -150,8 +158,13 @@ def build(settings: FetcherSettings) -> Runtime:
 
     follow_config(runtime, on_config)
     jobs = sync_jobs(runtime, settings, box, rotated)
+    if settings.idle:  # push: this worker's accounts' IDLE watches move with its partitions
+        watches = Watches(runtime, settings)
+        runtime.health.follow(settings.group(groups.FETCHER), watches.follow)
+        runtime.on_start.append(watches.start)
+        runtime.on_stop.append(watches.stop)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
-        settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False
+        settings.topics.sync_requests, groups.FETCHER, SyncRequested, jobs.handle, batch=False
     )
     return runtime

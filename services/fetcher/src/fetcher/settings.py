@@ -27,6 +27,10 @@ class FetcherSettings(ServiceSettings):
     calendar_past_days: int = Field(default=5 * 365, ge=0)
     calendar_future_days: int = Field(default=365, ge=0)
     connect_timeout_s: float = Field(default=30, gt=0, description="IMAP/CalDAV socket timeout.")
+    idle: bool = Field(
+        default=True,
+        description="Hold IMAP IDLE watches (push) for the accounts this worker owns.",
+    )
 
     # Google and Microsoft accounts (OAuth): the deployment's app, and where the APIs are.
     google_client_id: str = ""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import thread_id
@@ -201,14 +202,18 @@ def build(settings: MatcherSettings) -> Runtime:
     follow_config(runtime)
     topics = runtime.topics
     runtime.consume(
-        topics.mail_raw, SERVICE, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
+        topics.mail_raw,
+        groups.MATCHER,
+        RawMessage,
+        matcher.on_raw_message,
+        many=matcher.on_raw_messages,
     )
     runtime.consume(
         topics.calendar_raw,
-        SERVICE,
+        groups.MATCHER,
         RawCalendarItem,
         matcher.on_raw_event,
         many=matcher.on_raw_events,
     )
-    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, matcher.on_record)
+    runtime.consume(topics.records, groups.MATCHER_RECORDS, RecordEvent, matcher.on_record)
     return runtime

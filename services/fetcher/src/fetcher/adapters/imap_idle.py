@@ -17,6 +17,7 @@ import select
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import SecretStr
 
@@ -88,9 +89,32 @@ def _pushed_folders(
         _close_quietly(client)
 
 
+async def _in_own_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
+    """``idle_once`` in a thread of its own. Not the loop's default executor: it has a few
+    threads (cpu + 4), and IDLE holds one for up to RENEW_S, so a worker's watches would
+    starve its sync jobs' IMAP calls."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bool] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            arrived = idle_once(client, stop)
+        except BaseException as error:  # handed to the awaiting task as is
+            loop.call_soon_threadsafe(settle, partial(done.set_exception, error))
+        else:
+            loop.call_soon_threadsafe(settle, partial(done.set_result, arrived))
+
+    threading.Thread(target=run, name="imap-idle", daemon=True).start()
+    return await done
+
+
 async def _idle_in_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
     """``idle_once`` off the event loop; on cancellation it ends the IDLE before leaving."""
-    running = asyncio.ensure_future(asyncio.to_thread(idle_once, client, stop))
+    running = asyncio.ensure_future(_in_own_thread(client, stop))
     try:
         return await asyncio.shield(running)
     except asyncio.CancelledError:

@@ -7,6 +7,7 @@ running``): topics ensured, indexes made, consumers started, everything closed o
 way out.
 """
 
+import argparse
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -92,10 +93,16 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Serve the API on the configured host and port until stopped (on uvloop, with the
     httptools parser: about a third of a threads page's time went to the pure-Python
     HTTP parser and event loop)."""
+    argparse.ArgumentParser(
+        prog="timeline-api",
+        description="Serve the HTTP API and the web app; with TIMELINE_CONSUME=true (the"
+        " default) also run the read model's projection. Runs until SIGTERM.",
+        epilog="Settings come from TIMELINE_* environment variables (docs/configuration.md).",
+    ).parse_args(argv)
     settings = TimelineSettings()
     with refuse_to_start("timeline-api"):
         secret_box(settings)  # accounts' passwords are sealed with the deployment's key

@@ -9,6 +9,7 @@ from typing import Any
 
 from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
 from crm_schemas.mail import TimelineMessage
@@ -17,7 +18,7 @@ from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
 
-GROUP = "timeline-api"
+GROUP = groups.TIMELINE
 
 
 def subscribe_projection(runtime: Runtime, services: Services) -> None:
@@ -38,5 +39,5 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (topics.config, "config", ConfigEvent, projection.config, None),
     )
     for topic, name, contract, handler, many in routes:
-        runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)
+        runtime.consume(topic, groups.timeline(name), contract, handler, many=many)
     services.read_model.subscribe(runtime)
