@@ -40,7 +40,7 @@ async def topics_with(system: LocalSystem, sync_partitions: int) -> None:
 
 async def workspace(system: LocalSystem) -> str:
     """A workspace of its own (crm-admin, no API needed)."""
-    from timeline_api.admin import create_workspace
+    from timeline_api.entrypoints.admin import create_workspace
 
     return await create_workspace(timeline_settings(system), "Fleet", [DOMAIN])
 
@@ -48,7 +48,7 @@ async def workspace(system: LocalSystem) -> str:
 async def connect(system: LocalSystem, stack: Any, workspace_id: str, email: str) -> Mailbox:
     """Connect a Dovecot mailbox as crm-admin does (it announces the account on the config
     topic); the account id is deterministic (workspace, address)."""
-    from timeline_api.admin import connect_account
+    from timeline_api.entrypoints.admin import connect_account
 
     account_id = await connect_account(
         timeline_settings(system),
