@@ -40,7 +40,8 @@ def deployment() -> LocalSystem:
         prefix="crm",
         api_port=int(os.environ.get("TIMELINE_PORT", "8080")),
         log_dir=STACK / "logs" / "services",
-        extra_env={"TIMELINE_ALLOW_PRIVATE_HOSTS": "true"},  # the demo servers are on 127.0.0.1
+        # the demo servers are on 127.0.0.1
+        extra_env={"TIMELINE_ALLOW_PRIVATE_HOSTS": "true", "FETCHER_ALLOW_PRIVATE_HOSTS": "true"},
     )
 
 

@@ -72,14 +72,18 @@ def sync_jobs(
     passwords = SealedPasswords(box)
     mail = MailPorts(
         settings=settings,
-        open_mailbox=partial(open_imap, timeout_s=settings.connect_timeout_s),
+        open_mailbox=partial(
+            open_imap, timeout_s=settings.connect_timeout_s, egress=settings.egress
+        ),
         cursors=MongoCursorStore(runtime.db),
         publish=publisher,
         password=passwords,
     )
     calendar = CalendarPorts(
         settings=settings,
-        read_calendars=CalDavReader(settings.connect_timeout_s, settings.calendar_read_timeout_s),
+        read_calendars=CalDavReader(
+            settings.connect_timeout_s, settings.calendar_read_timeout_s, settings.egress
+        ),
         publish=publisher,
         password=passwords,
         states=MongoCalendarStateStore(runtime.db),

@@ -73,7 +73,13 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     model = read_model(runtime, settings)
     topics = runtime.topics
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
-    checks = ConnectionChecks(CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s))
+    checks = ConnectionChecks(
+        CheckPolicy(
+            settings.allow_private_hosts,
+            settings.connect_timeout_s,
+            settings.allowed_private_networks,
+        )
+    )
     return Services(
         settings=settings,
         store=store,

@@ -31,6 +31,11 @@ class TimelineSettings(ServiceSettings):
         description="Let accounts point at loopback, link-local and private addresses"
         " (the local stack and the tests need it; keep it off in production: SSRF).",
     )
+    allowed_private_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Private networks (CIDR) accounts may point at even so, e.g. a mail"
+        " server of the deployment's own.",
+    )
     connect_timeout_s: float = Field(
         default=15.0, gt=0, description="How long 'test the connection' waits per protocol."
     )

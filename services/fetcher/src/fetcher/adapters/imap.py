@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy, GuardedIMAP4, GuardedIMAP4SSL, forbidden_in
 from crm_schemas.config import ImapConnection, TlsMode
 from fetcher.adapters.imap_parse import parse_fetch, parse_list
 from fetcher.domain.model import FetchedMessage, Folder, FolderState
@@ -28,6 +29,9 @@ def _quote(name: str) -> str:
 
 def _problem(error: BaseException) -> SyncProblem:
     """The user-facing problem behind a failure to connect or log in."""
+    forbidden = forbidden_in(error)
+    if forbidden is not None:
+        return SyncProblem(ProblemKind.FORBIDDEN_HOST, PROTOCOL, str(forbidden))
     if isinstance(error, socket.gaierror):
         return SyncProblem(ProblemKind.DNS, PROTOCOL, str(error))
     if isinstance(error, ssl.SSLError):
@@ -44,15 +48,18 @@ def _check(result: tuple[str, list[Any]], command: str) -> list[Any]:
     return data
 
 
-def _connect(connection: ImapConnection, password: SecretStr, timeout: float) -> imaplib.IMAP4:
+def _connect(
+    connection: ImapConnection, password: SecretStr, timeout: float, egress: EgressPolicy
+) -> imaplib.IMAP4:
+    """A logged-in client; the host's addresses are vetted at every connection
+    (``crm_runtime.egress``), not only when the account was connected."""
     context = ssl.create_default_context()
+    host, port = connection.host, connection.port
     try:
         if connection.tls == TlsMode.SSL:
-            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                connection.host, connection.port, ssl_context=context, timeout=timeout
-            )
+            client: imaplib.IMAP4 = GuardedIMAP4SSL(host, port, egress, context, timeout)
         else:
-            client = imaplib.IMAP4(connection.host, connection.port, timeout=timeout)
+            client = GuardedIMAP4(host, port, egress, timeout)
             if connection.tls == TlsMode.STARTTLS:
                 _starttls(client, context)
     except (OSError, imaplib.IMAP4.error) as error:
@@ -155,10 +162,13 @@ class ImapMailbox:
 
 @asynccontextmanager
 async def open_imap(
-    connection: ImapConnection, password: SecretStr, timeout_s: float = 30
+    connection: ImapConnection,
+    password: SecretStr,
+    timeout_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> AsyncIterator[ImapMailbox]:
     """A logged-in read-only session, logged out on exit; SyncProblem when it cannot be."""
-    client = await asyncio.to_thread(_connect, connection, password, timeout_s)
+    client = await asyncio.to_thread(_connect, connection, password, timeout_s, egress)
     try:
         yield ImapMailbox(client)
     finally:
