@@ -11,7 +11,7 @@ import pytest
 
 from crm_schemas.config import AccountConfigured, CalDavConnection
 from crm_schemas.ids import message_item_id
-from tests.integration.timeline_api.builders import at, mail, meeting
+from tests.integration.timeline_api.builders import at, lost_in_an_outage, mail, meeting
 from tests.integration.timeline_api.conftest import Timeline, eventually
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,8 @@ OPEN_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/me"): {},
     ("GET", "/v1/workspace"): {},
     ("GET", "/v1/messages/explain"): {"params": {"message_id": "iso-1@x"}},
+    ("GET", "/v1/deadletters"): {},
+    ("POST", "/v1/deadletters/retry"): {"json": {}},
 }
 # Routes that create: they must refuse the other workspace's ids as references.
 CREATES: dict[tuple[str, str], dict[str, Any]] = {
@@ -90,6 +92,12 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         caldav=CalDavConnection(url="http://x.test/", username="u", password_encrypted="x"),
     )
     await timeline.directory.save_account(account)
+    lost = mail(ws, "iso-lost@x", subject="Their lost secret")
+    dead = lost_in_an_outage(lost, topics.timeline_messages, 0, 7)
+    await timeline.publish(topics.dead_letter, lost.thread_id, dead)
+    await eventually(
+        lambda: timeline.try_json("/v1/deadletters"), lambda page: bool(page.get("items"))
+    )
     person_id = ann.json()["id"]
     await eventually(
         lambda: timeline.try_json(f"/v1/people/{person_id}/threads"),
@@ -104,6 +112,7 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         "account_id": account.account_id,
         "member_id": member.member_id,
         "message_item_id": message_item_id(ws, "iso-1@x"),
+        "letter_id": f"{topics.timeline_messages}:0:7",
     }
 
 

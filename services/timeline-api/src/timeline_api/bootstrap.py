@@ -10,8 +10,9 @@ from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime
 from crm_schemas.config import OAuthProvider
 from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
+from timeline_api.adapters.dead_letters import MongoDeadLetters
 from timeline_api.adapters.directory import MongoDirectory
-from timeline_api.adapters.kafka import topic_publisher
+from timeline_api.adapters.kafka import raw_publisher, topic_publisher
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
 from timeline_api.adapters.record_index import MongoAddressOwners
@@ -22,6 +23,7 @@ from timeline_api.adapters.timelines.heads.mongo import forget_ready
 from timeline_api.adapters.timelines.indexed import IndexedReadModel
 from timeline_api.ports import Consent
 from timeline_api.service.accounts import Connector, SyncQueue
+from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.timelines import TimelineQueries
@@ -53,11 +55,15 @@ class Services:
     connector: Connector
     consents: dict[OAuthProvider, Consent]
     projection: Projection
+    dead_letter_store: MongoDeadLetters
+    dead_letters: DeadLetterDesk
+    dead_letter_projection: DeadLetterProjection
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
         and the read model's own start-up."""
         await self.store.create_indexes()
+        await self.dead_letter_store.create_indexes()
         if isinstance(self.read_model, IndexedReadModel):
             # Nothing feeds the heads now: should they be chosen again, they must not
             # answer from what they held before.
@@ -73,6 +79,7 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     model = read_model(runtime, settings)
     topics = runtime.topics
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
+    letters = MongoDeadLetters(runtime.db)
     checks = ConnectionChecks(
         CheckPolicy(
             settings.allow_private_hosts,
@@ -92,4 +99,7 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         connector=Connector(secret_box(settings), checks),
         consents=consents(settings),
         projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        dead_letter_store=letters,
+        dead_letters=DeadLetterDesk(letters, raw_publisher(runtime.broker), topics.all()),
+        dead_letter_projection=DeadLetterProjection(letters),
     )

@@ -4,13 +4,14 @@ Three areas, each with its ports: the timeline read model (``TimelineReader`` fo
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``). The
+``Consent``), and every service's dead letters (``DeadLetters``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
@@ -21,13 +22,18 @@ from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpse
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
+from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
+from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
 
 Publish = Callable[[str, BaseModel], Awaitable[None]]
 """Publish one event under its key on a topic the caller bound (config, sync requests,
 records)."""
+RawPublish = Callable[[str, str | None, bytes], Awaitable[None]]
+"""Publish bytes as they are, under a key (or none), on a topic: a dead letter's original
+payload, re-driven to the topic it came from."""
 
 # --- the timeline read model ------------------------------------------------------------
 
@@ -328,4 +334,39 @@ class Consent(Protocol):
 
     def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         """The grant for the callback's query (code and state); ConsentError if refused."""
+        ...
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+class DeadLetters(Protocol):
+    """The dead letters of every service, kept by id (source topic, partition, offset)."""
+
+    async def record(self, letters: Sequence[StoredDeadLetter]) -> None:
+        """Keep dead letters; one kept already keeps whether it was re-driven."""
+        ...
+
+    async def letter(self, letter_id: str) -> StoredDeadLetter | None:
+        """One dead letter with its payload, or None."""
+        ...
+
+    async def page(
+        self, query: DeadLetterQuery, after: Cursor | None, limit: int
+    ) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for, newest first, after the
+        cursor (by failure time, then id), without their payloads."""
+        ...
+
+    async def counts(self, query: DeadLetterQuery) -> list[ErrorCount]:
+        """How many dead letters the query asks for, by source topic and error type."""
+        ...
+
+    async def pending(self, query: DeadLetterQuery, limit: int) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for that were not re-driven yet,
+        oldest first, with their payloads."""
+        ...
+
+    async def mark_retried(self, letter_ids: Sequence[str], at: datetime, by: str) -> None:
+        """Note that these dead letters were re-driven, when and by whom."""
         ...

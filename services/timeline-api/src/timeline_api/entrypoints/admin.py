@@ -1,4 +1,5 @@
-"""``crm-admin``: create workspaces and connect accounts from the command line.
+"""``crm-admin``: create workspaces and connect accounts from the command line; list and
+re-drive dead letters (``deadletters``, in ``admin_deadletters``).
 
 The timeline API owns workspaces and accounts: each command stores the record in the
 API's own database and publishes it on the config topic for every other service. Ids are
@@ -36,6 +37,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.bootstrap import read_model
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
+from timeline_api.entrypoints import admin_deadletters
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.service.workspaces import create_workspace as create_workspace_in
 from timeline_api.settings import TimelineSettings
@@ -240,6 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     acc.add_argument("--owner-member-id")
     acc.add_argument("--id", dest="account_id")
+    admin_deadletters.add_commands(commands)
     return parser
 
 
@@ -256,6 +259,8 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         return json.dumps(made, indent=2)
     if args.command == "index-timelines":
         return json.dumps(await index_timelines(settings))
+    if args.command == "deadletters":
+        return await admin_deadletters.run(args, settings)
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")
@@ -282,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))
-    except (AdminError, ConfigurationError) as error:
+    except (AdminError, ConfigurationError, LookupError) as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -20,6 +20,7 @@ from crm_runtime.service import build_runtime, running
 from crm_runtime.settings import refuse_to_start
 from timeline_api.api import (
     accounts,
+    deadletters,
     explain,
     health,
     oauth_routes,
@@ -51,6 +52,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.sync_queue = services.sync_queue
     state.connector = services.connector
     state.consents = services.consents
+    state.dead_letters = services.dead_letters
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -82,6 +84,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.include_router(router)
     for router in (record_changes.router, opportunities.router, workspace.router):
         app.include_router(router)
+    app.include_router(deadletters.router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
     return app

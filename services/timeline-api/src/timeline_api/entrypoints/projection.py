@@ -12,7 +12,7 @@ from crm_runtime.service import Runtime
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
 from crm_schemas.mail import TimelineMessage
-from crm_schemas.outcomes import ItemDropped
+from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
@@ -36,6 +36,13 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (topics.dropped, "dropped", ItemDropped, projection.dropped, projection.drops),
         (topics.sync_status, "status", SyncStatusChanged, projection.status, None),
         (topics.config, "config", ConfigEvent, projection.config, None),
+        (
+            topics.dead_letter,
+            "deadletters",
+            DeadLetter,
+            services.dead_letter_projection.record,
+            services.dead_letter_projection.record_all,
+        ),
     )
     for topic, name, contract, handler, many in routes:
         runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)
