@@ -43,7 +43,7 @@ class Topics:
     @property
     def mail_matched(self) -> str:
         """Messages that may be shared, with their participants linked where known; keyed by
-        item id."""
+        item id. Also threads the matcher joined (``ThreadsMerged``)."""
         return f"{self.prefix}.mail.matched.v1"
 
     @property
@@ -66,7 +66,8 @@ class Topics:
     @property
     def timeline_messages(self) -> str:
         """Messages ready for the timelines, keyed by thread id, so one consumer owns a
-        thread (docs/adr/0007)."""
+        thread (docs/adr/0007); and threads joined, keyed by the thread that goes
+        (docs/adr/0027)."""
         return f"{self.prefix}.timeline.messages.v1"
 
     @property

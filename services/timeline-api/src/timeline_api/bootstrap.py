@@ -12,7 +12,7 @@ from crm_schemas.config import OAuthProvider
 from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
 from timeline_api.adapters.dead_letters import MongoDeadLetters
 from timeline_api.adapters.directory import MongoDirectory
-from timeline_api.adapters.kafka import raw_publisher, topic_publisher
+from timeline_api.adapters.kafka import keyed_publisher, raw_publisher, topic_publisher
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
 from timeline_api.adapters.record_index import MongoAddressOwners
@@ -26,6 +26,7 @@ from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
+from timeline_api.service.thread_merges import MailProjection
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -55,6 +56,7 @@ class Services:
     connector: Connector
     consents: dict[OAuthProvider, Consent]
     projection: Projection
+    mail: MailProjection
     dead_letter_store: MongoDeadLetters
     dead_letters: DeadLetterDesk
     dead_letter_projection: DeadLetterProjection
@@ -80,6 +82,9 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     topics = runtime.topics
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
     letters = MongoDeadLetters(runtime.db)
+    writes = MongoProjectionStore(store)
+    projection = Projection(writes, records, owners, model.feed, directory)
+    onwards = keyed_publisher(runtime.bulk, topics.timeline_messages)
     checks = ConnectionChecks(
         CheckPolicy(
             settings.allow_private_hosts,
@@ -98,7 +103,8 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         sync_queue=SyncQueue(topic_publisher(runtime.broker, topics.sync_requests)),
         connector=Connector(secret_box(settings), checks),
         consents=consents(settings),
-        projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        projection=projection,
+        mail=MailProjection(projection, writes, model.feed, onwards),
         dead_letter_store=letters,
         dead_letters=DeadLetterDesk(letters, raw_publisher(runtime.broker), topics.all()),
         dead_letter_projection=DeadLetterProjection(letters),

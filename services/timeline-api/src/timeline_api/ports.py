@@ -9,7 +9,7 @@ MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -98,6 +98,30 @@ class ProjectionStore(Protocol):
     async def remove_account(self, account_id: str) -> AccountRemoval:
         """Take the account away as a source of everything; what only it had goes."""
         ...
+
+
+class ThreadMerges(Protocol):
+    """Threads that proved to be one (docs/adr/0027): where a merged thread's mail goes
+    now, and its messages moved into the thread it merged into."""
+
+    async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
+        """From now on, what comes for each thread goes to the one it merged into."""
+        ...
+
+    async def thread_redirects(self, thread_ids: Iterable[str]) -> dict[str, str]:
+        """The thread each of these merged into, for those that did."""
+        ...
+
+    async def absorb_thread(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move thread ``gone``'s messages into ``into`` and summarise it again; both
+        threads as they were and are (``gone`` has none left). Nothing when ``gone``
+        has no message."""
+        ...
+
+
+MailOutbox = Callable[[Sequence[tuple[str, BaseModel]]], Awaitable[None]]
+"""Publish events under their keys on timeline.messages, durably, together: the mail of a
+merged thread goes on to the thread it merged into, keyed by that thread."""
 
 
 class TimelineFeed(Protocol):

@@ -1,11 +1,13 @@
-"""Publishing on Kafka: one event at a time, bound to its topic (``ports.Publish``), or
-bytes as they are (``ports.RawPublish``)."""
+"""Publishing on Kafka: one event at a time, bound to its topic (``ports.Publish``),
+bytes as they are (``ports.RawPublish``), or many events at once (``ports.MailOutbox``)."""
+
+from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from crm_runtime.bus import publish
-from timeline_api.ports import Publish, RawPublish
+from crm_runtime.bus import BulkPublisher, publish
+from timeline_api.ports import MailOutbox, Publish, RawPublish
 
 
 def topic_publisher(broker: KafkaBroker, topic: str) -> Publish:
@@ -28,3 +30,12 @@ def raw_publisher(broker: KafkaBroker) -> RawPublish:
         await broker.publish(payload, topic=topic, key=key.encode() if key is not None else None)
 
     return publish_raw
+
+
+def keyed_publisher(bulk: BulkPublisher, topic: str) -> MailOutbox:
+    """Publish (key, event) pairs on ``topic``, durably, the acknowledgements together."""
+
+    async def publish_keyed(events: Sequence[tuple[str, BaseModel]]) -> None:
+        await bulk.publish_all([(topic, key, event) for key, event in events])
+
+    return publish_keyed

@@ -11,11 +11,11 @@ from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
-from crm_schemas.mail import TimelineMessage
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
+from timeline_api.domain.thread_merges import ProjectedMail
 
 GROUP = "timeline-api"
 
@@ -27,9 +27,9 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (
             topics.timeline_messages,
             "messages",
-            TimelineMessage,
-            projection.message,
-            projection.messages,
+            ProjectedMail,
+            services.mail.one,
+            services.mail.mail,
         ),
         (topics.timeline_events, "events", TimelineCalendarItem, projection.event, None),
         (topics.records, "records", RecordEvent, projection.record, None),
