@@ -10,10 +10,9 @@ import httpx
 import pytest
 import seed
 from localsystem import LocalSystem
-from pydantic import SecretStr
 
 from crm_schemas.ids import thread_id
-from tests.e2e.harness import eventually, timeline_settings
+from tests.e2e.harness import connect_mailboxes, eventually
 from tests.e2e.test_pipeline import sync_now
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -35,30 +34,6 @@ def reply(own: str, sender: str, to: str, references: list[str], minutes: int) -
             "References": " ".join(f"<{r}>" for r in references),
         },
     )
-
-
-async def connect(system: LocalSystem, stack: Any, *mailboxes: str) -> tuple[str, list[str], str]:
-    """A workspace with these mailboxes connected, every correspondent made a person."""
-    from timeline_api.entrypoints.admin import add_member, connect_account, create_workspace
-
-    settings = timeline_settings(system)
-    workspace = await create_workspace(settings, name="Acme", domains=["acme.test"])
-    accounts = [
-        await connect_account(
-            settings,
-            workspace_id=workspace,
-            email=mailbox,
-            imap_host=stack.imap_host,
-            imap_port=stack.imap_port,
-            imap_tls="none",
-            username=mailbox,
-            password=SecretStr(stack.imap_test_password),
-            contact_creation="sent_and_received",
-        )
-        for mailbox in mailboxes
-    ]
-    key = (await add_member(settings, workspace, mailboxes[0]))["api_key"]
-    return workspace, accounts, key
 
 
 async def test_mail_joins_on_any_known_reference_and_a_later_message_merges_two_threads(
@@ -91,7 +66,7 @@ async def test_mail_joins_on_any_known_reference_and_a_later_message_merges_two_
 
     system.start_all()
     system.wait_for_api()
-    workspace, accounts, key = await connect(system, stack, alice, bob)
+    workspace, accounts, key = await connect_mailboxes(system, stack, alice, bob)
     for account in accounts:
         sync_now(system, account, "mail")
     joined, alone = thread_id(workspace, never_synced), thread_id(workspace, other_root)

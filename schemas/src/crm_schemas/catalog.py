@@ -8,6 +8,7 @@ from typing import Any
 
 from crm_schemas.calendar import MatchedCalendarItem, RawCalendarItem, TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
+from crm_schemas.lookups import MessageLookupAnswered, MessageLookupRequested
 from crm_schemas.mail import MatchedMailItem, RawMessage, TimelineMailItem
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
@@ -29,5 +30,7 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
         topics.timeline_messages: (TimelineMailItem, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
+        topics.lookup_requests: (MessageLookupRequested, "timeline-api (explain)"),
+        topics.lookup_results: (MessageLookupAnswered, "fetcher"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

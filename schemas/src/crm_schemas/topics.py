@@ -90,6 +90,17 @@ class Topics:
         return f"{self.prefix}.timeline.rosters.v1"
 
     @property
+    def lookup_requests(self) -> str:
+        """Searches of one account's mailbox for a message, keyed by account id: the
+        fetcher answers them ("why isn't this email here?")."""
+        return f"{self.prefix}.lookups.requests.v1"
+
+    @property
+    def lookup_results(self) -> str:
+        """Where each account's mailbox has the message, keyed by lookup id."""
+        return f"{self.prefix}.lookups.results.v1"
+
+    @property
     def dead_letter(self) -> str:
         """Messages no handler could process, with the error, keyed as on their source."""
         return f"{self.prefix}.deadletter.v1"
@@ -111,5 +122,7 @@ class Topics:
             self.timeline_events,
             self.timeline_index,
             self.timeline_rosters,
+            self.lookup_requests,
+            self.lookup_results,
             self.dead_letter,
         )

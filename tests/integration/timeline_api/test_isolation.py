@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crm_schemas.config import AccountConfigured, CalDavConnection
+from crm_schemas.config import AccountConfigured, CalDavConnection, ImapConnection
 from crm_schemas.ids import message_item_id
 from tests.integration.timeline_api.builders import at, lost_in_an_outage, mail, meeting
 from tests.integration.timeline_api.conftest import Timeline, eventually
@@ -90,8 +90,11 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         owner_member_id=member.member_id,
         email="owner@us.test",
         caldav=CalDavConnection(url="http://x.test/", username="u", password_encrypted="x"),
+        imap=ImapConnection(host="imap.x.test", port=993, username="u", password_encrypted="x"),
     )
     await timeline.directory.save_account(account)
+    # the owner asked their mailboxes about a message the timeline never saw
+    lookup = await timeline.app.state.mailbox_search.start(member, "iso-never@x")
     lost = mail(ws, "iso-lost@x", subject="Their lost secret")
     dead = lost_in_an_outage(lost, topics.timeline_messages, 0, 7)
     await timeline.publish(topics.dead_letter, lost.thread_id, dead)
@@ -113,6 +116,7 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         "member_id": member.member_id,
         "message_item_id": message_item_id(ws, "iso-1@x"),
         "letter_id": f"{topics.timeline_messages}:0:7",
+        "lookup_id": lookup.lookup_id,
     }
 
 

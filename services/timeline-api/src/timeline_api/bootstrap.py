@@ -5,6 +5,7 @@ model behind the timelines tabs is chosen by ``TIMELINE_READ_MODEL`` (``read_mod
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime
@@ -13,6 +14,7 @@ from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
 from timeline_api.adapters.dead_letters import MongoDeadLetters
 from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import keyed_publisher, raw_publisher, topic_publisher
+from timeline_api.adapters.mailbox_lookups import MongoMailboxLookups
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
 from timeline_api.adapters.record_index import MongoAddressOwners
@@ -24,6 +26,7 @@ from timeline_api.adapters.timelines.indexed import IndexedReadModel
 from timeline_api.ports import Consent
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection
+from timeline_api.service.lookups import LookupAnswers, MailboxSearch
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.thread_merges import MailProjection
@@ -60,6 +63,8 @@ class Services:
     dead_letter_store: MongoDeadLetters
     dead_letters: DeadLetterDesk
     dead_letter_projection: DeadLetterProjection
+    mailbox_search: MailboxSearch
+    lookup_answers: LookupAnswers
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
@@ -85,6 +90,9 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     writes = MongoProjectionStore(store)
     projection = Projection(writes, records, owners, model.feed, directory)
     onwards = keyed_publisher(runtime.bulk, topics.timeline_messages)
+    lookups = MongoMailboxLookups(runtime.db)
+    ask = topic_publisher(runtime.broker, topics.lookup_requests)
+    waited = timedelta(seconds=settings.lookup_timeout_s)
     checks = ConnectionChecks(
         CheckPolicy(
             settings.allow_private_hosts,
@@ -108,4 +116,6 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         dead_letter_store=letters,
         dead_letters=DeadLetterDesk(letters, raw_publisher(runtime.broker), topics.all()),
         dead_letter_projection=DeadLetterProjection(letters),
+        mailbox_search=MailboxSearch(lookups, directory, ask, waited),
+        lookup_answers=LookupAnswers(lookups),
     )

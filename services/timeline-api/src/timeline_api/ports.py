@@ -17,12 +17,14 @@ from typing import Any, Protocol
 from pydantic import BaseModel, SecretStr
 
 from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode, WorkspaceConfigured
+from crm_schemas.lookups import MessageLookupAnswered
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
 from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
+from timeline_api.domain.lookups import MailboxLookup
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
 from timeline_api.domain.pagination import Cursor
@@ -158,6 +160,22 @@ class Conversations(Protocol):
         self, item_id: str
     ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
         """A message as stored and its drop record, each None when absent."""
+        ...
+
+
+class MailboxLookups(Protocol):
+    """Searches of a member's mailboxes for a message, and the mailboxes' answers."""
+
+    async def start(self, lookup: MailboxLookup) -> None:
+        """Keep a new search, every mailbox of it still searching."""
+        ...
+
+    async def lookup(self, lookup_id: str) -> MailboxLookup | None:
+        """A search with the answers in so far, or None."""
+        ...
+
+    async def record(self, answers: Sequence[MessageLookupAnswered]) -> None:
+        """Keep mailboxes' answers (an answer to no known search is ignored)."""
         ...
 
 

@@ -1,7 +1,8 @@
 """A read-only IMAP session over the standard library's imaplib, run off the event loop.
 
 Read-only by construction: the only commands sent are LOGIN, ENABLE CONDSTORE, LIST,
-EXAMINE, UID SEARCH, UID FETCH with BODY.PEEK (which never sets \\Seen) and LOGOUT.
+EXAMINE, UID SEARCH (by UID, or by Message-ID header for a lookup), UID FETCH with
+BODY.PEEK (which never sets \\Seen) and LOGOUT.
 """
 
 import asyncio
@@ -148,6 +149,12 @@ class ImapMailbox:
         data = await self._call("uid", "SEARCH", f"UID 1:{uid - 1}")
         found = b" ".join(d for d in data if d).split()
         return sorted(u for u in (int(v) for v in found) if u < uid)
+
+    async def search_message_id(self, message_id: str) -> list[int]:
+        """UIDs of the open folder's messages with this Message-ID (``UID SEARCH HEADER``)."""
+        data = await self._call("uid", "SEARCH", "HEADER", "Message-ID", _quote(f"<{message_id}>"))
+        found = b" ".join(d for d in data if d).split()
+        return sorted(int(u) for u in found)
 
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Headers, structure and the first ``text_bytes`` of each message (no text at all

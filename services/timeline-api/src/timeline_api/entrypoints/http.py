@@ -53,6 +53,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.connector = services.connector
     state.consents = services.consents
     state.dead_letters = services.dead_letters
+    state.mailbox_search = services.mailbox_search
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:

@@ -11,6 +11,7 @@ from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
+from crm_schemas.lookups import MessageLookupAnswered
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
@@ -36,6 +37,13 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (topics.dropped, "dropped", ItemDropped, projection.dropped, projection.drops),
         (topics.sync_status, "status", SyncStatusChanged, projection.status, None),
         (topics.config, "config", ConfigEvent, projection.config, None),
+        (
+            topics.lookup_results,
+            "lookups",
+            MessageLookupAnswered,
+            services.lookup_answers.record,
+            services.lookup_answers.record_all,
+        ),
         (
             topics.dead_letter,
             "deadletters",
