@@ -1,6 +1,6 @@
 """Searches of members' mailboxes, one contract against MongoDB on the real FerretDB and
-against the in-memory fake: a search keeps each mailbox's answer, and answers to no known
-search or mailbox change nothing."""
+against the in-memory fake: a search keeps each mailbox's answer, answers to no known
+search or mailbox change nothing, and a search is started once."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,7 @@ async def test_a_search_keeps_each_mailboxs_answer(lookups: Any) -> None:
         ),
     )
     junk = MailboxPlace(folder="Junk", folder_role=FolderRole.JUNK, synced=False)
-    await lookups.start(started)
+    assert await lookups.start(started)
 
     await lookups.record(
         [
@@ -59,3 +59,6 @@ async def test_a_search_keeps_each_mailboxs_answer(lookups: Any) -> None:
         ("b@acme.test", "searching", ()),
     ]
     assert await lookups.lookup("l-unknown") is None
+    # started again (explain asked twice within the minute): the search is left as it is
+    assert not await lookups.start(started)
+    assert (await lookups.lookup("l1")).mailboxes[0].state == "found"

@@ -166,8 +166,9 @@ class Conversations(Protocol):
 class MailboxLookups(Protocol):
     """Searches of a member's mailboxes for a message, and the mailboxes' answers."""
 
-    async def start(self, lookup: MailboxLookup) -> None:
-        """Keep a new search, every mailbox of it still searching."""
+    async def start(self, lookup: MailboxLookup) -> bool:
+        """Keep a new search, every mailbox of it still searching; False when a search
+        with its id is kept already (and is left as it is)."""
         ...
 
     async def lookup(self, lookup_id: str) -> MailboxLookup | None:

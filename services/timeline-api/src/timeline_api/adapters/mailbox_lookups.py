@@ -5,6 +5,7 @@ asked; then only the consumer of the lookup results (keyed by lookup id) writes 
 from collections.abc import Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from crm_runtime.mongo import Document, find_by_ids
 from crm_schemas.lookups import MessageLookupAnswered
@@ -31,9 +32,13 @@ class MongoMailboxLookups:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._lookups = db[COLLECTION]
 
-    async def start(self, lookup: MailboxLookup) -> None:
-        """Keep a new search."""
-        await self._lookups.replace_one({"_id": lookup.lookup_id}, _doc(lookup), upsert=True)
+    async def start(self, lookup: MailboxLookup) -> bool:
+        """Keep a new search; False when its id is taken (insert-only)."""
+        try:
+            await self._lookups.insert_one(_doc(lookup))
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def lookup(self, lookup_id: str) -> MailboxLookup | None:
         """A search with the answers in so far, or None."""
@@ -62,9 +67,9 @@ class InMemoryMailboxLookups:
     def __init__(self) -> None:
         self.lookups: dict[str, MailboxLookup] = {}
 
-    async def start(self, lookup: MailboxLookup) -> None:
-        """Keep a new search."""
-        self.lookups[lookup.lookup_id] = lookup
+    async def start(self, lookup: MailboxLookup) -> bool:
+        """Keep a new search; False when its id is taken."""
+        return self.lookups.setdefault(lookup.lookup_id, lookup) is lookup
 
     async def lookup(self, lookup_id: str) -> MailboxLookup | None:
         """A search with the answers in so far, or None."""

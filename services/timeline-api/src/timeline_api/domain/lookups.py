@@ -7,6 +7,7 @@ answers by lookup id. This module decides, from what came back, whether the sear
 done and what to tell the member, in words.
 """
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from crm_schemas.lookups import MailboxPlace, MessageLookupAnswered
 
 MailboxState = Literal["searching", "found", "not_found", "failed", "no_answer"]
+_LOOKUPS = uuid.UUID("2b0f6c1e-8d4a-4b7e-9c3f-5a1d2e7b9c40")
 
 
 class MailboxSearched(BaseModel):
@@ -40,6 +42,14 @@ class MailboxLookup(BaseModel):
     message_id: str
     started_at: datetime
     mailboxes: tuple[MailboxSearched, ...]
+
+
+def lookup_id_for(member_id: str, message_id: str, at: datetime) -> str:
+    """One search per member, message and minute: explain asked again (a reload, a
+    client polling explain itself) follows the search already under way instead of
+    asking the mailboxes again."""
+    minute = at.replace(second=0, microsecond=0).isoformat()
+    return uuid.uuid5(_LOOKUPS, f"{member_id}\x1f{message_id}\x1f{minute}").hex
 
 
 def with_answer(searched: MailboxSearched, answer: MessageLookupAnswered) -> MailboxSearched:

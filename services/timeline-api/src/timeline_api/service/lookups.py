@@ -2,21 +2,27 @@
 
 ``MailboxSearch.start`` keeps a new lookup, one entry per connected mailbox of the member
 (a teammate's folders are theirs: only the asking member's own mailboxes are searched),
-then asks each through the fetcher (``MessageLookupRequested``, keyed by account id).
+then asks each through the fetcher (``MessageLookupRequested``, keyed by account id);
+the same member asking about the same message within the minute follows that search.
 ``LookupAnswers`` keeps the fetcher's answers as they come (keyed by lookup id), and
 ``MailboxSearch.follow`` reads a lookup as it stands: done once every mailbox answered,
 or once ``timeout`` passed for those that did not.
 """
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crm_schemas.base import utcnow
 from crm_schemas.lookups import MessageLookupAnswered, MessageLookupRequested
 from timeline_api.domain.access import Member
-from timeline_api.domain.lookups import MailboxLookup, MailboxSearched, as_of, is_done
+from timeline_api.domain.lookups import (
+    MailboxLookup,
+    MailboxSearched,
+    as_of,
+    is_done,
+    lookup_id_for,
+)
 from timeline_api.domain.ownership import NotFoundError
 from timeline_api.ports import Directory, MailboxLookups, Publish
 
@@ -49,17 +55,19 @@ class MailboxSearch:
         ]
         if not accounts:
             return None
+        now = self._clock()
         lookup = MailboxLookup(
-            lookup_id=uuid.uuid4().hex,
+            lookup_id=lookup_id_for(member.member_id, message_id, now),
             workspace_id=member.workspace_id,
             member_id=member.member_id,
             message_id=message_id,
-            started_at=self._clock(),
+            started_at=now,
             mailboxes=tuple(
                 MailboxSearched(account_id=a.account_id, email=a.email) for a in accounts
             ),
         )
-        await self._lookups.start(lookup)
+        if not await self._lookups.start(lookup):  # asked this minute already: follow that
+            return await self.follow(lookup.lookup_id, member)
         for account in accounts:
             request = MessageLookupRequested(
                 lookup_id=lookup.lookup_id,
