@@ -206,7 +206,8 @@ async def deployment(
         prefix=tag,
         api_port=port,
         log_dir=stack.work_dir / tag,
-        extra_env=env or {},
+        # the local stack's IMAP and CalDAV servers are on 127.0.0.1
+        extra_env={"FETCHER_ALLOW_PRIVATE_HOSTS": "true", **(env or {})},
     )
     mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
     try:

@@ -43,6 +43,7 @@ def deployment() -> LocalSystem:
         log_dir=STACK / "logs" / "services",
         extra_env={
             "TIMELINE_ALLOW_PRIVATE_HOSTS": "true",  # the demo servers are on 127.0.0.1
+            "FETCHER_ALLOW_PRIVATE_HOSTS": "true",
             "TIMELINE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # sign-in links point here
         },
     )

@@ -4,7 +4,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -114,3 +114,33 @@ async def wait_drained(system: LocalSystem, within: float = 90.0) -> None:
         return sum(lags)
 
     await eventually(total_lag, lambda lag: lag == 0, system, within)
+
+
+async def connect_mailboxes(
+    system: LocalSystem, stack: Any, *mailboxes: str
+) -> tuple[str, list[str], str]:
+    """A workspace with these IMAP mailboxes connected (through crm-admin, every
+    correspondent made a person) and an API key of the first one's owner: the workspace
+    id, the account ids and the key."""
+    from pydantic import SecretStr
+
+    from timeline_api.entrypoints.admin import add_member, connect_account, create_workspace
+
+    settings = timeline_settings(system)
+    workspace = await create_workspace(settings, name="Acme", domains=["acme.test"])
+    accounts = [
+        await connect_account(
+            settings,
+            workspace_id=workspace,
+            email=mailbox,
+            imap_host=stack.imap_host,
+            imap_port=stack.imap_port,
+            imap_tls="none",
+            username=mailbox,
+            password=SecretStr(stack.imap_test_password),
+            contact_creation="sent_and_received",
+        )
+        for mailbox in mailboxes
+    ]
+    key = (await add_member(settings, workspace, mailboxes[0]))["api_key"]
+    return workspace, accounts, key

@@ -2,7 +2,8 @@
 
 - ``POST /token``: Google's token endpoint (refresh grant; ``invalid_grant`` once revoked).
 - ``users.getProfile``, ``users.labels.list``, ``users.messages.list`` (newest first,
-  ``labelIds``, ``maxResults`` up to 500, ``pageToken``), ``users.messages.get``
+  ``labelIds``, ``q=rfc822msgid:<id>`` (the search by Message-ID; other ``q`` terms are
+  refused), ``includeSpamTrash``, ``maxResults`` up to 500, ``pageToken``), ``users.messages.get``
   (``format=raw|metadata|minimal``), ``users.history.list`` (``startHistoryId``; 404 once
   the id is older than the history kept), and ``POST /batch/gmail/v1`` (multipart/mixed,
   at most 100 parts, each part costs its own quota).
@@ -86,6 +87,12 @@ def _error(code: int, message: str, reason: str, status: str) -> dict[str, Any]:
             "errors": [{"message": message, "domain": "global", "reason": reason}],
         }
     }
+
+
+def _message_id(raw: bytes) -> str:
+    """A stored message's Message-ID, without angle brackets."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return str(parsed.get("Message-ID", "")).strip().strip("<>")
 
 
 class GmailEmulator:
@@ -314,11 +321,16 @@ class GmailEmulator:
         start, size = page
         wanted = set(q.get("labelIds", []))
         spam_trash = q.get("includeSpamTrash", ["false"])[0] == "true"
+        search = q.get("q", [""])[0]
+        if search and not search.startswith("rfc822msgid:"):
+            return 400, {}, _error(400, "Unsupported query", "invalidArgument", "INVALID_ARGUMENT")
+        msgid = search.removeprefix("rfc822msgid:").strip().strip("<>")
         found = [
             m
             for m in box.messages.values()
             if wanted <= set(m.label_ids)
             and (spam_trash or not {"SPAM", "TRASH"} & set(m.label_ids))
+            and (not msgid or _message_id(m.raw) == msgid)
         ]
         found.sort(key=lambda m: m.internal_date_ms, reverse=True)
         chunk = found[start : start + size]

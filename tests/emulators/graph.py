@@ -7,6 +7,9 @@ talks to https authorities).
 - ``GET /v1.0/me/mailFolders/{folder}/messages/delta``: pages of ``odata.maxpagesize``
   (default 10) linked by ``@odata.nextLink``, ending in an ``@odata.deltaLink``; a delta
   token the server no longer holds answers 410 Gone ``syncStateNotFound``.
+- ``GET /v1.0/me/messages?$filter=internetMessageId eq '<id>'`` (every folder, each with
+  its ``parentFolderId``), ``GET /v1.0/me/mailFolders/{id or well-known name}`` (``id``,
+  ``displayName``; 404 ``ErrorItemNotFound`` for a folder that does not exist).
 - ``GET /v1.0/me/messages/{id}`` with ``$select``, and ``POST /v1.0/$batch`` (at most 20
   requests; each is throttled on its own, 429 with Retry-After inside the batch answer).
 - Throttling as Outlook does it: at most 4 concurrent requests per mailbox, and a budget
@@ -33,6 +36,20 @@ from starlette.types import Receive, Scope, Send
 from .oauth import TokenAuthority
 
 WELL_KNOWN = ("inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive")
+DISPLAY_NAMES = {
+    "inbox": "Inbox",
+    "sentitems": "Sent Items",
+    "drafts": "Drafts",
+    "deleteditems": "Deleted Items",
+    "junkemail": "Junk Email",
+    "archive": "Archive",
+}
+
+
+def folder_id(folder: str) -> str:
+    """The opaque id the emulator gives a folder (messages name theirs by well-known name
+    or display name)."""
+    return "AAMkFolder-" + base64.urlsafe_b64encode(folder.lower().encode()).decode()
 
 
 @dataclass
@@ -177,6 +194,13 @@ class GraphEmulator:
             if method == "GET" and path == "/me/calendarView/delta":
                 box.calls["calendar"] += 1
                 return self._calendar_delta(box, query, prefer)
+            if method == "GET" and path == "/me/messages" and "$filter" in query:
+                box.calls["search"] += 1
+                return self._search(box, query["$filter"])
+            folder = re.fullmatch(r"/me/mailFolders/([^/]+)", path)
+            if method == "GET" and folder:
+                box.calls["folder"] += 1
+                return self._folder(box, folder.group(1))
             single = re.fullmatch(r"/me/messages/([^/]+)", path)
             if method == "GET" and single:
                 box.calls["get"] += 1
@@ -292,6 +316,28 @@ class GraphEmulator:
             return full
         wanted = {s.strip() for s in select.split(",")} | {"id"}
         return {k: v for k, v in full.items() if k in wanted}
+
+    def _search(self, box: GraphMailbox, condition: str):
+        match = re.fullmatch(r"internetMessageId eq '(.*)'", condition.strip())
+        if match is None:
+            return 400, {}, _error("BadRequest", f"Unsupported $filter: {condition}")
+        wanted = match.group(1).replace("''", "'")
+        found = [
+            {"id": m.id, "parentFolderId": folder_id(m.folder)}
+            for m in box.messages.values()
+            if m.fields.get("internetMessageId") == wanted
+        ]
+        return 200, {}, {"value": found}
+
+    def _folder(self, box: GraphMailbox, name: str):
+        folders = {f: f for f in WELL_KNOWN} | {
+            m.folder.lower(): m.folder for m in box.messages.values()
+        }
+        for key, folder in folders.items():
+            if name.lower() == key or name == folder_id(folder):
+                display = DISPLAY_NAMES.get(key, folder)
+                return 200, {}, {"id": folder_id(folder), "displayName": display}
+        return 404, {}, _error("ErrorItemNotFound", "The specified folder could not be found.")
 
     def _get(self, box: GraphMailbox, message_id: str, q: dict[str, str]):
         message = box.messages.get(message_id)

@@ -8,7 +8,8 @@ from typing import Any
 
 from crm_schemas.calendar import MatchedCalendarItem, RawCalendarItem, TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
-from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
+from crm_schemas.lookups import MessageLookupAnswered, MessageLookupRequested
+from crm_schemas.mail import MatchedMailItem, RawMessage, TimelineMailItem
 from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncRequested, SyncStatusChanged
@@ -23,11 +24,13 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.sync_status: (SyncStatusChanged, "fetcher"),
         topics.mail_raw: (RawMessage, "fetcher"),
         topics.calendar_raw: (RawCalendarItem, "fetcher"),
-        topics.mail_matched: (MatchedMessage, "matcher"),
+        topics.mail_matched: (MatchedMailItem, "matcher"),
         topics.calendar_matched: (MatchedCalendarItem, "matcher"),
         topics.dropped: (ItemDropped, "fetcher, matcher"),
         topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
-        topics.timeline_messages: (TimelineMessage, "enricher"),
+        topics.timeline_messages: (TimelineMailItem, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
+        topics.lookup_requests: (MessageLookupRequested, "timeline-api (explain)"),
+        topics.lookup_results: (MessageLookupAnswered, "fetcher"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

@@ -8,6 +8,8 @@ settings: ``<prefix>.<name>``.
 
 FETCHER = "fetcher"
 """The fetcher workers, on the sync requests: one replica owns each account's jobs."""
+FETCHER_LOOKUPS = "fetcher.lookups"
+"""The fetcher workers, on the mailbox searches "why isn't this email here?" asks for."""
 
 MATCHER = "matcher"
 """The matcher, on the raw mail and calendar topics."""

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from crm_schemas.base import Address, Event, utcnow
+from crm_schemas.base import Address, Event, kind_of, utcnow
 
 
 class FolderRole(StrEnum):
@@ -126,3 +126,37 @@ class TimelineMessage(Event):
     visibility: str = Field(description="The source mailbox's visibility setting.")
     owner_member_id: str
     participants: tuple[Participant, ...]
+
+
+class ThreadsMerged(Event):
+    """Two threads proved to be one: a later message referenced both (docs/adr/0027).
+
+    The matcher publishes it on mail.matched when its thread index joins them; the
+    enricher passes it on to timeline.messages keyed by ``from_thread_id``, in order with
+    that thread's messages, and the timeline moves that thread's messages into
+    ``into_thread_id``. Thread ids stay deterministic: the survivor is named after the
+    smallest thread root of the conversation, whatever order its messages came in.
+    """
+
+    type: Literal["threads_merged"] = "threads_merged"
+    schema_version: Literal[1] = 1
+    workspace_id: str
+    into_thread_id: str
+    from_thread_id: str
+    merged_at: datetime = Field(default_factory=utcnow)
+
+
+_mail_kind = kind_of("message")
+"""A mail payload's kind; one without ``type`` is a message."""
+
+
+_MERGED = Annotated[ThreadsMerged, Tag("threads_merged")]
+MatchedMailItem = Annotated[
+    Annotated[MatchedMessage, Tag("message")] | _MERGED, Discriminator(_mail_kind)
+]
+"""What travels on mail.matched: a message that may be shared, or two threads joined."""
+TimelineMailItem = Annotated[
+    Annotated[TimelineMessage, Tag("message")] | _MERGED, Discriminator(_mail_kind)
+]
+"""What travels on timeline.messages: a message ready for the timelines, or two threads
+joined (keyed by the thread that goes)."""

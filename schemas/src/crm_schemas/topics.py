@@ -43,7 +43,7 @@ class Topics:
     @property
     def mail_matched(self) -> str:
         """Messages that may be shared, with their participants linked where known; keyed by
-        item id."""
+        item id. Also threads the matcher joined (``ThreadsMerged``)."""
         return f"{self.prefix}.mail.matched.v1"
 
     @property
@@ -66,7 +66,8 @@ class Topics:
     @property
     def timeline_messages(self) -> str:
         """Messages ready for the timelines, keyed by thread id, so one consumer owns a
-        thread (docs/adr/0007)."""
+        thread (docs/adr/0007); and threads joined, keyed by the thread that goes
+        (docs/adr/0027)."""
         return f"{self.prefix}.timeline.messages.v1"
 
     @property
@@ -87,6 +88,17 @@ class Topics:
         their addresses, keyed by company id, so one consumer writes each company's roster
         (docs/adr/0014). Its events are the service's, not shared contracts."""
         return f"{self.prefix}.timeline.rosters.v1"
+
+    @property
+    def lookup_requests(self) -> str:
+        """Searches of one account's mailbox for a message, keyed by account id: the
+        fetcher answers them ("why isn't this email here?")."""
+        return f"{self.prefix}.lookups.requests.v1"
+
+    @property
+    def lookup_results(self) -> str:
+        """Where each account's mailbox has the message, keyed by lookup id."""
+        return f"{self.prefix}.lookups.results.v1"
 
     @property
     def dead_letter(self) -> str:
@@ -110,5 +122,7 @@ class Topics:
             self.timeline_events,
             self.timeline_index,
             self.timeline_rosters,
+            self.lookup_requests,
+            self.lookup_results,
             self.dead_letter,
         )

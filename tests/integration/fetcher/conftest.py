@@ -83,7 +83,7 @@ def mail_ports(
     """The mail job wired to real Dovecot, Kafka and FerretDB."""
     return MailPorts(
         settings=settings,
-        open_mailbox=partial(open_imap, timeout_s=10),
+        open_mailbox=partial(open_imap, timeout_s=10, egress=settings.egress),
         cursors=MongoCursorStore(db),
         publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
@@ -97,7 +97,7 @@ def calendar_ports(
     """The calendar job wired to real Radicale, Kafka and FerretDB."""
     return CalendarPorts(
         settings=settings,
-        read_calendars=CalDavReader(10),
+        read_calendars=CalDavReader(10, egress=settings.egress),
         publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
         states=MongoCalendarStateStore(db),

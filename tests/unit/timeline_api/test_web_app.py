@@ -6,12 +6,13 @@ from typing import Any, cast
 
 import httpx
 from cryptography.fernet import Fernet
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import OAuthProvider
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import PersonUpserted
+from timeline_api.adapters.mailbox_lookups import InMemoryMailboxLookups
 from timeline_api.adapters.memory import InMemoryRecords, InMemorySignIns
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.access import Member, Role
@@ -21,6 +22,7 @@ from timeline_api.entrypoints.http import create_app
 from timeline_api.ports import Directory
 from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
+from timeline_api.service.lookups import MailboxSearch
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignIn
@@ -42,6 +44,10 @@ class Members:
         return []
 
 
+async def _unused(key: str, event: BaseModel) -> None:
+    raise AssertionError("no mailbox is asked: the members here have none")
+
+
 class World:
     def __init__(self) -> None:
         self.records = InMemoryRecords()
@@ -61,6 +67,9 @@ class World:
         )
         state.sign_in = self.sign_in
         state.consents = {}
+        state.mailbox_search = MailboxSearch(
+            InMemoryMailboxLookups(), cast(Directory, Members()), _unused, timedelta(seconds=1)
+        )
         self.app = app
 
     def client(self) -> httpx.AsyncClient:

@@ -13,7 +13,7 @@ from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas import groups
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.mail import MatchedMessage, TimelineMessage
+from crm_schemas.mail import MatchedMailItem, MatchedMessage, ThreadsMerged, TimelineMessage
 from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
 from enricher.adapters.records import Records
 from enricher.linking import Linker, Record, ToLink
@@ -60,9 +60,11 @@ class Enricher:
         elif isinstance(record, CompanyUpserted):
             await self.records.apply_company(record)
 
-    async def on_matched_messages(self, batch: list[MatchedMessage]) -> None:
+    async def on_matched_messages(self, given: list[MatchedMessage | ThreadsMerged]) -> None:
         """Create the people and companies the messages allow, and put them on the
-        timelines."""
+        timelines. Threads the matcher joined pass on as they are, keyed by the thread
+        that goes, in order with its messages (docs/adr/0027)."""
+        batch = [m for m in given if isinstance(m, MatchedMessage)]
         configs = await self._configs(m.message.account_id for m in batch)
         items = []
         for matched in batch:
@@ -75,8 +77,13 @@ class Enricher:
         await self._announce(records)
         # Keyed by thread: one timeline consumer owns a thread, in order (docs/adr/0007).
         topic = self._runtime.topics.timeline_messages
+        linked_messages = iter(zip(batch, items, linked, strict=True))
         outgoing: list[Outgoing] = []
-        for matched, item, participants in zip(batch, items, linked, strict=True):
+        for event in given:
+            if isinstance(event, ThreadsMerged):
+                outgoing.append((topic, event.from_thread_id, event))
+                continue
+            matched, item, participants = next(linked_messages)
             record = TimelineMessage(
                 message=matched.message,
                 thread_id=matched.thread_id,
@@ -88,7 +95,7 @@ class Enricher:
             outgoing.append((topic, matched.thread_id, record))
         await self._runtime.bulk.publish_all(outgoing)
 
-    async def on_matched_message(self, matched: MatchedMessage) -> None:
+    async def on_matched_message(self, matched: MatchedMessage | ThreadsMerged) -> None:
         """One message, when its batch could not be handled at once."""
         await self.on_matched_messages([matched])
 
@@ -135,7 +142,7 @@ def build(settings: EnricherSettings) -> Runtime:
     runtime.consume(
         topics.mail_matched,
         groups.ENRICHER,
-        MatchedMessage,
+        MatchedMailItem,
         enricher.on_matched_message,
         many=enricher.on_matched_messages,
     )

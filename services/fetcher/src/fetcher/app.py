@@ -1,4 +1,5 @@
-"""The fetcher worker: consumes sync jobs and runs them against the real adapters."""
+"""The fetcher worker: consumes sync jobs and runs them against the real adapters, and
+answers mailbox lookups (``lookups``)."""
 
 import logging
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from crm_runtime.secrets import SecretBox, secret_box
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas import groups
 from crm_schemas.config import AccountConfigured, ConfigEvent
+from crm_schemas.lookups import MessageLookupRequested
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.adapters.caldav_client import CalDavReader
 from fetcher.adapters.calendar_state import MongoCalendarStateStore
@@ -21,6 +23,7 @@ from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
 from fetcher.idle import Watches
+from fetcher.lookups import LookupPorts, MessageLookups
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
@@ -107,14 +110,18 @@ def sync_jobs(
     passwords = SealedPasswords(box)
     mail = MailPorts(
         settings=settings,
-        open_mailbox=partial(open_imap, timeout_s=settings.connect_timeout_s),
+        open_mailbox=partial(
+            open_imap, timeout_s=settings.connect_timeout_s, egress=settings.egress
+        ),
         cursors=MongoCursorStore(runtime.db),
         publish=publisher,
         password=passwords,
     )
     calendar = CalendarPorts(
         settings=settings,
-        read_calendars=CalDavReader(settings.connect_timeout_s, settings.calendar_read_timeout_s),
+        read_calendars=CalDavReader(
+            settings.connect_timeout_s, settings.calendar_read_timeout_s, settings.egress
+        ),
         publish=publisher,
         password=passwords,
         states=MongoCalendarStateStore(runtime.db),
@@ -146,6 +153,22 @@ def sync_jobs(
     return SyncJobs(runtime.config, mail, calendar, oauth_mail, oauth_calendar)
 
 
+def message_lookups(
+    runtime: Runtime, settings: FetcherSettings, box: SecretBox, rotated: RotatedTokens
+) -> MessageLookups:
+    """Mailbox lookups wired to the real IMAP, the providers and Kafka."""
+    providers = ProviderFactory(settings, SealedPasswords(box), rotated_tokens=rotated)
+    ports = LookupPorts(
+        topics=settings.topics,
+        accounts=runtime.config,
+        open_imap=partial(open_imap, timeout_s=settings.connect_timeout_s, egress=settings.egress),
+        open_api=providers.open_mail,
+        password=SealedPasswords(box),
+        publish=KafkaPublisher(runtime.bulk),
+    )
+    return MessageLookups(ports)
+
+
 def build(settings: FetcherSettings) -> Runtime:
     """The fetcher worker: config projection plus the sync-request consumer."""
     box = secret_box(settings)  # refuses to start without the deployment's own key
@@ -166,5 +189,13 @@ def build(settings: FetcherSettings) -> Runtime:
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
         settings.topics.sync_requests, groups.FETCHER, SyncRequested, jobs.handle, batch=False
+    )
+    lookups = message_lookups(runtime, settings, box, rotated)
+    runtime.consume(
+        settings.topics.lookup_requests,
+        groups.FETCHER_LOOKUPS,
+        MessageLookupRequested,
+        lookups.handle,
+        batch=False,
     )
     return runtime

@@ -148,6 +148,7 @@ class Watches:
             account.mail,
             partial(push_request, self._runtime, account),
             timeout_s=self._settings.connect_timeout_s,
+            egress=self._settings.egress,
         )
         return asyncio.create_task(watch)
 

@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_runtime.egress import EgressPolicy
 from crm_runtime.settings import ServiceSettings
 
 
@@ -30,6 +31,16 @@ class FetcherSettings(ServiceSettings):
     idle: bool = Field(
         default=True,
         description="Hold IMAP IDLE watches (push) for the accounts this worker owns.",
+    )
+    allow_private_hosts: bool = Field(
+        default=False,
+        description="Let IMAP and CalDAV connections go to loopback, link-local and private"
+        " addresses (the SSRF guard off: the local stack and the tests).",
+    )
+    allowed_private_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Private networks (CIDR) accounts may point at even so, e.g. a mail"
+        " server of the deployment's own.",
     )
 
     # Google and Microsoft accounts (OAuth): the deployment's app, and where the APIs are.
@@ -80,3 +91,8 @@ class FetcherSettings(ServiceSettings):
         description="How long a CalDAV server may take to answer one request: the first "
         "listing of a large calendar is computed whole before its first byte.",
     )
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """Where connections to the hosts of accounts may go (``crm_runtime.egress``)."""
+        return EgressPolicy(self.allow_private_hosts, self.allowed_private_networks)

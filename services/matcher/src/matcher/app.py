@@ -1,9 +1,10 @@
 """The matcher: drops what must never be shared, links the rest to known people.
 
 Raw items are handled a poll at a time: each account's and workspace's config is read
-once per batch, every address of the batch is looked up in one query, and the outputs
-are published together (concurrently across keys, in order within one). A batch that
-fails is handled again one item at a time (``crm_runtime.delivery``).
+once per batch, every address of the batch is looked up in one query, the kept messages
+are joined to their conversations in the matcher's thread index (``conversations``),
+and the outputs are published together (concurrently across keys, in order within one).
+A batch that fails is handled again one item at a time (``crm_runtime.delivery``).
 """
 
 import asyncio
@@ -15,20 +16,22 @@ from crm_schemas import groups
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import thread_id
-from crm_schemas.mail import MatchedMessage, Participant, RawMessage
+from crm_schemas.mail import MatchedMessage, Participant, RawMessage, ThreadsMerged
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
 from matcher.adapters.contacts import Contacts
+from matcher.adapters.thread_index import MongoThreadIndex
+from matcher.conversations import ThreadJoiner
 from matcher.rules.decide import (
     Dropped,
     Kept,
     decide_event,
     decide_message,
     from_disconnected_account,
-    thread_root,
 )
 from matcher.rules.internal import is_internal_address
 from matcher.rules.roles import role_list
+from matcher.rules.threads import claim_of
 from matcher.settings import MatcherSettings
 
 SERVICE = "matcher"
@@ -74,6 +77,7 @@ class Matcher:
         self._runtime = runtime
         self._config = runtime.config
         self._contacts = Contacts(runtime.db)
+        self._threads = ThreadJoiner(MongoThreadIndex(runtime.db))
 
     async def _configs(self, account_ids: Iterable[str]) -> dict[str, Config]:
         """Each account with its workspace, read once per batch (RetryLater if missing)."""
@@ -114,6 +118,7 @@ class Matcher:
             )
             decided.append((message, (account, workspace), decision))
         people = await self._people([(cfg[1], d) for _, cfg, d in decided if isinstance(d, Kept)])
+        threads, merges = await self._join([m for m, _, d in decided if isinstance(d, Kept)])
         outgoing: list[Outgoing] = []
         for message, (account, workspace), decision in decided:
             if isinstance(decision, Dropped):
@@ -123,12 +128,33 @@ class Matcher:
                 continue
             matched = MatchedMessage(
                 message=message,
-                thread_id=thread_id(message.workspace_id, thread_root(message)),
+                thread_id=threads[message.item_id],
                 sent_by_owner=decision.sent_by_owner,
                 participants=_linked(workspace, decision, people.get(workspace.workspace_id, {})),
             )
             outgoing.append(("mail", message.item_id, matched))
+        outgoing += [("mail", m.from_thread_id, m) for m in _merged(merges)]
         await self._send(outgoing)
+        for workspace_id, joined in merges.items():
+            await self._threads.announced(workspace_id, joined)
+
+    async def _join(
+        self, kept: list[RawMessage]
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """The thread id of each kept message (by item id), joined to its conversation on
+        any id it names; the merges to publish, per workspace (root -> smaller root)."""
+        by_workspace: dict[str, list[RawMessage]] = {}
+        for message in kept:
+            by_workspace.setdefault(message.workspace_id, []).append(message)
+        threads: dict[str, str] = {}
+        merges: dict[str, dict[str, str]] = {}
+        for workspace_id, messages in by_workspace.items():
+            joined = await self._threads.join(workspace_id, [claim_of(m) for m in messages])
+            for message, root in zip(messages, joined.roots, strict=True):
+                threads[message.item_id] = thread_id(workspace_id, root)
+            if joined.merges:
+                merges[workspace_id] = joined.merges
+        return threads, merges
 
     async def on_raw_message(self, message: RawMessage) -> None:
         """One message, when its batch could not be handled at once."""
@@ -179,6 +205,19 @@ class Matcher:
         """Remember which person each address belongs to."""
         if record.type == "person":
             await self._contacts.remember(record)
+
+
+def _merged(merges: dict[str, dict[str, str]]) -> list[ThreadsMerged]:
+    """The threads to join, as the timeline hears of them: each under its thread ids."""
+    return [
+        ThreadsMerged(
+            workspace_id=workspace_id,
+            into_thread_id=thread_id(workspace_id, into),
+            from_thread_id=thread_id(workspace_id, root),
+        )
+        for workspace_id, joined in merges.items()
+        for root, into in sorted(joined.items())
+    ]
 
 
 def _withdrawal(event: RawEvent) -> RawEventRemoved:

@@ -11,8 +11,10 @@ from crm_runtime.secrets import secret_box
 from crm_runtime.service import Runtime
 from crm_schemas.config import OAuthProvider
 from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
+from timeline_api.adapters.dead_letters import MongoDeadLetters
 from timeline_api.adapters.directory import MongoDirectory
-from timeline_api.adapters.kafka import topic_publisher
+from timeline_api.adapters.kafka import keyed_publisher, raw_publisher, topic_publisher
+from timeline_api.adapters.mailbox_lookups import MongoMailboxLookups
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
 from timeline_api.adapters.record_index import MongoAddressOwners
@@ -25,10 +27,13 @@ from timeline_api.adapters.web_sessions import MongoSignIns
 from timeline_api.ports import Consent
 from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
+from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection
+from timeline_api.service.lookups import LookupAnswers, MailboxSearch
 from timeline_api.service.projection import Projection
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignIn
+from timeline_api.service.thread_merges import MailProjection
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -61,12 +66,19 @@ class Services:
     search: RecordSearch
     account_actions: AccountActions
     sign_in: SignIn
+    mail: MailProjection
+    dead_letter_store: MongoDeadLetters
+    dead_letters: DeadLetterDesk
+    dead_letter_projection: DeadLetterProjection
+    mailbox_search: MailboxSearch
+    lookup_answers: LookupAnswers
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
         and the read model's own start-up."""
         await self.store.create_indexes()
         await self.records.index_search_terms()
+        await self.dead_letter_store.create_indexes()
         if isinstance(self.read_model, IndexedReadModel):
             # Nothing feeds the heads now: should they be chosen again, they must not
             # answer from what they held before.
@@ -82,7 +94,20 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     model = read_model(runtime, settings)
     topics = runtime.topics
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
-    checks = ConnectionChecks(CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s))
+    letters = MongoDeadLetters(runtime.db)
+    writes = MongoProjectionStore(store)
+    projection = Projection(writes, records, owners, model.feed, directory)
+    onwards = keyed_publisher(runtime.bulk, topics.timeline_messages)
+    lookups = MongoMailboxLookups(runtime.db)
+    ask = topic_publisher(runtime.broker, topics.lookup_requests)
+    waited = timedelta(seconds=settings.lookup_timeout_s)
+    checks = ConnectionChecks(
+        CheckPolicy(
+            settings.allow_private_hosts,
+            settings.connect_timeout_s,
+            settings.allowed_private_networks,
+        )
+    )
     connector = Connector(secret_box(settings), checks)
     sync_queue = SyncQueue(topic_publisher(runtime.broker, topics.sync_requests))
     return Services(
@@ -96,7 +121,13 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         sync_queue=sync_queue,
         connector=connector,
         consents=consents(settings),
-        projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        projection=projection,
+        mail=MailProjection(projection, writes, model.feed, onwards),
+        dead_letter_store=letters,
+        dead_letters=DeadLetterDesk(letters, raw_publisher(runtime.broker), topics.all()),
+        dead_letter_projection=DeadLetterProjection(letters),
+        mailbox_search=MailboxSearch(lookups, directory, ask, waited),
+        lookup_answers=LookupAnswers(lookups),
         search=RecordSearch(records),
         account_actions=AccountActions(directory, connector, sync_queue),
         sign_in=sign_in(runtime, settings, directory),

@@ -4,25 +4,30 @@ Three areas, each with its ports: the timeline read model (``TimelineReader`` fo
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``). The
+``Consent``), and every service's dead letters (``DeadLetters``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
 from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode, WorkspaceConfigured
+from crm_schemas.lookups import MessageLookupAnswered
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
+from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
+from timeline_api.domain.lookups import MailboxLookup
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.ownership import Claim
+from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
 from timeline_api.domain.search import Found, NameCursor
 from timeline_api.domain.web_session import SignInLink, WebSession
@@ -30,6 +35,9 @@ from timeline_api.domain.web_session import SignInLink, WebSession
 Publish = Callable[[str, BaseModel], Awaitable[None]]
 """Publish one event under its key on a topic the caller bound (config, sync requests,
 records)."""
+RawPublish = Callable[[str, str | None, bytes], Awaitable[None]]
+"""Publish bytes as they are, under a key (or none), on a topic: a dead letter's original
+payload, re-driven to the topic it came from."""
 
 # --- the timeline read model ------------------------------------------------------------
 
@@ -96,6 +104,30 @@ class ProjectionStore(Protocol):
         ...
 
 
+class ThreadMerges(Protocol):
+    """Threads that proved to be one (docs/adr/0027): where a merged thread's mail goes
+    now, and its messages moved into the thread it merged into."""
+
+    async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
+        """From now on, what comes for each thread goes to the one it merged into."""
+        ...
+
+    async def thread_redirects(self, thread_ids: Iterable[str]) -> dict[str, str]:
+        """The thread each of these merged into, for those that did."""
+        ...
+
+    async def absorb_thread(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move thread ``gone``'s messages into ``into`` and summarise it again; both
+        threads as they were and are (``gone`` has none left). Nothing when ``gone``
+        has no message."""
+        ...
+
+
+MailOutbox = Callable[[Sequence[tuple[str, BaseModel]]], Awaitable[None]]
+"""Publish events under their keys on timeline.messages, durably, together: the mail of a
+merged thread goes on to the thread it merged into, keyed by that thread."""
+
+
 class TimelineFeed(Protocol):
     """What the read side is told after the projection wrote: a read model that keeps
     structures of its own (heads, rosters) updates them; one that queries the stored
@@ -134,6 +166,23 @@ class Conversations(Protocol):
         self, item_id: str
     ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
         """A message as stored and its drop record, each None when absent."""
+        ...
+
+
+class MailboxLookups(Protocol):
+    """Searches of a member's mailboxes for a message, and the mailboxes' answers."""
+
+    async def start(self, lookup: MailboxLookup) -> bool:
+        """Keep a new search, every mailbox of it still searching; False when a search
+        with its id is kept already (and is left as it is)."""
+        ...
+
+    async def lookup(self, lookup_id: str) -> MailboxLookup | None:
+        """A search with the answers in so far, or None."""
+        ...
+
+    async def record(self, answers: Sequence[MessageLookupAnswered]) -> None:
+        """Keep mailboxes' answers (an answer to no known search is ignored)."""
         ...
 
 
@@ -396,4 +445,39 @@ class Consent(Protocol):
 
     def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         """The grant for the callback's query (code and state); ConsentError if refused."""
+        ...
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+class DeadLetters(Protocol):
+    """The dead letters of every service, kept by id (source topic, partition, offset)."""
+
+    async def record(self, letters: Sequence[StoredDeadLetter]) -> None:
+        """Keep dead letters; one kept already keeps whether it was re-driven."""
+        ...
+
+    async def letter(self, letter_id: str) -> StoredDeadLetter | None:
+        """One dead letter with its payload, or None."""
+        ...
+
+    async def page(
+        self, query: DeadLetterQuery, after: Cursor | None, limit: int
+    ) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for, newest first, after the
+        cursor (by failure time, then id), without their payloads."""
+        ...
+
+    async def counts(self, query: DeadLetterQuery) -> list[ErrorCount]:
+        """How many dead letters the query asks for, by source topic and error type."""
+        ...
+
+    async def pending(self, query: DeadLetterQuery, limit: int) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for that were not re-driven yet,
+        oldest first, with their payloads."""
+        ...
+
+    async def mark_retried(self, letter_ids: Sequence[str], at: datetime, by: str) -> None:
+        """Note that these dead letters were re-driven, when and by whom."""
         ...

@@ -31,8 +31,25 @@ class TimelineSettings(ServiceSettings):
         description="Let accounts point at loopback, link-local and private addresses"
         " (the local stack and the tests need it; keep it off in production: SSRF).",
     )
+    allowed_private_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Private networks (CIDR) accounts may point at even so, e.g. a mail"
+        " server of the deployment's own.",
+    )
     connect_timeout_s: float = Field(
         default=15.0, gt=0, description="How long 'test the connection' waits per protocol."
+    )
+    lookup_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long explain waits for the mailboxes to say where a message never"
+        " seen is, before it answers 202 'searching'.",
+    )
+    lookup_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="After this long, a mailbox that has not answered a lookup counts as"
+        " not answering.",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8080",

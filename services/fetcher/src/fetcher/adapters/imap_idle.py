@@ -21,6 +21,7 @@ from functools import partial
 
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy
 from crm_schemas.config import ImapConnection, MailSettings
 from crm_schemas.mail import FolderRole
 from fetcher.adapters.imap import _close_quietly, _connect, _quote
@@ -64,9 +65,13 @@ def idle_once(client: imaplib.IMAP4, stop: threading.Event, renew_s: float = REN
 
 
 def _open_folder(
-    connection: ImapConnection, password: SecretStr, folder: str, timeout_s: float
+    connection: ImapConnection,
+    password: SecretStr,
+    folder: str,
+    timeout_s: float,
+    egress: EgressPolicy,
 ) -> imaplib.IMAP4:
-    client = _connect(connection, password, timeout_s)
+    client = _connect(connection, password, timeout_s, egress)
     typ, data = client.select(_quote(folder), readonly=True)
     if typ != "OK":
         _close_quietly(client)
@@ -75,10 +80,14 @@ def _open_folder(
 
 
 def _pushed_folders(
-    connection: ImapConnection, password: SecretStr, mail: MailSettings, timeout_s: float
+    connection: ImapConnection,
+    password: SecretStr,
+    mail: MailSettings,
+    timeout_s: float,
+    egress: EgressPolicy,
 ) -> list[str]:
     """The synced INBOX and Sent folders of a mailbox, as the server names them."""
-    client = _connect(connection, password, timeout_s)
+    client = _connect(connection, password, timeout_s, egress)
     try:
         typ, data = client.list('""', "*")
         if typ != "OK":
@@ -132,17 +141,28 @@ async def watch_mailbox(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on the mailbox's synced INBOX and Sent folder until cancelled (on the INBOX
     alone when the folders cannot be listed), calling ``on_new_mail`` for every arrival."""
     try:
-        folders = await asyncio.to_thread(_pushed_folders, connection, password, mail, timeout_s)
+        folders = await asyncio.to_thread(
+            _pushed_folders, connection, password, mail, timeout_s, egress
+        )
     except (OSError, imaplib.IMAP4.error, SyncProblem) as error:
         log.warning("IDLE cannot list folders, watching INBOX", extra={"error": repr(error)})
         folders = ["INBOX"]
     await asyncio.gather(
         *(
-            watch_folder(connection, password, f, on_new_mail, timeout_s=timeout_s, retry_s=retry_s)
+            watch_folder(
+                connection,
+                password,
+                f,
+                on_new_mail,
+                timeout_s=timeout_s,
+                retry_s=retry_s,
+                egress=egress,
+            )
             for f in folders or ["INBOX"]
         )
     )
@@ -155,10 +175,17 @@ async def watch_inbox(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on the INBOX alone (see ``watch_folder``)."""
     await watch_folder(
-        connection, password, "INBOX", on_new_mail, timeout_s=timeout_s, retry_s=retry_s
+        connection,
+        password,
+        "INBOX",
+        on_new_mail,
+        timeout_s=timeout_s,
+        retry_s=retry_s,
+        egress=egress,
     )
 
 
@@ -170,6 +197,7 @@ async def watch_folder(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on one folder until cancelled, calling ``on_new_mail`` for every arrival.
 
@@ -182,7 +210,7 @@ async def watch_folder(
         while True:
             try:
                 client = await asyncio.to_thread(
-                    _open_folder, connection, password, folder, timeout_s
+                    _open_folder, connection, password, folder, timeout_s, egress
                 )
             except SyncProblem as problem:
                 log.warning("IDLE cannot connect", extra={"problem": problem.kind})

@@ -14,6 +14,7 @@ class ProblemKind(StrEnum):
     PROTOCOL = "protocol"
     SECRET = "secret"  # noqa: S105 - the kind of problem, not a password
     CONSENT = "consent"  # an OAuth refresh token revoked, expired or not accepted
+    FORBIDDEN_HOST = "forbidden_host"  # the host resolves to a private or local address
 
 
 class SyncProblem(Exception):  # noqa: N818 - a problem for the owner, not a bug
@@ -64,6 +65,11 @@ def explain(problem: SyncProblem) -> Explanation:
             return Explanation(
                 "The stored password of this account can no longer be read",
                 "Enter the password of this account again",
+            )
+        case ProblemKind.FORBIDDEN_HOST:
+            return Explanation(
+                f"{server}'s name points at a private or local address, which accounts may not use",
+                "Check the server name of this account; it must be a public server",
             )
         case ProblemKind.CONSENT:
             return Explanation(

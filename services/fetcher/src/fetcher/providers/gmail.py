@@ -12,10 +12,12 @@ from dataclasses import replace
 from typing import Any
 
 from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.lookups import MailboxPlace
 from crm_schemas.mail import RawMessage
 from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_messages import gmail_fetched
 from fetcher.domain.gmail_labels import gmail_folder, synced_label_ids
+from fetcher.domain.lookups import gmail_place
 from fetcher.domain.mime import MessageSource
 from fetcher.domain.quota import GMAIL_LABELS_LIST_UNITS, GMAIL_UNITS
 from fetcher.domain.unreadable import read_message
@@ -85,6 +87,19 @@ class GmailMail:
                 str(lb["id"]): str(lb.get("name", lb["id"])) for lb in body.get("labels", [])
             }
         return self._labels
+
+    async def locate(self, message_id: str) -> list[MailboxPlace]:
+        """Where the mailbox has the message (spam and trash included), by its labels:
+        messages.list with ``q=rfc822msgid:``, then each one's labels."""
+        params = {"q": f"rfc822msgid:{message_id}", "includeSpamTrash": "true"}
+        body = await self._get("messages", GMAIL_UNITS["messages.list"], **params)
+        labels = await self.labels()
+        places = []
+        for found in body.get("messages", []):
+            path, units = f"messages/{found['id']}", GMAIL_UNITS["messages.get"]
+            resource = await self._get(path, units, format="minimal")
+            places.append(gmail_place(resource.get("labelIds", []), labels, self._account.mail))
+        return places
 
     async def _spend(self, units: int) -> None:
         for quota in self._quotas:

@@ -15,9 +15,11 @@ from typing import Any
 
 from crm_schemas.config import AccountConfigured, MailSettings, MailVisibility
 from crm_schemas.folders import is_synced_folder
+from crm_schemas.lookups import MailboxPlace
 from crm_schemas.mail import FolderRole, RawMessage
 from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_messages import graph_fetched
+from fetcher.domain.lookups import place
 from fetcher.domain.mime import MessageSource
 from fetcher.domain.text import truncate_utf8
 from fetcher.domain.unreadable import read_message
@@ -119,6 +121,42 @@ class GraphMail:
         chunks = [refs[i : i + self._batch_size] for i in range(0, len(refs), self._batch_size)]
         answered = await asyncio.gather(*(self._batch_get(chunk) for chunk in chunks))
         return [self._message(stream, r) for resources in answered for r in resources]
+
+    async def locate(self, message_id: str) -> list[MailboxPlace]:
+        """Where the mailbox has the message, in any folder: messages filtered by
+        ``internetMessageId``, each one's folder compared with the synced ones."""
+        quoted = f"<{message_id}>".replace("'", "''")
+        query = {"$filter": f"internetMessageId eq '{quoted}'", "$select": "id,parentFolderId"}
+        body = await self._get_json(f"{self._base}/me/messages", query)
+        parents = [str(m["parentFolderId"]) for m in body.get("value", [])]
+        if not parents:
+            return []
+        mail = self._account.mail
+        synced = {await self._folder_id(name) for name in self.streams()}
+        excluded = {await self._folder_id(name) for name in mail.exclude_folders}
+        roles = {await self._folder_id(name): role for name, role in _FOLDER_ROLES.items()}
+        places = []
+        for parent in parents:
+            folder = await self._get_json(f"{self._base}/me/mailFolders/{parent}", None)
+            name = str(folder.get("displayName") or parent)
+            role = roles.get(parent, FolderRole.OTHER)
+            places.append(place(name, role, parent in synced, parent in excluded))
+        return places
+
+    async def _folder_id(self, name: str) -> str | None:
+        """A folder's id from its well-known name or its id; None when there is none."""
+        try:
+            folder = await self._get_json(f"{self._base}/me/mailFolders/{name}", None)
+        except ApiError as error:
+            if error.status in (400, 404):
+                return None
+            raise
+        return str(folder["id"])
+
+    async def _get_json(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
+        await self._spend(1)
+        async with self._slots:
+            return await self._api.json("GET", url, params=params)
 
     async def _spend(self, requests: int) -> None:
         if self._quota is not None:

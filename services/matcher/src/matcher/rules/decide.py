@@ -39,13 +39,6 @@ def is_excluded_folder(folder: str, role: FolderRole, settings: MailSettings) ->
     return folder_exclusion((folder,), role, settings) is not None
 
 
-def thread_root(message: RawMessage) -> str:
-    """The Message-ID that started the conversation this message belongs to."""
-    if message.references:
-        return message.references[0]
-    return message.in_reply_to or message.message_id
-
-
 def role_address_signal(
     participants: tuple[Seen, ...], own_domains: tuple[str, ...], roles: RoleList
 ) -> str | None:

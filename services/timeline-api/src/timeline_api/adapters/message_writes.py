@@ -15,12 +15,13 @@ twice. Documents written before ``inputs`` existed are completed from ``messages
 
 from collections.abc import Iterable
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
 from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
+from timeline_api.ports import ThreadChange
 
 _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "participants")
 
@@ -113,6 +114,32 @@ class MessageWrites:
         if not existing:
             return fresh
         return fresh | await find_by_ids(members, existing)
+
+    async def absorb(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move every message of thread ``gone`` into thread ``into`` and summarise it
+        again; ``gone`` leaves the threads. Nothing when ``gone`` has no message (left
+        already: a redelivery). Called by the one consumer that owns ``into``; ``gone``
+        takes no message any more (it forwards them), so nothing else writes either."""
+        members = self._store.thread_members
+        moving = await members.find_one({"_id": gone})
+        if moving is None or not moving.get("items"):
+            return []
+        messages = [
+            m.model_copy(update={"thread_id": into}) for m in await self._thread_inputs(moving)
+        ]
+        before_gone, before_into = await self._store.thread(gone), await self._store.thread(into)
+        await self._store.messages.bulk_write(
+            [UpdateOne({"_id": m.item_id}, {"$set": {"thread_id": into}}) for m in messages],
+            ordered=False,
+        )
+        await members.update_one({"_id": into}, _member_update(messages), upsert=True)
+        member = await members.find_one({"_id": into})
+        assert member is not None
+        summary = summarise_thread(into, await self._thread_inputs(member))
+        await self._store.threads.replace_one({"_id": into}, thread_doc(summary), upsert=True)
+        await self._store.threads.delete_one({"_id": gone})
+        await members.delete_one({"_id": gone})
+        return [ThreadChange(before_gone, None), ThreadChange(before_into, summary)]
 
     async def _thread_inputs(self, member: Document) -> list[StoredMessage]:
         """The summary inputs of a thread's messages; older documents from ``messages``."""

@@ -118,6 +118,7 @@ class TimelineStore:
         self.companies: AsyncCollection[Document] = db["companies"]
         self.dropped: AsyncCollection[Document] = db["dropped"]
         self.thread_members: AsyncCollection[Document] = db["thread_members"]
+        self.thread_redirects: AsyncCollection[Document] = db["thread_redirects"]
 
     async def create_indexes(self) -> None:
         """Create the indexes the read model's queries use that do not exist yet.

@@ -1,5 +1,6 @@
-"""``crm-admin``: create workspaces, connect accounts and sign members in to the web app
-from the command line.
+"""``crm-admin``: create workspaces, connect accounts, sign members in to the web app,
+rotate the secrets key, and list and re-drive dead letters (``deadletters``, in
+``admin_deadletters``) from the command line.
 
 The timeline API owns workspaces and accounts: each command stores the record in the
 API's own database and publishes it on the config topic for every other service. Ids are
@@ -37,6 +38,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.bootstrap import read_model, sign_in
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
+from timeline_api.entrypoints import admin_deadletters
 from timeline_api.service.secrets_rotation import rotate_secrets
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.service.workspaces import create_workspace as create_workspace_in
@@ -286,6 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     acc.add_argument("--owner-member-id")
     acc.add_argument("--id", dest="account_id")
+    admin_deadletters.add_commands(commands)
     return parser
 
 
@@ -308,6 +311,8 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         return new_secrets_key()
     if args.command == "rotate-secrets":
         return json.dumps(await rotate_account_secrets(settings))
+    if args.command == "deadletters":
+        return await admin_deadletters.run(args, settings)
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")
@@ -334,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))
-    except (AdminError, ConfigurationError) as error:
+    except (AdminError, ConfigurationError, LookupError) as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
 

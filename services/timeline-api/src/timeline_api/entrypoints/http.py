@@ -21,6 +21,7 @@ from crm_runtime.service import build_runtime, running
 from crm_runtime.settings import refuse_to_start
 from timeline_api.api import (
     accounts,
+    deadletters,
     explain,
     health,
     oauth_routes,
@@ -56,6 +57,8 @@ def install(app: FastAPI, services: Services) -> None:
     state.search = services.search
     state.account_actions = services.account_actions
     state.sign_in = services.sign_in
+    state.dead_letters = services.dead_letters
+    state.mailbox_search = services.mailbox_search
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -87,6 +90,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.include_router(router)
     for router in (record_changes.router, opportunities.router, workspace.router):
         app.include_router(router)
+    app.include_router(deadletters.router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
     mount_web(app)

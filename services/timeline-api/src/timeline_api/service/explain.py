@@ -5,6 +5,12 @@ dropped (the reason and the rule that decided), or never seen.
 Every lookup is by ``_id`` (the item id comes from the workspace and the normalised
 Message-ID), so the answer is instant on any volume. The API's ``/v1/messages/explain``
 and the web app's "Why isn't this email here?" both ask this.
+
+A message never seen may sit in a folder the account does not sync (spam, trash, an
+excluded folder): ``explain_or_search`` then asks the member's own mailboxes through the
+fetcher (``service.lookups``), waits a few seconds for their answers, and says where the
+message is, in words; while they are still searching the answer is ``searching``, to be
+followed with ``follow_search``.
 """
 
 from datetime import datetime
@@ -13,7 +19,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from crm_schemas.ids import company_id, message_item_id, normalize_message_id, person_id
+from crm_schemas.lookups import MailboxPlace
+from timeline_api.domain.access import Member
+from timeline_api.domain.lookups import MailboxLookup, MailboxState, in_words, is_done
 from timeline_api.ports import Conversations, RecordReader
+from timeline_api.service.lookups import MailboxSearch
 
 
 class NotAMessageIdError(ValueError):
@@ -30,10 +40,39 @@ class LinkedParticipant(BaseModel):
     company_id: str | None = Field(default=None, description="The company of its domain.")
 
 
-class Explanation(BaseModel):
-    """What happened to a message: synced, dropped, or never seen."""
+class MailboxView(BaseModel):
+    """What one of the member's mailboxes said: where it has the message, if anywhere."""
 
-    status: Literal["synced", "dropped", "never_seen"]
+    account_id: str
+    email: str
+    state: MailboxState
+    places: list[MailboxPlace] = Field(description="Folders (labels) that have it.")
+    problem: str | None = None
+
+
+class SearchView(BaseModel):
+    """A search of the member's mailboxes for a message the timeline never saw."""
+
+    lookup_id: str
+    state: Literal["searching", "done"]
+    answer: str = Field(description="Where the message is, and why it is not synced there.")
+    mailboxes: list[MailboxView]
+
+    @classmethod
+    def of(cls, lookup: MailboxLookup) -> "SearchView":
+        """From the lookup as it stands."""
+        mailboxes = [MailboxView.model_validate(m.model_dump()) for m in lookup.mailboxes]
+        state: Literal["searching", "done"] = "done" if is_done(lookup) else "searching"
+        return cls(
+            lookup_id=lookup.lookup_id, state=state, answer=in_words(lookup), mailboxes=mailboxes
+        )
+
+
+class Explanation(BaseModel):
+    """What happened to a message: synced, dropped, or never seen (and then, where the
+    member's mailboxes have it: ``searching`` until they answered)."""
+
+    status: Literal["synced", "dropped", "never_seen", "searching"]
     message_id: str = Field(description="The Message-ID asked about, normalised.")
     item_id: str
     thread_id: str | None = None
@@ -44,6 +83,9 @@ class Explanation(BaseModel):
     dropped_at: datetime | None = None
     accounts: list[str] | None = Field(
         default=None, description="Accounts the message was dropped from."
+    )
+    search: SearchView | None = Field(
+        default=None, description="Never seen: where the member's mailboxes have it."
     )
 
 
@@ -92,6 +134,41 @@ async def explain(
             **base,
         )
     return Explanation(status="never_seen", **base)
+
+
+async def explain_or_search(
+    threads: Conversations,
+    records: RecordReader,
+    search: MailboxSearch,
+    viewer: Member,
+    message_id: str,
+    wait_s: float,
+) -> Explanation:
+    """``explain``; for a message never seen, where the member's own mailboxes have it
+    (waiting up to ``wait_s`` for their answers: ``searching`` when they take longer)."""
+    found = await explain(threads, records, viewer.workspace_id, message_id)
+    if found.status != "never_seen":
+        return found
+    lookup = await search.start(viewer, found.message_id)
+    if lookup is None:  # no mailbox of the member's to ask
+        return found
+    return searched(await search.wait(lookup, viewer, wait_s), found.item_id)
+
+
+async def follow_search(search: MailboxSearch, viewer: Member, lookup_id: str) -> Explanation:
+    """A search of the member's mailboxes, as it stands: ``searching``, or ``never_seen``
+    with where the mailboxes have the message."""
+    lookup = await search.follow(lookup_id, viewer)
+    return searched(lookup, message_item_id(viewer.workspace_id, lookup.message_id))
+
+
+def searched(lookup: MailboxLookup, item_id: str) -> Explanation:
+    """The explanation of a message never seen, with the search of the mailboxes."""
+    view = SearchView.of(lookup)
+    status: Literal["never_seen", "searching"] = (
+        "searching" if view.state == "searching" else "never_seen"
+    )
+    return Explanation(status=status, message_id=lookup.message_id, item_id=item_id, search=view)
 
 
 async def _linked(

@@ -7,6 +7,11 @@ this API's own projection all see it. Who owns an address or a domain is asked o
 than shared. The projection fills the same owners for records the enricher creates,
 without taking an address away from its owner.
 
+A client may create a record under a key of its own (``id`` in the request): the
+record's id is made from that key and the workspace (``crm_schemas.ids.keyed_record_id``),
+so creating it twice answers 409, and a key that is another workspace's record id
+creates a record of the caller's like any other key: no answer tells that it exists.
+
 Known limit: an address given by hand while the enricher is creating a person for it at
 the same moment (before that person reached this API) can end up on two people; merge
 them to fix it.
@@ -16,6 +21,7 @@ import uuid
 from typing import Any
 
 from crm_schemas.ids import company_id as company_id_for
+from crm_schemas.ids import keyed_record_id
 from crm_schemas.ids import person_id as person_id_for
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from timeline_api.domain.ownership import (
@@ -65,11 +71,17 @@ class RecordWriter:
     # --- people -----------------------------------------------------------------------
 
     async def create_person(self, workspace_id: str, fields: dict[str, Any]) -> PersonUpserted:
-        """A new person; its id is the given one, else the one auto-creation would use."""
+        """A new person; its id is made from the client's key (``id``) when it gives one,
+        else it is the one auto-creation would use."""
         emails = normalized_emails(fields["emails"])
         if not emails:
             raise InvalidError("emails", "a person needs at least one address")
-        record_id = fields.get("id") or person_id_for(workspace_id, emails[0])
+        key = fields.get("id")
+        record_id = (
+            keyed_record_id("person", workspace_id, key)
+            if key
+            else person_id_for(workspace_id, emails[0])
+        )
         if await self._records.person(record_id) is not None:
             raise ConflictError(f"person {record_id} exists already: update it", record_id)
         await self._check_company(workspace_id, fields.get("company_id"))
@@ -157,11 +169,14 @@ class RecordWriter:
     # --- companies --------------------------------------------------------------------
 
     async def create_company(self, workspace_id: str, fields: dict[str, Any]) -> CompanyUpserted:
-        """A new company; its id is the given one, else the one of its first domain."""
+        """A new company; its id is made from the client's key (``id``) when it gives one,
+        else from its first domain."""
         domains = normalized_domains(fields.get("domains") or ())
-        record_id = fields.get("id") or (
-            company_id_for(workspace_id, domains[0]) if domains else str(uuid.uuid4())
-        )
+        key = fields.get("id")
+        if key:
+            record_id = keyed_record_id("company", workspace_id, key)
+        else:
+            record_id = company_id_for(workspace_id, domains[0]) if domains else str(uuid.uuid4())
         if await self._records.company(record_id) is not None:
             raise ConflictError(f"company {record_id} exists already: update it", record_id)
         company = CompanyUpserted(
@@ -210,7 +225,10 @@ class RecordWriter:
     ) -> OpportunityUpserted:
         """Create (``current`` None) or change an opportunity, its references checked."""
         if current is None:
-            record_id = fields.get("id") or str(uuid.uuid4())
+            key = fields.get("id")
+            record_id = (
+                keyed_record_id("opportunity", workspace_id, key) if key else str(uuid.uuid4())
+            )
             if await self._records.opportunity(record_id) is not None:
                 raise ConflictError(f"opportunity {record_id} exists already", record_id)
             current = OpportunityUpserted(

@@ -20,6 +20,7 @@ from timeline_api.domain.search import InvalidSearchError
 from timeline_api.domain.web_session import same_token
 from timeline_api.ports import Consent, Conversations, Directory, RecordReader
 from timeline_api.service.account_actions import AccountActions, ForbiddenError
+from timeline_api.service.lookups import MailboxSearch
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignedIn, SignIn
@@ -78,6 +79,7 @@ class Ports:
     sign_in: SignIn
     consents: dict[OAuthProvider, Consent]
     records_writer: RecordWriter
+    mailbox_search: MailboxSearch
 
 
 def get_ports(request: Request) -> Ports:
@@ -94,6 +96,7 @@ def get_ports(request: Request) -> Ports:
         sign_in=cast(SignIn, state.sign_in),
         consents=cast(dict[OAuthProvider, Consent], state.consents),
         records_writer=cast(RecordWriter, state.writer),
+        mailbox_search=cast(MailboxSearch, state.mailbox_search),
     )
 
 

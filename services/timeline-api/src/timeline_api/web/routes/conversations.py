@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 
 from timeline_api.domain.ownership import NotFoundError
 from timeline_api.domain.visibility import redact_event, redact_thread_detail
-from timeline_api.service.explain import NotAMessageIdError, explain, message_id_in
+from timeline_api.service.explain import NotAMessageIdError, explain_or_search, message_id_in
 from timeline_api.web.deps import App, Member, WebRoute
 from timeline_api.web.render import page
 
@@ -42,8 +42,13 @@ async def why_not_here(request: Request, app: App, member: Member, text: str = "
     if text.strip():
         message_id = message_id_in(text[:20_000])
         try:
-            context["answer"] = await explain(
-                app.conversations, app.records, member.member.workspace_id, message_id
+            context["answer"] = await explain_or_search(
+                app.conversations,
+                app.records,
+                app.mailbox_search,
+                member.member,
+                message_id,
+                app.settings.lookup_wait_s,
             )
         except NotAMessageIdError:
             context["error"] = "That is not a Message-ID: paste the Message-ID header's value."
