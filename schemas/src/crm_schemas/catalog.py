@@ -10,6 +10,7 @@ from crm_schemas.calendar import MatchedCalendarItem, RawCalendarItem, TimelineC
 from crm_schemas.config import ConfigEvent
 from crm_schemas.mail import MatchedMessage, RawMessage, TimelineMessage
 from crm_schemas.outcomes import DeadLetter, ItemDropped
+from crm_schemas.record_commands import RecordCommand, RecordOutcome
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncRequested, SyncStatusChanged
 from crm_schemas.topics import Topics
@@ -26,7 +27,12 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.mail_matched: (MatchedMessage, "matcher"),
         topics.calendar_matched: (MatchedCalendarItem, "matcher"),
         topics.dropped: (ItemDropped, "fetcher, matcher"),
-        topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
+        topics.records: (RecordEvent, "enricher (people, companies), timeline-api (opportunities)"),
+        topics.record_commands: (
+            RecordCommand,
+            "enricher (people seen), timeline-api (records API)",
+        ),
+        topics.record_outcomes: (RecordOutcome, "enricher"),
         topics.timeline_messages: (TimelineMessage, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
         topics.dead_letter: (DeadLetter, "every service"),
