@@ -14,7 +14,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
-from timeline_api.adapters.record_index import MongoAddressOwners
+from timeline_api.adapters.record_owner import KafkaRecordOwner
 from timeline_api.adapters.records import MongoRecords
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
@@ -48,6 +48,7 @@ class Services:
     read_model: ReadModel
     timelines: TimelineQueries
     writer: RecordWriter
+    record_owner: KafkaRecordOwner
     directory: MongoDirectory
     sync_queue: SyncQueue
     connector: Connector
@@ -69,9 +70,15 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     """The use cases wired to MongoDB, Kafka, the OAuth providers and the protocol checks."""
     store = TimelineStore(runtime.db)
     records = MongoRecords(runtime.db)
-    owners = MongoAddressOwners(runtime.db)
     model = read_model(runtime, settings)
     topics = runtime.topics
+    owner = KafkaRecordOwner(
+        settings.kafka_bootstrap,
+        topics.record_outcomes,
+        topic_publisher(runtime.broker, topics.record_commands),
+        settings.records_wait_s,
+    )
+    opportunities = topic_publisher(runtime.broker, topics.records)
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
     checks = ConnectionChecks(CheckPolicy(settings.allow_private_hosts, settings.connect_timeout_s))
     return Services(
@@ -80,10 +87,11 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         records=records,
         read_model=model,
         timelines=TimelineQueries(records, model.reader),
-        writer=RecordWriter(records, owners, topic_publisher(runtime.broker, topics.records)),
+        writer=RecordWriter(records, owner, opportunities, settings.records_wait_s),
+        record_owner=owner,
         directory=directory,
         sync_queue=SyncQueue(topic_publisher(runtime.broker, topics.sync_requests)),
         connector=Connector(secret_box(settings), checks),
         consents=consents(settings),
-        projection=Projection(MongoProjectionStore(store), records, owners, model.feed, directory),
+        projection=Projection(MongoProjectionStore(store), records, model.feed, directory),
     )
