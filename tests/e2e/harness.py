@@ -103,7 +103,7 @@ async def wait_drained(system: LocalSystem, within: float = 90.0) -> None:
         f"{p}.matcher": [f"{p}.mail.raw.v1", f"{p}.calendar.raw.v1"],
         f"{p}.matcher.records": [f"{p}.records.v1"],
         f"{p}.enricher": [f"{p}.mail.matched.v1", f"{p}.calendar.matched.v1"],
-        f"{p}.enricher.records": [f"{p}.records.v1"],
+        f"{p}.enricher.commands": [f"{p}.records.commands.v1"],
         f"{p}.timeline-api.messages": [f"{p}.timeline.messages.v1"],
         f"{p}.timeline-api.events": [f"{p}.timeline.events.v1"],
         f"{p}.timeline-api.records": [f"{p}.records.v1"],

@@ -126,7 +126,7 @@ async def drained(system: LocalSystem) -> int:
     p = system.prefix
     groups = {
         f"{p}.enricher": [f"{p}.mail.matched.v1", f"{p}.calendar.matched.v1"],
-        f"{p}.enricher.records": [f"{p}.records.v1"],
+        f"{p}.enricher.commands": [f"{p}.records.commands.v1"],
         f"{p}.timeline-api.records": [f"{p}.records.v1"],
         f"{p}.timeline-api.messages": [f"{p}.timeline.messages.v1"],
     }

@@ -18,8 +18,8 @@ MATCHER_RECORDS = "matcher.records"
 
 ENRICHER = "enricher"
 """The enricher, on the matched mail and calendar topics."""
-ENRICHER_RECORDS = "enricher.records"
-"""The enricher's index of people and companies, from the records topic."""
+ENRICHER_COMMANDS = "enricher.commands"
+"""The enricher as the one writer of people and companies, on the record commands."""
 
 TIMELINE = "timeline-api"
 """The timeline's projection: one group per topic under this name (``timeline-api.messages``,

@@ -59,9 +59,23 @@ class Topics:
 
     @property
     def records(self) -> str:
-        """People, companies and opportunities as they are created or changed (by the
-        enricher and the records API), keyed by record id."""
+        """People, companies and opportunities as they are created or changed, keyed by
+        record id: people and companies by their one writer, the enricher (the records API
+        asks it, ``record_commands``), opportunities by the records API."""
         return f"{self.prefix}.records.v1"
+
+    @property
+    def record_commands(self) -> str:
+        """What is asked of the records' one writer (the enricher): people seen on mail and
+        meetings, and the records API's changes; keyed by workspace id, so one consumer
+        applies a workspace's commands in order (docs/adr/0029)."""
+        return f"{self.prefix}.records.commands.v1"
+
+    @property
+    def record_outcomes(self) -> str:
+        """The records' writer's answers to the records API's commands, keyed by command id;
+        every API replica reads them all and keeps its own."""
+        return f"{self.prefix}.records.outcomes.v1"
 
     @property
     def timeline_messages(self) -> str:
@@ -118,6 +132,8 @@ class Topics:
             self.calendar_matched,
             self.dropped,
             self.records,
+            self.record_commands,
+            self.record_outcomes,
             self.timeline_messages,
             self.timeline_events,
             self.timeline_index,

@@ -14,7 +14,7 @@ from crm_schemas.ids import message_item_id
 from tests.integration.timeline_api.builders import at, lost_in_an_outage, mail, meeting
 from tests.integration.timeline_api.conftest import Timeline, eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("record_owner")]
 
 # What to send to each route that takes a body, so that it passes validation and the only
 # thing between the caller and a change is whose the ids are.

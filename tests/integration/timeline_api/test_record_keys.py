@@ -3,13 +3,14 @@ has a record with that id: the answer is the one any fresh key gets."""
 
 import pytest
 
+from enricher.settings import EnricherSettings
 from tests.integration.timeline_api.conftest import Timeline
 
 pytestmark = pytest.mark.integration
 
 
 async def test_another_workspaces_ids_given_as_keys_answer_as_if_they_did_not_exist(
-    timeline: Timeline, unique: str
+    timeline: Timeline, record_owner: EnricherSettings, unique: str
 ) -> None:
     ws = f"ws-{unique}"
     await timeline.login(ws)

@@ -8,6 +8,7 @@ import pytest
 
 from crm_schemas.base import utcnow
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
+from enricher.settings import EnricherSettings
 from tests.integration.timeline_api.conftest import Timeline
 from timeline_api.adapters.memory import InMemoryRecords
 from timeline_api.adapters.records import MongoRecords
@@ -113,7 +114,9 @@ async def test_records_stored_before_searches_existed_get_their_terms_once(db: A
     assert await names(records, "tim") == ["Old Timer"]
 
 
-async def test_the_api_searches_people_a_page_at_a_time(timeline: Timeline) -> None:
+async def test_the_api_searches_people_a_page_at_a_time(
+    timeline: Timeline, record_owner: EnricherSettings
+) -> None:
     await timeline.login(WS)
     for name, email in (("Jane Doe", "jane@client.test"), ("Janet Roe", "janet@client.test")):
         response = await timeline.client.post("/v1/people", json={"name": name, "emails": [email]})

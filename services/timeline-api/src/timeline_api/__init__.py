@@ -13,7 +13,8 @@ Three areas, each with its modules in those layers:
   ``adapters.connection_check``, ``adapters.oauth``; ``domain.access``,
   ``domain.connection``, ``domain.sync_status``;
 - the records API: ``api.records``, ``api.record_changes``, ``api.opportunities``;
-  ``service.records``; ``adapters.records``, ``adapters.record_index``;
+  ``service.records``; ``adapters.records``, ``adapters.record_owner`` (the enricher,
+  the one writer of people and companies, asked over Kafka);
   ``domain.ownership``;
 - the timeline read model: ``api.timelines``, ``api.explain``; ``service.timelines``,
   ``service.projection``; ``adapters.timeline_store`` and the projection's writes beside

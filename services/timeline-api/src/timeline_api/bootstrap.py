@@ -17,7 +17,7 @@ from timeline_api.adapters.kafka import keyed_publisher, raw_publisher, topic_pu
 from timeline_api.adapters.mailbox_lookups import MongoMailboxLookups
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
-from timeline_api.adapters.record_index import MongoAddressOwners
+from timeline_api.adapters.record_owner import KafkaRecordOwner
 from timeline_api.adapters.records import MongoRecords
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
@@ -58,6 +58,7 @@ class Services:
     read_model: ReadModel
     timelines: TimelineQueries
     writer: RecordWriter
+    record_owner: KafkaRecordOwner
     directory: MongoDirectory
     sync_queue: SyncQueue
     connector: Connector
@@ -90,13 +91,19 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     """The use cases wired to MongoDB, Kafka, the OAuth providers and the protocol checks."""
     store = TimelineStore(runtime.db)
     records = MongoRecords(runtime.db)
-    owners = MongoAddressOwners(runtime.db)
     model = read_model(runtime, settings)
     topics = runtime.topics
+    owner = KafkaRecordOwner(
+        settings.kafka_bootstrap,
+        topics.record_outcomes,
+        topic_publisher(runtime.broker, topics.record_commands),
+        settings.records_wait_s,
+    )
+    opportunities = topic_publisher(runtime.broker, topics.records)
     directory = MongoDirectory(runtime.db, topic_publisher(runtime.broker, topics.config))
     letters = MongoDeadLetters(runtime.db)
     writes = MongoProjectionStore(store)
-    projection = Projection(writes, records, owners, model.feed, directory)
+    projection = Projection(writes, records, model.feed, directory)
     onwards = keyed_publisher(runtime.bulk, topics.timeline_messages)
     lookups = MongoMailboxLookups(runtime.db)
     ask = topic_publisher(runtime.broker, topics.lookup_requests)
@@ -116,7 +123,8 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         records=records,
         read_model=model,
         timelines=TimelineQueries(records, model.reader),
-        writer=RecordWriter(records, owners, topic_publisher(runtime.broker, topics.records)),
+        writer=RecordWriter(records, owner, opportunities, settings.records_wait_s),
+        record_owner=owner,
         directory=directory,
         sync_queue=sync_queue,
         connector=connector,

@@ -2,7 +2,7 @@
 
 Three areas, each with its ports: the timeline read model (``TimelineReader`` for the
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
-one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
+one thread), the records (``RecordReader``, ``RecordStore``, ``RecordOwner``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
 ``Consent``), and every service's dead letters (``DeadLetters``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
@@ -19,6 +19,7 @@ from pydantic import BaseModel, SecretStr
 from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode, WorkspaceConfigured
 from crm_schemas.lookups import MessageLookupAnswered
 from crm_schemas.outcomes import ItemDropped
+from crm_schemas.record_commands import ApiCommand, RecordOutcome
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
@@ -26,7 +27,6 @@ from timeline_api.domain.connection import Check
 from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
 from timeline_api.domain.lookups import MailboxLookup
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
-from timeline_api.domain.ownership import Claim
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
 from timeline_api.domain.search import Found, NameCursor
@@ -264,21 +264,12 @@ class RecordStore(RecordReader, Protocol):
         ...
 
 
-class AddressOwners(Protocol):
-    """Which person owns each address and which company each domain, per workspace."""
+class RecordOwner(Protocol):
+    """The one writer of people and companies (the enricher, docs/adr/0029), asked: every
+    change the records API makes is a command it applies in order, then answers."""
 
-    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
-        """Who owns each value now (``kind`` is ``person`` or ``company``)."""
-        ...
-
-    async def point(
-        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
-    ) -> None:
-        """Point values at a record: always (``take``), or only those nobody owns yet."""
-        ...
-
-    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
-        """Forget the values a record gave up, unless they point elsewhere already."""
+    async def ask(self, command: ApiCommand) -> RecordOutcome:
+        """The writer's answer to the command; ``UnavailableError`` if none comes in time."""
         ...
 
 

@@ -25,6 +25,12 @@ class TimelineSettings(ServiceSettings):
         " rosters read by _id, for FerretDB) or 'indexed' (plain indexed queries, for"
         " MongoDB).",
     )
+    records_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a change of a person or a company waits for the enricher's"
+        " answer, and then for the read model to show it.",
+    )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
     allow_private_hosts: bool = Field(
         default=False,

@@ -8,7 +8,6 @@ from crm_schemas.base import to_milliseconds
 from crm_schemas.ids import normalize_email
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
-from timeline_api.domain.ownership import Claim, index_key
 from timeline_api.domain.records import person_addresses
 from timeline_api.domain.search import (
     Found,
@@ -158,43 +157,6 @@ def _keep_newer(kept: dict[str, R], record_id: str, record: R) -> bool:
         return False
     kept[record_id] = record.model_copy(update={"updated_at": version})
     return True
-
-
-class InMemoryAddressOwners:
-    """Owners of addresses and domains in a dict; a person's merge is read from
-    ``records``."""
-
-    def __init__(self, records: InMemoryRecords) -> None:
-        self.owners: dict[tuple[str, str], str] = {}
-        self._records = records
-
-    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
-        """Who owns each value now."""
-        claims = []
-        for value in values:
-            owner = self.owners.get((kind, index_key(workspace_id, value)))
-            merged = False
-            if owner is not None and kind == "person":
-                person = self._records.people.get(owner)
-                merged = person is None or person.merged_into is not None
-            claims.append(Claim(value, owner, merged))
-        return claims
-
-    async def point(
-        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
-    ) -> None:
-        """Point values at a record: always (``take``), or only those nobody owns yet."""
-        for value in values:
-            key = (kind, index_key(workspace_id, value))
-            if take or key not in self.owners:
-                self.owners[key] = record_id
-
-    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
-        """Forget the values a record gave up, unless they point elsewhere already."""
-        for value in values:
-            key = (kind, index_key(workspace_id, value))
-            if self.owners.get(key) == record_id:
-                del self.owners[key]
 
 
 class InMemorySyncStatuses:

@@ -73,11 +73,15 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         if settings.consume:
             subscribe_projection(runtime, services)
         async with running(runtime, consume=settings.consume):  # else: the API only publishes
+            await services.record_owner.start()  # answers to the records API's changes
             # What exists now lives as long as the process: keep it out of the collector's
             # full passes, which otherwise stall a request now and then.
             gc.freeze()
             log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
-            yield
+            try:
+                yield
+            finally:
+                await services.record_owner.stop()
 
     app = FastAPI(
         title="CRM timeline API",
