@@ -11,6 +11,7 @@ MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
@@ -328,4 +329,45 @@ class Consent(Protocol):
 
     def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         """The grant for the callback's query (code and state); ConsentError if refused."""
+        ...
+
+
+# --- provider notifications (push) ----------------------------------------------------
+
+
+class PushTokenError(Exception):
+    """A push's bearer token is not a valid token signed by the provider (bad signature,
+    expired, unknown key); the message says why, without the token."""
+
+
+class PushTokens(Protocol):
+    """Checks the OIDC tokens Google signs for Pub/Sub push."""
+
+    async def claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a token whose signature (against Google's published keys) and
+        expiry hold; raises PushTokenError otherwise."""
+        ...
+
+
+class PushMarks(Protocol):
+    """Marks that one replica takes, once, to queue a push sync (shared by replicas)."""
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        """Take ``key``: True for the first taker ever, False for everyone after."""
+        ...
+
+    async def sweep(self, before: datetime) -> int:
+        """Forget marks taken before ``before``; how many."""
+        ...
+
+
+class PushAccounts(Protocol):
+    """The connected accounts a notification may be for."""
+
+    async def account(self, account_id: str) -> AccountConfigured | None:
+        """The account, or None."""
+        ...
+
+    async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
+        """The connected accounts of an address (one per workspace that connected it)."""
         ...

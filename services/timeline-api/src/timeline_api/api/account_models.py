@@ -24,6 +24,17 @@ class ConnectionTest(BaseModel):
     checks: list[Check]
 
 
+class PushView(BaseModel):
+    """Whether the provider notifies this account's changes at once, and why not."""
+
+    active: bool
+    reason: str | None = None
+    remedy: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="When the provider's subscription ends unless renewed."
+    )
+
+
 class SyncStatusView(BaseModel):
     """Where one kind of sync of an account stands."""
 
@@ -38,6 +49,11 @@ class SyncStatusView(BaseModel):
     reason: str | None = None
     remedy: str | None = None
     at: datetime | None = None
+    push: PushView | None = Field(
+        default=None,
+        description="Provider push (Google, Microsoft) as the last sync found it; null when"
+        " not reported (IMAP and CalDAV accounts: IMAP IDLE is their push).",
+    )
 
 
 class ServerView(BaseModel):
@@ -134,6 +150,7 @@ def status_views(
                 reason=doc.get("reason"),
                 remedy=doc.get("remedy"),
                 at=doc.get("at"),
+                push=PushView.model_validate(doc["push"]) if doc.get("push") else None,
             )
         )
     return views

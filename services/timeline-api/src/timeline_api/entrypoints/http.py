@@ -24,6 +24,7 @@ from timeline_api.api import (
     health,
     oauth_routes,
     opportunities,
+    push,
     record_changes,
     records,
     timelines,
@@ -51,6 +52,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.sync_queue = services.sync_queue
     state.connector = services.connector
     state.consents = services.consents
+    state.push_inbox = services.push_inbox
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -69,7 +71,10 @@ def create_app(settings: TimelineSettings) -> FastAPI:
             # full passes, which otherwise stall a request now and then.
             gc.freeze()
             log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
-            yield
+            try:
+                yield
+            finally:
+                await services.push_inbox.close()
 
     app = FastAPI(
         title="CRM timeline API",
@@ -84,6 +89,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.include_router(router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
+    app.include_router(push.router)
     return app
 
 
