@@ -32,23 +32,30 @@ GRAPH_PUSH_PATH = "/v1/push/microsoft"
 GRAPH_LIFECYCLE_PATH = "/v1/push/microsoft/lifecycle"
 """The ``lifecycleNotificationUrl`` of every Graph subscription."""
 
-# Google channel ids allow [A-Za-z0-9-_+/=], at most 64 characters: a UUID account id,
-# the kind and a 12-character nonce fit.
-_LABEL = re.compile(
-    r"(?P<account>[0-9a-f-]{1,40})_(?P<kind>mail|calendar)_(?P<nonce>[0-9a-z]{1,16})"
-)
+# Google channel ids allow [A-Za-z0-9-_+/=], at most 64 characters. A label is the kind's
+# letter, a 12-character nonce, then the account id in urlsafe base64 (48 characters for a
+# UUID): no separator is needed, and any account id of up to 39 characters fits.
+_KINDS = {SyncKind.MAIL: "m", SyncKind.CALENDAR: "c"}
+_NONCE = re.compile(r"[0-9a-z]{12}")
+_LABEL = re.compile(r"(?P<kind>[mc])(?P<nonce>[0-9a-z]{12})(?P<account>[A-Za-z0-9_-]{2,52})")
 
 
 @dataclass(frozen=True, slots=True)
 class PushLabel:
-    """Which account and kind a subscription is for; the nonce makes each one unique."""
+    """Which account and kind a subscription is for; the nonce (12 lower-case letters or
+    digits) makes each one unique."""
 
     account_id: str
     kind: SyncKind
     nonce: str
 
+    def __post_init__(self) -> None:
+        if not _NONCE.fullmatch(self.nonce):
+            raise ValueError("a push label's nonce is 12 lower-case letters or digits")
+
     def __str__(self) -> str:
-        return f"{self.account_id}_{self.kind.value}_{self.nonce}"
+        account = base64.urlsafe_b64encode(self.account_id.encode()).decode().rstrip("=")
+        return f"{_KINDS[self.kind]}{self.nonce}{account}"
 
     @classmethod
     def parse(cls, text: str) -> "PushLabel | None":
@@ -56,7 +63,13 @@ class PushLabel:
         found = _LABEL.fullmatch(text)
         if found is None:
             return None
-        return cls(found["account"], SyncKind(found["kind"]), found["nonce"])
+        try:
+            padded = found["account"] + "=" * (-len(found["account"]) % 4)
+            account = base64.urlsafe_b64decode(padded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        kind = SyncKind.MAIL if found["kind"] == "m" else SyncKind.CALENDAR
+        return cls(account, kind, found["nonce"])
 
 
 def push_mark(key: bytes, label: PushLabel) -> str:

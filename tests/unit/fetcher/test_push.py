@@ -54,7 +54,7 @@ def live(expires_in: timedelta, renewed_ago: timedelta = timedelta(0)) -> Subscr
         SyncKind.MAIL,
         "me/messages",
         OAuthProvider.MICROSOFT,
-        nonce="n1",
+        nonce="n00000000001",
         resource_id="sub-1",
         expires_at=T0 + expires_in,
         renewed_at=T0 - renewed_ago,
@@ -177,7 +177,7 @@ def harness(channel: FakeChannel | None = None, connected: bool = True) -> Harne
     fake = channel or FakeChannel()
     states = MemoryPushStates()
     clock = [T0]
-    nonces = iter(f"n{i}" for i in range(1, 100))
+    nonces = iter(f"n{i:011d}" for i in range(1, 100))
 
     @asynccontextmanager
     async def open_channel(
@@ -206,7 +206,7 @@ async def test_the_first_sync_of_an_account_subscribes_and_reports_push_active()
     assert state is not None
     assert state.active
     (sub,) = await h.states.of_account(account().account_id)
-    assert (sub.nonce, sub.pending, sub.resource_id) == ("n1", None, "sub-1")
+    assert (sub.nonce, sub.pending, sub.resource_id) == ("n00000000001", None, "sub-1")
     assert sub.oauth is not None  # the consent is kept to delete it after a disconnect
 
 
@@ -238,7 +238,7 @@ async def test_a_subscription_the_provider_lost_is_made_again():
     assert state.active
     (sub,) = await h.states.of_account(account().account_id)
     assert sub.resource_id == "sub-2"
-    assert "sub-1:n1" in h.channel.deleted  # the old one, should it still exist
+    assert "sub-1:n00000000001" in h.channel.deleted  # the old one, should it still exist
 
 
 async def test_a_channel_that_cannot_be_extended_is_replaced_and_the_old_one_stopped():
@@ -248,7 +248,7 @@ async def test_a_channel_that_cannot_be_extended_is_replaced_and_the_old_one_sto
     h.at(T0 + timedelta(days=6, hours=12))
     await h.keeper.keep(acc, SyncKind.CALENDAR)
     assert h.channel.made == 2
-    assert list(h.channel.alive) == ["calendar-resource:n2"]
+    assert list(h.channel.alive) == ["calendar-resource:n00000000002"]
 
 
 async def test_a_refused_subscription_says_why_and_is_tried_again_next_time():
@@ -266,7 +266,11 @@ async def test_a_refused_subscription_says_why_and_is_tried_again_next_time():
 async def test_a_creation_a_crash_interrupted_is_cleaned_up_not_duplicated():
     h = harness()
     interrupted = Subscription(
-        account().account_id, SyncKind.MAIL, "me/messages", OAuthProvider.MICROSOFT, pending="n0"
+        account().account_id,
+        SyncKind.MAIL,
+        "me/messages",
+        OAuthProvider.MICROSOFT,
+        pending="n00000000000",
     )
     await h.states.save(interrupted)
     await h.keeper.keep(account(), SyncKind.MAIL)

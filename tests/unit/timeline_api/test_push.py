@@ -4,6 +4,7 @@ rules), and the inbox that queues those syncs, coalesced, over in-memory fakes."
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,7 +63,9 @@ def calendar_headers(token: str, state: str = "exists", kind: SyncKind = SyncKin
 def test_a_label_fits_a_google_channel_id_and_reads_back():
     text = str(label())
     assert len(text) <= 64
+    assert re.fullmatch(r"[A-Za-z0-9\-_+/=]+", text)  # Google's channel id alphabet
     assert PushLabel.parse(text) == label()
+    assert PushLabel.parse(str(label(account="acc-owner@acme.test"))) is not None
     assert PushLabel.parse("someone-elses-channel") is None
 
 
@@ -203,7 +206,9 @@ class Queue:
 def inbox(
     marks: MemoryPushMarks, queue: Queue, window_s: float = 60.0, *accounts: AccountConfigured
 ) -> PushInbox:
+    """An inbox whose clock stands at the start of a window (a flood falls in one)."""
     known = {a.account_id: a for a in (accounts or (google_account(),))}
+    start = datetime.now(UTC).timestamp() // window_s * window_s + 0.001
     return PushInbox(
         Accounts(known),
         marks,
@@ -212,6 +217,7 @@ def inbox(
         [KEY],
         AUDIENCE,
         window=timedelta(seconds=window_s),
+        clock=lambda: datetime.fromtimestamp(start, UTC),
     )
 
 

@@ -108,14 +108,15 @@ class GmailWatch:
 
     async def create(self, stream: str, label: PushLabel, expires_at: datetime) -> Created:
         """users.watch: every change of the mailbox (the sync job reads only synced labels)."""
-        body = await self._api.json("POST", f"{self._base}/watch", json={"topicName": self._topic})
-        return Created(None, _from_millis(body["expiration"]))
+        return await self._watch()
 
     async def renew(self, found: Subscription, expires_at: datetime) -> Created:
         """Watching again renews the mailbox's one watch."""
-        return await self.create(
-            found.stream, PushLabel(found.account_id, found.kind, ""), expires_at
-        )
+        return await self._watch()
+
+    async def _watch(self) -> Created:
+        body = await self._api.json("POST", f"{self._base}/watch", json={"topicName": self._topic})
+        return Created(None, _from_millis(body["expiration"]))
 
     async def delete(self, found: Subscription, nonce: str | None = None) -> None:
         """users.stop."""
