@@ -4,7 +4,7 @@ Three areas, each with its ports: the timeline read model (``TimelineReader`` fo
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``). The
+``Consent``), and provider notifications (``PushTokens``, ``PushMarks``, ``PushAccounts``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
