@@ -28,18 +28,15 @@ import logging
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import trustme
 from pydantic import SecretStr
 
 from benchmarks.figures import Declared, Figure, Result, at_most
@@ -54,11 +51,8 @@ from crm_schemas.config import (
     OAuthProvider,
     TlsMode,
 )
-from crm_schemas.push import GMAIL_PUSH_PATH
-from tests.emulators.gmail import GmailEmulator
-from tests.emulators.graph import GraphEmulator
-from tests.emulators.oauth import TokenAuthority
-from tests.emulators.server import EmulatorServer
+from tests.e2e.harness import queue_sync
+from tests.emulators.push_setup import PushProviders, push_providers
 
 SOURCES = ("gmail", "graph", "imap_idle")
 _GOAL = at_most(5.0, "issue 16: p95 under 5 s, as IMAP IDLE")
@@ -71,8 +65,6 @@ FIGURES = tuple(
 SMOKE = {"BENCH_PUSH_MESSAGES": "3", "BENCH_PUSH_DEADLINE_S": "30"}
 
 SERVICES = ("fetcher", "matcher", "enricher", "timeline-api")
-CLIENT_ID, CLIENT_SECRET = "bench-push-client", "bench-push-secret"
-SERVICE_ACCOUNT = "gmail-push@crm-bench.iam.gserviceaccount.com"
 DOMAIN = "acme.test"
 POLL_S = 0.05
 
@@ -86,60 +78,6 @@ class Source:
     client: str
     add: Callable[[str, str], None]  # (subject, unique tag) -> None, blocking
     person_id: str = ""
-
-
-@dataclass
-class Emulators:
-    gmail: GmailEmulator
-    graph: GraphEmulator
-    google_url: str
-    graph_url: str
-    ca_file: str
-    topic: str
-
-
-@contextmanager
-def _emulators(folder: Path) -> Iterator[Emulators]:
-    """Gmail (with Pub/Sub) and Graph (over TLS, as msal requires) on threads of this
-    process; both accept the API's plain-http URL (the providers would not)."""
-    ca = trustme.CA()
-    ca_file, cert = folder / "ca.pem", folder / "server.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
-    gmail = GmailEmulator(TokenAuthority(CLIENT_ID, CLIENT_SECRET), allow_http=True)
-    graph = GraphEmulator(TokenAuthority(CLIENT_ID, CLIENT_SECRET), allow_http=True)
-    topic = gmail.pubsub.create_topic("gmail")
-    with (
-        EmulatorServer(gmail) as g,
-        EmulatorServer(graph, certfile=str(cert), keyfile=str(cert)) as m,
-    ):
-        graph.base_url = m.base_url
-        yield Emulators(gmail, graph, g.base_url, m.base_url, str(ca_file), topic)
-    gmail.notifier.close()
-    graph.notifier.close()
-
-
-def _env(api_url: str, em: Emulators) -> dict[str, str]:
-    return {
-        "FETCHER_SCHEDULE_INTERVAL_S": "3600",
-        "TIMELINE_ALLOW_PRIVATE_HOSTS": "true",
-        "FETCHER_GOOGLE_CLIENT_ID": CLIENT_ID,
-        "FETCHER_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-        "FETCHER_GOOGLE_TOKEN_URI": f"{em.google_url}/token",
-        "FETCHER_GMAIL_API_URL": em.google_url,
-        "FETCHER_GCAL_API_URL": em.google_url,
-        "FETCHER_MICROSOFT_CLIENT_ID": CLIENT_ID,
-        "FETCHER_MICROSOFT_CLIENT_SECRET": CLIENT_SECRET,
-        "FETCHER_MICROSOFT_AUTHORITY": f"{em.graph_url}/common",
-        "FETCHER_GRAPH_API_URL": f"{em.graph_url}/v1.0",
-        "FETCHER_PROVIDER_CA_FILE": em.ca_file,
-        "FETCHER_PUSH_URL": api_url,
-        "FETCHER_PUSH_ALLOW_HTTP": "true",
-        "FETCHER_GMAIL_PUBSUB_TOPIC": em.topic,
-        "TIMELINE_PUBLIC_URL": api_url,
-        "TIMELINE_PUSH_GOOGLE_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
-        "TIMELINE_PUSH_GOOGLE_CERTS_URL": f"{em.google_url}/oauth2/v3/certs",
-    }
 
 
 def _rfc822(sender: str, to: str, subject: str, tag: str) -> bytes:
@@ -169,7 +107,7 @@ def _graph_fields(sender: str, to: str, subject: str, tag: str) -> dict[str, Any
     }
 
 
-def _sources(stack: BenchStack, em: Emulators, tag: str) -> list[Source]:
+def _sources(stack: BenchStack, em: PushProviders, tag: str) -> list[Source]:
     imap_user = f"{tag}@{DOMAIN}"
 
     def to_gmail(subject: str, unique: str) -> None:
@@ -196,7 +134,7 @@ def _sources(stack: BenchStack, em: Emulators, tag: str) -> list[Source]:
     ]
 
 
-async def _connect(system: Any, stack: BenchStack, em: Emulators, sources: list[Source]) -> str:
+async def _connect(system: Any, stack: BenchStack, em: PushProviders, sources: list[Source]) -> str:
     """A workspace, an admin's API key, and the three accounts, each synced once (which
     subscribes the Google and Microsoft ones); every sender becomes a person."""
     from timeline_api.entrypoints.admin import add_member, create_workspace, save_account
@@ -242,26 +180,8 @@ async def _connect(system: Any, stack: BenchStack, em: Emulators, sources: list[
             mail=everyone,
         )
         await save_account(settings, account)
-        await _sync_now(system, account.account_id)
+        await queue_sync(system, account.account_id)
     return str(key)
-
-
-async def _sync_now(system: Any, account_id: str) -> None:
-    """Queue an account's first sync, once the fetcher's projection has the account."""
-    deadline = time.monotonic() + 120
-    command = [sys.executable, "-m", "fetcher", "sync-now", "--account", account_id]
-    while True:
-        done = await asyncio.create_subprocess_exec(
-            *command,
-            env=system.env_for("fetcher"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        if await done.wait() == 0:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the fetcher never learnt of account {account_id}")
-        await asyncio.sleep(1)
 
 
 async def _on_timeline(api: httpx.AsyncClient, source: Source, subject: str) -> bool:
@@ -324,11 +244,11 @@ async def run(stack: BenchStack) -> Result:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line a poll otherwise
     tag = new_tag("bp")
     measured: dict[str, tuple[list[float], int]] = {}
-    with tempfile.TemporaryDirectory() as folder, _emulators(Path(folder)) as em:
+    with tempfile.TemporaryDirectory() as folder, push_providers(Path(folder)) as em:
         async with deployment(stack, tag, services=()) as bench:
             system = bench.system
-            em.gmail.pubsub.subscribe(em.topic, system.api_url + GMAIL_PUSH_PATH, SERVICE_ACCOUNT)
-            system.extra_env.update(_env(system.api_url, em))
+            em.deliver_gmail_to(system.api_url)
+            system.extra_env.update(em.env(system.api_url))
             system.start_all(SERVICES)  # no scheduler: only push brings new mail
             await asyncio.to_thread(system.wait_for_api)
             sources = _sources(stack, em, tag)

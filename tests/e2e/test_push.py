@@ -9,88 +9,32 @@ subscriptions at the providers.
 """
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import trustme
 from localsystem import LocalSystem
 from pydantic import SecretStr
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
-from crm_schemas.push import GMAIL_PUSH_PATH
-from tests.e2e.harness import eventually, timeline_settings
+from tests.e2e.harness import eventually, queue_sync, timeline_settings
 from tests.e2e.test_provider_accounts import graph_fields
-from tests.emulators.gmail import GmailEmulator
-from tests.emulators.graph import GraphEmulator
-from tests.emulators.oauth import TokenAuthority
-from tests.emulators.server import EmulatorServer
+from tests.emulators.push_setup import PushProviders, push_providers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 OWN_DOMAIN = "acme.test"
-CLIENT_ID, CLIENT_SECRET = "crm-e2e-client", "e2e-secret"
-SERVICE_ACCOUNT = "gmail-push@crm-e2e.iam.gserviceaccount.com"
-
-
-@dataclass
-class Providers:
-    gmail: GmailEmulator
-    graph: GraphEmulator
-    google_url: str
-    graph_url: str
-    ca_file: str
-    topic: str
 
 
 @pytest.fixture
-def providers(tmp_path: Path, system: LocalSystem) -> Iterator[Providers]:
-    ca = trustme.CA()
-    ca_file, cert_file = tmp_path / "ca.pem", tmp_path / "server.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-    # The API listens on plain http here: the emulators accept it (the providers would not).
-    gmail = GmailEmulator(TokenAuthority(CLIENT_ID, CLIENT_SECRET), allow_http=True)
-    graph = GraphEmulator(TokenAuthority(CLIENT_ID, CLIENT_SECRET), allow_http=True)
-    topic = gmail.pubsub.create_topic("gmail")
-    gmail.pubsub.subscribe(topic, system.api_url + GMAIL_PUSH_PATH, SERVICE_ACCOUNT)
-    with (
-        EmulatorServer(gmail) as g,
-        EmulatorServer(graph, certfile=str(cert_file), keyfile=str(cert_file)) as m,
-    ):
-        graph.base_url = m.base_url
-        yield Providers(gmail, graph, g.base_url, m.base_url, str(ca_file), topic)
-    gmail.notifier.close()
-    graph.notifier.close()
-
-
-def push_env(system: LocalSystem, p: Providers) -> dict[str, str]:
-    """The deployment's settings: provider endpoints, and push switched on."""
-    return {
-        "FETCHER_GOOGLE_CLIENT_ID": CLIENT_ID,
-        "FETCHER_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-        "FETCHER_GOOGLE_TOKEN_URI": f"{p.google_url}/token",
-        "FETCHER_GMAIL_API_URL": p.google_url,
-        "FETCHER_GCAL_API_URL": p.google_url,
-        "FETCHER_MICROSOFT_CLIENT_ID": CLIENT_ID,
-        "FETCHER_MICROSOFT_CLIENT_SECRET": CLIENT_SECRET,
-        "FETCHER_MICROSOFT_AUTHORITY": f"{p.graph_url}/common",
-        "FETCHER_GRAPH_API_URL": f"{p.graph_url}/v1.0",
-        "FETCHER_PROVIDER_CA_FILE": p.ca_file,
-        "FETCHER_PUSH_URL": system.api_url,
-        "FETCHER_PUSH_ALLOW_HTTP": "true",
-        "FETCHER_GMAIL_PUBSUB_TOPIC": p.topic,
-        "TIMELINE_PUBLIC_URL": system.api_url,
-        "TIMELINE_PUSH_GOOGLE_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
-        "TIMELINE_PUSH_GOOGLE_CERTS_URL": f"{p.google_url}/oauth2/v3/certs",
-    }
+def providers(tmp_path: Path, system: LocalSystem) -> Iterator[PushProviders]:
+    with push_providers(tmp_path) as found:
+        found.deliver_gmail_to(system.api_url)
+        yield found
 
 
 def mail(sender: str, to: str, subject: str) -> bytes:
@@ -133,7 +77,9 @@ def graph_event(owner: str, guest: str, title: str) -> dict[str, Any]:
     }
 
 
-async def connect(system: LocalSystem, p: Providers) -> tuple[str, dict[str, AccountConfigured]]:
+async def connect(
+    system: LocalSystem, p: PushProviders
+) -> tuple[str, dict[str, AccountConfigured]]:
     """A workspace, an admin's key, and a Google and a Microsoft account, each first
     synced as connecting does (both kinds queued once)."""
     from timeline_api.entrypoints.admin import add_member, create_workspace, save_account
@@ -158,29 +104,15 @@ async def connect(system: LocalSystem, p: Providers) -> tuple[str, dict[str, Acc
         )
         await save_account(settings, account)
         accounts[provider] = account
-        await first_sync(system, account.account_id)
+        await queue_sync(system, account.account_id)  # both kinds, as connecting does
     return key, accounts
 
 
-async def first_sync(system: LocalSystem, account_id: str) -> None:
-    async def queue() -> int:
-        done = subprocess.run(  # noqa: ASYNC221 - a short CLI call in a test
-            [sys.executable, "-m", "fetcher", "sync-now", "--account", account_id],
-            env=system.env_for("fetcher"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        return done.returncode
-
-    await eventually(queue, lambda code: code == 0, system, within=180)
-
-
 async def test_new_mail_and_meetings_reach_the_timeline_by_push_and_a_disconnect_unsubscribes(
-    system: LocalSystem, providers: Providers
+    system: LocalSystem, providers: PushProviders
 ):
     p = providers
-    system.extra_env.update(push_env(system, p))
+    system.extra_env.update(p.env(system.api_url))
     system.start_all()  # no scheduler: nothing polls
     system.wait_for_api()
     key, accounts = await connect(system, p)

@@ -7,10 +7,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import trustme
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import Request
@@ -56,16 +54,6 @@ class Receiver:
             self.received.append((request.url.path, dict(request.headers), await request.body()))
             answer = Response(status_code=202)
         await answer(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    ca_file, server_file = Path(folder, "ca.pem"), Path(folder, "server.pem")
-    ca.cert_pem.write_to_path(str(ca_file))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_file))
-    return str(ca_file), str(server_file)
 
 
 @pytest.fixture
@@ -154,6 +142,15 @@ def account(settings: FetcherSettings, provider: OAuthProvider, token: str) -> A
     return oauth_account(SecretBox(settings.secrets_key), provider, OWNER, token)
 
 
+def both(
+    settings: FetcherSettings, gmail: GmailEmulator, graph: GraphEmulator
+) -> tuple[AccountConfigured, AccountConfigured]:
+    """A Microsoft and a Google account of the owner (distinct ids)."""
+    microsoft = account(settings, OAuthProvider.MICROSOFT, graph.authority.consent(OWNER))
+    google = account(settings, OAuthProvider.GOOGLE, gmail.authority.consent(OWNER))
+    return microsoft, google.model_copy(update={"account_id": "acc-google"})
+
+
 async def test_a_gmail_account_is_watched_and_its_new_mail_is_pushed(
     push_settings: FetcherSettings,
     db: AsyncDatabase[Document],
@@ -229,9 +226,7 @@ async def test_subscriptions_are_renewed_before_they_expire(
     # lifetime that still ends within Graph's 4,230 minutes of the emulator's now.
     short = push_settings.model_copy(update={"graph_subscription_minutes": 4230 - 1442})
     keeper = keeper_for(short, db, clock)
-    microsoft = account(push_settings, OAuthProvider.MICROSOFT, graph.authority.consent(OWNER))
-    google_acc = account(push_settings, OAuthProvider.GOOGLE, gmail.authority.consent(OWNER))
-    google_acc = google_acc.model_copy(update={"account_id": "acc-google"})
+    microsoft, google_acc = both(push_settings, gmail, graph)
     await keeper.keep(microsoft, SyncKind.MAIL)
     await keeper.keep(google_acc, SyncKind.CALENDAR)
     (sub,) = graph.live_subscriptions(OWNER)
@@ -270,9 +265,7 @@ async def test_a_restarted_fetcher_neither_loses_nor_duplicates_subscriptions(
     graph: GraphEmulator,
 ):
     gmail, _, _ = google
-    microsoft = account(push_settings, OAuthProvider.MICROSOFT, graph.authority.consent(OWNER))
-    google_acc = account(push_settings, OAuthProvider.GOOGLE, gmail.authority.consent(OWNER))
-    google_acc = google_acc.model_copy(update={"account_id": "acc-google"})
+    microsoft, google_acc = both(push_settings, gmail, graph)
     for _ in range(2):  # a new keeper each time: a new process on the same database
         await keeper_for(push_settings, db).keep(microsoft, SyncKind.MAIL)
         await keeper_for(push_settings, db).keep(google_acc, SyncKind.CALENDAR)
@@ -288,9 +281,7 @@ async def test_a_disconnect_deletes_the_subscriptions_at_the_providers(
 ):
     gmail, _, _ = google
     keeper = keeper_for(push_settings, db)
-    microsoft = account(push_settings, OAuthProvider.MICROSOFT, graph.authority.consent(OWNER))
-    google_acc = account(push_settings, OAuthProvider.GOOGLE, gmail.authority.consent(OWNER))
-    google_acc = google_acc.model_copy(update={"account_id": "acc-google"})
+    microsoft, google_acc = both(push_settings, gmail, graph)
     for kind in SyncKind:
         await keeper.keep(microsoft, kind)
         await keeper.keep(google_acc, kind)

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from crm_runtime.secrets import push_keys
-from crm_runtime.service import TOPIC_PARTITIONS
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
 from crm_schemas.push import (
     CALENDAR_PUSH_PATH,
@@ -29,6 +27,7 @@ from tests.emulators.gmail import GmailEmulator
 from tests.emulators.oauth import TokenAuthority
 from tests.emulators.pubsub import PubSub, new_key
 from tests.emulators.server import EmulatorServer
+from tests.integration.fetcher.conftest import read_topic
 from timeline_api.settings import TimelineSettings
 
 from .conftest import Timeline, eventually
@@ -86,22 +85,8 @@ async def accounts(timeline: Timeline) -> dict[OAuthProvider, AccountConfigured]
 
 async def queued(settings: TimelineSettings) -> list[SyncRequested]:
     """Every sync request on the topic now (publishing returns once Kafka has it)."""
-    topic = settings.topics.sync_requests
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        found: list[SyncRequested] = []
-        async with asyncio.timeout(20):
-            while [p for p in partitions if await consumer.position(p) < end[p]]:
-                for batch in (await consumer.getmany(*partitions, timeout_ms=500)).values():
-                    found += [SyncRequested.model_validate_json(r.value) for r in batch]
-        return found
-    finally:
-        await consumer.stop()
+    records = await read_topic(settings.kafka_bootstrap, settings.topics.sync_requests)
+    return [SyncRequested.model_validate_json(value) for _, value in records]
 
 
 def gmail_push(pubsub: PubSub, address: str, token: str | None) -> tuple[bytes, dict[str, str]]:
