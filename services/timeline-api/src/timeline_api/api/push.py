@@ -9,6 +9,7 @@ never a token.
 
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -54,9 +55,9 @@ def _refused(request: Request, refusal: PushRefused) -> ProblemError:
     return ProblemError(refusal.status, refusal.detail)
 
 
-async def _received(request: Request, handled: Any, status: int) -> Response:
+async def _received(request: Request, handled: Awaitable[Received], status: int) -> Response:
     try:
-        received: Received = await handled
+        received = await handled
     except PushRefused as refusal:
         raise _refused(request, refusal) from None
     headers = {"X-Push-Queued": str(received.queued), "X-Push-Coalesced": str(received.coalesced)}
