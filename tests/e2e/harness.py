@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +54,24 @@ async def eventually(
         await asyncio.sleep(0.25)
         value = await probe()
     return value
+
+
+async def queue_sync(system: LocalSystem, account_id: str, kind: str | None = None) -> None:
+    """Queue a sync of an account (of ``kind``, else both) with ``fetcher sync-now``, once
+    the fetcher's projection has the account."""
+    command = [sys.executable, "-m", "fetcher", "sync-now", "--account", account_id]
+    command += ["--kind", kind] if kind else []
+
+    async def queue() -> int:
+        done = await asyncio.create_subprocess_exec(
+            *command,
+            env=system.env_for("fetcher"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await done.wait()
+
+    await eventually(queue, lambda code: code == 0, system, within=180)
 
 
 async def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> int:

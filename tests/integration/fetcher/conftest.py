@@ -29,6 +29,13 @@ from fetcher.adapters.passwords import SealedPasswords
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts
 from fetcher.sync_mail import MailPorts
+from tests.emulators.tls import write_certificate
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A test CA and a certificate for 127.0.0.1: (CA bundle, cert+key file)."""
+    return write_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import trustme
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -33,17 +31,6 @@ from .providers import CLIENT_ID, CLIENT_SECRET, graph_message, oauth_account
 
 pytestmark = pytest.mark.integration
 OWNER = "owner@acme.test"
-
-
-@pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A test CA and a certificate for 127.0.0.1: (CA bundle, cert+key file)."""
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    ca_file, server_file = Path(folder, "ca.pem"), Path(folder, "server.pem")
-    ca.cert_pem.write_to_path(str(ca_file))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_file))
-    return str(ca_file), str(server_file)
 
 
 @pytest.fixture

@@ -48,6 +48,11 @@ CREATES: dict[tuple[str, str], dict[str, Any]] = {
 UNSCOPED = {  # no workspace of the caller's: health, and the callback bound by its state
     ("GET", "/healthz"),
     ("GET", "/v1/accounts/oauth/{provider}/callback"),
+    # the providers' notifications, verified by their own tokens (test_push_endpoints.py)
+    ("POST", "/v1/push/google/pubsub"),
+    ("POST", "/v1/push/google/calendar"),
+    ("POST", "/v1/push/microsoft"),
+    ("POST", "/v1/push/microsoft/lifecycle"),
 }
 NOT_BY_ID = {  # create, test or change only the caller's own workspace: checked elsewhere
     ("POST", "/v1/companies"),

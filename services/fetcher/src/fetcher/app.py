@@ -2,12 +2,12 @@
 answers mailbox lookups (``lookups``)."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
-from crm_runtime.secrets import SecretBox, secret_box
+from crm_runtime.secrets import SecretBox, push_keys, secret_box
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas import groups
 from crm_schemas.config import AccountConfigured, ConfigEvent
@@ -21,10 +21,13 @@ from fetcher.adapters.kafka import KafkaPublisher
 from fetcher.adapters.oauth_tokens import RotatedTokens
 from fetcher.adapters.passwords import SealedPasswords
 from fetcher.adapters.provider_cursors import MongoProviderCursorStore
+from fetcher.adapters.push_state import MongoPushStates
 from fetcher.adapters.quota import ProjectQuota
 from fetcher.idle import Watches
 from fetcher.lookups import LookupPorts, MessageLookups
 from fetcher.providers.factory import ProviderFactory
+from fetcher.push import PushKeeper, push_policy
+from fetcher.push_jobs import JobPush
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
@@ -44,6 +47,7 @@ class SyncJobs:
     calendar: CalendarPorts
     oauth_mail: OAuthMailPorts | None = None
     oauth_calendar: OAuthCalendarPorts | None = None
+    push: JobPush | None = None
 
     async def handle(self, request: SyncRequested) -> None:
         """Run one bounded sync job for the requested account and kind.
@@ -58,19 +62,43 @@ class SyncJobs:
         # Who ran which job, and when: a replica's log shows the accounts it synced.
         log.info("sync job started", extra=context | {"reason": request.reason})
         try:
-            await self._run(account, request.kind, context)
+            if account.disconnected:
+                log.info("sync request for a disconnected account ignored", extra=context)
+            elif account.oauth is not None and self.push is not None:
+                await self._api_job(account, request, self.push, context)
+            else:
+                await self._job(account, request.kind, context)
         except Exception as error:
             await self._report_failure(account, request.kind, error)
             raise
         finally:
             log.info("sync job ended", extra=context)
 
-    async def _run(
+    async def _api_job(
+        self,
+        account: AccountConfigured,
+        request: SyncRequested,
+        push: JobPush,
+        context: dict[str, object],
+    ) -> None:
+        """A Google or Microsoft job: its push subscriptions kept first, their state on
+        its status; a push request a job of this replica already covered is skipped."""
+        if push.covered(request):
+            log.info("push request covered by a later job", extra=context)
+            return
+        state = await push.prepare(account, request)
+        mail, calendar = self.oauth_mail, self.oauth_calendar
+        stamped = replace(
+            self,
+            oauth_mail=push.stamped(mail, state) if mail else None,
+            oauth_calendar=push.stamped(calendar, state) if calendar else None,
+        )
+        await stamped._job(account, request.kind, context)
+
+    async def _job(
         self, account: AccountConfigured, kind: SyncKind, context: dict[str, object]
     ) -> None:
-        if account.disconnected:
-            log.info("sync request for a disconnected account ignored", extra=context)
-        elif kind == SyncKind.MAIL and account.imap is not None:
+        if kind == SyncKind.MAIL and account.imap is not None:
             result = await run_mail_job(account, self.mail)
             done = {"published": result.published, "unreadable": result.unreadable}
             log.info("mail job done", extra=context | done)
@@ -150,7 +178,20 @@ def sync_jobs(
         states=MongoCalendarStateStore(runtime.db),
         publish=publisher,
     )
-    return SyncJobs(runtime.config, mail, calendar, oauth_mail, oauth_calendar)
+    config = runtime.config
+
+    async def connected(account_id: str) -> bool:
+        account = await config.account(account_id)
+        return account is not None and not account.disconnected
+
+    keeper = PushKeeper(
+        policy=push_policy(settings),
+        states=MongoPushStates(runtime.db),
+        open_channel=providers.open_push,
+        keys=push_keys(settings.secrets_key),
+        connected=connected,
+    )
+    return SyncJobs(config, mail, calendar, oauth_mail, oauth_calendar, JobPush(keeper))
 
 
 def message_lookups(
@@ -174,13 +215,15 @@ def build(settings: FetcherSettings) -> Runtime:
     box = secret_box(settings)  # refuses to start without the deployment's own key
     runtime = build_runtime("fetcher", settings)
     rotated = RotatedTokens(runtime.db, box)
+    jobs = sync_jobs(runtime, settings, box, rotated)
 
     async def on_config(event: ConfigEvent) -> None:
         if isinstance(event, AccountConfigured) and event.disconnected:
+            if jobs.push is not None:  # while its consent still opens the provider
+                await jobs.push.keeper.forget(event.account_id)
             await rotated.forget(event.account_id)  # its secrets go with it
 
     follow_config(runtime, on_config)
-    jobs = sync_jobs(runtime, settings, box, rotated)
     if settings.idle:  # push: this worker's accounts' IDLE watches move with its partitions
         watches = Watches(runtime, settings)
         runtime.health.follow(settings.group(groups.FETCHER), watches.follow)

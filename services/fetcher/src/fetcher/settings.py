@@ -85,6 +85,36 @@ class FetcherSettings(ServiceSettings):
         default=120, gt=0, description="Longest wait between two throttled attempts."
     )
     provider_timeout_s: float = Field(default=30, gt=0, description="HTTP timeout to the APIs.")
+    # Push (docs/push.md): the providers notify the timeline API; the fetcher subscribes.
+    push_url: str = Field(
+        default="",
+        description="The timeline API's public HTTPS URL (its TIMELINE_PUBLIC_URL), where the"
+        " providers deliver notifications; empty or not https: push is off, polling stays.",
+    )
+    push_allow_http: bool = Field(
+        default=False,
+        description="Accept an http push URL (the tests' emulators only; providers refuse).",
+    )
+    gmail_pubsub_topic: str = Field(
+        default="",
+        description="The Pub/Sub topic Gmail publishes to (projects/<project>/topics/<name>);"
+        " empty: no push for Gmail.",
+    )
+    push_renew_every_s: float = Field(
+        default=86400, gt=0, description="Renew a subscription this old (Gmail: daily)."
+    )
+    push_renew_before_s: float = Field(
+        default=86400, gt=0, description="Renew a subscription that ends within this."
+    )
+    graph_subscription_minutes: int = Field(
+        default=4230,
+        ge=1,
+        le=4230,
+        description="Lifetime asked of a Graph subscription (messages, events: under 3 days).",
+    )
+    calendar_channel_s: float = Field(
+        default=7 * 86400, gt=0, description="Lifetime asked of a Google Calendar channel."
+    )
     calendar_read_timeout_s: float = Field(
         default=300,
         gt=0,

@@ -7,9 +7,10 @@ model behind the timelines tabs is chosen by ``TIMELINE_READ_MODEL`` (``read_mod
 from dataclasses import dataclass
 from datetime import timedelta
 
-from crm_runtime.secrets import secret_box
+from crm_runtime.secrets import push_keys, secret_box
 from crm_runtime.service import Runtime
 from crm_schemas.config import OAuthProvider
+from crm_schemas.push import GMAIL_PUSH_PATH
 from timeline_api.adapters.connection_check import CheckPolicy, ConnectionChecks
 from timeline_api.adapters.dead_letters import MongoDeadLetters
 from timeline_api.adapters.directory import MongoDirectory
@@ -17,6 +18,8 @@ from timeline_api.adapters.kafka import keyed_publisher, raw_publisher, topic_pu
 from timeline_api.adapters.mailbox_lookups import MongoMailboxLookups
 from timeline_api.adapters.oauth import consents
 from timeline_api.adapters.projection_store import MongoProjectionStore
+from timeline_api.adapters.push_marks import MongoPushMarks
+from timeline_api.adapters.push_tokens import GoogleSignedTokens
 from timeline_api.adapters.record_owner import KafkaRecordOwner
 from timeline_api.adapters.records import MongoRecords
 from timeline_api.adapters.timeline_store import TimelineStore
@@ -24,12 +27,14 @@ from timeline_api.adapters.timelines.heads import HeadsReadModel
 from timeline_api.adapters.timelines.heads.mongo import forget_ready
 from timeline_api.adapters.timelines.indexed import IndexedReadModel
 from timeline_api.adapters.web_sessions import MongoSignIns
+from timeline_api.domain.push import GoogleAudience
 from timeline_api.ports import Consent
 from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection
 from timeline_api.service.lookups import LookupAnswers, MailboxSearch
 from timeline_api.service.projection import Projection
+from timeline_api.service.push import PushInbox
 from timeline_api.service.records import RecordWriter
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignIn
@@ -73,6 +78,7 @@ class Services:
     dead_letter_projection: DeadLetterProjection
     mailbox_search: MailboxSearch
     lookup_answers: LookupAnswers
+    push_inbox: PushInbox
 
     async def prepare(self) -> None:
         """What must exist before the first request or event: the read model's indexes,
@@ -85,6 +91,22 @@ class Services:
             # answer from what they held before.
             await forget_ready(self.store.db)
         await self.read_model.prepare()
+
+
+def push_inbox(
+    runtime: Runtime, settings: TimelineSettings, directory: MongoDirectory
+) -> PushInbox:
+    """The push endpoints' use case: Google's keys, the marks, the fetcher's topic."""
+    audience = settings.push_google_audience or (settings.public_url.rstrip("/") + GMAIL_PUSH_PATH)
+    return PushInbox(
+        accounts=directory,
+        marks=MongoPushMarks(runtime.db),
+        publish=topic_publisher(runtime.broker, runtime.topics.sync_requests),
+        tokens=GoogleSignedTokens(settings.push_google_certs_url, settings.oauth_ca_bundle),
+        keys=push_keys(settings.secrets_key),
+        google=GoogleAudience(audience, settings.push_google_service_account),
+        window=timedelta(seconds=settings.push_coalesce_s),
+    )
 
 
 def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
@@ -139,6 +161,7 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         search=RecordSearch(records),
         account_actions=AccountActions(directory, connector, sync_queue),
         sign_in=sign_in(runtime, settings, directory),
+        push_inbox=push_inbox(runtime, settings, directory),
     )
 
 

@@ -4,7 +4,8 @@ Three areas, each with its ports: the timeline read model (``TimelineReader`` fo
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``RecordOwner``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``), and every service's dead letters (``DeadLetters``). The
+``Consent``), every service's dead letters (``DeadLetters``), and provider notifications
+(``PushTokens``, ``PushMarks``, ``PushAccounts``). The
 MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
 ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
@@ -471,4 +472,45 @@ class DeadLetters(Protocol):
 
     async def mark_retried(self, letter_ids: Sequence[str], at: datetime, by: str) -> None:
         """Note that these dead letters were re-driven, when and by whom."""
+        ...
+
+
+# --- provider notifications (push) ----------------------------------------------------
+
+
+class PushTokenError(Exception):
+    """A push's bearer token is not a valid token signed by the provider (bad signature,
+    expired, unknown key); the message says why, without the token."""
+
+
+class PushTokens(Protocol):
+    """Checks the OIDC tokens Google signs for Pub/Sub push."""
+
+    async def claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a token whose signature (against Google's published keys) and
+        expiry hold; raises PushTokenError otherwise."""
+        ...
+
+
+class PushMarks(Protocol):
+    """Marks that one replica takes, once, to queue a push sync (shared by replicas)."""
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        """Take ``key``: True for the first taker ever, False for everyone after."""
+        ...
+
+    async def sweep(self, before: datetime) -> int:
+        """Forget marks taken before ``before``; how many."""
+        ...
+
+
+class PushAccounts(Protocol):
+    """The connected accounts a notification may be for."""
+
+    async def account(self, account_id: str) -> AccountConfigured | None:
+        """The account, or None."""
+        ...
+
+    async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
+        """The connected accounts of an address (one per workspace that connected it)."""
         ...

@@ -77,8 +77,30 @@ class TimelineSettings(ServiceSettings):
         default="https://login.microsoftonline.com/common",
         description="The Microsoft identity platform authority (tenant or 'common').",
     )
+    # Provider notifications (docs/push.md).
+    push_google_service_account: str = Field(
+        default="",
+        description="The service account whose OIDC token Gmail's Pub/Sub push subscription"
+        " sends (its email claim); empty: Gmail notifications are refused.",
+    )
+    push_google_audience: str = Field(
+        default="",
+        description="The audience of that token, as set on the push subscription; empty:"
+        " the push endpoint's URL under TIMELINE_PUBLIC_URL (Pub/Sub's default).",
+    )
+    push_google_certs_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v3/certs",
+        description="Google's signing keys as a JWKS (tests: the emulator's).",
+    )
+    push_coalesce_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="A flood of notifications for one account and kind in this window"
+        " shares one sync (and one more at the window's end).",
+    )
     oauth_ca_bundle: str | None = Field(
         default=None,
-        description="CA bundle to trust for the OAuth endpoints (tests: the emulator's);"
+        description="CA bundle to trust for the OAuth endpoints and Google's signing keys"
+        " (tests: the emulator's);"
         " default: the system's.",
     )

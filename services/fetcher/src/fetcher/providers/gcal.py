@@ -20,6 +20,11 @@ from fetcher.providers.http import ApiClient, ApiError
 PAGE_SIZE = 250
 
 
+def google_calendar_streams(account: AccountConfigured) -> tuple[str, ...]:
+    """The primary calendar, or the calendars (by id) the owner chose."""
+    return tuple(account.calendar.calendars) or ("primary",)
+
+
 class GoogleCalendar:
     """An account's Google calendars behind the CalendarProvider interface."""
 
@@ -30,7 +35,7 @@ class GoogleCalendar:
 
     def streams(self) -> Sequence[str]:
         """The primary calendar, or the calendars (by id) the owner chose."""
-        return tuple(self._account.calendar.calendars) or ("primary",)
+        return google_calendar_streams(self._account)
 
     async def changes(self, stream: str, cursor: ProviderCursor) -> EventPage:
         """The events.list page the cursor points at."""

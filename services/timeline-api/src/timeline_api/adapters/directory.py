@@ -129,6 +129,12 @@ class MongoDirectory:
         found = self.accounts.find({"workspace_id": workspace_id, "disconnected": False})
         return [AccountConfigured.model_validate(doc) async for doc in found.sort("_id")]
 
+    async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
+        """The connected accounts of an address, one per workspace that connected it (a
+        push names a mailbox, not an account; ``ports.PushAccounts``)."""
+        found = self.accounts.find({"email": email, "disconnected": False})
+        return [AccountConfigured.model_validate(doc) async for doc in found.sort("_id")]
+
     # --- sync status ------------------------------------------------------------------
 
     async def record_status(self, status: SyncStatusChanged) -> None:

@@ -26,6 +26,7 @@ from timeline_api.api import (
     health,
     oauth_routes,
     opportunities,
+    push,
     record_changes,
     records,
     timelines,
@@ -59,6 +60,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.sign_in = services.sign_in
     state.dead_letters = services.dead_letters
     state.mailbox_search = services.mailbox_search
+    state.push_inbox = services.push_inbox
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -82,6 +84,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
                 yield
             finally:
                 await services.record_owner.stop()
+                await services.push_inbox.close()
 
     app = FastAPI(
         title="CRM timeline API",
@@ -98,6 +101,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
     mount_web(app)
+    app.include_router(push.router)
     return app
 
 

@@ -11,6 +11,17 @@ from crm_schemas.sync import SyncKind
 from timeline_api.service.accounts import synced_kinds
 
 
+class PushView(BaseModel):
+    """Whether the provider notifies this account's changes at once, and why not."""
+
+    active: bool
+    reason: str | None = None
+    remedy: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="When the provider's subscription ends unless renewed."
+    )
+
+
 class SyncStatusView(BaseModel):
     """Where one kind of sync of an account stands."""
 
@@ -25,6 +36,11 @@ class SyncStatusView(BaseModel):
     reason: str | None = None
     remedy: str | None = None
     at: datetime | None = None
+    push: PushView | None = Field(
+        default=None,
+        description="Provider push (Google, Microsoft) as the last sync found it; null when"
+        " not reported (IMAP and CalDAV accounts: IMAP IDLE is their push).",
+    )
 
 
 def status_views(
@@ -49,6 +65,7 @@ def status_views(
                 reason=doc.get("reason"),
                 remedy=doc.get("remedy"),
                 at=doc.get("at"),
+                push=PushView.model_validate(doc["push"]) if doc.get("push") else None,
             )
         )
     return views
