@@ -6,8 +6,6 @@ them through the provider modules and the rest of the pipeline is unchanged.
 """
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from pydantic import SecretStr
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
-from tests.e2e.harness import eventually, timeline_settings, wait_drained
+from tests.e2e.harness import eventually, queue_sync, timeline_settings, wait_drained
 from tests.emulators.gmail import GmailEmulator
 from tests.emulators.graph import GraphEmulator
 from tests.emulators.oauth import TokenAuthority
@@ -108,31 +106,6 @@ async def workspace(system: LocalSystem) -> tuple[str, str]:
     return ws, (await add_member(settings, ws, f"reader@{OWN_DOMAIN}"))["api_key"]
 
 
-async def sync_now(system: LocalSystem, account_id: str) -> None:
-    """Queue a mail sync once the fetcher's projection has the account."""
-
-    async def queue() -> int:
-        done = subprocess.run(  # noqa: ASYNC221 - a short CLI call in a test
-            [
-                sys.executable,
-                "-m",
-                "fetcher",
-                "sync-now",
-                "--account",
-                account_id,
-                "--kind",
-                "mail",
-            ],
-            env=system.env_for("fetcher"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        return done.returncode
-
-    await eventually(queue, lambda code: code == 0, system, within=180)
-
-
 async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once(
     system: LocalSystem, unique: str, mongo: Any, tmp_path: Path
 ) -> None:
@@ -203,7 +176,7 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
             await configure(system, account)
             accounts.append(account.account_id)
         for account_id in accounts:
-            await sync_now(system, account_id)
+            await queue_sync(system, account_id, "mail")
 
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=10) as api:

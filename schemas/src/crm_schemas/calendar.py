@@ -1,11 +1,11 @@
 """Meetings, from the fetcher's raw form to the timeline's record."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from crm_schemas.base import Address, Event, utcnow
+from crm_schemas.base import Address, Event, kind_of, utcnow
 from crm_schemas.mail import Participant
 
 
@@ -89,11 +89,8 @@ class TimelineEvent(Event):
     participants: tuple[Participant, ...]
 
 
-def _calendar_kind(value: Any) -> str:
-    """The union member of a calendar payload; one without ``type`` is a meeting."""
-    if isinstance(value, dict):
-        return str(value.get("type", "event"))
-    return str(getattr(value, "type", "event"))
+_calendar_kind = kind_of("event")
+"""A calendar payload's kind; one without ``type`` is a meeting."""
 
 
 _REMOVED = Annotated[RawEventRemoved, Tag("event_removed")]

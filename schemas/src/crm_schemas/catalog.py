@@ -9,8 +9,10 @@ from typing import Any
 
 from crm_schemas.calendar import MatchedCalendarItem, RawCalendarItem, TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
+from crm_schemas.lookups import MessageLookupAnswered, MessageLookupRequested
 from crm_schemas.mail import MatchedMailItem, RawMessage, TimelineMailItem
 from crm_schemas.outcomes import DeadLetter, ItemDropped
+from crm_schemas.record_commands import RecordCommand, RecordOutcome
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncRequested, SyncStatusChanged
 from crm_schemas.topics import Topics
@@ -32,8 +34,15 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.mail_matched: (MatchedMailItem, "matcher"),
         topics.calendar_matched: (MatchedCalendarItem, "matcher"),
         topics.dropped: (ItemDropped, "fetcher, matcher"),
-        topics.records: (RecordEvent, "enricher, timeline-api (records API)"),
+        topics.records: (RecordEvent, "enricher (people, companies), timeline-api (opportunities)"),
+        topics.record_commands: (
+            RecordCommand,
+            "enricher (people seen), timeline-api (records API)",
+        ),
+        topics.record_outcomes: (RecordOutcome, "enricher"),
         topics.timeline_messages: (TimelineMailItem, "enricher"),
         topics.timeline_events: (TimelineCalendarItem, "enricher"),
+        topics.lookup_requests: (MessageLookupRequested, "timeline-api (explain)"),
+        topics.lookup_results: (MessageLookupAnswered, "fetcher"),
         topics.dead_letter: (DeadLetter, "every service"),
     }

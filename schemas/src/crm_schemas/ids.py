@@ -73,6 +73,14 @@ def company_id(workspace_id: str, domain: str) -> str:
     return _id("company", workspace_id, domain.strip().lower())
 
 
+def keyed_record_id(kind: str, workspace_id: str, key: str) -> str:
+    """The id of a record a client created under a key of its own (a person, company or
+    opportunity given an ``id`` through the records API): one id per key per workspace, so
+    the same key in two workspaces makes two records, and no key reaches another
+    workspace's record."""
+    return _id(f"{kind}-key", workspace_id, key)
+
+
 def synthetic_message_id(*parts: str) -> str:
     """A stable Message-ID for a message that has none, from what identifies it."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

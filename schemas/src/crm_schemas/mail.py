@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from crm_schemas.base import Address, Event, utcnow
+from crm_schemas.base import Address, Event, kind_of, utcnow
 
 
 class FolderRole(StrEnum):
@@ -70,6 +70,12 @@ class RawMessage(Event):
     calendar_method: str | None = Field(
         default=None,
         description="METHOD of a text/calendar part (REQUEST, CANCEL, ...): an invitation.",
+    )
+    truncated: tuple[str, ...] = Field(
+        default=(),
+        description="Fields cut to a bound, by name ('to', 'cc', ... past 1,000 addresses,"
+        " 'subject' past 2,000 characters): the message holds more than they show."
+        " Added in schema version 1 with a default, so earlier payloads validate.",
     )
     fetched_at: datetime = Field(default_factory=utcnow)
 
@@ -147,19 +153,37 @@ class RawMessageRemoved(Event):
     removed_at: datetime
 
 
-def _mail_kind(value: Any) -> str:
-    """The union member of a mail payload; one without ``type`` is a message."""
-    if isinstance(value, dict):
-        return str(value.get("type", "message"))
-    return str(getattr(value, "type", "message"))
+class ThreadsMerged(Event):
+    """Two threads proved to be one: a later message referenced both (docs/adr/0027).
+
+    The matcher publishes it on mail.matched when its thread index joins them; the
+    enricher passes it on to timeline.messages keyed by ``from_thread_id``, in order with
+    that thread's messages, and the timeline moves that thread's messages into
+    ``into_thread_id``. Thread ids stay deterministic: the survivor is named after the
+    smallest thread root of the conversation, whatever order its messages came in.
+    """
+
+    type: Literal["threads_merged"] = "threads_merged"
+    schema_version: Literal[1] = 1
+    workspace_id: str
+    into_thread_id: str
+    from_thread_id: str
+    merged_at: datetime = Field(default_factory=utcnow)
+
+
+_mail_kind = kind_of("message")
+"""A mail payload's kind; one without ``type`` is a message."""
 
 
 _REMOVED = Annotated[RawMessageRemoved, Tag("message_removed")]
+_MERGED = Annotated[ThreadsMerged, Tag("threads_merged")]
 MatchedMailItem = Annotated[
-    Annotated[MatchedMessage, Tag("message")] | _REMOVED, Discriminator(_mail_kind)
+    Annotated[MatchedMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
 ]
-"""What travels on mail.matched: a message that may be shared, or a copy withdrawn."""
+"""What travels on mail.matched: a message that may be shared, a copy withdrawn, or two
+threads joined."""
 TimelineMailItem = Annotated[
-    Annotated[TimelineMessage, Tag("message")] | _REMOVED, Discriminator(_mail_kind)
+    Annotated[TimelineMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
 ]
-"""What travels on timeline.messages."""
+"""What travels on timeline.messages: a message ready for the timelines, a copy withdrawn
+(keyed by its thread), or two threads joined (keyed by the thread that goes)."""

@@ -62,8 +62,9 @@ class Topics:
 
     @property
     def mail_matched(self) -> str:
-        """Messages that may be shared, with their participants linked where known, and
-        copies withdrawn (the matcher now drops them); keyed by item id."""
+        """Messages that may be shared, with their participants linked where known; keyed by
+        item id. Also copies withdrawn (the matcher now drops them, ``RawMessageRemoved``)
+        and threads the matcher joined (``ThreadsMerged``)."""
         return f"{self.prefix}.mail.matched.v1"
 
     @property
@@ -79,14 +80,29 @@ class Topics:
 
     @property
     def records(self) -> str:
-        """People, companies and opportunities as they are created or changed (by the
-        enricher and the records API), keyed by record id."""
+        """People, companies and opportunities as they are created or changed, keyed by
+        record id: people and companies by their one writer, the enricher (the records API
+        asks it, ``record_commands``), opportunities by the records API."""
         return f"{self.prefix}.records.v1"
+
+    @property
+    def record_commands(self) -> str:
+        """What is asked of the records' one writer (the enricher): people seen on mail and
+        meetings, and the records API's changes; keyed by workspace id, so one consumer
+        applies a workspace's commands in order (docs/adr/0029)."""
+        return f"{self.prefix}.records.commands.v1"
+
+    @property
+    def record_outcomes(self) -> str:
+        """The records' writer's answers to the records API's commands, keyed by command id;
+        every API replica reads them all and keeps its own."""
+        return f"{self.prefix}.records.outcomes.v1"
 
     @property
     def timeline_messages(self) -> str:
         """Messages ready for the timelines, and copies withdrawn, keyed by thread id, so one
-        consumer owns a thread (docs/adr/0007)."""
+        consumer owns a thread (docs/adr/0007); and threads joined, keyed by the thread that
+        goes (docs/adr/0027)."""
         return f"{self.prefix}.timeline.messages.v1"
 
     @property
@@ -107,6 +123,17 @@ class Topics:
         their addresses, keyed by company id, so one consumer writes each company's roster
         (docs/adr/0014). Its events are the service's, not shared contracts."""
         return f"{self.prefix}.timeline.rosters.v1"
+
+    @property
+    def lookup_requests(self) -> str:
+        """Searches of one account's mailbox for a message, keyed by account id: the
+        fetcher answers them ("why isn't this email here?")."""
+        return f"{self.prefix}.lookups.requests.v1"
+
+    @property
+    def lookup_results(self) -> str:
+        """Where each account's mailbox has the message, keyed by lookup id."""
+        return f"{self.prefix}.lookups.results.v1"
 
     @property
     def dead_letter(self) -> str:
@@ -135,9 +162,13 @@ class Topics:
             self.calendar_matched,
             self.dropped,
             self.records,
+            self.record_commands,
+            self.record_outcomes,
             self.timeline_messages,
             self.timeline_events,
             self.timeline_index,
             self.timeline_rosters,
+            self.lookup_requests,
+            self.lookup_results,
             self.dead_letter,
         )

@@ -24,6 +24,7 @@ from crm_schemas.mail import (
     MatchedMessage,
     RawMessage,
     RawMessageRemoved,
+    ThreadsMerged,
 )
 from crm_schemas.outcomes import ItemDropped
 from matcher.app import Matcher, build
@@ -34,7 +35,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 WS = "ws-m"
 MATCHED: TypeAdapter[MatchedEvent | RawEventRemoved] = TypeAdapter(MatchedCalendarItem)
-MATCHED_MAIL: TypeAdapter[MatchedMessage | RawMessageRemoved] = TypeAdapter(MatchedMailItem)
+MATCHED_MAIL: TypeAdapter[MatchedMessage | RawMessageRemoved | ThreadsMerged] = TypeAdapter(
+    MatchedMailItem
+)
 
 
 @pytest.fixture
@@ -152,3 +155,36 @@ async def test_a_dropped_mail_copy_is_withdrawn_from_the_timeline_at_its_version
     assert "Offer" not in second.model_dump_json()
     (dropped,) = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.dropped)
     assert ItemDropped.model_validate_json(dropped[1]).reason == "blocked"
+
+
+def reply(message_id: str, *references: str) -> RawMessage:
+    """Another message of the mailbox, answering ``references`` (the first is its root)."""
+    return message("bob@customer.test").model_copy(
+        update={
+            "item_id": f"item-{message_id}",
+            "message_id": message_id,
+            "references": references,
+            "in_reply_to": references[-1],
+        }
+    )
+
+
+async def test_a_dropped_copy_is_withdrawn_from_the_thread_its_conversation_merged_into(
+    runtime: Runtime,
+):
+    matcher = Matcher(runtime)
+    first = message("bob@customer.test").model_copy(update={"message_id": "b1@acme.test"})
+    await matcher.on_raw_messages([first])  # its own thread, named after b1
+    await matcher.on_raw_messages([reply("c2@acme.test", "a0@acme.test", "b1@acme.test")])
+    dropped = first.model_copy(update={"to": (Address(email="eve@blocked.test"),)})
+    await matcher.on_raw_messages([dropped])  # a0's conversation has b1's since the reply
+
+    records = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.mail_matched)
+    events = [MATCHED_MAIL.validate_json(value) for _, value in records]
+    merge = next(e for e in events if isinstance(e, ThreadsMerged))
+    assert (merge.from_thread_id, merge.into_thread_id) == (
+        thread_id(WS, "b1@acme.test"),
+        thread_id(WS, "a0@acme.test"),
+    )
+    (removal,) = [e for e in events if isinstance(e, RawMessageRemoved)]
+    assert removal.thread_id == thread_id(WS, "a0@acme.test"), "where its message is now"

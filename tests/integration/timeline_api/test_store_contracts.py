@@ -1,6 +1,7 @@
 """One contract per small store of the timeline API, run against its MongoDB adapter on the
-real FerretDB and against its in-memory fake: records kept only if newer, owners of
-addresses and domains, sync statuses, and the heads read model's documents."""
+real FerretDB and against its in-memory fake: records kept only if newer, sync statuses,
+and the heads read model's documents. (Who owns an address or a domain is the enricher's:
+``tests/unit/enricher/test_record_commands.py``.)"""
 
 from datetime import timedelta
 from typing import Any
@@ -11,12 +12,7 @@ from crm_schemas.base import utcnow
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
 from timeline_api.adapters.directory import MongoDirectory
-from timeline_api.adapters.memory import (
-    InMemoryAddressOwners,
-    InMemoryRecords,
-    InMemorySyncStatuses,
-)
-from timeline_api.adapters.record_index import MongoAddressOwners
+from timeline_api.adapters.memory import InMemoryRecords, InMemorySyncStatuses
 from timeline_api.adapters.records import MongoRecords
 from timeline_api.adapters.timelines.heads.index_rules import Head
 from timeline_api.adapters.timelines.heads.memory import (
@@ -40,14 +36,6 @@ async def _no_publish(key: str, event: Any) -> None:
 @pytest.fixture(params=["memory", "mongo"])
 async def records(request: pytest.FixtureRequest, db: Any) -> Any:
     return InMemoryRecords() if request.param == "memory" else MongoRecords(db)
-
-
-@pytest.fixture(params=["memory", "mongo"])
-async def owners(request: pytest.FixtureRequest, db: Any) -> Any:
-    if request.param == "memory":
-        kept = InMemoryRecords()
-        return InMemoryAddressOwners(kept), kept
-    return MongoAddressOwners(db), MongoRecords(db)
 
 
 @pytest.fixture(params=["memory", "mongo"])
@@ -106,50 +94,6 @@ async def test_existing_records_and_opportunities_are_found_by_id(records: Any) 
     assert (deal.name, deal.person_ids) == ("Deal", ("p",))
     assert await records.opportunity("o-2") is None
     assert await records.company("c-nobody") is None
-
-
-# --- owners of addresses and domains ------------------------------------------------------
-
-
-async def test_an_owner_is_taken_only_when_asked_to_take(owners: Any) -> None:
-    owned, _ = owners
-    await owned.point("person", WS, ("ann@client.test",), "p-ann", take=False)
-    await owned.point("person", WS, ("ann@client.test",), "p-other", take=False)
-    [kept] = await owned.claims("person", WS, ("ann@client.test",))
-    assert kept.owner_id == "p-ann"
-
-    await owned.point("person", WS, ("ANN@client.test",), "p-other", take=True)
-    [taken] = await owned.claims("person", WS, ("ann@client.test",))
-    assert taken.owner_id == "p-other"
-
-
-async def test_a_release_forgets_only_what_still_points_at_the_record(owners: Any) -> None:
-    owned, _ = owners
-    await owned.point("company", WS, ("a.test", "b.test"), "c-1", take=True)
-    await owned.point("company", WS, ("b.test",), "c-2", take=True)
-
-    await owned.release("company", WS, {"a.test", "b.test"}, "c-1")
-
-    claims = await owned.claims("company", WS, ("a.test", "b.test"))
-    assert [c.owner_id for c in claims] == [None, "c-2"]
-
-
-async def test_an_address_of_a_merged_or_missing_person_is_claimed_as_merged(owners: Any) -> None:
-    owned, records = owners
-    await records.upsert_person(_person("bob", "bob@client.test", merged_into="p-rob"))
-    await records.upsert_person(_person("rob", "rob@client.test"))
-    for person, address in (("p-bob", "bob@"), ("p-rob", "rob@"), ("p-gone", "gone@")):
-        await owned.point("person", WS, (f"{address}client.test",), person, take=True)
-
-    claims = await owned.claims(
-        "person", WS, ("bob@client.test", "rob@client.test", "gone@client.test")
-    )
-
-    assert [(c.owner_id, c.owner_merged) for c in claims] == [
-        ("p-bob", True),
-        ("p-rob", False),
-        ("p-gone", True),
-    ]
 
 
 # --- sync statuses ------------------------------------------------------------------------

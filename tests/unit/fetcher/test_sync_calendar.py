@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from crm_schemas.calendar import RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, CalDavConnection, CalendarSettings
 from crm_schemas.ids import copy_key
-from crm_schemas.outcomes import ItemDropped
+from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
 from fetcher.adapters.memory import (
     InMemoryCalendars,
@@ -71,7 +71,7 @@ def raw(published: RecordingPublisher) -> list[RawEvent | RawEventRemoved]:
     ]
 
 
-async def test_public_events_are_published_and_private_ones_dropped():
+async def test_public_events_are_published_private_ones_and_unreadable_ones_dropped():
     calendars = InMemoryCalendars(
         [resource("pub"), resource("priv", "CLASS:PRIVATE\n"), resource("broken", "")]
     )
@@ -80,10 +80,13 @@ async def test_public_events_are_published_and_private_ones_dropped():
     (event,) = published.on(TOPICS.calendar_raw)
     assert isinstance(event, RawEvent)
     assert event.ical_uid == "pub"
-    (dropped,) = published.on(TOPICS.dropped)
+    dropped, unreadable = published.on(TOPICS.dropped)
     assert isinstance(dropped, ItemDropped)
     assert dropped.natural_id == "priv"
     assert "Meeting priv" not in dropped.model_dump_json()
+    assert isinstance(unreadable, ItemDropped)
+    assert unreadable.reason is DropReason.UNREADABLE
+    assert unreadable.natural_id == "/cal/b.ics"  # no UID could be read: named by its href
     (status,) = published.on(TOPICS.sync_status)
     assert isinstance(status, SyncStatusChanged)
     assert (status.state, status.done) == (SyncState.UP_TO_DATE, 2)

@@ -65,7 +65,6 @@ def test_a_service_without_a_key_is_told_which_setting_to_set() -> None:
     ("command", "variable"),
     [
         (["-m", "fetcher", "worker"], "FETCHER_SECRETS_KEY"),
-        (["-m", "fetcher", "idle"], "FETCHER_SECRETS_KEY"),
         (["-m", "timeline_api"], "TIMELINE_SECRETS_KEY"),
     ],
 )
@@ -79,3 +78,10 @@ def test_a_service_without_a_key_refuses_to_start_in_one_clear_line(
     assert done.returncode == 2
     assert variable in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_secret_is_current_only_when_sealed_with_the_first_key() -> None:
+    old, new = new_secrets_key(), new_secrets_key()
+    rotating = SecretBox(SecretStr(f"{new},{old}"))
+    assert not rotating.is_current(SecretBox(SecretStr(old)).seal("x"))
+    assert rotating.is_current(rotating.seal("x"))

@@ -14,11 +14,7 @@ from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.records import OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
 from tests.integration.timeline_api.builders import company, mail, meeting, person
-from timeline_api.adapters.memory import (
-    InMemoryAddressOwners,
-    InMemoryRecords,
-    InMemorySyncStatuses,
-)
+from timeline_api.adapters.memory import InMemoryRecords, InMemorySyncStatuses
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
@@ -53,12 +49,9 @@ class World:
     def __init__(self) -> None:
         self.records = InMemoryRecords()
         self.timelines = InMemoryTimelines(self.records)
-        self.owners = InMemoryAddressOwners(self.records)
         self.feed = RecordingFeed()
         self.statuses = InMemorySyncStatuses()
-        self.projection = Projection(
-            self.timelines, self.records, self.owners, self.feed, self.statuses
-        )
+        self.projection = Projection(self.timelines, self.records, self.feed, self.statuses)
 
     async def threads_of(self, *emails: str) -> list[tuple[str | None, int]]:
         page = await self.timelines.threads(RecordScope.person(WS, emails), FIRST)
@@ -124,9 +117,8 @@ async def test_a_meeting_stays_until_its_last_calendar_removes_it() -> None:
     assert await world.meetings_of("eve@client.test") == []
 
 
-async def test_a_person_is_kept_and_takes_only_the_addresses_nobody_owns() -> None:
+async def test_a_person_is_kept_with_normalised_addresses_and_the_read_model_hears_of_it() -> None:
     world = World()
-    await world.owners.point("person", WS, ("shared@client.test",), "p-owner", take=True)
     ann = person(WS, "Ann", "Ann@Client.test", "shared@client.test")
 
     await world.projection.record(ann)
@@ -134,8 +126,8 @@ async def test_a_person_is_kept_and_takes_only_the_addresses_nobody_owns() -> No
     stored = await world.records.person(ann.person_id)
     assert stored is not None
     assert stored.emails == ("ann@client.test", "shared@client.test")
-    claims = await world.owners.claims("person", WS, ("ann@client.test", "shared@client.test"))
-    assert [c.owner_id for c in claims] == [ann.person_id, "p-owner"]
+    found = await world.records.people_by_email("SHARED@client.test", WS)
+    assert [p.person_id for p in found] == [ann.person_id]
     assert world.feed.people == [ann]
 
 
@@ -155,17 +147,18 @@ async def test_an_older_version_of_a_person_is_not_kept_but_the_read_model_hears
     assert world.feed.people == [newer, older]
 
 
-async def test_a_merged_person_points_their_new_addresses_at_the_survivor() -> None:
+async def test_a_merged_person_is_kept_pointing_at_the_survivor() -> None:
     world = World()
     gone = person(WS, "Bob", "bob@client.test").model_copy(update={"merged_into": "p-robert"})
 
     await world.projection.record(gone)
 
-    [claim] = await world.owners.claims("person", WS, ("bob@client.test",))
-    assert claim.owner_id == "p-robert"
+    stored = await world.records.person(gone.person_id)
+    assert stored is not None
+    assert stored.merged_into == "p-robert"
 
 
-async def test_a_company_is_kept_and_its_domains_point_at_it() -> None:
+async def test_a_company_is_kept_and_found_by_its_domains() -> None:
     world = World()
     client = company(WS, "Client.test")
 
@@ -174,8 +167,6 @@ async def test_a_company_is_kept_and_its_domains_point_at_it() -> None:
     assert [c.company_id for c in await world.records.companies_by_domain("client.test", WS)] == [
         company_id(WS, "Client.test")
     ]
-    [claim] = await world.owners.claims("company", WS, ("client.test",))
-    assert claim.owner_id == client.company_id
     assert world.feed.people == []
 
 

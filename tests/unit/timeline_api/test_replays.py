@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from timeline_api.adapters.replay_memory import InMemoryReplayJobs, InMemoryReplayLog
 from timeline_api.domain.replay import ReplayRequested, ReplayScope
 from timeline_api.service.replay import ReplayRefusedError, Replays
+from timeline_api.settings import TimelineSettings
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -158,3 +160,9 @@ async def test_a_failing_slice_leaves_its_error_on_the_job(world: World):
     with pytest.raises(ConnectionError):
         await world.run_queued()
     assert "broker gone" in (world.jobs.stored[job.job_id].error or "")
+
+
+def test_a_slice_longer_than_half_the_rebalance_wait_is_refused_at_start() -> None:
+    assert TimelineSettings(replay_slice_s=5, rebalance_wait_s=10).replay_slice_s == 5
+    with pytest.raises(ValidationError, match="at most half of TIMELINE_REBALANCE_WAIT_S"):
+        TimelineSettings(replay_slice_s=10, rebalance_wait_s=10)

@@ -33,6 +33,7 @@ def build_broker(settings: ServiceSettings, service: str, tracer: TracerProvider
         client_id=service,
         acks="all",
         enable_idempotence=True,
+        graceful_timeout=settings.shutdown_grace_s,  # on stop, the poll in hand finishes
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer)],
         logger=logging.getLogger(f"{service}.broker"),
         log_level=logging.DEBUG,  # one line per message consumed: only when asked for

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -219,6 +219,7 @@ def subscribe(
     batch: bool = False,
     many: ManyHandler | None = None,
     tracer_provider: TracerProvider | None = None,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
 
@@ -240,6 +241,8 @@ def subscribe(
             auto_offset_reset="earliest",
             title=title,
             description=handler.__doc__,
+            listener=listener,
+            rebalance_timeout_ms=_rebalance_timeout_ms(settings),
         )
         async def on_message(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -257,6 +260,8 @@ def subscribe(
         auto_offset_reset="earliest",
         title=title,
         description=handler.__doc__,
+        listener=listener,
+        rebalance_timeout_ms=_rebalance_timeout_ms(settings),
     )
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -269,6 +274,12 @@ def subscribe(
         except BaseException:
             _rewind(message.consumer, records)
             raise
+
+
+def _rebalance_timeout_ms(settings: ServiceSettings) -> int:
+    """How long the group waits for a member to rejoin: as long as a member may wait for
+    the work in hand before it rejoins (crm_runtime.health)."""
+    return int(settings.rebalance_wait_s * 1000)
 
 
 def _carrier(record: Record) -> dict[str, str]:

@@ -7,6 +7,8 @@ source, so a service without one refuses to start (``require_secrets_key``).
 """
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from crm_runtime.settings import ConfigurationError, ServiceSettings, setting_name
@@ -42,7 +44,9 @@ class SecretBox:
     """Seals secrets with the first configured key and opens them with any of them."""
 
     def __init__(self, keys: SecretStr) -> None:
-        self._fernet = MultiFernet(parse_secrets_keys(keys))
+        fernets = parse_secrets_keys(keys)
+        self._sealing = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, secret: str) -> str:
         """The ciphertext of a secret, safe to store and publish."""
@@ -54,6 +58,14 @@ class SecretBox:
             return SecretStr(self._fernet.decrypt(sealed.encode()).decode())
         except InvalidToken as error:
             raise SecretDecryptionError("stored secret does not match the secrets keys") from error
+
+    def is_current(self, sealed: str) -> bool:
+        """Whether a ciphertext is sealed with the first key (nothing to rotate)."""
+        try:
+            self._sealing.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (key rotation); unchanged in meaning."""
@@ -74,3 +86,17 @@ def secret_box(settings: ServiceSettings) -> SecretBox:
             " (the same in every service; `crm-admin new-secrets-key` makes one); on the local"
             " stack it is SECRETS_KEY in `scripts/stack.sh env`."
         ) from None
+
+
+def push_keys(keys: SecretStr) -> list[bytes]:
+    """The keys that sign and check push subscriptions' marks (``crm_schemas.push``), one
+    per secrets key in the same order: derived with HKDF, so a mark shown to a provider
+    says nothing about the key that seals passwords."""
+    parse_secrets_keys(keys)  # the same refusal as the box's for a missing or bad key
+    parts = [part.strip() for part in keys.get_secret_value().split(",") if part.strip()]
+    return [
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"crm push marks v1").derive(
+            part.encode()
+        )
+        for part in parts
+    ]

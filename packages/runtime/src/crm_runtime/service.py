@@ -16,10 +16,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import ManyHandler, subscribe
+from crm_runtime.health import ConsumerHealth, HealthServer
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
+from crm_schemas import groups
 from crm_schemas.config import ConfigEvent
 from crm_schemas.topics import Topics
 
@@ -39,7 +41,10 @@ class Runtime:
     bulk: BulkPublisher
     mongo: AsyncMongoClient[Document]
     config: ConfigStore
+    health: ConsumerHealth
+    probes: HealthServer | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -77,6 +82,7 @@ class Runtime:
             batch=batch,
             many=many,
             tracer_provider=self.tracer,
+            listener=self.health.listener(self.settings.group(group)),
         )
 
 
@@ -88,7 +94,10 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     bulk = BulkPublisher(settings, name, tracer)
     mongo = connect(settings)
     config = ConfigStore(mongo[settings.mongo_db])
-    return Runtime(name, settings, tracer, broker, bulk, mongo, config)
+    health = ConsumerHealth(settings.handler_stall_s, settings.rebalance_wait_s)
+    broker.add_middleware(health.middleware)
+    probes = None if settings.health_port is None else HealthServer(health, settings.health_port)
+    return Runtime(name, settings, tracer, broker, bulk, mongo, config, health, probes)
 
 
 def follow_config(
@@ -103,7 +112,7 @@ def follow_config(
         if then is not None:
             await then(event)
 
-    runtime.consume(runtime.topics.config, f"{runtime.name}.config", ConfigEvent, apply_config)
+    runtime.consume(runtime.topics.config, groups.config(runtime.name), ConfigEvent, apply_config)
 
 
 def build_app(runtime: Runtime) -> FastStream:
@@ -114,6 +123,10 @@ def build_app(runtime: Runtime) -> FastStream:
     async def prepare() -> None:
         await _prepare(runtime)
         log.info("service starting", extra={"service": runtime.name})
+
+    @app.on_shutdown
+    async def stopping() -> None:
+        await _stopping(runtime)
 
     @app.after_shutdown
     async def close() -> None:
@@ -136,11 +149,14 @@ async def running(runtime: Runtime, *, consume: bool = True) -> AsyncIterator[Ru
             await runtime.broker.connect()
         yield runtime
     finally:
+        await _stopping(runtime)
         await runtime.broker.stop()
         await _close(runtime)
 
 
 async def _prepare(runtime: Runtime) -> None:
+    if runtime.probes is not None:  # live while starting; ready once the groups joined
+        await runtime.probes.start()
     topics = runtime.topics
     await ensure_topics(
         runtime.settings.kafka_bootstrap, topics.all(), TOPIC_PARTITIONS, topics.compacted()
@@ -149,7 +165,16 @@ async def _prepare(runtime: Runtime) -> None:
         await hook()
 
 
+async def _stopping(runtime: Runtime) -> None:
+    runtime.health.stopping = True
+    log.info("service stopping", extra={"service": runtime.name})
+    for hook in runtime.on_stop:
+        await hook()
+
+
 async def _close(runtime: Runtime) -> None:
+    if runtime.probes is not None:
+        await runtime.probes.stop()
     await runtime.bulk.close()
     await runtime.mongo.close()
     runtime.tracer.shutdown()

@@ -40,6 +40,32 @@ class ServiceSettings(BaseSettings):
     slow_command_ms: float = Field(
         default=100.0, gt=0, description="Database commands slower than this are logged."
     )
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of a consumer's /livez and /readyz (off when unset).",
+    )
+    handler_stall_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest a handler may hold one poll's records: past it the consumer is not"
+        " live (Kafka's max.poll.interval.ms).",
+    )
+    rebalance_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a rebalance waits for the records a handler holds of the"
+        " partitions that move (the group's rebalance timeout too; aiokafka's default is the"
+        " 10 s session timeout). Longer than a handler takes, or a partition's next owner"
+        " may start while the previous one still works on it.",
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long the poll in hand may take to be finished and"
+        " committed before it is cancelled (keep it under terminationGracePeriodSeconds).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     otel_exporter: str = Field(

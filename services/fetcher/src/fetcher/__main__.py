@@ -1,4 +1,4 @@
-"""``fetcher worker | scheduler | idle | sync-now --account ID [--kind mail|calendar]``."""
+"""``fetcher worker | scheduler | sync-now --account ID [--kind mail|calendar]``."""
 
 import argparse
 import asyncio
@@ -12,9 +12,12 @@ from crm_schemas.sync import SyncKind
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fetcher", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("worker", help="consume sync jobs (the default)")
+    commands.add_parser(
+        "worker",
+        help="consume sync jobs (the default), and hold the IMAP IDLE watches (push) of the"
+        " accounts whose jobs this worker owns",
+    )
     commands.add_parser("scheduler", help="queue a sync job for every account periodically")
-    commands.add_parser("idle", help="IMAP IDLE on every INBOX: queue a sync when mail arrives")
     now = commands.add_parser("sync-now", help="queue one sync job and exit")
     now.add_argument("--account", required=True, help="the account id")
     now.add_argument("--kind", choices=[k.value for k in SyncKind], default=None)
@@ -31,11 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = FetcherSettings()
     if args.command == "scheduler":
         run_scheduler(settings)
-    elif args.command == "idle":
-        from fetcher.idle import run_idle
-
-        with refuse_to_start("fetcher idle"):
-            run_idle(settings)
     elif args.command == "sync-now":
         kind = SyncKind(args.kind) if args.kind else None
         try:

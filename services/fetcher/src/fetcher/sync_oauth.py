@@ -16,8 +16,8 @@ from itertools import islice
 from typing import Protocol
 
 from crm_schemas.config import AccountConfigured
-from crm_schemas.ids import copy_key
 from crm_schemas.mail import RawMessage
+from crm_schemas.outcomes import ItemDropped
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.problems import SyncProblem
@@ -28,6 +28,7 @@ from fetcher.providers.base import (
     ProviderCursor,
     Throttled,
 )
+from fetcher.publishing import message_records
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -67,6 +68,7 @@ class OAuthJobResult:
     """What one job did."""
 
     published: int = 0
+    unreadable: int = 0
     done: int = 0
     more: bool = False
     throttled: bool = False
@@ -113,7 +115,7 @@ class _Step:
 
     refs: Sequence[str]
     after: ProviderCursor
-    fetch: "asyncio.Task[list[RawMessage]] | None" = None
+    fetch: "asyncio.Task[list[RawMessage | ItemDropped]] | None" = None
 
 
 @dataclass(slots=True)
@@ -164,7 +166,6 @@ class _Stream:
 
     async def run(self) -> None:
         """Publish every page from ``_listing`` on, up to the budget."""
-        topic = self._ports.topics.mail_raw
         try:
             while True:
                 while self._listing is not None and len(self._steps) <= FETCH_AHEAD:
@@ -178,10 +179,10 @@ class _Stream:
                     return
                 step = self._steps.popleft()
                 messages = await step.fetch if step.fetch is not None else []
-                await self._ports.publish.many(
-                    [(topic, copy_key(m.item_id, m.account_id), m) for m in messages]
-                )
-                self._result.published += len(messages)
+                records, unreadable = message_records(messages, self._ports.topics)
+                await self._ports.publish.many(records)
+                self._result.published += len(messages) - unreadable
+                self._result.unreadable += unreadable
                 await self._ports.cursors.save(self._account.account_id, self._stream, step.after)
                 self._result.done = self._before + step.after.done  # every stream's so far
         finally:

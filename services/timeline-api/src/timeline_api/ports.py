@@ -1,15 +1,16 @@
 """The small interfaces the use cases need; adapters implement them, fakes stand in.
 
-Three areas, each with its ports: the timeline read model (``TimelineReader`` for the
+Each area with its ports: the timeline read model (``TimelineReader`` for the
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
-one thread), the records (``RecordReader``, ``RecordStore``, ``AddressOwners``), and
+one thread), the records (``RecordReader``, ``RecordStore``, ``RecordOwner``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``), and replays (``ReplayLog``, ``ReplayJobs``). The
-MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
-``timeline_api.adapters.memory``; one contract test suite runs against both.
+``Consent``), every service's dead letters (``DeadLetters``), provider notifications
+(``PushTokens``, ``PushMarks``, ``PushAccounts``), and replays (``ReplayLog``,
+``ReplayJobs``). The MongoDB adapters are in ``timeline_api.adapters``, the in-memory
+fakes in ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,20 +18,29 @@ from typing import Any, Protocol
 from pydantic import BaseModel, SecretStr
 
 from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode, WorkspaceConfigured
+from crm_schemas.lookups import MessageLookupAnswered
 from crm_schemas.outcomes import ItemDropped
+from crm_schemas.record_commands import ApiCommand, RecordOutcome
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
 from timeline_api.domain.copies import CopyRemoved
+from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
+from timeline_api.domain.lookups import MailboxLookup
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
-from timeline_api.domain.ownership import Claim
+from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.replay import LogStart, ReplayJob, ReplayKind, ReplayScope, Span
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
+from timeline_api.domain.search import Found, NameCursor
+from timeline_api.domain.web_session import SignInLink, WebSession
 
 Publish = Callable[[str, BaseModel], Awaitable[None]]
 """Publish one event under its key on a topic the caller bound (config, sync requests,
 records)."""
+RawPublish = Callable[[str, str | None, bytes], Awaitable[None]]
+"""Publish bytes as they are, under a key (or none), on a topic: a dead letter's original
+payload, re-driven to the topic it came from."""
 
 # --- the timeline read model ------------------------------------------------------------
 
@@ -104,6 +114,30 @@ class ProjectionStore(Protocol):
         ...
 
 
+class ThreadMerges(Protocol):
+    """Threads that proved to be one (docs/adr/0027): where a merged thread's mail goes
+    now, and its messages moved into the thread it merged into."""
+
+    async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
+        """From now on, what comes for each thread goes to the one it merged into."""
+        ...
+
+    async def thread_redirects(self, thread_ids: Iterable[str]) -> dict[str, str]:
+        """The thread each of these merged into, for those that did."""
+        ...
+
+    async def absorb_thread(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move thread ``gone``'s messages into ``into`` and summarise it again; both
+        threads as they were and are (``gone`` has none left). Nothing when ``gone``
+        has no message."""
+        ...
+
+
+MailOutbox = Callable[[Sequence[tuple[str, BaseModel]]], Awaitable[None]]
+"""Publish events under their keys on timeline.messages, durably, together: the mail of a
+merged thread goes on to the thread it merged into, keyed by that thread."""
+
+
 class TimelineFeed(Protocol):
     """What the read side is told after the projection wrote: a read model that keeps
     structures of its own (heads, rosters) updates them; one that queries the stored
@@ -124,7 +158,11 @@ class TimelineFeed(Protocol):
 
 
 class Conversations(Protocol):
-    """One conversation, and what the read model knows of one message."""
+    """One conversation, one meeting, and what the read model knows of one message."""
+
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting occurrence, or None."""
+        ...
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""
@@ -138,6 +176,23 @@ class Conversations(Protocol):
         self, item_id: str
     ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
         """A message as stored and its drop record, each None when absent."""
+        ...
+
+
+class MailboxLookups(Protocol):
+    """Searches of a member's mailboxes for a message, and the mailboxes' answers."""
+
+    async def start(self, lookup: MailboxLookup) -> bool:
+        """Keep a new search, every mailbox of it still searching; False when a search
+        with its id is kept already (and is left as it is)."""
+        ...
+
+    async def lookup(self, lookup_id: str) -> MailboxLookup | None:
+        """A search with the answers in so far, or None."""
+        ...
+
+    async def record(self, answers: Sequence[MessageLookupAnswered]) -> None:
+        """Keep mailboxes' answers (an answer to no known search is ignored)."""
         ...
 
 
@@ -183,6 +238,25 @@ class RecordReader(Protocol):
         """Which of these person and company ids are stored."""
         ...
 
+    async def search_people(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[PersonUpserted]:
+        """People (merged ones left out) every word of ``query`` finds (``domain.search``),
+        by name, a page after the cursor."""
+        ...
+
+    async def search_companies(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[CompanyUpserted]:
+        """Companies every word of ``query`` finds, by name, a page after the cursor."""
+        ...
+
+    async def search_opportunities(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[OpportunityUpserted]:
+        """Opportunities every word of ``query`` finds, by name, a page after the cursor."""
+        ...
+
 
 class RecordStore(RecordReader, Protocol):
     """The records, written only if newer than what is kept."""
@@ -200,21 +274,12 @@ class RecordStore(RecordReader, Protocol):
         ...
 
 
-class AddressOwners(Protocol):
-    """Which person owns each address and which company each domain, per workspace."""
+class RecordOwner(Protocol):
+    """The one writer of people and companies (the enricher, docs/adr/0029), asked: every
+    change the records API makes is a command it applies in order, then answers."""
 
-    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
-        """Who owns each value now (``kind`` is ``person`` or ``company``)."""
-        ...
-
-    async def point(
-        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
-    ) -> None:
-        """Point values at a record: always (``take``), or only those nobody owns yet."""
-        ...
-
-    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
-        """Forget the values a record gave up, unless they point elsewhere already."""
+    async def ask(self, command: ApiCommand) -> RecordOutcome:
+        """The writer's answer to the command; ``UnavailableError`` if none comes in time."""
         ...
 
 
@@ -274,6 +339,10 @@ class Directory(SyncStatuses, Protocol):
         """The account, or None."""
         ...
 
+    async def all_accounts(self) -> list[AccountConfigured]:
+        """Every account of every workspace, disconnected ones included, by id."""
+        ...
+
     async def workspace_accounts(self, workspace_id: str) -> list[AccountConfigured]:
         """Every connected account of a workspace (disconnected ones left out), by id."""
         ...
@@ -284,6 +353,30 @@ class Directory(SyncStatuses, Protocol):
 
     async def take_oauth_state(self, state: str) -> dict[str, Any] | None:
         """The consent request of ``state``, at most once."""
+        ...
+
+
+class SignIns(Protocol):
+    """One-time sign-in links and web sessions, each kept by the digest of its token."""
+
+    async def save_link(self, digest: str, link: SignInLink) -> None:
+        """Remember a sign-in link until it is used or expires."""
+        ...
+
+    async def take_link(self, digest: str) -> SignInLink | None:
+        """The link of this digest, at most once: it is forgotten as it is read."""
+        ...
+
+    async def save_session(self, digest: str, session: WebSession) -> None:
+        """Keep a session."""
+        ...
+
+    async def session(self, digest: str) -> WebSession | None:
+        """The session of this digest, or None."""
+        ...
+
+    async def end_session(self, digest: str) -> None:
+        """Forget a session (signing out, or found expired)."""
         ...
 
 
@@ -312,6 +405,21 @@ class ConnectionChecker(Protocol):
         """Discover the principal's calendars over CalDAV."""
         ...
 
+    async def folders(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> list[str]:
+        """The folders an IMAP server lists for the login, sorted; ``FoldersUnavailableError``
+        with the failed check when it cannot be reached or refuses the login."""
+        ...
+
+
+class FoldersUnavailableError(Exception):
+    """The folders could not be listed; ``check`` says why, in words."""
+
+    def __init__(self, check: Check) -> None:
+        super().__init__(check.message)
+        self.check = check
+
 
 class ConsentError(Exception):
     """The provider did not give us the account: the message says why, for the user."""
@@ -338,6 +446,82 @@ class Consent(Protocol):
 
     def exchange(self, remembered: Mapping[str, Any], query: dict[str, str]) -> Grant:
         """The grant for the callback's query (code and state); ConsentError if refused."""
+        ...
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+class DeadLetters(Protocol):
+    """The dead letters of every service, kept by id (source topic, partition, offset)."""
+
+    async def record(self, letters: Sequence[StoredDeadLetter]) -> None:
+        """Keep dead letters; one kept already keeps whether it was re-driven."""
+        ...
+
+    async def letter(self, letter_id: str) -> StoredDeadLetter | None:
+        """One dead letter with its payload, or None."""
+        ...
+
+    async def page(
+        self, query: DeadLetterQuery, after: Cursor | None, limit: int
+    ) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for, newest first, after the
+        cursor (by failure time, then id), without their payloads."""
+        ...
+
+    async def counts(self, query: DeadLetterQuery) -> list[ErrorCount]:
+        """How many dead letters the query asks for, by source topic and error type."""
+        ...
+
+    async def pending(self, query: DeadLetterQuery, limit: int) -> list[StoredDeadLetter]:
+        """Up to ``limit`` dead letters the query asks for that were not re-driven yet,
+        oldest first, with their payloads."""
+        ...
+
+    async def mark_retried(self, letter_ids: Sequence[str], at: datetime, by: str) -> None:
+        """Note that these dead letters were re-driven, when and by whom."""
+        ...
+
+
+# --- provider notifications (push) ----------------------------------------------------
+
+
+class PushTokenError(Exception):
+    """A push's bearer token is not a valid token signed by the provider (bad signature,
+    expired, unknown key); the message says why, without the token."""
+
+
+class PushTokens(Protocol):
+    """Checks the OIDC tokens Google signs for Pub/Sub push."""
+
+    async def claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a token whose signature (against Google's published keys) and
+        expiry hold; raises PushTokenError otherwise."""
+        ...
+
+
+class PushMarks(Protocol):
+    """Marks that one replica takes, once, to queue a push sync (shared by replicas)."""
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        """Take ``key``: True for the first taker ever, False for everyone after."""
+        ...
+
+    async def sweep(self, before: datetime) -> int:
+        """Forget marks taken before ``before``; how many."""
+        ...
+
+
+class PushAccounts(Protocol):
+    """The connected accounts a notification may be for."""
+
+    async def account(self, account_id: str) -> AccountConfigured | None:
+        """The account, or None."""
+        ...
+
+    async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
+        """The connected accounts of an address (one per workspace that connected it)."""
         ...
 
 

@@ -11,6 +11,7 @@ every etag (``fake-...``), so an unchanged calendar costs one listing and nothin
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -19,6 +20,8 @@ from caldav.elements import dav
 from caldav.lib import error as caldav_error
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy, forbidden_in
+from crm_runtime.egress_http import guard_dav_client
 from crm_schemas.config import CalDavConnection
 from fetcher.domain.model import CalendarChanges, CalendarInfo, CalendarResource
 from fetcher.domain.problems import ProblemKind, SyncProblem
@@ -32,6 +35,9 @@ _ETAG = dav.GetEtag.tag
 
 def _problem(error: BaseException) -> SyncProblem:
     text = str(error)
+    forbidden = forbidden_in(error)
+    if forbidden is not None:
+        return SyncProblem(ProblemKind.FORBIDDEN_HOST, PROTOCOL, str(forbidden))
     if isinstance(error, caldav_error.AuthorizationError):
         return SyncProblem(ProblemKind.AUTH, PROTOCOL, text)
     if "ssl" in type(error).__name__.lower() or "certificate" in text.lower():
@@ -42,15 +48,25 @@ def _problem(error: BaseException) -> SyncProblem:
     return SyncProblem(ProblemKind.PROTOCOL, PROTOCOL, text)
 
 
-def _client(connection: CalDavConnection, password: SecretStr, timeout: Timeout) -> Any:
-    return caldav.DAVClient(
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """How a CalDAV client connects: its (connect, read) timeouts, and where to."""
+
+    timeout: Timeout
+    egress: EgressPolicy
+
+
+def _client(connection: CalDavConnection, password: SecretStr, dial: Dial) -> Any:
+    """A client whose every connection, a redirect's too, goes to vetted addresses."""
+    client = caldav.DAVClient(
         url=connection.url,
         username=connection.username,
         password=password.get_secret_value(),
         # niquests takes (connect, read), as requests does; caldav's hint says int only
-        timeout=cast(Any, timeout),
+        timeout=cast(Any, dial.timeout),
         enable_rfc6764=False,
     )
+    return guard_dav_client(client, dial.egress)
 
 
 def _components(calendar: Any) -> frozenset[str]:
@@ -60,11 +76,9 @@ def _components(calendar: Any) -> frozenset[str]:
         return frozenset()
 
 
-def _discover(
-    connection: CalDavConnection, password: SecretStr, timeout: Timeout
-) -> list[CalendarInfo]:
+def _discover(connection: CalDavConnection, password: SecretStr, dial: Dial) -> list[CalendarInfo]:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             principal = cast(Any, client).principal()
             return [
                 CalendarInfo(url=str(c.url), name=str(c.name or c.url), components=_components(c))
@@ -129,10 +143,10 @@ def _fallback(calendar: Any, token: str | None) -> CalendarChanges:
 
 
 def _changes(
-    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: Timeout
+    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, dial: Dial
 ) -> CalendarChanges:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             calendar = cast(Any, client).calendar(url=url)
             if token is None or not token.startswith("fake-"):
                 try:
@@ -154,10 +168,10 @@ def _fetch(
     password: SecretStr,
     url: str,
     hrefs: Sequence[str],
-    timeout: Timeout,
+    dial: Dial,
 ) -> tuple[CalendarResource, ...]:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             calendar = cast(Any, client).calendar(url=url)
             loaded: list[Any] = []
             for start in range(0, len(hrefs), MULTIGET_BATCH):
@@ -170,21 +184,26 @@ def _fetch(
 class CalDavReader:
     """Discovers an account's calendars and reads what changed in each."""
 
-    def __init__(self, connect_timeout_s: float = 30, read_timeout_s: float = 300) -> None:
+    def __init__(
+        self,
+        connect_timeout_s: float = 30,
+        read_timeout_s: float = 300,
+        egress: EgressPolicy = GUARDED,
+    ) -> None:
         # a first listing of a large calendar is computed whole before its first byte
-        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._dial = Dial((connect_timeout_s, read_timeout_s), egress)
 
     async def calendars(
         self, connection: CalDavConnection, password: SecretStr
     ) -> list[CalendarInfo]:
         """The calendars of the account's principal; SyncProblem when unreachable."""
-        return await asyncio.to_thread(_discover, connection, password, self._timeout)
+        return await asyncio.to_thread(_discover, connection, password, self._dial)
 
     async def changes(
         self, connection: CalDavConnection, password: SecretStr, url: str, token: str | None
     ) -> CalendarChanges:
         """What changed since ``token``; SyncProblem when unreachable."""
-        return await asyncio.to_thread(_changes, connection, password, url, token, self._timeout)
+        return await asyncio.to_thread(_changes, connection, password, url, token, self._dial)
 
     async def fetch(
         self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
@@ -192,4 +211,4 @@ class CalDavReader:
         """The current data of these objects (calendar-multiget); SyncProblem when unreachable."""
         if not hrefs:
             return ()
-        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._timeout)
+        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._dial)

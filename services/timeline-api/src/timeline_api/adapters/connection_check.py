@@ -2,9 +2,12 @@
 
 IMAP: LOGIN, LIST, and every chosen folder must exist (nothing is selected or fetched).
 SMTP: EHLO, STARTTLS when asked, AUTH. CalDAV: principal discovery and its calendars.
-Each check runs the synchronous client off the event loop with a timeout, and every host
-is resolved and checked against ``refused_address`` first (unless private hosts are
-allowed by settings), so an account cannot be pointed at the service's own network.
+Each check runs the synchronous client off the event loop with a timeout. Every host is
+resolved and checked against ``crm_runtime.egress.refused_address`` first (unless private
+hosts are allowed by settings), for a clear answer, and every connection a client then
+makes goes to an address vetted at that moment (CalDAV redirects included), so an
+account cannot be pointed at the service's own network, not even by a DNS answer that
+changes in between.
 """
 
 import asyncio
@@ -21,15 +24,20 @@ import caldav
 from caldav.lib import error as caldav_error
 from pydantic import SecretStr
 
-from crm_schemas.config import TlsMode
-from timeline_api.domain.connection import (
-    Check,
-    Failure,
-    failed,
-    listed_folder,
-    passed,
-    refused_address,
+from crm_runtime.egress import (
+    EgressPolicy,
+    ForbiddenAddressError,
+    GuardedIMAP4,
+    GuardedIMAP4SSL,
+    GuardedSMTP,
+    GuardedSMTPSSL,
+    forbidden_in,
+    vetted,
 )
+from crm_runtime.egress_http import guard_dav_client
+from crm_schemas.config import TlsMode
+from timeline_api.domain.connection import Check, Failure, failed, listed_folder, passed
+from timeline_api.ports import FoldersUnavailableError
 
 T = TypeVar("T")
 
@@ -40,6 +48,12 @@ class CheckPolicy:
 
     allow_private: bool = False
     timeout_s: float = 15.0
+    allowed_networks: tuple[str, ...] = ()
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """Where the checks' connections may go."""
+        return EgressPolicy(self.allow_private, self.allowed_networks)
 
 
 class _Failed(Exception):  # noqa: N818 - carries a Check out of the worker thread
@@ -52,22 +66,27 @@ async def _in_thread(call: Callable[[], T], policy: CheckPolicy) -> T:
     return await asyncio.wait_for(asyncio.to_thread(call), policy.timeout_s + 5)
 
 
-async def _resolve(protocol: str, host: str, port: int, allow_private: bool) -> Check | None:
+async def _resolve(protocol: str, host: str, port: int, policy: CheckPolicy) -> Check | None:
     """A failed check when the host cannot be resolved or points somewhere forbidden."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        vetted(host, infos, policy.egress)
     except (socket.gaierror, UnicodeError) as error:
         return failed(protocol, Failure.DNS, host, str(error))
-    if allow_private:
-        return None
-    for info in infos:
-        reason = refused_address(str(info[4][0]))
-        if reason is not None:
-            return failed(protocol, Failure.FORBIDDEN_HOST, host, f"{info[4][0]} is {reason}")
+    except ForbiddenAddressError as forbidden:
+        return _forbidden(protocol, forbidden)
     return None
 
 
+def _forbidden(protocol: str, forbidden: ForbiddenAddressError) -> Check:
+    detail = f"{forbidden.address} is {forbidden.reason}"
+    return failed(protocol, Failure.FORBIDDEN_HOST, forbidden.host, detail)
+
+
 def _network_failure(protocol: str, host: str, error: BaseException) -> Check:
+    forbidden = forbidden_in(error)
+    if forbidden is not None:
+        return _forbidden(protocol, forbidden)
     if isinstance(error, socket.gaierror):
         return failed(protocol, Failure.DNS, host, str(error))
     if isinstance(error, ssl.SSLError | ssl.CertificateError):
@@ -81,16 +100,15 @@ def _network_failure(protocol: str, host: str, error: BaseException) -> Check:
 
 
 def _imap(
-    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, timeout: float
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, policy: CheckPolicy
 ) -> imaplib.IMAP4:
     context = ssl.create_default_context()
+    timeout, egress = policy.timeout_s, policy.egress
     try:
         if tls == TlsMode.SSL:
-            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                host, port, ssl_context=context, timeout=timeout
-            )
+            client: imaplib.IMAP4 = GuardedIMAP4SSL(host, port, egress, context, timeout)
         else:
-            client = imaplib.IMAP4(host, port, timeout=timeout)
+            client = GuardedIMAP4(host, port, egress, timeout)
             if tls == TlsMode.STARTTLS:
                 client.starttls(ssl_context=context)
     except imaplib.IMAP4.error as error:
@@ -130,9 +148,9 @@ def _check_imap(
     user: str,
     password: SecretStr,
     folders: Sequence[str],
-    timeout: float,
+    policy: CheckPolicy,
 ) -> Check:
-    client = _imap(host, port, tls, user, password, timeout)
+    client = _imap(host, port, tls, user, password, policy)
     try:
         typ, listing = client.list()
         if typ != "OK":
@@ -159,12 +177,12 @@ async def check_imap(
     policy: CheckPolicy,
 ) -> Check:
     """Log in over IMAP and check that every chosen folder exists."""
-    refused = await _resolve("IMAP", host, port, policy.allow_private)
+    refused = await _resolve("IMAP", host, port, policy)
     if refused is not None:
         return refused
     try:
         return await _in_thread(
-            lambda: _check_imap(host, port, tls, user, password, folders, policy.timeout_s), policy
+            lambda: _check_imap(host, port, tls, user, password, folders, policy), policy
         )
     except _Failed as failure:
         return failure.check
@@ -172,18 +190,53 @@ async def check_imap(
         return _network_failure("IMAP", host, error)
 
 
+def _list_folders(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, policy: CheckPolicy
+) -> list[str]:
+    client = _imap(host, port, tls, user, password, policy)
+    try:
+        typ, listing = client.list()
+        if typ != "OK":
+            raise _Failed(failed("IMAP", Failure.PROTOCOL, host, f"LIST answered {typ}"))
+        return sorted(_folder_names(listing), key=lambda n: (n.upper() != "INBOX", n.lower()))
+    finally:
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            client.shutdown()
+
+
+async def list_folders(
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, policy: CheckPolicy
+) -> list[str]:
+    """The folders the IMAP server lists, INBOX first; ``FoldersUnavailableError`` saying
+    why when it cannot."""
+    refused = await _resolve("IMAP", host, port, policy)
+    if refused is not None:
+        raise FoldersUnavailableError(refused)
+    try:
+        return await _in_thread(
+            lambda: _list_folders(host, port, tls, user, password, policy), policy
+        )
+    except _Failed as failure:
+        raise FoldersUnavailableError(failure.check) from failure
+    except (OSError, TimeoutError, imaplib.IMAP4.error) as error:
+        raise FoldersUnavailableError(_network_failure("IMAP", host, error)) from error
+
+
 # --- SMTP ----------------------------------------------------------------------------
 
 
 def _check_smtp(
-    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, timeout: float
+    host: str, port: int, tls: TlsMode, user: str, password: SecretStr, policy: CheckPolicy
 ) -> Check:
     context = ssl.create_default_context()
+    timeout, egress = policy.timeout_s, policy.egress
     try:
         if tls == TlsMode.SSL:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+            client: smtplib.SMTP = GuardedSMTPSSL(host, port, egress, timeout, context)
         else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
+            client = GuardedSMTP(host, port, egress, timeout)
             if tls == TlsMode.STARTTLS:
                 client.starttls(context=context)
     except smtplib.SMTPNotSupportedError as error:
@@ -215,12 +268,12 @@ async def check_smtp(
     policy: CheckPolicy,
 ) -> Check:
     """Log in over SMTP (nothing is sent)."""
-    refused = await _resolve("SMTP", host, port, policy.allow_private)
+    refused = await _resolve("SMTP", host, port, policy)
     if refused is not None:
         return refused
     try:
         return await _in_thread(
-            lambda: _check_smtp(host, port, tls, user, password, policy.timeout_s), policy
+            lambda: _check_smtp(host, port, tls, user, password, policy), policy
         )
     except _Failed as failure:
         return failure.check
@@ -231,22 +284,26 @@ async def check_smtp(
 # --- CalDAV --------------------------------------------------------------------------
 
 
-def _check_caldav(url: str, user: str, password: SecretStr, timeout: float) -> Check:
+def _check_caldav(url: str, user: str, password: SecretStr, policy: CheckPolicy) -> Check:
     host = urlsplit(url).hostname or url
+    client = caldav.DAVClient(
+        url=url,
+        username=user,
+        password=password.get_secret_value(),
+        timeout=int(policy.timeout_s),
+        enable_rfc6764=False,
+    )
     try:
-        with caldav.DAVClient(
-            url=url,
-            username=user,
-            password=password.get_secret_value(),
-            timeout=int(timeout),
-            enable_rfc6764=False,
-        ) as client:
+        with guard_dav_client(client, policy.egress):
             calendars = cast(Any, client).principal().calendars()
     except caldav_error.AuthorizationError as error:
         return failed("CalDAV", Failure.AUTH, host, str(error))
     except caldav_error.DAVError as error:
         return failed("CalDAV", Failure.NOT_CALDAV, host, str(error))
     except (OSError, ValueError) as error:  # requests' errors are OSErrors
+        forbidden = forbidden_in(error)
+        if forbidden is not None:  # a redirect to a forbidden address
+            return _forbidden("CalDAV", forbidden)
         text = str(error).lower()
         if "ssl" in type(error).__name__.lower() or "certificate" in text:
             return failed("CalDAV", Failure.TLS, host, str(error))
@@ -262,13 +319,11 @@ async def check_caldav(url: str, user: str, password: SecretStr, policy: CheckPo
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return failed("CalDAV", Failure.NOT_CALDAV, url, "the address must be an http(s) URL")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    refused = await _resolve("CalDAV", parts.hostname, port, policy.allow_private)
+    refused = await _resolve("CalDAV", parts.hostname, port, policy)
     if refused is not None:
         return refused
     try:
-        return await _in_thread(
-            lambda: _check_caldav(url, user, password, policy.timeout_s), policy
-        )
+        return await _in_thread(lambda: _check_caldav(url, user, password, policy), policy)
     except (OSError, TimeoutError) as error:
         return _network_failure("CalDAV", parts.hostname, error)
 
@@ -300,3 +355,9 @@ class ConnectionChecks:
     async def caldav(self, url: str, user: str, password: SecretStr) -> Check:
         """Discover the principal's calendars over CalDAV (nothing is written)."""
         return await check_caldav(url, user, password, self._policy)
+
+    async def folders(
+        self, host: str, port: int, tls: TlsMode, user: str, password: SecretStr
+    ) -> list[str]:
+        """The folders the IMAP server lists for the login, INBOX first."""
+        return await list_folders(host, port, tls, user, password, self._policy)

@@ -119,9 +119,20 @@ class MongoDirectory:
         doc = await self.accounts.find_one({"_id": account_id})
         return AccountConfigured.model_validate(doc) if doc else None
 
+    async def all_accounts(self) -> list[AccountConfigured]:
+        """Every account of every workspace, disconnected ones included (a scan: for
+        operators' commands, not for requests)."""
+        return [AccountConfigured.model_validate(doc) async for doc in self.accounts.find()]
+
     async def workspace_accounts(self, workspace_id: str) -> list[AccountConfigured]:
         """Every connected account of a workspace (disconnected ones left out), by id."""
         found = self.accounts.find({"workspace_id": workspace_id, "disconnected": False})
+        return [AccountConfigured.model_validate(doc) async for doc in found.sort("_id")]
+
+    async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
+        """The connected accounts of an address, one per workspace that connected it (a
+        push names a mailbox, not an account; ``ports.PushAccounts``)."""
+        found = self.accounts.find({"email": email, "disconnected": False})
         return [AccountConfigured.model_validate(doc) async for doc in found.sort("_id")]
 
     # --- sync status ------------------------------------------------------------------

@@ -8,9 +8,18 @@ from crm_schemas.base import to_milliseconds
 from crm_schemas.ids import normalize_email
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncStatusChanged
-from timeline_api.domain.ownership import Claim, index_key
 from timeline_api.domain.records import person_addresses
+from timeline_api.domain.search import (
+    Found,
+    NameCursor,
+    company_terms,
+    matches,
+    opportunity_terms,
+    person_terms,
+    sort_key,
+)
 from timeline_api.domain.sync_status import kept_status
+from timeline_api.domain.web_session import SignInLink, WebSession
 
 LOOKUP_LIMIT = 100
 
@@ -61,6 +70,41 @@ class InMemoryRecords:
             c for c in companies if c in self.companies
         }
 
+    async def search_people(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[PersonUpserted]:
+        """People (merged ones left out) every word of the query finds, by name."""
+        found = [
+            (p.person_id, p.name, p)
+            for p in self.people.values()
+            if p.workspace_id == workspace_id
+            and p.merged_into is None
+            and matches(person_terms(p), query)
+        ]
+        return _page(found, after, limit)
+
+    async def search_companies(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[CompanyUpserted]:
+        """Companies every word of the query finds, by name."""
+        found = [
+            (c.company_id, c.name, c)
+            for c in self.companies.values()
+            if c.workspace_id == workspace_id and matches(company_terms(c), query)
+        ]
+        return _page(found, after, limit)
+
+    async def search_opportunities(
+        self, workspace_id: str, query: tuple[str, ...], after: NameCursor | None, limit: int
+    ) -> Found[OpportunityUpserted]:
+        """Opportunities every word of the query finds, by name."""
+        found = [
+            (o.opportunity_id, o.name, o)
+            for o in self.opportunities.values()
+            if o.workspace_id == workspace_id and matches(opportunity_terms(o), query)
+        ]
+        return _page(found, after, limit)
+
     def company_emails(self, workspace_id: str, company_id: str) -> list[str]:
         """Every address of every person of a company (for the in-memory timelines)."""
         people = sorted(self.people.values(), key=lambda p: p.person_id)
@@ -92,6 +136,18 @@ class InMemoryRecords:
 R = TypeVar("R", PersonUpserted, CompanyUpserted, OpportunityUpserted)
 
 
+def _page(found: list[tuple[str, str, R]], after: NameCursor | None, limit: int) -> Found[R]:
+    """One page of ``(id, name, record)`` results by sort key and id, after the cursor."""
+    keyed = sorted(((sort_key(name), record_id), record) for record_id, name, record in found)
+    if after is not None:
+        keyed = [k for k in keyed if k[0] > (after.key, after.id)]
+    items = [record for _, record in keyed[:limit]]
+    if len(keyed) <= limit or not items:
+        return Found(items)
+    key, record_id = keyed[limit - 1][0]
+    return Found(items, NameCursor(key, record_id))
+
+
 def _keep_newer(kept: dict[str, R], record_id: str, record: R) -> bool:
     """Keep ``record`` unless a version at least as new is kept (compared to the
     millisecond, as a stored date keeps it)."""
@@ -101,43 +157,6 @@ def _keep_newer(kept: dict[str, R], record_id: str, record: R) -> bool:
         return False
     kept[record_id] = record.model_copy(update={"updated_at": version})
     return True
-
-
-class InMemoryAddressOwners:
-    """Owners of addresses and domains in a dict; a person's merge is read from
-    ``records``."""
-
-    def __init__(self, records: InMemoryRecords) -> None:
-        self.owners: dict[tuple[str, str], str] = {}
-        self._records = records
-
-    async def claims(self, kind: str, workspace_id: str, values: tuple[str, ...]) -> list[Claim]:
-        """Who owns each value now."""
-        claims = []
-        for value in values:
-            owner = self.owners.get((kind, index_key(workspace_id, value)))
-            merged = False
-            if owner is not None and kind == "person":
-                person = self._records.people.get(owner)
-                merged = person is None or person.merged_into is not None
-            claims.append(Claim(value, owner, merged))
-        return claims
-
-    async def point(
-        self, kind: str, workspace_id: str, values: tuple[str, ...], record_id: str, *, take: bool
-    ) -> None:
-        """Point values at a record: always (``take``), or only those nobody owns yet."""
-        for value in values:
-            key = (kind, index_key(workspace_id, value))
-            if take or key not in self.owners:
-                self.owners[key] = record_id
-
-    async def release(self, kind: str, workspace_id: str, values: set[str], record_id: str) -> None:
-        """Forget the values a record gave up, unless they point elsewhere already."""
-        for value in values:
-            key = (kind, index_key(workspace_id, value))
-            if self.owners.get(key) == record_id:
-                del self.owners[key]
 
 
 class InMemorySyncStatuses:
@@ -156,3 +175,31 @@ class InMemorySyncStatuses:
     async def statuses(self, account_id: str) -> dict[SyncKind, Mapping[str, Any]]:
         """The newest status of each kind the account has reported."""
         return {kind: doc for (account, kind), doc in self.kept.items() if account == account_id}
+
+
+class InMemorySignIns:
+    """Sign-in links and web sessions in dicts, by digest."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, SignInLink] = {}
+        self.sessions: dict[str, WebSession] = {}
+
+    async def save_link(self, digest: str, link: SignInLink) -> None:
+        """Remember a sign-in link."""
+        self.links[digest] = link
+
+    async def take_link(self, digest: str) -> SignInLink | None:
+        """The link of this digest, at most once."""
+        return self.links.pop(digest, None)
+
+    async def save_session(self, digest: str, session: WebSession) -> None:
+        """Keep a session."""
+        self.sessions[digest] = session
+
+    async def session(self, digest: str) -> WebSession | None:
+        """The session of this digest, or None."""
+        return self.sessions.get(digest)
+
+    async def end_session(self, digest: str) -> None:
+        """Forget a session."""
+        self.sessions.pop(digest, None)

@@ -10,7 +10,8 @@ A thread's member document (``thread_members``, by thread id) keeps, for every m
 the inputs of the summary (``inputs``: sender time, subject, participants, sources), so
 a new message never re-reads the thread's other messages. Member entries are set field
 by field, so redelivery, a replay or a second mailbox change nothing twice (a withdrawn
-copy takes its entry away: ``message_removal``). Documents written before ``inputs``
+copy takes its entry away: ``message_removal``; a thread that merged into another moves
+its entries there: ``absorb``, docs/adr/0027). Documents written before ``inputs``
 existed are completed from ``messages``.
 
 Each mailbox's copy of a message carries its version (``versions.<account>``); a copy
@@ -33,6 +34,7 @@ from timeline_api.adapters.timeline_store import (
 from timeline_api.domain.copies import is_current, takes
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
+from timeline_api.ports import ThreadChange
 
 _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "participants")
 
@@ -208,6 +210,32 @@ class MessageWrites:
         await self._summaries(
             [s for s in summaries if not holds(found.get(s.thread_id), thread_doc(s))]
         )
+
+    async def absorb(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move every message of thread ``gone`` into thread ``into`` and summarise it
+        again; ``gone`` leaves the threads. Nothing when ``gone`` has no message (left
+        already: a redelivery). Called by the one consumer that owns ``into``; ``gone``
+        takes no message any more (it forwards them), so nothing else writes either."""
+        members = self._store.thread_members
+        moving = await members.find_one({"_id": gone})
+        if moving is None or not moving.get("items"):
+            return []
+        messages = [
+            m.model_copy(update={"thread_id": into}) for m in await self._thread_inputs(moving)
+        ]
+        before_gone, before_into = await self._store.thread(gone), await self._store.thread(into)
+        await self._store.messages.bulk_write(
+            [UpdateOne({"_id": m.item_id}, {"$set": {"thread_id": into}}) for m in messages],
+            ordered=False,
+        )
+        await members.update_one({"_id": into}, _member_update(messages), upsert=True)
+        member = await members.find_one({"_id": into})
+        assert member is not None
+        summary = summarise_thread(into, await self._thread_inputs(member))
+        await self._store.threads.replace_one({"_id": into}, thread_doc(summary), upsert=True)
+        await self._store.threads.delete_one({"_id": gone})
+        await members.delete_one({"_id": gone})
+        return [ThreadChange(before_gone, None), ThreadChange(before_into, summary)]
 
     async def _thread_inputs(self, member: Document) -> list[StoredMessage]:
         """The summary inputs of a thread's messages; older documents from ``messages``."""

@@ -1,7 +1,11 @@
-"""The projection's store on MongoDB (``ports.ProjectionStore``): the timeline's
-collections, messages written a whole poll at a time, withdrawn copies and a disconnected
-account's items taken away."""
+"""The projection's store on MongoDB (``ports.ProjectionStore``, ``ports.ThreadMerges``):
+the timeline's collections, messages written a whole poll at a time, withdrawn copies and
+a disconnected account's items taken away, and threads merged into others
+(docs/adr/0027)."""
 
+from collections.abc import Iterable, Mapping
+
+from crm_runtime.mongo import find_by_ids, insert_new
 from crm_schemas.outcomes import ItemDropped
 from timeline_api.adapters.account_removal import remove_account_items
 from timeline_api.adapters.message_removal import remove_message_copies
@@ -42,3 +46,18 @@ class MongoProjectionStore:
     async def remove_account(self, account_id: str) -> AccountRemoval:
         """Take the account away as a source of everything; what only it had goes."""
         return await remove_account_items(self._store, account_id)
+
+    async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
+        """From now on, what comes for each thread goes to the one it merged into
+        (insert-only: a thread merges into one other thread, once)."""
+        docs = [{"_id": gone, "into": into} for gone, into in redirects.items()]
+        await insert_new(self._store.thread_redirects, docs)
+
+    async def thread_redirects(self, thread_ids: Iterable[str]) -> dict[str, str]:
+        """The thread each of these merged into, for those that did."""
+        found = await find_by_ids(self._store.thread_redirects, thread_ids)
+        return {gone: str(doc["into"]) for gone, doc in found.items()}
+
+    async def absorb_thread(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move thread ``gone``'s messages into ``into``; both as they were and are."""
+        return await self._messages.absorb(into, gone)

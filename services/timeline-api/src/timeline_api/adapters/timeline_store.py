@@ -33,6 +33,10 @@ from timeline_api.domain.copies import CopyRemoved, Known, is_current, takes
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.ports import UnavailableError
 
+_SEARCH_INDEXES = [  # searches: an anchored regex on the terms is an index range on MongoDB
+    IndexModel([("workspace_id", ASCENDING), ("search_terms", ASCENDING)]),
+    IndexModel([("workspace_id", ASCENDING), ("sort_key", ASCENDING), ("_id", ASCENDING)]),
+]
 _INDEXES: dict[str, list[IndexModel]] = {
     "messages": [IndexModel([("thread_id", ASCENDING), ("sent_at", ASCENDING)])],
     "threads": [
@@ -44,8 +48,13 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("participant_emails", ASCENDING), ("starts_at", DESCENDING)]),
         IndexModel([("company_domains", ASCENDING), ("starts_at", DESCENDING)]),
     ],
-    "people": [IndexModel([("emails", ASCENDING)]), IndexModel([("company_id", ASCENDING)])],
-    "companies": [IndexModel([("domains", ASCENDING)])],
+    "people": [
+        IndexModel([("emails", ASCENDING)]),
+        IndexModel([("company_id", ASCENDING)]),
+        *_SEARCH_INDEXES,
+    ],
+    "companies": [IndexModel([("domains", ASCENDING)]), *_SEARCH_INDEXES],
+    "opportunities": _SEARCH_INDEXES,
 }
 
 
@@ -167,6 +176,7 @@ class TimelineStore:
         self.companies: AsyncCollection[Document] = db["companies"]
         self.dropped: AsyncCollection[Document] = db["dropped"]
         self.thread_members: AsyncCollection[Document] = db["thread_members"]
+        self.thread_redirects: AsyncCollection[Document] = db["thread_redirects"]
 
     async def create_indexes(self) -> None:
         """Create the indexes the read model's queries use that do not exist yet.
@@ -265,6 +275,11 @@ class TimelineStore:
             self.dropped.find_one({"_id": item_id}),
         )
         return message, dropped
+
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting, or None; by ``_id``."""
+        doc = await self.events.find_one({"_id": item_id})
+        return event_from_doc(doc) if doc else None
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""

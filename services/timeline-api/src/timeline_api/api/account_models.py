@@ -5,16 +5,16 @@ A view of an account says which protocols are set up and how, never a password o
 token, sealed or not.
 """
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode
-from crm_schemas.sync import SyncKind
 from timeline_api.domain.connection import Check
-from timeline_api.service.accounts import synced_kinds
+from timeline_api.service.account_status import SyncStatusView, status_views
+
+__all__ = ["AccountView", "ConnectionTest", "OAuthStart", "OAuthStarted", "status_views"]
 
 
 class ConnectionTest(BaseModel):
@@ -22,22 +22,6 @@ class ConnectionTest(BaseModel):
 
     ok: bool
     checks: list[Check]
-
-
-class SyncStatusView(BaseModel):
-    """Where one kind of sync of an account stands."""
-
-    kind: SyncKind
-    state: str = Field(
-        description="pending (no sync has reported yet), importing, up_to_date or failing."
-    )
-    done: int = 0
-    total: int | None = None
-    started_at: datetime | None = None
-    last_sync_at: datetime | None = None
-    reason: str | None = None
-    remedy: str | None = None
-    at: datetime | None = None
 
 
 class ServerView(BaseModel):
@@ -115,30 +99,3 @@ class OAuthStarted(BaseModel):
     provider: OAuthProvider
     consent_url: str
     state: str
-
-
-def status_views(
-    account: AccountConfigured, reported: Mapping[SyncKind, Mapping[str, Any]]
-) -> list[SyncStatusView]:
-    """Each kind's sync status as its owner reads it: ``pending`` until a sync reports, so
-    nothing looks synced when nothing was imported."""
-    views = []
-    for kind in synced_kinds(account):
-        doc = reported.get(kind)
-        if doc is None:
-            views.append(SyncStatusView(kind=kind, state="pending"))
-            continue
-        views.append(
-            SyncStatusView(
-                kind=kind,
-                state=str(doc["state"]),
-                done=int(doc.get("done") or 0),
-                total=doc.get("total"),
-                started_at=doc.get("started_at"),
-                last_sync_at=doc.get("last_sync_at"),
-                reason=doc.get("reason"),
-                remedy=doc.get("remedy"),
-                at=doc.get("at"),
-            )
-        )
-    return views

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from timeline_api.domain.access import Member, bearer_key
 from timeline_api.ports import Conversations, Directory, Health, RecordReader
 from timeline_api.service.replay import Replays
+from timeline_api.service.search import RecordSearch
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
@@ -43,6 +44,11 @@ def get_timelines(request: Request) -> TimelineQueries:
     return cast(TimelineQueries, request.app.state.timelines)
 
 
+def get_search(request: Request) -> RecordSearch:
+    """Searches of people, companies and opportunities."""
+    return cast(RecordSearch, request.app.state.search)
+
+
 def get_directory(request: Request) -> Directory:
     """Workspaces, members, keys and accounts."""
     return cast(Directory, request.app.state.directory)
@@ -71,4 +77,5 @@ Threads = Annotated[Conversations, Depends(get_conversations)]
 Timelines = Annotated[TimelineQueries, Depends(get_timelines)]
 Dir = Annotated[Directory, Depends(get_directory)]
 Reprocessing = Annotated[Replays, Depends(get_replays)]
+Search = Annotated[RecordSearch, Depends(get_search)]
 Viewer = Annotated[Member, Depends(get_viewer)]

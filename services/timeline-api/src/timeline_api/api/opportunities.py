@@ -6,13 +6,21 @@ ways appears once, newest first, with the same keyset pagination as the other ti
 (``service.timelines``).
 """
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from timeline_api.api.deps import Timelines, Viewer
+from fastapi import APIRouter, Query, Response
+
+from timeline_api.api.deps import Search, Timelines, Viewer
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_changes import WRITE_ERRORS, Writer
-from timeline_api.api.record_models import Opportunity, OpportunityCreate, OpportunityUpdate
+from timeline_api.api.record_models import (
+    Opportunity,
+    OpportunityCreate,
+    OpportunityPage,
+    OpportunityUpdate,
+)
+from timeline_api.api.records import SearchCursor, SearchLimit, searched
 from timeline_api.api.timelines import (
     ERRORS,
     CursorParam,
@@ -26,6 +34,7 @@ from timeline_api.api.timelines import (
 )
 from timeline_api.domain.pagination import DEFAULT_LIMIT
 from timeline_api.domain.scope import PageRequest
+from timeline_api.service.search import SEARCH_LIMIT
 
 router = APIRouter(prefix="/v1", tags=["opportunities"])
 
@@ -38,6 +47,23 @@ async def create_opportunity(
     record = await writer.save_opportunity(viewer.workspace_id, body.model_dump(), None)
     response.headers["Location"] = f"/v1/opportunities/{record.opportunity_id}"
     return Opportunity.from_record(record)
+
+
+@router.get("/opportunities", response_model=OpportunityPage, responses=problem_responses(401, 422))
+async def find_opportunities(
+    search: Search,
+    viewer: Viewer,
+    q: Annotated[
+        str, Query(min_length=1, max_length=300, description="Words that start the name's.")
+    ],
+    cursor: SearchCursor = None,
+    limit: SearchLimit = SEARCH_LIMIT,
+) -> OpportunityPage:
+    """The opportunities of the workspace whose name every word of the query starts a word
+    of, by name, a page at a time."""
+    found = await searched(search.opportunities(viewer.workspace_id, q, cursor, limit))
+    items = [Opportunity.from_record(o) for o in found.items]
+    return OpportunityPage(items=items, next_cursor=found.next_cursor)
 
 
 @router.get(

@@ -1,8 +1,10 @@
 """Creating, changing and merging people and companies, so a CRM can own them.
 
-Every change is stored, then published on the records topic (``created_by="api"``).
-An address or a domain that another record has answers 409; a merged person answers 308
-to the person it was merged into (see ``api/records.py``).
+Every change is made by the records' one writer, the enricher, which publishes it on the
+records topic (``created_by="api"``); the answer comes once this API shows the change
+(docs/adr/0029). An address or a domain that another record has answers 409; a merged
+person answers 308 to the person it was merged into (see ``api/records.py``); 503 when
+the writer did not answer in time.
 """
 
 from typing import Annotated, cast
@@ -23,6 +25,7 @@ from timeline_api.service.records import RecordWriter
 
 router = APIRouter(prefix="/v1", tags=["records"])
 WRITE_ERRORS = problem_responses(401, 404, 409, 422)
+ASKED_ERRORS = problem_responses(401, 404, 409, 422, 503)  # the enricher makes the change
 
 
 def get_writer(request: Request) -> RecordWriter:
@@ -33,7 +36,7 @@ def get_writer(request: Request) -> RecordWriter:
 Writer = Annotated[RecordWriter, Depends(get_writer)]
 
 
-@router.post("/people", status_code=201, response_model=Person, responses=WRITE_ERRORS)
+@router.post("/people", status_code=201, response_model=Person, responses=ASKED_ERRORS)
 async def create_person(
     body: PersonCreate, writer: Writer, viewer: Viewer, response: Response
 ) -> Person:
@@ -43,7 +46,7 @@ async def create_person(
     return Person.of(person)
 
 
-@router.patch("/people/{person_id}", response_model=Person, responses=WRITE_ERRORS)
+@router.patch("/people/{person_id}", response_model=Person, responses=ASKED_ERRORS)
 async def update_person(
     person_id: str, body: PersonUpdate, writer: Writer, viewer: Viewer
 ) -> Person:
@@ -53,7 +56,7 @@ async def update_person(
     return Person.of(person)
 
 
-@router.post("/people/{person_id}/merge", response_model=Person, responses=WRITE_ERRORS)
+@router.post("/people/{person_id}/merge", response_model=Person, responses=ASKED_ERRORS)
 async def merge_person(
     person_id: str, body: MergeRequest, writer: Writer, viewer: Viewer
 ) -> Person:
@@ -63,7 +66,7 @@ async def merge_person(
     return Person.of(person)
 
 
-@router.post("/companies", status_code=201, response_model=Company, responses=WRITE_ERRORS)
+@router.post("/companies", status_code=201, response_model=Company, responses=ASKED_ERRORS)
 async def create_company(
     body: CompanyCreate, writer: Writer, viewer: Viewer, response: Response
 ) -> Company:
@@ -73,7 +76,7 @@ async def create_company(
     return Company.of(company)
 
 
-@router.patch("/companies/{company_id}", response_model=Company, responses=WRITE_ERRORS)
+@router.patch("/companies/{company_id}", response_model=Company, responses=ASKED_ERRORS)
 async def update_company(
     company_id: str, body: CompanyUpdate, writer: Writer, viewer: Viewer
 ) -> Company:

@@ -1,4 +1,6 @@
-"""``crm-admin``: create workspaces and connect accounts from the command line.
+"""``crm-admin``: create workspaces, connect accounts, sign members in to the web app,
+rotate the secrets key, and list and re-drive dead letters (``deadletters``, in
+``admin_deadletters``) from the command line.
 
 The timeline API owns workspaces and accounts: each command stores the record in the
 API's own database and publishes it on the config topic for every other service. Ids are
@@ -17,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from crm_runtime.secrets import secret_box
+from crm_runtime.secrets import SecretDecryptionError, new_secrets_key, secret_box
 from crm_runtime.service import Runtime, build_runtime, running
 from crm_runtime.settings import ConfigurationError
 from crm_schemas.config import (
@@ -34,9 +36,10 @@ from crm_schemas.config import (
 from crm_schemas.ids import normalize_email
 from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
-from timeline_api.bootstrap import read_model
+from timeline_api.bootstrap import read_model, sign_in
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
-from timeline_api.entrypoints import admin_replay
+from timeline_api.entrypoints import admin_deadletters, admin_replay
+from timeline_api.service.secrets_rotation import rotate_secrets
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.service.workspaces import create_workspace as create_workspace_in
 from timeline_api.settings import TimelineSettings
@@ -176,12 +179,41 @@ async def save_account(settings: TimelineSettings, account: AccountConfigured) -
         await directory.save_account(account)
 
 
+async def sign_in_link(settings: TimelineSettings, workspace_id: str, email: str) -> str:
+    """A one-time link that signs the member in to the web app (valid for
+    ``TIMELINE_SIGN_IN_LINK_MINUTES``, used once)."""
+    async with _runtime(settings) as runtime:
+        directory = MongoDirectory(
+            runtime.db, topic_publisher(runtime.broker, runtime.topics.config)
+        )
+        member = await directory.member(member_id_for(workspace_id, email))
+        if member is None:
+            raise AdminError(f"{email} is not a member of workspace {workspace_id}")
+        token = await sign_in(runtime, settings, directory).issue_link(member)
+    return f"{settings.public_url.rstrip('/')}/app/sign-in/{token}"
+
+
 async def index_timelines(settings: TimelineSettings) -> dict[str, int]:
     """Build the read model's own structures from what is stored (with the heads: every
     stored thread on the timeline index and every stored person on their company's roster,
     for a read model from before they existed); how many of each."""
     async with _runtime(settings) as runtime:
         return await read_model(runtime, settings).backfill()
+
+
+async def rotate_account_secrets(settings: TimelineSettings) -> dict[str, int]:
+    """Seal every account's secrets with the first of the configured keys and publish each
+    changed account (key rotation); how many accounts there are and how many changed."""
+    box = secret_box(settings)
+    async with _directory(settings) as directory:
+        try:
+            report = await rotate_secrets(directory, box)
+        except SecretDecryptionError as error:
+            raise AdminError(
+                f"{error}: add the key it was sealed with to TIMELINE_SECRETS_KEY (after the"
+                " new one) and run rotate-secrets again"
+            ) from error
+    return {"accounts": report.accounts, "resealed": report.resealed}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -213,10 +245,25 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--name")
     mem.add_argument("--role", choices=[r.value for r in Role], default="member")
 
+    link = commands.add_parser(
+        "sign-in-link", help="print a one-time link that signs a member in to the web app"
+    )
+    link.add_argument("--workspace", required=True)
+    link.add_argument("--email", required=True)
+
     commands.add_parser(
         "index-timelines",
         help="put every stored thread on the timeline index and every stored person on"
         " their company's roster (once, after an upgrade); prints how many of each",
+    )
+
+    commands.add_parser(
+        "new-secrets-key", help="print a new secrets key (for *_SECRETS_KEY); stores nothing"
+    )
+    commands.add_parser(
+        "rotate-secrets",
+        help="seal every account's passwords and tokens with the first key of"
+        " TIMELINE_SECRETS_KEY (list the old key after it while rotating); prints counts",
     )
 
     acc = commands.add_parser("connect-account", help="connect a mailbox; prints its id")
@@ -242,6 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--owner-member-id")
     acc.add_argument("--id", dest="account_id")
     admin_replay.add_commands(commands)
+    admin_deadletters.add_commands(commands)
     return parser
 
 
@@ -256,6 +304,8 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
     if args.command == "add-member":
         made = await add_member(settings, args.workspace, args.email, args.name, args.role)
         return json.dumps(made, indent=2)
+    if args.command == "sign-in-link":
+        return await sign_in_link(settings, args.workspace, args.email)
     if args.command == "index-timelines":
         return json.dumps(await index_timelines(settings))
     if args.command == "replay":
@@ -263,6 +313,12 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         return view.model_dump_json(indent=2)
     if args.command == "compact-topics":
         return "\n".join(await admin_replay.compact_topics(settings))
+    if args.command == "new-secrets-key":
+        return new_secrets_key()
+    if args.command == "rotate-secrets":
+        return json.dumps(await rotate_account_secrets(settings))
+    if args.command == "deadletters":
+        return await admin_deadletters.run(args, settings)
     password = os.environ.get(args.password_env)
     if not password:
         raise AdminError(f"environment variable {args.password_env} is not set or empty")
@@ -289,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))
-    except (AdminError, ConfigurationError, admin_replay.ReplayCommandError) as error:
+    except (AdminError, ConfigurationError, LookupError, admin_replay.ReplayCommandError) as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -17,7 +17,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.adapters.replay_log import compact
 from timeline_api.api.replay import ReplayJobView
-from timeline_api.bootstrap import replays as build_replays
+from timeline_api.bootstrap import replay_jobs
 from timeline_api.domain.replay import ReplayScope, kinds_of
 from timeline_api.service.replay import ReplayRefusedError
 from timeline_api.settings import TimelineSettings
@@ -75,7 +75,7 @@ async def replay(
             )
             if await directory.workspace(args.workspace) is None:
                 raise ReplayCommandError(f"no workspace with id {args.workspace}")
-        replays = build_replays(runtime, settings)
+        replays = replay_jobs(runtime, settings)
         scope = ReplayScope(None if args.every else args.workspace)
         try:
             job = await replays.request(scope, kinds_of(args.kind), since, "crm-admin")

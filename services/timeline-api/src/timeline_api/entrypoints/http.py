@@ -7,6 +7,7 @@ running``): topics ensured, indexes made, consumers started, everything closed o
 way out.
 """
 
+import argparse
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -20,10 +21,12 @@ from crm_runtime.service import build_runtime, running
 from crm_runtime.settings import refuse_to_start
 from timeline_api.api import (
     accounts,
+    deadletters,
     explain,
     health,
     oauth_routes,
     opportunities,
+    push,
     record_changes,
     records,
     replay,
@@ -34,6 +37,7 @@ from timeline_api.api.problems import install_problem_handlers
 from timeline_api.bootstrap import Services, build_services
 from timeline_api.entrypoints.projection import subscribe_projection
 from timeline_api.settings import TimelineSettings
+from timeline_api.web.app import mount_web
 
 SERVICE = "timeline-api"
 log = logging.getLogger(__name__)
@@ -53,6 +57,12 @@ def install(app: FastAPI, services: Services) -> None:
     state.connector = services.connector
     state.consents = services.consents
     state.replays = services.replays
+    state.search = services.search
+    state.account_actions = services.account_actions
+    state.sign_in = services.sign_in
+    state.dead_letters = services.dead_letters
+    state.mailbox_search = services.mailbox_search
+    state.push_inbox = services.push_inbox
 
 
 def create_app(settings: TimelineSettings) -> FastAPI:
@@ -67,11 +77,16 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         if settings.consume:
             subscribe_projection(runtime, services)
         async with running(runtime, consume=settings.consume):  # else: the API only publishes
+            await services.record_owner.start()  # answers to the records API's changes
             # What exists now lives as long as the process: keep it out of the collector's
             # full passes, which otherwise stall a request now and then.
             gc.freeze()
             log.info("service started", extra={"service": SERVICE, "consume": settings.consume})
-            yield
+            try:
+                yield
+            finally:
+                await services.record_owner.stop()
+                await services.push_inbox.close()
 
     app = FastAPI(
         title="CRM timeline API",
@@ -84,15 +99,24 @@ def create_app(settings: TimelineSettings) -> FastAPI:
         app.include_router(router)
     for router in (record_changes.router, opportunities.router, workspace.router, replay.router):
         app.include_router(router)
+    app.include_router(deadletters.router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id
         app.include_router(router)
+    mount_web(app)
+    app.include_router(push.router)
     return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Serve the API on the configured host and port until stopped (on uvloop, with the
     httptools parser: about a third of a threads page's time went to the pure-Python
     HTTP parser and event loop)."""
+    argparse.ArgumentParser(
+        prog="timeline-api",
+        description="Serve the HTTP API and the web app; with TIMELINE_CONSUME=true (the"
+        " default) also run the read model's projection. Runs until SIGTERM.",
+        epilog="Settings come from TIMELINE_* environment variables (docs/configuration.md).",
+    ).parse_args(argv)
     settings = TimelineSettings()
     with refuse_to_start("timeline-api"):
         secret_box(settings)  # accounts' passwords are sealed with the deployment's key

@@ -9,16 +9,18 @@ from typing import Any
 
 from crm_runtime.delivery import ManyHandler
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.calendar import TimelineCalendarItem
 from crm_schemas.config import ConfigEvent
-from crm_schemas.mail import TimelineMailItem
-from crm_schemas.outcomes import ItemDropped
+from crm_schemas.lookups import MessageLookupAnswered
+from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
 from timeline_api.domain.replay import ReplayRequested
+from timeline_api.domain.thread_merges import ProjectedMail
 
-GROUP = "timeline-api"
+GROUP = groups.TIMELINE
 
 
 def subscribe_projection(runtime: Runtime, services: Services) -> None:
@@ -28,20 +30,38 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
         (
             topics.timeline_messages,
             "messages",
-            TimelineMailItem,
-            projection.message,
-            projection.messages,
+            ProjectedMail,
+            services.mail.one,
+            services.mail.mail,
         ),
         (topics.timeline_events, "events", TimelineCalendarItem, projection.event, None),
         (topics.records, "records", RecordEvent, projection.record, None),
         (topics.dropped, "dropped", ItemDropped, projection.dropped, projection.drops),
         (topics.sync_status, "status", SyncStatusChanged, projection.status, None),
         (topics.config, "config", ConfigEvent, projection.config, None),
+        (
+            topics.lookup_results,
+            "lookups",
+            MessageLookupAnswered,
+            services.lookup_answers.record,
+            services.lookup_answers.record_all,
+        ),
+        (
+            topics.dead_letter,
+            "deadletters",
+            DeadLetter,
+            services.dead_letter_projection.record,
+            services.dead_letter_projection.record_all,
+        ),
     )
     for topic, name, contract, handler, many in routes:
-        runtime.consume(topic, f"{GROUP}.{name}", contract, handler, many=many)
+        runtime.consume(topic, groups.timeline(name), contract, handler, many=many)
     # A job runs a slice of bounded time per request, one at a time (docs/adr/0022).
     runtime.consume(
-        topics.replay_jobs, f"{GROUP}.replay", ReplayRequested, services.replays.run, batch=False
+        topics.replay_jobs,
+        groups.TIMELINE_REPLAY,
+        ReplayRequested,
+        services.replays.run,
+        batch=False,
     )
     services.read_model.subscribe(runtime)

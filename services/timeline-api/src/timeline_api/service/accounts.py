@@ -105,6 +105,16 @@ class Connector:
             creds = Credentials(imap=(imap, imap.password), smtp=creds.smtp, caldav=creds.caldav)
         return creds
 
+    async def folders(self, account: AccountConfigured) -> list[str]:
+        """The folders the account's IMAP server lists (none without IMAP)."""
+        stored = account.imap
+        if stored is None:
+            return []
+        password = self._box.open(stored.password_encrypted)
+        return await self._checker.folders(
+            stored.host, stored.port, stored.tls, stored.username, password
+        )
+
     # --- building the account ---------------------------------------------------------
 
     def new_account(self, body: AccountCreate, owner: Member) -> AccountConfigured:

@@ -18,7 +18,6 @@ from crm_schemas.sync import SyncStatusChanged
 from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.ports import (
-    AddressOwners,
     ProjectionStore,
     RecordStore,
     SyncStatuses,
@@ -33,13 +32,11 @@ class Projection:
         self,
         store: ProjectionStore,
         records: RecordStore,
-        owners: AddressOwners,
         feed: TimelineFeed,
         statuses: SyncStatuses,
     ) -> None:
         self._store = store
         self._records = records
-        self._owners = owners
         self._feed = feed
         self._statuses = statuses
 
@@ -70,19 +67,15 @@ class Projection:
             await self._store.upsert_event(event_record(event))
 
     async def record(self, event: PersonUpserted | CompanyUpserted | OpportunityUpserted) -> None:
-        """Keep the newest version of a record; timelines link by address. Addresses and
-        domains nobody owns yet are pointed at it, for the records API's conflict checks;
-        the read model hears of every version of a person (their company's people)."""
-        ws = event.workspace_id
+        """Keep the newest version of a record; timelines link by address. This consumer
+        is the only writer of people and companies here (their one writer is the enricher,
+        docs/adr/0029; the records API waits for this to show its changes). The read
+        model hears of every version of a person (their company's people)."""
         if isinstance(event, PersonUpserted):
-            if await self._records.upsert_person(event):
-                owner = event.merged_into or event.person_id
-                await self._owners.point("person", ws, event.emails, owner, take=False)
-            # Even when not stored: the records API stores its own versions before this.
+            await self._records.upsert_person(event)
             await self._feed.people_changed([event])
         elif isinstance(event, CompanyUpserted):
-            if await self._records.upsert_company(event):
-                await self._owners.point("company", ws, event.domains, event.company_id, take=False)
+            await self._records.upsert_company(event)
         else:
             await self._records.upsert_opportunity(event)
 

@@ -62,6 +62,7 @@ class InMemoryTimelines:
         self.stored_drops: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, dict[str, datetime]] = {}  # item: account: version kept
         self.withdrawn: dict[str, dict[str, datetime]] = {}  # item: account: version removed
+        self.redirects: dict[str, str] = {}
 
     def _known(self, item_id: str, kept: StoredMessage | StoredEvent | None) -> Known:
         return Known(
@@ -158,6 +159,28 @@ class InMemoryTimelines:
         ]
         return AccountRemoval(deleted_messages, deleted_events, changes)
 
+    # --- ports.ThreadMerges -------------------------------------------------------------
+
+    async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
+        """From now on, what comes for each thread goes to the one it merged into."""
+        for gone, into in redirects.items():
+            self.redirects.setdefault(gone, into)
+
+    async def thread_redirects(self, thread_ids: Iterable[str]) -> dict[str, str]:
+        """The thread each of these merged into, for those that did."""
+        return {t: self.redirects[t] for t in thread_ids if t in self.redirects}
+
+    async def absorb_thread(self, into: str, gone: str) -> list[ThreadChange]:
+        """Move thread ``gone``'s messages into ``into``; both as they were and are."""
+        moving = [m for m in self.stored_messages.values() if m.thread_id == gone]
+        if not moving:
+            return []
+        before_gone, before_into = self.stored_threads.get(gone), self.stored_threads.get(into)
+        for message in moving:
+            self.stored_messages[message.item_id] = message.model_copy(update={"thread_id": into})
+        self._summarise(gone)
+        return [ThreadChange(before_gone, None), ThreadChange(before_into, self._summarise(into))]
+
     def _drop_source(self, items: dict[str, T], item_id: str, account_id: str) -> bool:
         self.versions.get(item_id, {}).pop(account_id, None)
         left = _without(items[item_id], account_id)
@@ -207,6 +230,10 @@ class InMemoryTimelines:
         return Links.of(scope, people)
 
     # --- ports.Conversations ------------------------------------------------------------
+
+    async def event(self, item_id: str) -> StoredEvent | None:
+        """A meeting, or None."""
+        return self.stored_events.get(item_id)
 
     async def thread(self, thread_id: str) -> ThreadSummary | None:
         """A thread's summary, or None."""

@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.mongo import Document
 from crm_runtime.service import Runtime
+from crm_schemas import groups
 from crm_schemas.topics import Topics
 from timeline_api.adapters.timelines.heads.backfill import (
     index_stored_threads,
@@ -27,8 +28,8 @@ from timeline_api.adapters.timelines.heads.ports import Outbox
 from timeline_api.adapters.timelines.heads.reader import HeadsTimelines
 from timeline_api.adapters.timelines.indexed import IndexedTimelines
 
-INDEX_GROUP = "timeline-api.index"
-ROSTERS_GROUP = "timeline-api.rosters"
+INDEX_GROUP = groups.TIMELINE_INDEX
+ROSTERS_GROUP = groups.TIMELINE_ROSTERS
 
 
 class HeadsReadModel:

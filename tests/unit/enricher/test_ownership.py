@@ -1,6 +1,6 @@
 """Who may take an address or a domain."""
 
-from timeline_api.domain.ownership import Claim, conflicting
+from enricher.rules.ownership import Claim, conflicting
 
 
 def test_an_address_of_another_live_person_conflicts() -> None:
