@@ -23,7 +23,7 @@ from tests.emulators.oauth import TokenAuthority
 from .conftest import ImapUser, read_topic
 from .providers import graph_message, oauth_account
 from .test_gmail_sync import authority, gmail, gmail_settings  # noqa: F401 - fixtures
-from .test_graph_sync import graph, graph_settings, tls  # noqa: F401 - fixtures
+from .test_graph_sync import graph, graph_settings  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 OWNER = "owner@acme.test"
