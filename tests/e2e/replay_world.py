@@ -11,6 +11,8 @@ import httpx
 import seed
 from localsystem import LocalSystem
 
+from crm_schemas import groups as names
+from crm_schemas.topics import Topics
 from tests.e2e.harness import consumer_lag, eventually
 
 OWN = "acme.test"
@@ -129,35 +131,40 @@ def account_body(stack: Any, mailbox: str, caldav: bool, **mail: Any) -> dict[st
     return body
 
 
-def groups(prefix: str) -> dict[str, list[str]]:
-    """Every consumer group of a deployment and its input topics, replays included."""
-    t = f"{prefix}."
-    return {
-        f"{t}fetcher": [f"{t}sync.requests.v1"],
-        f"{t}matcher": [f"{t}mail.raw.v1", f"{t}calendar.raw.v1"],
-        f"{t}matcher.replay.mail": [f"{t}mail.replay.v1"],
-        f"{t}matcher.replay.calendar": [f"{t}calendar.replay.v1"],
-        f"{t}matcher.records": [f"{t}records.v1"],
-        f"{t}matcher.config": [f"{t}config.v1"],
-        f"{t}enricher": [f"{t}mail.matched.v1", f"{t}calendar.matched.v1"],
-        f"{t}enricher.records": [f"{t}records.v1"],
-        f"{t}enricher.config": [f"{t}config.v1"],
-        f"{t}timeline-api.messages": [f"{t}timeline.messages.v1"],
-        f"{t}timeline-api.events": [f"{t}timeline.events.v1"],
-        f"{t}timeline-api.records": [f"{t}records.v1"],
-        f"{t}timeline-api.dropped": [f"{t}dropped.v1"],
-        f"{t}timeline-api.config": [f"{t}config.v1"],
-        f"{t}timeline-api.replay": [f"{t}replay.jobs.v1"],
-        f"{t}timeline-api.index": [f"{t}timeline.index.v1"],
-        f"{t}timeline-api.rosters": [f"{t}timeline.rosters.v1"],
+def consumer_groups(prefix: str) -> dict[str, list[str]]:
+    """Every consumer group of a deployment and its input topics, replays included (the
+    names the services subscribe with, ``crm_schemas.groups``)."""
+    t = Topics(prefix)
+    inputs = {
+        names.FETCHER: [t.sync_requests],
+        names.FETCHER_LOOKUPS: [t.lookup_requests],
+        names.MATCHER: [t.mail_raw, t.calendar_raw],
+        names.MATCHER_REPLAY_MAIL: [t.mail_replay],
+        names.MATCHER_REPLAY_CALENDAR: [t.calendar_replay],
+        names.MATCHER_RECORDS: [t.records],
+        names.config(names.MATCHER): [t.config],
+        names.ENRICHER: [t.mail_matched, t.calendar_matched],
+        names.ENRICHER_COMMANDS: [t.record_commands],
+        names.config(names.ENRICHER): [t.config],
+        names.timeline("messages"): [t.timeline_messages],
+        names.timeline("events"): [t.timeline_events],
+        names.timeline("records"): [t.records],
+        names.timeline("dropped"): [t.dropped],
+        names.timeline("config"): [t.config],
+        names.timeline("lookups"): [t.lookup_results],
+        names.timeline("deadletters"): [t.dead_letter],
+        names.TIMELINE_REPLAY: [t.replay_jobs],
+        names.TIMELINE_INDEX: [t.timeline_index],
+        names.TIMELINE_ROSTERS: [t.timeline_rosters],
     }
+    return {f"{prefix}.{name}": topics for name, topics in inputs.items()}
 
 
 async def drained(system: LocalSystem, within: float = 120) -> None:
     """Wait until every group has committed everything on its topics, replays included."""
 
     async def lag() -> int:
-        every = groups(system.prefix).items()
+        every = consumer_groups(system.prefix).items()
         return sum([await consumer_lag(system.kafka_bootstrap, g, t) for g, t in every])
 
     await eventually(lag, lambda n: n == 0, system, within)
