@@ -2,12 +2,13 @@
 (Pub/Sub push), Microsoft Graph (change notifications) and IMAP IDLE, in one run.
 
 The whole system runs as processes (scripts/localsystem.py, a prefix of its own): the
-fetcher worker, ``fetcher idle``, the matcher, the enricher and the timeline API, with
+fetcher worker (which holds the IMAP IDLE watches), the matcher, the enricher and the
+timeline API, with
 **no scheduler**, so only push brings new mail. The Gmail and Graph emulators
 (tests/emulators) run on threads of this process and notify the API as the providers do:
 Gmail through an emulated Pub/Sub push with a signed OIDC token (at most one
 notification a second per user, as Gmail), Graph after its validation handshake; IMAP is
-Dovecot, watched by ``fetcher idle``.
+Dovecot, watched by the fetcher worker's IDLE.
 
 Three accounts are connected and first synced (which subscribes them) and warmed up by a
 first message each. Then, per source in turn, ``BENCH_PUSH_MESSAGES`` messages (default
@@ -190,8 +191,8 @@ async def _on_timeline(api: httpx.AsyncClient, source: Source, subject: str) -> 
 
 
 async def _warm_up(api: httpx.AsyncClient, source: Source, system: Any, tag: str) -> None:
-    """A first message by push (new ones every 5 s until one arrives: ``fetcher idle``
-    picks a new mailbox up at its next rescan): the sender becomes a person, connections
+    """A first message by push (new ones every 5 s until one arrives: the worker's IDLE
+    watches pick a new mailbox up at its next rescan): the sender becomes a person, connections
     and keys are warm."""
     deadline = time.monotonic() + 120
     for attempt in range(1000):
@@ -253,7 +254,6 @@ async def run(stack: BenchStack) -> Result:
             await asyncio.to_thread(system.wait_for_api)
             sources = _sources(stack, em, tag)
             key = await _connect(system, stack, em, sources)
-            system.start("idle")
             headers = {"Authorization": f"Bearer {key}"}
             async with httpx.AsyncClient(base_url=system.api_url, headers=headers) as api:
                 for source in sources:
