@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 SERVICES_SRC := schemas/src packages/runtime/src services/fetcher/src services/matcher/src services/enricher/src services/timeline-api/src
 
-.PHONY: help bootstrap k8s-tools infra-install infra-up infra-down infra-status run stop workspace sign-in test test-unit test-browser lint fmt bench contracts role-addresses htmx clean
+.PHONY: help bootstrap k8s-tools infra-install infra-up infra-down infra-status run stop workspace sign-in replay compact-topics test test-unit test-browser lint fmt bench contracts role-addresses htmx clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,13 @@ workspace: bootstrap ## Create a workspace and its first admin: make workspace N
 sign-in: bootstrap ## A one-time web app sign-in link: make sign-in WORKSPACE=<id> EMAIL=you@acme.test
 	@test -n "$(WORKSPACE)" -a -n "$(EMAIL)" || { echo "usage: make sign-in WORKSPACE=<workspace id> EMAIL=you@acme.test"; exit 2; }
 	$(BIN)/crm-admin sign-in-link --workspace "$(WORKSPACE)" --email "$(EMAIL)"
+
+replay: bootstrap ## Reprocess history under the settings now: make replay KIND=both SINCE=everything (WORKSPACE=id, else all)
+	@test -n "$(KIND)" -a -n "$(SINCE)" || { echo "usage: make replay KIND=mail|calendar|both SINCE=everything|2026-01-01T00:00Z [WORKSPACE=id]"; exit 2; }
+	$(BIN)/crm-admin replay --kind "$(KIND)" --since "$(SINCE)" $(if $(WORKSPACE),--workspace "$(WORKSPACE)",--all)
+
+compact-topics: bootstrap ## Make the existing config, mail.raw and calendar.raw topics compacted (docs/replay.md)
+	$(BIN)/crm-admin compact-topics
 
 test: bootstrap k8s-tools ## Start the stack if needed, run every test, stop what was started
 	scripts/test.sh

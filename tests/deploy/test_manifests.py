@@ -116,6 +116,8 @@ def scaled_consumers(config: dict[str, str]) -> dict[str, set[tuple[str, str]]]:
         "matcher": {
             (group(groups.MATCHER), topics.mail_raw),
             (group(groups.MATCHER), topics.calendar_raw),
+            (group(groups.MATCHER_REPLAY_MAIL), topics.mail_replay),
+            (group(groups.MATCHER_REPLAY_CALENDAR), topics.calendar_replay),
         },
         "enricher": {
             (group(groups.ENRICHER), topics.mail_matched),
@@ -180,7 +182,8 @@ def test_every_topic_of_the_code_is_created_with_replication_and_compaction(
     topics = Topics(rendered.config()["FETCHER_TOPIC_PREFIX"])
     by_name = {t["spec"]["topicName"]: t["spec"] for t in rendered.of_kind("KafkaTopic")}
     assert set(by_name) == set(topics.all())
-    compacted = {topics.mail_raw, topics.calendar_raw, topics.config}
+    compacted = set(topics.compacted())
+    assert compacted == {topics.mail_raw, topics.calendar_raw, topics.config}
     for name, spec in by_name.items():
         policy = spec["config"]["cleanup.policy"]
         assert policy == ("compact" if name in compacted else "delete"), name

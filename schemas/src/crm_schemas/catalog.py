@@ -1,7 +1,8 @@
 """Which contract travels on which topic: the table the documentation is built from.
 
 Only the shared contracts: the timeline API's own topics (``Topics.timeline_index``,
-``Topics.timeline_rosters``) carry events that only it reads, defined in the service.
+``Topics.timeline_rosters``, ``Topics.replay_jobs``) carry events that only it reads,
+defined in the service.
 """
 
 from typing import Any
@@ -25,6 +26,11 @@ def catalog(topics: Topics) -> dict[str, tuple[Any, str]]:
         topics.sync_status: (SyncStatusChanged, "fetcher"),
         topics.mail_raw: (RawMessage, "fetcher"),
         topics.calendar_raw: (RawCalendarItem, "fetcher"),
+        topics.mail_replay: (RawMessage, "timeline-api (replay jobs: mail.raw's records)"),
+        topics.calendar_replay: (
+            RawCalendarItem,
+            "timeline-api (replay jobs: calendar.raw's records)",
+        ),
         topics.mail_matched: (MatchedMailItem, "matcher"),
         topics.calendar_matched: (MatchedCalendarItem, "matcher"),
         topics.dropped: (ItemDropped, "fetcher, matcher"),

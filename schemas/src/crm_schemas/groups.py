@@ -15,6 +15,11 @@ MATCHER = "matcher"
 """The matcher, on the raw mail and calendar topics."""
 MATCHER_RECORDS = "matcher.records"
 """The matcher's own index of addresses, from the records topic."""
+MATCHER_REPLAY_MAIL = "matcher.replay.mail"
+"""The matcher, on the mail replay topic: its own group, so live mail never waits behind a
+replay (docs/adr/0022)."""
+MATCHER_REPLAY_CALENDAR = "matcher.replay.calendar"
+"""The matcher, on the calendar replay topic (as ``MATCHER_REPLAY_MAIL``)."""
 
 ENRICHER = "enricher"
 """The enricher, on the matched mail and calendar topics."""
@@ -28,6 +33,8 @@ TIMELINE_INDEX = "timeline-api.index"
 """The timeline index's heads, from the index topic."""
 TIMELINE_ROSTERS = "timeline-api.rosters"
 """The company rosters, from the rosters topic."""
+TIMELINE_REPLAY = "timeline-api.replay"
+"""The replay jobs, from the replay jobs topic: one consumer runs each job (docs/adr/0022)."""
 
 
 def timeline(topic_name: str) -> str:

@@ -33,8 +33,10 @@ class AttachmentInfo(Event):
 class RawMessage(Event):
     """A message as fetched from a mailbox, before any rule is applied.
 
-    Keyed on its topic by ``item_id``, which depends only on the workspace and the
-    Message-ID, so the same message fetched from two mailboxes or two folders is one item.
+    ``item_id`` depends only on the workspace and the Message-ID, so the same message
+    fetched from two mailboxes or two folders is one item. On mail.raw it is keyed by its
+    copy (``ids.copy_key``: item id and account), so a compacted topic keeps every
+    mailbox's copy; ``fetched_at`` is the copy's version (docs/adr/0021).
     """
 
     schema_version: Literal[1] = 1
@@ -128,6 +130,29 @@ class TimelineMessage(Event):
     participants: tuple[Participant, ...]
 
 
+class RawMessageRemoved(Event):
+    """One mailbox's copy of a message leaves the timelines: the matcher now drops it
+    (``dropped``: blocked, internal, excluded folder, group mail, a disconnected account),
+    after a rule change replayed or a new version of the copy.
+
+    Carries no content. It travels on mail.matched under the item id and on
+    timeline.messages under the thread id, like the copies it follows. ``removed_at`` is
+    the version of the copy it withdraws (that copy's ``fetched_at``): the timeline applies
+    it only if no newer version of the copy is there (docs/adr/0021).
+    """
+
+    type: Literal["message_removed"] = "message_removed"
+    schema_version: Literal[1] = 1
+    item_id: str
+    workspace_id: str
+    account_id: str
+    message_id: str
+    thread_id: str
+    folder: str
+    reason: Literal["dropped"]
+    removed_at: datetime
+
+
 class ThreadsMerged(Event):
     """Two threads proved to be one: a later message referenced both (docs/adr/0027).
 
@@ -150,13 +175,15 @@ _mail_kind = kind_of("message")
 """A mail payload's kind; one without ``type`` is a message."""
 
 
+_REMOVED = Annotated[RawMessageRemoved, Tag("message_removed")]
 _MERGED = Annotated[ThreadsMerged, Tag("threads_merged")]
 MatchedMailItem = Annotated[
-    Annotated[MatchedMessage, Tag("message")] | _MERGED, Discriminator(_mail_kind)
+    Annotated[MatchedMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
 ]
-"""What travels on mail.matched: a message that may be shared, or two threads joined."""
+"""What travels on mail.matched: a message that may be shared, a copy withdrawn, or two
+threads joined."""
 TimelineMailItem = Annotated[
-    Annotated[TimelineMessage, Tag("message")] | _MERGED, Discriminator(_mail_kind)
+    Annotated[TimelineMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
 ]
-"""What travels on timeline.messages: a message ready for the timelines, or two threads
-joined (keyed by the thread that goes)."""
+"""What travels on timeline.messages: a message ready for the timelines, a copy withdrawn
+(keyed by its thread), or two threads joined (keyed by the thread that goes)."""

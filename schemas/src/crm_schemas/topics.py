@@ -16,8 +16,7 @@ class Topics:
     @property
     def config(self) -> str:
         """Workspaces and connected accounts, keyed by their id: the newest event of an id
-        is its current version (compacted in production, docs/adr/0005; ``ensure_topics``
-        creates it with the broker's defaults)."""
+        is its current version (compacted, docs/adr/0005, 0021)."""
         return f"{self.prefix}.config.v1"
 
     @property
@@ -32,18 +31,40 @@ class Topics:
 
     @property
     def mail_raw(self) -> str:
-        """Messages as fetched, keyed by item id."""
+        """Messages as fetched, keyed by copy (``ids.copy_key``: item id and account);
+        compacted, so a replay finds the newest version of every copy (docs/adr/0021)."""
         return f"{self.prefix}.mail.raw.v1"
 
     @property
     def calendar_raw(self) -> str:
-        """Calendar events as fetched, and their removals, keyed by item id."""
+        """Calendar events as fetched, and their removals, keyed by copy (``ids.copy_key``:
+        item id and account); compacted, so a replay finds the newest version, or the
+        removal, of every copy (docs/adr/0021)."""
         return f"{self.prefix}.calendar.raw.v1"
+
+    @property
+    def mail_replay(self) -> str:
+        """Records of mail.raw copied unchanged (same key, same value) by a replay job, for
+        the matcher to process again under the current settings in consumer groups of its
+        own; ordinary retention (docs/adr/0022)."""
+        return f"{self.prefix}.mail.replay.v1"
+
+    @property
+    def calendar_replay(self) -> str:
+        """Records of calendar.raw copied unchanged by a replay job (as ``mail_replay``)."""
+        return f"{self.prefix}.calendar.replay.v1"
+
+    @property
+    def replay_jobs(self) -> str:
+        """The timeline API's own: replay jobs to run, keyed by job id, so one consumer runs
+        each job, at least once (docs/adr/0022). Its events are the service's."""
+        return f"{self.prefix}.replay.jobs.v1"
 
     @property
     def mail_matched(self) -> str:
         """Messages that may be shared, with their participants linked where known; keyed by
-        item id. Also threads the matcher joined (``ThreadsMerged``)."""
+        item id. Also copies withdrawn (the matcher now drops them, ``RawMessageRemoved``)
+        and threads the matcher joined (``ThreadsMerged``)."""
         return f"{self.prefix}.mail.matched.v1"
 
     @property
@@ -79,9 +100,9 @@ class Topics:
 
     @property
     def timeline_messages(self) -> str:
-        """Messages ready for the timelines, keyed by thread id, so one consumer owns a
-        thread (docs/adr/0007); and threads joined, keyed by the thread that goes
-        (docs/adr/0027)."""
+        """Messages ready for the timelines, and copies withdrawn, keyed by thread id, so one
+        consumer owns a thread (docs/adr/0007); and threads joined, keyed by the thread that
+        goes (docs/adr/0027)."""
         return f"{self.prefix}.timeline.messages.v1"
 
     @property
@@ -119,6 +140,12 @@ class Topics:
         """Messages no handler could process, with the error, keyed as on their source."""
         return f"{self.prefix}.deadletter.v1"
 
+    def compacted(self) -> tuple[str, ...]:
+        """The topics whose newest record of every key is kept for good (``cleanup.policy=
+        compact``): a replay of the raw topics reprocesses history from them, under the
+        settings the config topic holds (docs/adr/0021)."""
+        return (self.config, self.mail_raw, self.calendar_raw)
+
     def all(self) -> tuple[str, ...]:
         """Every topic, for creating them up front (the shared contracts of each are in
         ``crm_schemas.catalog``)."""
@@ -128,6 +155,9 @@ class Topics:
             self.sync_status,
             self.mail_raw,
             self.calendar_raw,
+            self.mail_replay,
+            self.calendar_replay,
+            self.replay_jobs,
             self.mail_matched,
             self.calendar_matched,
             self.dropped,

@@ -10,12 +10,22 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from pydantic import TypeAdapter
 
 from crm_runtime.service import Runtime, running
 from crm_schemas.base import Address
 from crm_schemas.config import AccountConfigured, ContactCreation, MailSettings, WorkspaceConfigured
 from crm_schemas.ids import person_id
-from crm_schemas.mail import FolderRole, MatchedMessage, Participant, ParticipantRole, RawMessage
+from crm_schemas.mail import (
+    FolderRole,
+    MatchedMessage,
+    Participant,
+    ParticipantRole,
+    RawMessage,
+    RawMessageRemoved,
+    ThreadsMerged,
+    TimelineMailItem,
+)
 from crm_schemas.record_commands import (
     ChangePerson,
     CreateCompany,
@@ -113,18 +123,21 @@ def sent_to_client() -> MatchedMessage:
 
 
 async def records_on_topic(runtime: Runtime, expected: int) -> list[dict[str, Any]]:
+    return [json.loads(v) for _, v in await on_topic(runtime, runtime.topics.records, expected)]
+
+
+async def on_topic(runtime: Runtime, topic: str, expected: int) -> list[tuple[str, bytes]]:
+    """(key, value) of the records on ``topic``, once ``expected`` of them are there."""
     consumer = AIOKafkaConsumer(
-        runtime.topics.records,
-        bootstrap_servers=runtime.settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
+        topic, bootstrap_servers=runtime.settings.kafka_bootstrap, auto_offset_reset="earliest"
     )
     await consumer.start()
-    found: list[dict[str, Any]] = []
+    found: list[tuple[str, bytes]] = []
     deadline = time.monotonic() + 20
     try:
         while len(found) < expected and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
-            found.extend(json.loads(r.value) for rs in batch.values() for r in rs)
+            found.extend((r.key.decode(), r.value) for rs in batch.values() for r in rs)
     finally:
         await consumer.stop()
     return found
@@ -321,3 +334,31 @@ async def test_a_name_given_through_the_records_api_is_never_replaced(runtime: R
     found = await enricher.records.person_by_email(WS, CLIENT)
     assert found is not None
     assert found.name == "Jane from Client"
+
+
+async def test_a_withdrawn_copy_and_a_merge_pass_on_to_the_timeline_under_their_threads(
+    runtime: Runtime,
+) -> None:
+    enricher = Enricher(runtime)
+    kept = sent_to_client()
+    merged = ThreadsMerged(workspace_id=WS, into_thread_id="t-0", from_thread_id="t-3")
+    removal = RawMessageRemoved(
+        item_id="item-2",
+        workspace_id=WS,
+        account_id="acc-1",
+        message_id="m2@acme.test",
+        thread_id="t-2",
+        folder="INBOX",
+        reason="dropped",
+        removed_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+
+    await enricher.on_matched_messages([removal, kept, merged])
+    await applied(runtime)
+
+    topic = runtime.topics.timeline_messages
+    records = dict(await on_topic(runtime, topic, 3))
+    assert sorted(records) == ["t-1", "t-2", "t-3"]
+    assert TypeAdapter(TimelineMailItem).validate_json(records["t-2"]) == removal
+    assert TypeAdapter(TimelineMailItem).validate_json(records["t-3"]) == merged
+    assert len(await records_on_topic(runtime, 2)) == 2, "the kept message still makes records"

@@ -7,6 +7,7 @@ import pytest
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.calendar import RawEvent
+from crm_schemas.ids import copy_key
 from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
 from fetcher.settings import FetcherSettings
@@ -67,7 +68,7 @@ async def test_public_events_are_published_and_the_private_one_is_dropped_withou
     assert public.ends_at - public.starts_at == timedelta(hours=1)
     assert [a.email for a in public.attendees] == ["bob@customer.io"]
     assert events["allday-1"].all_day
-    assert all(key == events_by_key.item_id for key, events_by_key in _keyed(raw))
+    assert all(key == copy_key(e.item_id, e.account_id) for key, e in _keyed(raw))
 
     dropped_records = await read_topic(settings.kafka_bootstrap, settings.topics.dropped)
     (dropped_raw,) = [value for _, value in dropped_records]

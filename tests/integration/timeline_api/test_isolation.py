@@ -25,6 +25,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/opportunities/{opportunity_id}"): {"name": "Taken over"},
     ("PATCH", "/v1/accounts/{account_id}"): {"mail": {"visibility": "full"}},
     ("POST", "/v1/members/{member_id}/keys"): {"label": "stolen"},
+    ("POST", "/v1/workspaces/{workspace_id}/reprocess"): {"kinds": "both"},
 }
 # Routes without ids of their own: what the other workspace's member may send, and must
 # never see the first workspace's data in the answer of.
@@ -99,6 +100,7 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         imap=ImapConnection(host="imap.x.test", port=993, username="u", password_encrypted="x"),
     )
     await timeline.directory.save_account(account)
+    job = await post(f"/v1/workspaces/{ws}/reprocess", json={"kinds": "mail"})
     # the owner asked their mailboxes about a message the timeline never saw
     lookup = await timeline.app.state.mailbox_search.start(member, "iso-never@x")
     lost = mail(ws, "iso-lost@x", subject="Their lost secret")
@@ -121,6 +123,8 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         "account_id": account.account_id,
         "member_id": member.member_id,
         "message_item_id": message_item_id(ws, "iso-1@x"),
+        "workspace_id": ws,
+        "job_id": job.json()["id"],
         "letter_id": f"{topics.timeline_messages}:0:7",
         "lookup_id": lookup.lookup_id,
     }

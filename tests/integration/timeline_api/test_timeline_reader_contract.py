@@ -25,6 +25,7 @@ from timeline_api.adapters.timelines.heads.handlers import IndexWriter, RosterWr
 from timeline_api.adapters.timelines.heads.memory import RecordedOutbox
 from timeline_api.adapters.timelines.indexed import IndexedReadModel, NothingToFeed
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
 from timeline_api.ports import (
@@ -69,6 +70,11 @@ class ReadModel:
         """What the projection does when an account is disconnected."""
         removal = await self.store.remove_account(account_id)
         await self.feed.threads_replaced(removal.threads)
+        await self.settle()
+
+    async def withdraw(self, *removals: CopyRemoved) -> None:
+        """What the projection does with withdrawn mail copies (the matcher drops them)."""
+        await self.feed.threads_replaced(await self.store.remove_messages(list(removals)))
         await self.settle()
 
     async def thread_ids(self, scope: RecordScope, limit: int = 2) -> list[list[str]]:
@@ -246,10 +252,10 @@ async def test_a_meeting_leaves_when_its_last_calendar_removes_it(model: ReadMod
         item_id=item, workspace_id=WS, account_id="acc-a", ical_uid="uid-1", reason="deleted"
     )
 
-    await model.store.remove_event_source(item, removal.account_id)
+    await model.store.remove_event_source(CopyRemoved(item, removal.account_id, removal.removed_at))
     page = await model.reader.events(scope, Window(), PageRequest())
     assert [sorted(s.account_id for s in e.sources) for e in page.items] == [["b"]]
-    await model.store.remove_event_source(item, "b")
+    await model.store.remove_event_source(CopyRemoved(item, "b", removal.removed_at))
     assert (await model.reader.events(scope, Window(), PageRequest())).items == []
 
 
@@ -298,3 +304,26 @@ async def test_a_message_is_explained_by_what_is_stored_of_it(model: ReadModel) 
         "is_internal",
         ["acc-a", "b"],
     )
+
+
+async def test_threads_that_lose_messages_to_withdrawn_copies_leave_or_change_their_tabs(
+    model: ReadModel,
+) -> None:
+    root = mail(WS, "w1@x", to=("ann@client.test", "bob@client.test"), minutes=0)
+    reply = mail(WS, "w2@x", root="w1@x", to=("bob@client.test",), minutes=10)
+    alone = mail(WS, "w3@x", to=("ann@client.test",), minutes=20, subject="Alone")
+    await model.messages(root, reply, alone)
+    ann = RecordScope.person(WS, ["ann@client.test"])
+    bob = RecordScope.person(WS, ["bob@client.test"])
+    assert await model.thread_ids(ann, limit=5) == [[alone.thread_id, root.thread_id]]
+
+    def gone(event: Any) -> CopyRemoved:
+        raw = event.message
+        return CopyRemoved(raw.item_id, raw.account_id, raw.fetched_at)  # the version kept
+
+    await model.withdraw(gone(root), gone(alone))
+
+    assert await model.thread_ids(ann, limit=5) == [[]], "ann was only on what left"
+    assert await model.thread_ids(bob, limit=5) == [[reply.thread_id]]
+    assert await model.counts(bob) == [1]
+    assert await model.conversations.thread(alone.thread_id) is None

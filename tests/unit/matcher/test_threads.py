@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from crm_schemas.ids import thread_id
 from crm_schemas.mail import RawMessage
 from matcher.adapters.memory import InMemoryThreadIndex
 from matcher.conversations import ThreadJoiner
@@ -112,3 +113,20 @@ async def test_replicas_racing_on_one_conversation_converge(seed: int) -> None:
 
     assigned = {k: v for result in results for k, v in result.items()}
     assert final_threads(assigned, merges) == {SMALLEST_CLAIMED_ROOT}
+
+
+async def test_a_dropped_message_is_given_the_thread_its_conversation_is_in_and_joins_nothing():
+    index = InMemoryThreadIndex()
+    joiner = ThreadJoiner(index)
+    first = mail("b1@x")
+    await joiner.threads([first], [])
+    await joiner.threads([mail("c2@x", "a0@x", "b1@x")], [])  # b1's conversation joins a0's
+    entries, links = dict(index.entry_roots), dict(index.root_links)
+
+    stranger = mail("z9@x", "y8@x")
+    found = await joiner.threads([], [first, stranger])
+
+    assert found.ids[first.item_id] == thread_id(first.workspace_id, "a0@x")
+    assert found.ids[stranger.item_id] == thread_id(stranger.workspace_id, "y8@x")
+    assert found.merges == {}
+    assert (index.entry_roots, index.root_links) == (entries, links), "nothing inserted"

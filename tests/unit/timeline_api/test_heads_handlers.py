@@ -87,19 +87,40 @@ async def test_the_feed_announces_a_thread_under_each_key_with_its_row() -> None
     assert all(e.row == summary.model_dump_json() for _, _, e in announced)
 
 
-async def test_a_thread_summarised_again_is_announced_without_its_old_row_first() -> None:
+async def test_a_thread_summarised_again_leaves_the_keys_it_lost_and_keeps_the_others() -> None:
     feed, outbox, _ = _feed()
     before = _summary("t1", 0, "ann@client.test", "bob@other.test")
     after = _summary("t1", 0, "ann@client.test")
 
     await feed.threads_replaced([ThreadChange(before, after), ThreadChange(after, None)])
 
-    announced = [(key, e.row is not None) for _, key, e in outbox.take("index")]
+    announced = [(key, e.gone, e.row is not None) for _, key, e in outbox.take("index")]
     old = thread_keys(WS, before.participant_emails, before.company_domains)
     new = thread_keys(WS, after.participant_emails, after.company_domains)
-    assert announced == [(k, False) for k in old] + [(k, True) for k in new] + [
-        (k, False) for k in new
-    ]
+    lost = [k for k in old if k not in new]
+    assert lost, "the test needs a key the thread lost"
+    assert announced == (
+        [(k, True, False) for k in lost]
+        + [(k, False, True) for k in new]
+        + [(k, True, False) for k in new]  # no message left: it leaves every key
+    )
+
+
+async def test_a_thread_that_left_a_key_leaves_its_head() -> None:
+    feed, outbox, _ = _feed()
+    heads = InMemoryHeads()
+    writer = IndexWriter(heads)
+    before = _summary("t1", 0, "ann@client.test", "bob@other.test")
+    other = _summary("t2", 1, "bob@other.test")
+    await feed.threads_changed([before, other])
+    await feed.threads_replaced([ThreadChange(before, _summary("t1", 0, "ann@client.test"))])
+
+    await writer.record_all([e for _, _, e in outbox.take("index")])
+
+    bob = address_key(WS, "bob@other.test")
+    assert list(heads.stored[bob].entries) == ["t2"]
+    assert list(heads.stored[bob].rows) == ["t2"]
+    assert list(heads.stored[address_key(WS, "ann@client.test")].entries) == ["t1"]
 
 
 async def test_the_feed_and_the_index_consumer_put_a_thread_on_its_heads() -> None:

@@ -186,3 +186,15 @@ def test_a_heads_rows_are_stored_and_read_back_as_they_were() -> None:
     )
     assert head_from(head_doc(head)) == head
     assert head_from({"packed": pack(head.entries), "boundary": None}).rows == {}  # older heads
+
+
+def test_a_thread_that_left_a_key_leaves_its_head_and_the_boundary_stays() -> None:
+    head = apply_all(Head(), [("t0", _at(0), None), ("t1", _at(1), "r1"), ("t2", _at(2), "r2")], 2)
+    assert head.boundary == (_at(0), "t0")
+
+    left = apply_all(head, [("t2", None, None)], 2)
+
+    assert list(left.entries) == ["t1"]
+    assert left.rows == {"t1": "r1"}
+    assert left.boundary == head.boundary, "threads of the key left out are still older"
+    assert apply_all(left, [("t9", None, None)], 2) == left, "a thread never listed: nothing"

@@ -9,6 +9,7 @@ from crm_schemas.base import utcnow
 from crm_schemas.calendar import RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import company_id
+from crm_schemas.mail import RawMessageRemoved
 from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.records import OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
@@ -258,3 +259,28 @@ async def test_other_config_changes_take_nothing_away() -> None:
 
     assert await world.threads_of("ann@client.test") == [("Pricing", 1)]
     assert world.feed.replaced == []
+
+
+async def test_a_withdrawn_mail_copy_in_a_poll_is_applied_in_its_order() -> None:
+    world = World()
+    kept = mail(WS, "m1@x")
+    other = mail(WS, "m2@x", subject="Lunch")
+    removal = RawMessageRemoved(
+        item_id=kept.message.item_id,
+        workspace_id=WS,
+        account_id=kept.message.account_id,
+        message_id="m1@x",
+        thread_id=kept.thread_id,
+        folder="INBOX",
+        reason="dropped",
+        removed_at=kept.message.fetched_at,
+    )
+
+    await world.projection.messages([kept, removal, other])
+
+    assert await world.threads_of("ann@client.test") == [("Lunch", 1)]
+    [change] = world.feed.replaced
+    assert change.before is not None
+    assert change.after is None, "its only message left: the thread leaves"
+    await world.projection.messages([kept])  # replayed at the version withdrawn: allowed again
+    assert sorted(await world.threads_of("ann@client.test")) == [("Lunch", 1), ("Pricing", 1)]

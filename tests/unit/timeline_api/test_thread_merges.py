@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from crm_schemas.ids import thread_id
-from crm_schemas.mail import ThreadsMerged
+from crm_schemas.mail import RawMessageRemoved, ThreadsMerged, TimelineMessage
 from tests.integration.timeline_api.builders import mail
 from tests.unit.timeline_api.test_projection import WS, World
 from timeline_api.service.thread_merges import MailEvent, MailProjection
@@ -74,6 +74,45 @@ async def test_mail_for_a_thread_after_it_merged_goes_to_the_thread_that_stays()
     await topic.drain(merges)
 
     assert await world.threads_of("ann@client.test") == [("Pricing", 3)]
+
+
+def withdrawn(message: TimelineMessage, thread_root: str) -> RawMessageRemoved:
+    """The matcher's withdrawal of ``message``'s copy, named after ``thread_root``."""
+    return RawMessageRemoved(
+        item_id=message.message.item_id,
+        workspace_id=WS,
+        account_id=message.message.account_id,
+        message_id=message.message.message_id,
+        thread_id=thread_id(WS, thread_root),
+        folder="INBOX",
+        reason="dropped",
+        removed_at=message.message.fetched_at,
+    )
+
+
+async def test_a_copy_withdrawn_in_the_poll_of_its_message_leaves_in_order() -> None:
+    world, topic, merges = setup()
+    first, second = mail(WS, "a@x"), mail(WS, "b@x", root="a@x", minutes=5)
+
+    await merges.mail([first, second, withdrawn(second, "a@x")])
+
+    assert await world.threads_of("ann@client.test") == [("Pricing", 1)]
+    assert topic.waiting == []
+
+
+async def test_a_copy_withdrawn_from_a_thread_that_merged_leaves_the_thread_that_stays() -> None:
+    world, topic, merges = setup()
+    late = mail(WS, "b@x")
+    await merges.mail([mail(WS, "a@x"), late, merged("b@x", "a@x")])
+    await topic.drain(merges)
+    assert await world.threads_of("ann@client.test") == [("Pricing", 2)]
+
+    await merges.mail([withdrawn(late, "b@x")])  # named before the merge: sent on
+    await topic.drain(merges)
+
+    assert await world.threads_of("ann@client.test") == [("Pricing", 1)]
+    stays = await world.timelines.thread_messages(thread_id(WS, "a@x"), with_body=False)
+    assert [m.message_id for m in stays] == ["a@x"]
 
 
 async def test_a_merge_delivered_again_changes_nothing() -> None:

@@ -9,11 +9,12 @@ from cryptography.fernet import Fernet
 from pydantic import BaseModel, SecretStr
 
 from crm_runtime.secrets import SecretBox
-from crm_schemas.config import OAuthProvider
+from crm_schemas.config import AccountConfigured, CalDavConnection, OAuthProvider
 from crm_schemas.mail import Participant, ParticipantRole
 from crm_schemas.records import PersonUpserted
 from timeline_api.adapters.mailbox_lookups import InMemoryMailboxLookups
 from timeline_api.adapters.memory import InMemoryRecords, InMemorySignIns
+from timeline_api.adapters.replay_memory import InMemoryReplayJobs, InMemoryReplayLog
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.access import Member, Role
 from timeline_api.domain.connection import Check, Failure, failed, passed
@@ -24,6 +25,7 @@ from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.lookups import MailboxSearch
 from timeline_api.service.records import RecordWriter
+from timeline_api.service.replay import Replays
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignIn
 from timeline_api.service.timelines import TimelineQueries
@@ -63,7 +65,10 @@ class World:
         state.search = RecordSearch(self.records)
         state.writer = RecordWriter(self.records, cast(Any, None), cast(Any, None))
         state.account_actions = AccountActions(
-            cast(Directory, Members()), cast(Connector, None), cast(SyncQueue, None)
+            cast(Directory, Members()),
+            cast(Connector, None),
+            cast(SyncQueue, None),
+            cast(Replays, None),
         )
         state.sign_in = self.sign_in
         state.consents = {}
@@ -263,20 +268,26 @@ class RefusingChecks:
 
 
 class Saving(Members):
-    """The directory, remembering consents in flight and accounts saved."""
+    """The directory, remembering consents in flight and accounts saved (the last one
+    saved is the account it has)."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: Any = None) -> None:
         self.states: dict[str, dict[str, Any]] = {}
         self.saved: list[Any] = []
+        self.kept = account
 
     async def save_oauth_state(self, state: str, doc: dict[str, Any]) -> None:
         self.states[state] = doc
 
     async def account(self, account_id: str) -> Any:
-        return None
+        return self.kept if self.kept and self.kept.account_id == account_id else None
 
     async def save_account(self, event: Any) -> None:
         self.saved.append(event)
+        self.kept = event
+
+    async def statuses(self, account_id: str) -> dict[str, Any]:
+        return {}
 
 
 class GoogleConsent:
@@ -286,13 +297,20 @@ class GoogleConsent:
         return f"https://consent.test/?state={state}&redirect_uri={redirect_uri}", {"pkce": "v"}
 
 
-def _with_accounts(world: World, directory: Saving) -> None:
+async def _queued(key: str, event: BaseModel) -> None:
+    """Replay jobs are queued nowhere here: the page only shows the job asked for."""
+
+
+def _with_accounts(world: World, directory: Saving, log: Any = None) -> InMemoryReplayJobs:
     box = SecretBox(SecretStr(Fernet.generate_key().decode()))
     connector = Connector(box, cast(Any, RefusingChecks()))
+    jobs = InMemoryReplayJobs()
+    replays = Replays(log or InMemoryReplayLog(), jobs, _queued)
     world.app.state.directory = directory
     world.app.state.account_actions = AccountActions(
-        cast(Directory, directory), connector, cast(SyncQueue, None)
+        cast(Directory, directory), connector, cast(SyncQueue, None), replays
     )
+    return jobs
 
 
 async def test_a_failed_connection_test_says_which_protocol_and_saves_nothing() -> None:
@@ -336,3 +354,73 @@ async def test_the_google_button_shows_when_configured_and_comes_back_to_the_acc
     assert remembered["member_id"] == ANN.member_id
     assert remembered["return_to"] == "/app/accounts?notice=connected"
     assert unknown.status_code == 404
+
+
+def _calendar_of_ann() -> Any:
+    return AccountConfigured(
+        account_id="acc-ann",
+        workspace_id=ANN.workspace_id,
+        owner_member_id=ANN.member_id,
+        email=ANN.email,
+        caldav=CalDavConnection(
+            url="https://dav.acme.test/", username="ann", password_encrypted="x"
+        ),
+    )
+
+
+async def test_settings_saved_for_what_comes_next_leave_the_timelines_as_they_are() -> None:
+    world, directory = World(), Saving(_calendar_of_ann())
+    jobs = _with_accounts(world, directory)
+    async with world.client() as ann:
+        csrf = await world.signed_in(ann, ANN)
+        form = await ann.get("/app/accounts/acc-ann/settings")
+        saved = await ann.post(
+            "/app/accounts/acc-ann/settings",
+            data={"csrf": csrf, "calendar_visibility": "metadata"},
+            follow_redirects=True,
+        )
+
+    assert 'name="apply_to_history"' in form.text
+    assert "what is already on the timelines stays as it is" in saved.text
+    assert directory.kept.calendar.visibility.value == "metadata"
+    assert jobs.stored == {}
+
+
+async def test_settings_applied_to_history_queue_a_replay_of_the_account_and_say_so() -> None:
+    world, directory = World(), Saving(_calendar_of_ann())
+    jobs = _with_accounts(world, directory)
+    async with world.client() as ann:
+        csrf = await world.signed_in(ann, ANN)
+        saved = await ann.post(
+            "/app/accounts/acc-ann/settings",
+            data={"csrf": csrf, "calendar_visibility": "metadata", "apply_to_history": "yes"},
+            follow_redirects=True,
+        )
+
+    [job] = jobs.stored.values()
+    assert (job.scope_workspace_id, job.scope_account_id, job.kinds) == (
+        ANN.workspace_id,
+        "acc-ann",
+        ("calendar",),
+    )
+    assert f"being reprocessed under it (replay job {job.job_id})" in saved.text
+    assert directory.kept.calendar.visibility.value == "metadata"
+
+
+async def test_settings_applied_to_a_history_no_longer_held_save_nothing() -> None:
+    world, directory = World(), Saving(_calendar_of_ann())
+    log = InMemoryReplayLog()
+    log.raw["calendar"].policy = "delete"
+    log.raw["calendar"].append(0, datetime(2026, 1, 1, tzinfo=UTC), b"k", b"{}")
+    log.raw["calendar"].drop_before(0, 1)  # retention took the calendar's first record
+    _with_accounts(world, directory, log)
+    async with world.client() as ann:
+        csrf = await world.signed_in(ann, ANN)
+        refused = await ann.post(
+            "/app/accounts/acc-ann/settings",
+            data={"csrf": csrf, "calendar_visibility": "metadata", "apply_to_history": "yes"},
+        )
+
+    assert refused.status_code == 409
+    assert "Nothing was saved" in refused.text
+    assert directory.saved == []

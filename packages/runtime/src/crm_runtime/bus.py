@@ -119,8 +119,17 @@ class BulkPublisher:
             self._producer = None
 
 
-async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+COMPACTED = {"cleanup.policy": "compact"}
+"""The config of a topic whose newest record of every key is kept for good."""
+
+
+async def ensure_topics(
+    bootstrap: str, topics: tuple[str, ...], partitions: int, compacted: Iterable[str] = ()
+) -> None:
+    """Create the topics that do not exist yet, those named in ``compacted`` compacted
+    (docs/adr/0021); existing ones are left as they are (``crm-admin compact-topics``
+    changes existing ones)."""
+    compact = set(compacted)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -130,7 +139,15 @@ async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int
             return
         try:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                [
+                    NewTopic(
+                        t,
+                        num_partitions=partitions,
+                        replication_factor=1,
+                        topic_configs=dict(COMPACTED) if t in compact else {},
+                    )
+                    for t in missing
+                ]
             )
         except TopicAlreadyExistsError:
             log.info("topics created concurrently by another replica", extra={"topics": missing})

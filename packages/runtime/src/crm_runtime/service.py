@@ -157,7 +157,10 @@ async def running(runtime: Runtime, *, consume: bool = True) -> AsyncIterator[Ru
 async def _prepare(runtime: Runtime) -> None:
     if runtime.probes is not None:  # live while starting; ready once the groups joined
         await runtime.probes.start()
-    await ensure_topics(runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS)
+    topics = runtime.topics
+    await ensure_topics(
+        runtime.settings.kafka_bootstrap, topics.all(), TOPIC_PARTITIONS, topics.compacted()
+    )
     for hook in runtime.on_start:
         await hook()
 

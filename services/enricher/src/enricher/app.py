@@ -19,7 +19,13 @@ from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas import groups
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.mail import MatchedMailItem, MatchedMessage, ThreadsMerged, TimelineMessage
+from crm_schemas.mail import (
+    MatchedMailItem,
+    MatchedMessage,
+    RawMessageRemoved,
+    ThreadsMerged,
+    TimelineMessage,
+)
 from crm_schemas.record_commands import PersonSeen, RecordCommand
 from enricher.adapters.records import Records
 from enricher.linking import Linker, ToLink
@@ -54,10 +60,11 @@ class Enricher:
         await self._runtime.bulk.publish_all([*told, *outgoing])
         self._linker.memory.remember(seen)
 
-    async def on_matched_messages(self, given: list[MatchedMessage | ThreadsMerged]) -> None:
+    async def on_matched_messages(self, given: list[MatchedMailItem]) -> None:
         """Create the people and companies the messages allow, and put them on the
-        timelines. Threads the matcher joined pass on as they are, keyed by the thread
-        that goes, in order with its messages (docs/adr/0027)."""
+        timelines. A withdrawn copy passes on as it is, under its thread; threads the
+        matcher joined pass on as they are, keyed by the thread that goes, in order with
+        its messages (docs/adr/0027)."""
         batch = [m for m in given if isinstance(m, MatchedMessage)]
         configs = await self._configs(m.message.account_id for m in batch)
         items = []
@@ -76,6 +83,9 @@ class Enricher:
             if isinstance(event, ThreadsMerged):
                 outgoing.append((topic, event.from_thread_id, event))
                 continue
+            if isinstance(event, RawMessageRemoved):
+                outgoing.append((topic, event.thread_id, event))
+                continue
             matched, item, participants = next(linked_messages)
             record = TimelineMessage(
                 message=matched.message,
@@ -88,7 +98,7 @@ class Enricher:
             outgoing.append((topic, matched.thread_id, record))
         await self._publish(seen, outgoing)
 
-    async def on_matched_message(self, matched: MatchedMessage | ThreadsMerged) -> None:
+    async def on_matched_message(self, matched: MatchedMailItem) -> None:
         """One message, when its batch could not be handled at once."""
         await self.on_matched_messages([matched])
 

@@ -4,12 +4,17 @@ Every batch is built here, so no item that cannot travel reaches the bulk publis
 would fail the whole batch, then the job, again and again): each is checked on its own
 (``domain.unreadable``) and one that fails the check goes to the dropped topic instead,
 where ``explain`` finds it.
+
+Every record of the raw topics (a message, a meeting, a meeting's removal) is keyed by its
+copy, ``ids.copy_key`` (item and account): the compacted raw topics keep the newest record
+of each mailbox's copy, for a replay (docs/adr/0021). Drops stay keyed by item id.
 """
 
 import logging
 from collections.abc import Iterable
 
-from crm_schemas.calendar import RawEvent
+from crm_schemas.calendar import RawEvent, RawEventRemoved
+from crm_schemas.ids import copy_key
 from crm_schemas.mail import RawMessage
 from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.topics import Topics
@@ -28,7 +33,9 @@ def message_records(
     for item in items:
         checked = checked_message(item) if isinstance(item, RawMessage) else item
         if isinstance(checked, RawMessage):
-            records.append((topics.mail_raw, checked.item_id, checked))
+            records.append(
+                (topics.mail_raw, copy_key(checked.item_id, checked.account_id), checked)
+            )
         else:
             records.append(dropped_record(checked, topics))
             dropped += 1
@@ -39,8 +46,14 @@ def event_record(event: RawEvent, topics: Topics) -> Outgoing:
     """A meeting's record on calendar.raw, or its unreadable drop's on the dropped topic."""
     checked = checked_event(event)
     if isinstance(checked, RawEvent):
-        return topics.calendar_raw, checked.item_id, checked
+        return topics.calendar_raw, copy_key(checked.item_id, checked.account_id), checked
     return dropped_record(checked, topics)
+
+
+def removal_record(removed: RawEventRemoved, topics: Topics) -> Outgoing:
+    """A meeting's removal on calendar.raw, under the same key as the copy's versions, so
+    it is what compaction keeps of that copy."""
+    return topics.calendar_raw, copy_key(removed.item_id, removed.account_id), removed
 
 
 def dropped_record(dropped: ItemDropped, topics: Topics) -> Outgoing:

@@ -46,7 +46,7 @@ from fetcher.ports import (
     PasswordReader,
     Publisher,
 )
-from fetcher.publishing import dropped_record, event_record
+from fetcher.publishing import dropped_record, event_record, removal_record
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -246,7 +246,7 @@ def _removal(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> Outgoing:
         reason=reason,
     )
     cal.result.removed += 1
-    return cal.ports.topics.calendar_raw, item_id, removal
+    return removal_record(removal, cal.ports.topics)
 
 
 async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:

@@ -24,7 +24,7 @@ from fetcher.domain.problems import SyncProblem
 from fetcher.domain.unreadable import unreadable_event
 from fetcher.ports import CalendarStateStore, Outgoing, Publisher
 from fetcher.providers.base import CalendarProvider, CursorExpired, ProviderCursor, Throttled
-from fetcher.publishing import dropped_record, event_record
+from fetcher.publishing import dropped_record, event_record, removal_record
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 from fetcher.sync_calendar import sync_window
@@ -200,6 +200,6 @@ def _removals(
             if reason == "cancelled"
             else "deleted",
         )
-        removals.append((topics.calendar_raw, removed.item_id, removed))
+        removals.append(removal_record(removed, topics))
         result.removed += 1
     return removals

@@ -6,12 +6,16 @@ Layers, outside in (checked by the import contracts in the repository's pyprojec
 ``bootstrap`` (the composition root); ``api`` (routers) beside ``adapters`` (MongoDB,
 Kafka, OAuth, protocol checks); ``service`` (use cases); ``ports``; ``domain`` (pure).
 
-Three areas, each with its modules in those layers:
+The areas, each with its modules in those layers:
 
 - workspaces and accounts: ``api.workspace``, ``api.accounts``, ``api.oauth_routes``;
   ``service.workspaces``, ``service.accounts``; ``adapters.directory``,
   ``adapters.connection_check``, ``adapters.oauth``; ``domain.access``,
-  ``domain.connection``, ``domain.sync_status``;
+  ``domain.connection``, ``domain.sync_status`` (``service.account_actions``: what the
+  API and the web app both do with accounts);
+- replays of history (docs/replay.md): ``api.replay``; ``service.replay``;
+  ``adapters.replay_log``, ``adapters.replay_jobs``; ``domain.replay``,
+  ``domain.copies``;
 - the records API: ``api.records``, ``api.record_changes``, ``api.opportunities``;
   ``service.records``; ``adapters.records``, ``adapters.record_owner`` (the enricher,
   the one writer of people and companies, asked over Kafka);

@@ -22,6 +22,8 @@ from timeline_api.adapters.push_marks import MongoPushMarks
 from timeline_api.adapters.push_tokens import GoogleSignedTokens
 from timeline_api.adapters.record_owner import KafkaRecordOwner
 from timeline_api.adapters.records import MongoRecords
+from timeline_api.adapters.replay_jobs import MongoReplayJobs
+from timeline_api.adapters.replay_log import KafkaReplayLog
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.adapters.timelines.heads import HeadsReadModel
 from timeline_api.adapters.timelines.heads.mongo import forget_ready
@@ -36,6 +38,7 @@ from timeline_api.service.lookups import LookupAnswers, MailboxSearch
 from timeline_api.service.projection import Projection
 from timeline_api.service.push import PushInbox
 from timeline_api.service.records import RecordWriter
+from timeline_api.service.replay import Replays
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.sign_in import SignIn
 from timeline_api.service.thread_merges import MailProjection
@@ -69,6 +72,7 @@ class Services:
     connector: Connector
     consents: dict[OAuthProvider, Consent]
     projection: Projection
+    replays: Replays
     search: RecordSearch
     account_actions: AccountActions
     sign_in: SignIn
@@ -139,6 +143,7 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
     )
     connector = Connector(secret_box(settings), checks)
     sync_queue = SyncQueue(topic_publisher(runtime.broker, topics.sync_requests))
+    replays = replay_jobs(runtime, settings)
     return Services(
         settings=settings,
         store=store,
@@ -153,15 +158,26 @@ def build_services(runtime: Runtime, settings: TimelineSettings) -> Services:
         consents=consents(settings),
         projection=projection,
         mail=MailProjection(projection, writes, model.feed, onwards),
+        replays=replays,
         dead_letter_store=letters,
         dead_letters=DeadLetterDesk(letters, raw_publisher(runtime.broker), topics.all()),
         dead_letter_projection=DeadLetterProjection(letters),
         mailbox_search=MailboxSearch(lookups, directory, ask, waited),
         lookup_answers=LookupAnswers(lookups),
         search=RecordSearch(records),
-        account_actions=AccountActions(directory, connector, sync_queue),
+        account_actions=AccountActions(directory, connector, sync_queue, replays),
         sign_in=sign_in(runtime, settings, directory),
         push_inbox=push_inbox(runtime, settings, directory),
+    )
+
+
+def replay_jobs(runtime: Runtime, settings: TimelineSettings) -> Replays:
+    """Replay jobs over Kafka and the API's database; asked for on the jobs topic."""
+    return Replays(
+        KafkaReplayLog(settings),
+        MongoReplayJobs(runtime.db),
+        topic_publisher(runtime.broker, runtime.topics.replay_jobs),
+        settings.replay_slice_s,
     )
 
 

@@ -1,13 +1,13 @@
 """The small interfaces the use cases need; adapters implement them, fakes stand in.
 
-Three areas, each with its ports: the timeline read model (``TimelineReader`` for the
+Each area with its ports: the timeline read model (``TimelineReader`` for the
 tabs, ``ProjectionStore`` and ``TimelineFeed`` for the projection, ``Conversations`` for
 one thread), the records (``RecordReader``, ``RecordStore``, ``RecordOwner``), and
 workspaces and accounts (``Directory``, ``SyncStatuses``, ``ConnectionChecker``,
-``Consent``), every service's dead letters (``DeadLetters``), and provider notifications
-(``PushTokens``, ``PushMarks``, ``PushAccounts``). The
-MongoDB adapters are in ``timeline_api.adapters``, the in-memory fakes in
-``timeline_api.adapters.memory``; one contract test suite runs against both.
+``Consent``), every service's dead letters (``DeadLetters``), provider notifications
+(``PushTokens``, ``PushMarks``, ``PushAccounts``), and replays (``ReplayLog``,
+``ReplayJobs``). The MongoDB adapters are in ``timeline_api.adapters``, the in-memory
+fakes in ``timeline_api.adapters.memory``; one contract test suite runs against both.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -25,10 +25,12 @@ from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpse
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.dead_letters import DeadLetterQuery, ErrorCount, StoredDeadLetter
 from timeline_api.domain.lookups import MailboxLookup
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
+from timeline_api.domain.replay import LogStart, ReplayJob, ReplayKind, ReplayScope, Span
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
 from timeline_api.domain.search import Found, NameCursor
 from timeline_api.domain.web_session import SignInLink, WebSession
@@ -82,17 +84,24 @@ class AccountRemoval:
 
 class ProjectionStore(Protocol):
     """Where the projection keeps messages, threads, meetings and drops; every write an
-    idempotent upsert by a deterministic id."""
+    idempotent upsert by a deterministic id. Each account's copy of an item is taken, or
+    withdrawn, only at a version at least as new as what is known of it (docs/adr/0021)."""
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
-        """Store each message once, adding its sources; the summary of each thread touched."""
+        """Store each message once, adding its current sources; the summary of each thread
+        that changed."""
+        ...
+
+    async def remove_messages(self, removals: list[CopyRemoved]) -> list[ThreadChange]:
+        """Take each mailbox's copy away from its message (a message no mailbox has left
+        goes); every thread that lost one, as it was and as it is now."""
         ...
 
     async def upsert_event(self, event: StoredEvent) -> None:
-        """Store a meeting once, adding its sources."""
+        """Store a meeting once, adding its current sources."""
         ...
 
-    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+    async def remove_event_source(self, removed: CopyRemoved) -> None:
         """Take one calendar away from a meeting; the meeting goes when none is left."""
         ...
 
@@ -513,4 +522,64 @@ class PushAccounts(Protocol):
 
     async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
         """The connected accounts of an address (one per workspace that connected it)."""
+        ...
+
+
+# --- replays ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """What a slice of copying did: where reading stands in each partition, how many
+    records were the job's (and copied), and the offsets they got on the replay topic."""
+
+    next: dict[int, int]
+    copied: int
+    written: dict[int, Span]
+
+
+class ReplayLog(Protocol):
+    """The raw topics a replay reads, the replay topics it writes, and the consumer groups
+    whose progress it follows (docs/adr/0022)."""
+
+    async def log_starts(self, kind: ReplayKind) -> tuple[str, str, list[LogStart]]:
+        """The raw topic's name, its cleanup policy, and where each partition begins now."""
+        ...
+
+    async def bounds(self, kind: ReplayKind, since: datetime | None) -> dict[int, Span]:
+        """Per partition of the raw topic: from the first offset written at or after
+        ``since`` (the beginning, when None) up to the end offset now."""
+        ...
+
+    async def settings_end(self) -> dict[int, int]:
+        """The config topic's end offsets now."""
+        ...
+
+    async def settings_readers(self) -> list[dict[int, int]]:
+        """What each group that applies the settings (matcher, enricher) has committed of
+        the config topic."""
+        ...
+
+    async def copy(
+        self, kind: ReplayKind, spans: Mapping[int, Span], scope: ReplayScope, until: float
+    ) -> Copied:
+        """Copy the records of ``spans`` that ``scope`` selects from the raw topic to the
+        replay topic, unchanged and durably, until done or the monotonic time ``until``."""
+        ...
+
+    async def processed(self, kind: ReplayKind) -> dict[int, int]:
+        """What the matcher's replay group has committed of the replay topic, per
+        partition."""
+        ...
+
+
+class ReplayJobs(Protocol):
+    """Replay jobs by id: what each replays, its bounds and its progress."""
+
+    async def save(self, job: ReplayJob) -> None:
+        """Store the job's current state (by its id)."""
+        ...
+
+    async def job(self, job_id: str) -> ReplayJob | None:
+        """The job, or None."""
         ...

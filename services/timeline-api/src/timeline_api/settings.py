@@ -1,8 +1,8 @@
 """The timeline API's settings: the common ones, plus where it listens."""
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from crm_runtime.settings import ServiceSettings
@@ -32,6 +32,13 @@ class TimelineSettings(ServiceSettings):
         " answer, and then for the read model to show it.",
     )
     health_timeout_s: float = Field(default=2.0, gt=0, description="How long /healthz waits.")
+    replay_slice_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a replay job copies before it is put back on the jobs topic to"
+        " carry on; at most half of TIMELINE_REBALANCE_WAIT_S, so a rebalance lets a slice"
+        " end before the job's next owner may start it (docs/replay.md).",
+    )
     allow_private_hosts: bool = Field(
         default=False,
         description="Let accounts point at loopback, link-local and private addresses"
@@ -104,3 +111,13 @@ class TimelineSettings(ServiceSettings):
         " (tests: the emulator's);"
         " default: the system's.",
     )
+
+    @model_validator(mode="after")
+    def _slice_ends_within_a_rebalance(self) -> Self:
+        if self.replay_slice_s * 2 > self.rebalance_wait_s:
+            raise ValueError(
+                "TIMELINE_REPLAY_SLICE_S must be at most half of TIMELINE_REBALANCE_WAIT_S:"
+                " a rebalance waits that long for a replay slice to end before another"
+                " replica may run the job"
+            )
+        return self

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import unquote
 
 import caldav
 from caldav.elements import dav
@@ -87,6 +88,13 @@ def _discover(connection: CalDavConnection, password: SecretStr, dial: Dial) -> 
         raise _problem(error) from error
 
 
+def _href(obj: Any) -> str:
+    """An object's URL in one form whichever response it came from: a sync report quotes
+    an ``@`` in the path (``%40``, as in a login that is an address) where a multiget
+    answer does not, and a deletion must find the href its object was stored under."""
+    return unquote(str(obj.url))
+
+
 def _etag(obj: Any) -> str | None:
     value = (getattr(obj, "props", None) or {}).get(_ETAG)
     return str(value) if value else None
@@ -94,16 +102,14 @@ def _etag(obj: Any) -> str | None:
 
 def _resources(calendar: Any, objects: list[Any]) -> tuple[CalendarResource, ...]:
     """The iCalendar data of ``objects`` (already loaded or fetched by multiget)."""
-    etags = {str(o.url): _etag(o) for o in objects}
+    etags = {_href(o): _etag(o) for o in objects}
     missing = [o.url for o in objects if not getattr(o, "_data", None)]
     loaded = [o for o in objects if getattr(o, "_data", None)]
     for start in range(0, len(missing), MULTIGET_BATCH):
         loaded.extend(calendar.multiget(missing[start : start + MULTIGET_BATCH]))
     name = str(calendar.name or calendar.url)
     return tuple(
-        CalendarResource(
-            calendar=name, href=str(o.url), ical=str(o.data), etag=etags.get(str(o.url))
-        )
+        CalendarResource(calendar=name, href=_href(o), ical=str(o.data), etag=etags.get(_href(o)))
         for o in loaded
         if o.data
     )
@@ -114,8 +120,8 @@ def _sync_report(calendar: Any, token: str | None) -> CalendarChanges:
         sync_token=token, load_objects=False, disable_fallback=True
     )
     objects = list(collection)
-    removed = tuple(str(o.url) for o in objects if token is not None and _etag(o) is None)
-    present = [o for o in objects if str(o.url) not in removed]
+    removed = tuple(_href(o) for o in objects if token is not None and _etag(o) is None)
+    present = [o for o in objects if _href(o) not in removed]
     return CalendarChanges(
         token=str(collection.sync_token),
         full=token is None,

@@ -48,7 +48,8 @@ async def remove_account_items(store: TimelineStore, account_id: str) -> Account
 async def _drop_source(store: TimelineStore, collection: str, item_id: str, field: str) -> bool:
     """Unset one source of an item; delete the item when none is left. True when deleted."""
     items = store.db[collection]
-    await items.update_one({"_id": item_id}, {"$unset": {field: ""}})
+    version = field.replace("sources.", "versions.", 1)
+    await items.update_one({"_id": item_id}, {"$unset": {field: "", version: ""}})
     left: Document | None = await items.find_one({"_id": item_id}, {"sources": 1})
     if left is not None and not left.get("sources"):
         await items.delete_one({"_id": item_id})

@@ -8,9 +8,15 @@ summarised from them and its summary written in one more round trip.
 
 A thread's member document (``thread_members``, by thread id) keeps, for every message,
 the inputs of the summary (``inputs``: sender time, subject, participants, sources), so
-a new message never re-reads the thread's other messages. Member entries only ever grow
-and are set field by field, so redelivery, a replay or a second mailbox change nothing
-twice. Documents written before ``inputs`` existed are completed from ``messages``.
+a new message never re-reads the thread's other messages. Member entries are set field
+by field, so redelivery, a replay or a second mailbox change nothing twice (a withdrawn
+copy takes its entry away: ``message_removal``; a thread that merged into another moves
+its entries there: ``absorb``, docs/adr/0027). Documents written before ``inputs``
+existed are completed from ``messages``.
+
+Each mailbox's copy of a message carries its version (``versions.<account>``); a copy
+already stored, or withdrawn, at a newer version is not taken again (docs/adr/0021).
+New messages cost nothing more: only those that existed are read back for their versions.
 """
 
 from collections.abc import Iterable
@@ -18,7 +24,14 @@ from collections.abc import Iterable
 from pymongo import ReplaceOne, UpdateOne
 
 from crm_runtime.mongo import Document, find_by_ids, insert_new, upsert_many
-from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
+from timeline_api.adapters.timeline_store import (
+    TimelineStore,
+    field_key,
+    holds,
+    known_from,
+    thread_doc,
+)
+from timeline_api.domain.copies import is_current, takes
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
 from timeline_api.ports import ThreadChange
@@ -29,6 +42,7 @@ _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "partic
 def _content(message: StoredMessage) -> Document:
     doc = message.model_dump(mode="json", exclude={"sources", "item_id"})
     doc["sent_at"] = message.sent_at
+    doc["version"] = message.version
     return doc
 
 
@@ -36,14 +50,36 @@ def _sources(message: StoredMessage) -> Document:
     return {field_key(s.account_id): s.model_dump(mode="json") for s in message.sources}
 
 
+def _versions(message: StoredMessage) -> Document:
+    return {f"versions.{field_key(s.account_id)}": s.version for s in message.sources if s.version}
+
+
 def _merged(messages: Iterable[StoredMessage]) -> dict[str, StoredMessage]:
-    """One record per item, the last delivery's content with every delivery's sources."""
+    """One record per item: of each account's deliveries the newest (the later of equal
+    ones), the content of the newest delivery of all."""
     merged: dict[str, StoredMessage] = {}
     for message in messages:
         seen = merged.get(message.item_id)
-        sources = {s.account_id: s for s in (*(seen.sources if seen else ()), *message.sources)}
-        merged[message.item_id] = message.model_copy(update={"sources": tuple(sources.values())})
+        sources = {s.account_id: s for s in (seen.sources if seen else ())}
+        for source in message.sources:
+            kept = sources.get(source.account_id)
+            if kept is None or is_current(source.version, kept.version):
+                sources[source.account_id] = source
+        content = message if seen is None or is_current(message.version, seen.version) else seen
+        merged[message.item_id] = content.model_copy(update={"sources": tuple(sources.values())})
     return merged
+
+
+def _by_thread(messages: Iterable[StoredMessage]) -> dict[str, list[StoredMessage]]:
+    by_thread: dict[str, list[StoredMessage]] = {}
+    for message in messages:
+        by_thread.setdefault(message.thread_id, []).append(message)
+    return by_thread
+
+
+def _plain(dotted: Document) -> Document:
+    """``{"versions.<key>": v}`` as the nested ``{<key>: v}`` an inserted document holds."""
+    return {k.partition(".")[2]: v for k, v in dotted.items()}
 
 
 def _summary_input(message: StoredMessage) -> Document:
@@ -76,30 +112,67 @@ class MessageWrites:
         self._store = store
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
-        """Store each message once (adding its sources) and re-summarise its thread."""
-        merged = _merged(messages)
-        await self._messages(list(merged.values()))
-        by_thread: dict[str, list[StoredMessage]] = {}
-        for message in merged.values():
-            by_thread.setdefault(message.thread_id, []).append(message)
-        members = await self._members(by_thread)
+        """Store each message once (adding the sources not older than what is known of
+        them) and re-summarise their threads.
+
+        A message stored already exactly so (a redelivery, a replay that changes nothing)
+        is not written again; its thread's member entry and summary are checked, and
+        written only where they lack it (a crash between the writes), so the common
+        replay reads and does not write. Every thread is returned, for the read model to
+        announce again (idempotent)."""
+        changed, same = await self._messages(list(_merged(messages).values()))
+        members = await self._members(_by_thread(changed))
+        members |= await self._held({t: b for t, b in _by_thread(same).items() if t not in members})
+        threads = dict.fromkeys(m.thread_id for m in (*changed, *same))
         summaries = [
             summarise_thread(thread, await self._thread_inputs(members[thread]))
-            for thread in by_thread
+            for thread in threads
         ]
-        await self._summaries(summaries)
+        written = {m.thread_id for m in changed}
+        await self._summaries([s for s in summaries if s.thread_id in written])
+        await self._stale_summaries([s for s in summaries if s.thread_id not in written])
         return summaries
 
-    async def _messages(self, messages: list[StoredMessage]) -> None:
-        inserts = [_content(m) | {"_id": m.item_id, "sources": _sources(m)} for m in messages]
-        updates = {
-            m.item_id: {"$set": _content(m) | {f"sources.{k}": s for k, s in _sources(m).items()}}
+    async def _messages(
+        self, messages: list[StoredMessage]
+    ) -> tuple[list[StoredMessage], list[StoredMessage]]:
+        """Insert the new messages; update the others with the copies that are current.
+        The messages as taken (each with the sources it took): those written, and those
+        already stored exactly so; older deliveries are in neither."""
+        inserts = [
+            _content(m)
+            | {"_id": m.item_id, "sources": _sources(m), "versions": _plain(_versions(m))}
             for m in messages
-        }
-        await upsert_many(self._store.messages, inserts, updates)
+        ]
+        existing = await insert_new(self._store.messages, inserts)
+        if not existing:
+            return messages, []
+        known = await find_by_ids(self._store.messages, existing)
+        taken = [m for m in messages if m.item_id not in existing]
+        same: list[StoredMessage] = []
+        updates = []
+        for message in (m for m in messages if m.item_id in existing):
+            doc = known.get(message.item_id)
+            have = known_from(doc)
+            current = tuple(s for s in message.sources if takes(have, s.account_id, s.version))
+            if not current:
+                continue  # every copy of this delivery is older than the timeline's
+            message = message.model_copy(update={"sources": current})
+            fields = {f"sources.{k}": s for k, s in _sources(message).items()}
+            changes = _content(message) | fields | _versions(message)
+            if holds(doc, changes):
+                same.append(message)  # a redelivery, or a replay that changes nothing
+                continue
+            updates.append(UpdateOne({"_id": message.item_id}, {"$set": changes}, upsert=True))
+            taken.append(message)
+        if updates:
+            await self._store.messages.bulk_write(updates, ordered=False)
+        return taken, same
 
     async def _members(self, by_thread: dict[str, list[StoredMessage]]) -> dict[str, Document]:
         """Each thread's member document after this batch, inserted or extended."""
+        if not by_thread:
+            return {}
         members = self._store.thread_members
         fresh = {
             thread: {
@@ -114,6 +187,29 @@ class MessageWrites:
         if not existing:
             return fresh
         return fresh | await find_by_ids(members, existing)
+
+    async def _held(self, by_thread: dict[str, list[StoredMessage]]) -> dict[str, Document]:
+        """The member documents of threads whose messages did not change, read; those
+        that lack an entry of them (written again)."""
+        if not by_thread:
+            return {}
+        found = await find_by_ids(self._store.thread_members, list(by_thread))
+        stale = {
+            thread: batch
+            for thread, batch in by_thread.items()
+            if not holds(found.get(thread), _member_update(batch)["$set"])
+        }
+        kept = {thread: doc for thread, doc in found.items() if thread not in stale}
+        return kept | await self._members(stale)
+
+    async def _stale_summaries(self, summaries: list[ThreadSummary]) -> None:
+        """Write the summaries the threads collection does not hold as they are."""
+        if not summaries:
+            return
+        found = await find_by_ids(self._store.threads, [s.thread_id for s in summaries])
+        await self._summaries(
+            [s for s in summaries if not holds(found.get(s.thread_id), thread_doc(s))]
+        )
 
     async def absorb(self, into: str, gone: str) -> list[ThreadChange]:
         """Move every message of thread ``gone`` into thread ``into`` and summarise it
@@ -152,6 +248,8 @@ class MessageWrites:
         return messages
 
     async def _summaries(self, summaries: list[ThreadSummary]) -> None:
+        if not summaries:
+            return
         docs = [thread_doc(s) for s in summaries]
         existing = await insert_new(self._store.threads, docs)
         replace = [

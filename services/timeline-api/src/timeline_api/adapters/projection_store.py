@@ -1,14 +1,17 @@
 """The projection's store on MongoDB (``ports.ProjectionStore``, ``ports.ThreadMerges``):
-the timeline's collections, messages written a whole poll at a time, a disconnected
-account's items taken away, and threads merged into others (docs/adr/0027)."""
+the timeline's collections, messages written a whole poll at a time, withdrawn copies and
+a disconnected account's items taken away, and threads merged into others
+(docs/adr/0027)."""
 
 from collections.abc import Iterable, Mapping
 
 from crm_runtime.mongo import find_by_ids, insert_new
 from crm_schemas.outcomes import ItemDropped
 from timeline_api.adapters.account_removal import remove_account_items
+from timeline_api.adapters.message_removal import remove_message_copies
 from timeline_api.adapters.message_writes import MessageWrites
 from timeline_api.adapters.timeline_store import TimelineStore
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.ports import AccountRemoval, ThreadChange
 
@@ -24,13 +27,17 @@ class MongoProjectionStore:
         """Store each message once (adding its sources) and re-summarise its thread."""
         return await self._messages.store_messages(messages)
 
+    async def remove_messages(self, removals: list[CopyRemoved]) -> list[ThreadChange]:
+        """Take each mailbox's copy away from its message; every thread that lost one."""
+        return await remove_message_copies(self._store, removals)
+
     async def upsert_event(self, event: StoredEvent) -> None:
         """Store a meeting once, adding its sources."""
         await self._store.upsert_event(event)
 
-    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+    async def remove_event_source(self, removed: CopyRemoved) -> None:
         """Take one calendar away from a meeting; the meeting goes when none is left."""
-        await self._store.remove_event_source(item_id, account_id)
+        await self._store.remove_event_source(removed)
 
     async def record_dropped(self, drops: list[ItemDropped]) -> None:
         """Remember why items were not synced."""

@@ -5,12 +5,21 @@ never duplicate anything. Timelines link by address at read time: a person's thr
 those with any of the person's addresses, so history links itself when a person appears.
 Only what both MongoDB and FerretDB support is used: find, sort, limit and indexes.
 
+Each account's copy of a message or meeting is kept at its version (``versions``); a copy
+withdrawn leaves its version behind (``withdrawn``), and an item no account has any more
+stays as a tombstone of those (``{_id, sources: {}, withdrawn}``: no workspace, no
+participants, so no query of a timeline finds it), so an older version replayed later
+is not taken again (docs/adr/0021).
+
 The write path reads and writes by ``_id`` only: FerretDB 1.x on SQLite pushes nothing
 else down to SQLite, so any other filter scans the collection. A thread's members are
 kept in a document of their own (``thread_members``) for that reason.
 """
 
 import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -18,7 +27,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crm_runtime.mongo import Document, upsert_many
+from crm_schemas.base import to_milliseconds
 from crm_schemas.outcomes import ItemDropped
+from timeline_api.domain.copies import CopyRemoved, Known, is_current, takes
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.ports import UnavailableError
 
@@ -52,6 +63,53 @@ def field_key(account_id: str) -> str:
     return account_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
+def from_field_key(key: str) -> str:
+    """The id ``field_key`` made ``key`` of."""
+    return key.replace("%24", "$").replace("%2E", ".").replace("%25", "%")
+
+
+KNOWN_FIELDS = {"versions": True, "withdrawn": True, "version": True, "sources": True}
+"""What a stored item says of its copies (``known_from``)."""
+
+
+def known_from(doc: Document | None) -> Known:
+    """What a stored item knows of its copies: the version of each account's copy, of each
+    withdrawn copy, and of the content (none for an item from before versions)."""
+    if doc is None:
+        return Known()
+    return Known(
+        versions={from_field_key(k): v for k, v in (doc.get("versions") or {}).items()},
+        withdrawn={from_field_key(k): v for k, v in (doc.get("withdrawn") or {}).items()},
+        content=doc.get("version"),
+    )
+
+
+def holds(doc: Document | None, fields: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` already holds every field an update would ``$set`` (dotted paths;
+    times compared to the millisecond, as stored): a replay that changes nothing about an
+    item then writes nothing."""
+    if doc is None:
+        return False
+    for path, value in fields.items():
+        stored: Any = doc
+        for part in path.split("."):
+            if not isinstance(stored, dict) or part not in stored:
+                return False
+            stored = stored[part]
+        if isinstance(value, datetime) and isinstance(stored, datetime):
+            if to_milliseconds(stored) != to_milliseconds(value):
+                return False
+        elif stored != value:
+            return False
+    return True
+
+
+def tombstone(item_id: str, doc: Document, account: str, version: object) -> Document:
+    """What stays of an item whose last copy was withdrawn: the versions withdrawn."""
+    withdrawn = dict(doc.get("withdrawn") or {}) | {account: version}
+    return {"_id": item_id, "sources": {}, "withdrawn": withdrawn}
+
+
 def _sources(doc: Document) -> tuple[Source, ...]:
     return tuple(Source.model_validate(s) for s in (doc.get("sources") or {}).values())
 
@@ -59,7 +117,7 @@ def _sources(doc: Document) -> tuple[Source, ...]:
 def _content(record: StoredMessage | StoredEvent) -> Document:
     """The document fields of a record, sources left out (they are set one by one)."""
     doc = record.model_dump(mode="json", exclude={"sources", "item_id"})
-    for field in ("sent_at", "starts_at", "ends_at"):
+    for field in ("sent_at", "starts_at", "ends_at", "version"):
         if hasattr(record, field):
             doc[field] = getattr(record, field)
     return doc
@@ -143,32 +201,52 @@ class TimelineStore:
     # --- writes (the projection) -------------------------------------------------------
 
     async def upsert_event(self, event: StoredEvent) -> None:
-        """Store a meeting once, adding each of its sources under its account id."""
-        await self._upsert_with_sources(self.events, event)
+        """Store a meeting once, adding each of its sources not older than what is known
+        of them; its content only if at least as new as the content kept.
 
-    async def remove_event_source(self, item_id: str, account_id: str) -> None:
-        """Take one calendar away from a meeting; delete the meeting when none is left.
-
-        By ``_id`` only; timeline.events is keyed by item id, so one consumer owns a meeting
-        and this read-then-delete does not race with an upsert of it.
+        Read, then written, by ``_id`` only; timeline.events is keyed by item id, so one
+        consumer owns a meeting and the two do not race with another write of it.
         """
-        await self.events.update_one(
-            {"_id": item_id}, {"$unset": {f"sources.{field_key(account_id)}": ""}}
-        )
-        doc = await self.events.find_one({"_id": item_id}, {"sources": 1})
-        if doc is not None and not doc.get("sources"):
-            await self.events.delete_one({"_id": item_id})
-
-    async def _upsert_with_sources(
-        self, collection: AsyncCollection[Document], record: StoredMessage | StoredEvent
-    ) -> None:
-        update = _content(record) | {
-            f"sources.{field_key(s.account_id)}": s.model_dump(mode="json") for s in record.sources
-        }
+        doc = await self.events.find_one({"_id": event.item_id})
+        have = known_from(doc)
+        current = [s for s in event.sources if takes(have, s.account_id, s.version)]
+        if not current:
+            return
+        update: Document = {}
+        if is_current(event.version, have.content):
+            update |= _content(event)
+        for source in current:
+            key = field_key(source.account_id)
+            update[f"sources.{key}"] = source.model_dump(mode="json")
+            update[f"versions.{key}"] = source.version
+        if holds(doc, update):
+            return
         try:
-            await collection.update_one({"_id": record.item_id}, {"$set": update}, upsert=True)
+            await self.events.update_one({"_id": event.item_id}, {"$set": update}, upsert=True)
         except DuplicateKeyError:  # two writers created it at once: the other one won, set ours
-            await collection.update_one({"_id": record.item_id}, {"$set": update})
+            await self.events.update_one({"_id": event.item_id}, {"$set": update})
+
+    async def remove_event_source(self, removed: CopyRemoved) -> None:
+        """Take one calendar away from a meeting unless a newer version of its copy is
+        kept; when none is left, the meeting leaves and its tombstone stays. By ``_id``,
+        as ``upsert_event``."""
+        doc = await self.events.find_one({"_id": removed.item_id}, KNOWN_FIELDS)
+        if doc is None or not takes(known_from(doc), removed.account_id, removed.version):
+            return
+        key = field_key(removed.account_id)
+        left = {k: v for k, v in (doc.get("sources") or {}).items() if k != key}
+        if not left:
+            await self.events.replace_one(
+                {"_id": removed.item_id}, tombstone(removed.item_id, doc, key, removed.version)
+            )
+            return
+        await self.events.update_one(
+            {"_id": removed.item_id},
+            {
+                "$unset": {f"sources.{key}": "", f"versions.{key}": ""},
+                "$set": {f"withdrawn.{key}": removed.version},
+            },
+        )
 
     async def record_dropped(self, drops: list[ItemDropped]) -> None:
         """Remember why items were not synced, per account each was dropped from.
@@ -216,5 +294,7 @@ class TimelineStore:
         found = await asyncio.gather(
             *(self.messages.find_one({"_id": item_id}, projection=projection) for item_id in ids)
         )
-        messages = [message_from_doc(doc) for doc in found if doc is not None]
+        messages = [
+            message_from_doc(doc) for doc in found if doc is not None and doc.get("sources")
+        ]
         return sorted(messages, key=lambda m: (m.sent_at, m.item_id))

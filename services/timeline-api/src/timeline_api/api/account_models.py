@@ -50,6 +50,11 @@ class AccountView(BaseModel):
     calendar: dict[str, Any]
     status: list[SyncStatusView]
     updated_at: datetime
+    replay_job: str | None = Field(
+        default=None,
+        description="The replay job queued by apply_to_history, followed at"
+        " /v1/workspaces/{workspace_id}/reprocess/{replay_job}.",
+    )
 
     @classmethod
     def of(cls, account: AccountConfigured, status: list[SyncStatusView]) -> "AccountView":

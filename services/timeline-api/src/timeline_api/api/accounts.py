@@ -50,7 +50,8 @@ async def account_view(directory: Directory, account: AccountConfigured) -> Acco
 
 
 def _view(state: AccountState) -> AccountView:
-    return AccountView.of(state.account, state.status)
+    view = AccountView.of(state.account, state.status)
+    return view.model_copy(update={"replay_job": state.replay_job}) if state.replay_job else view
 
 
 def _checks_problem(error: ChecksFailedError) -> ProblemError:
@@ -96,7 +97,9 @@ async def update_account(
     account_id: str, body: AccountUpdate, actions: Actions, viewer: Viewer
 ) -> AccountView:
     """Change settings or credentials (the owner only); new credentials and a new folder
-    selection are tested first. It applies to everything processed from now on."""
+    selection are tested first. It applies to everything processed from now on, and with
+    ``apply_to_history`` to what the account synced before (a replay job of its items,
+    ``replay_job``; 409 when the raw topics no longer hold that history)."""
     try:
         return _view(await actions.update(account_id, body, viewer))
     except ChecksFailedError as error:

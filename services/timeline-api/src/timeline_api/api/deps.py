@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 
 from timeline_api.domain.access import Member, bearer_key
 from timeline_api.ports import Conversations, Directory, Health, RecordReader
+from timeline_api.service.replay import Replays
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
@@ -53,6 +54,11 @@ def get_directory(request: Request) -> Directory:
     return cast(Directory, request.app.state.directory)
 
 
+def get_replays(request: Request) -> Replays:
+    """Replay jobs: asked for, and followed."""
+    return cast(Replays, request.app.state.replays)
+
+
 async def get_viewer(request: Request) -> Member:
     """The member whose API key the request carries; 401 without a valid one."""
     key = bearer_key(request.headers.get("authorization"))
@@ -70,5 +76,6 @@ Records = Annotated[RecordReader, Depends(get_records)]
 Threads = Annotated[Conversations, Depends(get_conversations)]
 Timelines = Annotated[TimelineQueries, Depends(get_timelines)]
 Dir = Annotated[Directory, Depends(get_directory)]
+Reprocessing = Annotated[Replays, Depends(get_replays)]
 Search = Annotated[RecordSearch, Depends(get_search)]
 Viewer = Annotated[Member, Depends(get_viewer)]

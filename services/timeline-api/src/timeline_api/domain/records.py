@@ -48,8 +48,10 @@ def message_record(event: TimelineMessage) -> StoredMessage:
                 visibility=event.visibility,
                 owner_member_id=event.owner_member_id,
                 folder=raw.folder,
+                version=raw.fetched_at,
             ),
         ),
+        version=raw.fetched_at,
     )
 
 
@@ -84,8 +86,10 @@ def event_record(event: TimelineEvent) -> StoredEvent:
                 visibility=event.visibility,
                 owner_member_id=event.owner_member_id,
                 folder=raw.calendar,
+                version=raw.fetched_at,
             ),
         ),
+        version=raw.fetched_at,
     )
 
 

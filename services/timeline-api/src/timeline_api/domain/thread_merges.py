@@ -5,7 +5,9 @@ The matcher joins conversations on any Message-ID they share and says so with
 the thread that goes, in order with that thread's messages. The thread's one consumer
 then redirects it (whatever comes for it later goes on to the thread it merged into)
 and sends ``ThreadAbsorbed`` keyed by the surviving thread, whose one consumer moves the
-messages over: each thread is still written by one consumer only (docs/adr/0007).
+messages over: each thread is still written by one consumer only (docs/adr/0007). A
+withdrawn copy (``RawMessageRemoved``) is routed like a message: it goes where its
+thread's messages went.
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Discriminator, Field, Tag
 
 from crm_schemas.base import Event, kind_of, utcnow
-from crm_schemas.mail import ThreadsMerged, TimelineMessage
+from crm_schemas.mail import RawMessageRemoved, ThreadsMerged, TimelineMessage
 
 
 class ThreadAbsorbed(Event):
@@ -34,26 +36,31 @@ class ThreadAbsorbed(Event):
 
 ProjectedMail = Annotated[
     Annotated[TimelineMessage, Tag("message")]
+    | Annotated[RawMessageRemoved, Tag("message_removed")]
     | Annotated[ThreadsMerged, Tag("threads_merged")]
     | Annotated[ThreadAbsorbed, Tag("thread_absorbed")],
     Discriminator(kind_of("message")),
 ]
-"""What the projection reads on timeline.messages: the shared contract's messages and
-merges, and its own absorptions."""
+"""What the projection reads on timeline.messages: the shared contract's messages,
+withdrawn copies and merges, and its own absorptions."""
+
+ThreadMail = TimelineMessage | RawMessageRemoved
+"""What belongs to one thread, in the order it came: messages and withdrawn copies."""
 
 
 @dataclass(frozen=True)
 class Routed:
-    """A poll's mail once redirects are known: messages to store here, events to send on
-    to the thread their thread merged into (key, event), absorptions to do here."""
+    """A poll's mail once redirects are known: messages and withdrawals to apply here (in
+    their order), events to send on to the thread their thread merged into (key, event),
+    absorptions to do here."""
 
-    stay: list[TimelineMessage] = field(default_factory=list)
+    stay: list[ThreadMail] = field(default_factory=list)
     onwards: list[tuple[str, BaseModel]] = field(default_factory=list)
     absorb: list[ThreadAbsorbed] = field(default_factory=list)
 
 
 def route_mail(
-    messages: Iterable[TimelineMessage],
+    messages: Iterable[ThreadMail],
     absorbs: Iterable[ThreadAbsorbed],
     redirects: Mapping[str, str],
 ) -> Routed:

@@ -38,7 +38,7 @@ from timeline_api.adapters.directory import MongoDirectory
 from timeline_api.adapters.kafka import topic_publisher
 from timeline_api.bootstrap import read_model, sign_in
 from timeline_api.domain.access import Role, account_id_for, member_for, member_id_for
-from timeline_api.entrypoints import admin_deadletters
+from timeline_api.entrypoints import admin_deadletters, admin_replay
 from timeline_api.service.secrets_rotation import rotate_secrets
 from timeline_api.service.workspaces import WorkspaceError, bootstrap_workspace
 from timeline_api.service.workspaces import create_workspace as create_workspace_in
@@ -288,6 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     acc.add_argument("--owner-member-id")
     acc.add_argument("--id", dest="account_id")
+    admin_replay.add_commands(commands)
     admin_deadletters.add_commands(commands)
     return parser
 
@@ -307,6 +308,11 @@ async def _run(args: argparse.Namespace, settings: TimelineSettings) -> str:
         return await sign_in_link(settings, args.workspace, args.email)
     if args.command == "index-timelines":
         return json.dumps(await index_timelines(settings))
+    if args.command == "replay":
+        view = await admin_replay.replay(settings, args, admin_replay.line_printer())
+        return view.model_dump_json(indent=2)
+    if args.command == "compact-topics":
+        return "\n".join(await admin_replay.compact_topics(settings))
     if args.command == "new-secrets-key":
         return new_secrets_key()
     if args.command == "rotate-secrets":
@@ -339,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         print(asyncio.run(_run(args, TimelineSettings())))
-    except (AdminError, ConfigurationError, LookupError) as error:
+    except (AdminError, ConfigurationError, LookupError, admin_replay.ReplayCommandError) as error:
         print(f"crm-admin: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -29,6 +29,7 @@ from timeline_api.api import (
     push,
     record_changes,
     records,
+    replay,
     timelines,
     workspace,
 )
@@ -55,6 +56,7 @@ def install(app: FastAPI, services: Services) -> None:
     state.sync_queue = services.sync_queue
     state.connector = services.connector
     state.consents = services.consents
+    state.replays = services.replays
     state.search = services.search
     state.account_actions = services.account_actions
     state.sign_in = services.sign_in
@@ -95,7 +97,7 @@ def create_app(settings: TimelineSettings) -> FastAPI:
     install_problem_handlers(app)
     for router in (health.router, records.router, timelines.router, explain.router):
         app.include_router(router)
-    for router in (record_changes.router, opportunities.router, workspace.router):
+    for router in (record_changes.router, opportunities.router, workspace.router, replay.router):
         app.include_router(router)
     app.include_router(deadletters.router)
     for router in (oauth_routes.router, accounts.router):  # oauth first: /oauth is no id

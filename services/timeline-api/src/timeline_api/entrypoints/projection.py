@@ -17,6 +17,7 @@ from crm_schemas.outcomes import DeadLetter, ItemDropped
 from crm_schemas.records import RecordEvent
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.bootstrap import Services
+from timeline_api.domain.replay import ReplayRequested
 from timeline_api.domain.thread_merges import ProjectedMail
 
 GROUP = groups.TIMELINE
@@ -55,4 +56,12 @@ def subscribe_projection(runtime: Runtime, services: Services) -> None:
     )
     for topic, name, contract, handler, many in routes:
         runtime.consume(topic, groups.timeline(name), contract, handler, many=many)
+    # A job runs a slice of bounded time per request, one at a time (docs/adr/0022).
+    runtime.consume(
+        topics.replay_jobs,
+        groups.TIMELINE_REPLAY,
+        ReplayRequested,
+        services.replays.run,
+        batch=False,
+    )
     services.read_model.subscribe(runtime)

@@ -1,9 +1,10 @@
 """Connected accounts, as a member acts on them: test, connect, change, sync, disconnect.
 
 The API's routes and the web app's pages both call these, so who may do what, what is
-tested first and what a disconnection does are decided once. Refusals are errors the
-callers turn into answers: ``NotFoundError`` (also for another workspace's account),
-``ForbiddenError``, ``ConflictError``, and ``ChecksFailedError`` with every check.
+tested first, what a change applies to and what a disconnection does are decided once.
+Refusals are errors the callers turn into answers: ``NotFoundError`` (also for another
+workspace's account), ``ForbiddenError``, ``ConflictError`` (also a change asked to apply
+to a history the raw topics no longer hold), and ``ChecksFailedError`` with every check.
 """
 
 from collections.abc import Sequence
@@ -14,10 +15,12 @@ from crm_schemas.config import AccountConfigured
 from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
 from timeline_api.domain.ownership import ConflictError, NotFoundError, RecordError
+from timeline_api.domain.replay import ReplayKind, ReplayScope, kinds_for_account_change
 from timeline_api.ports import Directory
 from timeline_api.service.account_requests import AccountCreate, AccountUpdate
 from timeline_api.service.account_status import SyncStatusView, status_views
 from timeline_api.service.accounts import Connector, Credentials, SyncQueue
+from timeline_api.service.replay import ReplayRefusedError, Replays
 
 
 class ForbiddenError(RecordError):
@@ -37,20 +40,37 @@ class ChecksFailedError(RecordError):
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """An account and where each kind of its sync stands."""
+    """An account and where each kind of its sync stands; after a change applied to
+    history, the replay job that applies it."""
 
     account: AccountConfigured
     status: list[SyncStatusView]
+    replay_job: str | None = None
+
+
+def history_kinds(body: AccountUpdate) -> tuple[ReplayKind, ...]:
+    """What of the account's history a change asks to reprocess: nothing without
+    ``apply_to_history`` or without a setting a replay applies."""
+    if not body.apply_to_history:
+        return ()
+    return kinds_for_account_change(
+        body.mail.model_dump(exclude_none=True) if body.mail else (),
+        body.calendar.model_dump(exclude_none=True) if body.calendar else (),
+        aliases=body.aliases is not None,
+    )
 
 
 class AccountActions:
-    """What members do with connected accounts, over the directory, the checks and the
-    sync queue."""
+    """What members do with connected accounts, over the directory, the checks, the sync
+    queue and the replay jobs."""
 
-    def __init__(self, directory: Directory, connector: Connector, queue: SyncQueue) -> None:
+    def __init__(
+        self, directory: Directory, connector: Connector, queue: SyncQueue, replays: Replays
+    ) -> None:
         self._directory = directory
         self._connector = connector
         self._queue = queue
+        self._replays = replays
 
     async def state(self, account: AccountConfigured) -> AccountState:
         """The account with its sync status per kind."""
@@ -89,17 +109,31 @@ class AccountActions:
 
     async def update(self, account_id: str, body: AccountUpdate, viewer: Member) -> AccountState:
         """Change settings or credentials (the owner only); new credentials and a new
-        folder selection are tested first. It applies to what is processed from now on."""
+        folder selection are tested first. It applies to what is processed from now on,
+        and with ``apply_to_history`` to what the account synced before: a replay job of
+        its items, queued once the change is saved (docs/replay.md). A history the raw
+        topics no longer hold is refused before anything is saved."""
         account = await self.account(account_id, viewer)
         if account.owner_member_id != viewer.member_id:
             raise ForbiddenError("only the owner of an account may change it")
+        kinds = history_kinds(body)
+        if kinds:
+            await self._history_held(kinds)
         folders = (body.mail.include_folders if body.mail else None) or account.mail.include_folders
         await self._tested(self._connector.stored_credentials(account, body), folders)
         changed = self._connector.changed_account(account, body)
         await self._directory.save_account(changed)
         if body.imap or body.caldav:  # new credentials: a failing account gets going again now
             await self._queue.sync_now(changed)
-        return await self.state(changed)
+        state = await self.state(changed)
+        if not kinds:
+            return state
+        scope = ReplayScope(changed.workspace_id, changed.account_id)
+        try:
+            job = await self._replays.request(scope, kinds, None, viewer.member_id)
+        except ReplayRefusedError as refused:
+            raise ConflictError(f"{refused} The change was saved for what comes next.") from None
+        return AccountState(state.account, state.status, job.job_id)
 
     async def sync_now(self, account_id: str, viewer: Member) -> None:
         """Queue a sync of the account now, instead of at the next scheduled one."""
@@ -127,6 +161,13 @@ class AccountActions:
         """The folders the account's IMAP server lists (empty without IMAP)."""
         account = await self.account(account_id, viewer)
         return await self._connector.folders(account)
+
+    async def _history_held(self, kinds: tuple[ReplayKind, ...]) -> None:
+        """``ConflictError`` when the raw topics no longer hold the history to replay."""
+        try:
+            await self._replays.check(kinds, None)
+        except ReplayRefusedError as refused:
+            raise ConflictError(f"{refused} Nothing was saved.") from None
 
     async def _tested(self, creds: Credentials, folders: Sequence[str]) -> None:
         checks = await self._connector.check(creds, folders)

@@ -103,3 +103,9 @@ class AccountUpdate(_Body):
     caldav: CalDavIn | None = None
     mail: MailSettingsIn | None = None
     calendar: CalendarSettingsIn | None = None
+    apply_to_history: bool = Field(
+        default=False,
+        description="Also reprocess what this account synced before, under the new settings"
+        " (a replay job of its mail for mail settings, of its meetings for calendar settings,"
+        " of both for the blocklist; docs/replay.md).",
+    )

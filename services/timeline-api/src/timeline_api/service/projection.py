@@ -7,12 +7,15 @@ After it writes, the projection tells the read model's feed what changed, so a r
 model with structures of its own (the heads) keeps them current.
 """
 
+from itertools import groupby
+
 from crm_schemas.calendar import RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, ConfigEvent
-from crm_schemas.mail import TimelineMessage
+from crm_schemas.mail import RawMessageRemoved, TimelineMessage
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpserted
 from crm_schemas.sync import SyncStatusChanged
+from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.ports import (
     ProjectionStore,
@@ -37,14 +40,21 @@ class Projection:
         self._feed = feed
         self._statuses = statuses
 
-    async def messages(self, events: list[TimelineMessage]) -> None:
+    async def messages(self, events: list[TimelineMessage | RawMessageRemoved]) -> None:
         """Store each message once per workspace, add its mailbox as a source, re-summarise
         its thread from the inputs kept for all its messages (so redelivery never counts
-        twice); a whole poll in a few round trips."""
-        summaries = await self._store.store_messages([message_record(e) for e in events])
-        await self._feed.threads_changed(summaries)
+        twice); a whole poll in a few round trips. A withdrawn copy takes its mailbox away
+        from the message (the message goes when no mailbox is left) and the thread is
+        summarised again. In the poll's order, a stretch of one kind at a time."""
+        for removal, stretch in groupby(events, key=lambda e: isinstance(e, RawMessageRemoved)):
+            if removal:
+                gone = [_removed(e) for e in stretch if isinstance(e, RawMessageRemoved)]
+                await self._feed.threads_replaced(await self._store.remove_messages(gone))
+            else:
+                stored = [message_record(e) for e in stretch if isinstance(e, TimelineMessage)]
+                await self._feed.threads_changed(await self._store.store_messages(stored))
 
-    async def message(self, event: TimelineMessage) -> None:
+    async def message(self, event: TimelineMessage | RawMessageRemoved) -> None:
         """One message, when its batch could not be stored at once."""
         await self.messages([event])
 
@@ -52,7 +62,7 @@ class Projection:
         """Store the meeting once per workspace, adding its calendar as a source; a removal
         takes that calendar away, and the meeting leaves once no calendar has it."""
         if isinstance(event, RawEventRemoved):
-            await self._store.remove_event_source(event.item_id, event.account_id)
+            await self._store.remove_event_source(_removed(event))
         else:
             await self._store.upsert_event(event_record(event))
 
@@ -87,3 +97,8 @@ class Projection:
         if isinstance(event, AccountConfigured) and event.disconnected:
             removal = await self._store.remove_account(event.account_id)
             await self._feed.threads_replaced(removal.threads)
+
+
+def _removed(event: RawMessageRemoved | RawEventRemoved) -> CopyRemoved:
+    """A withdrawn copy, at the version it withdraws (docs/adr/0021)."""
+    return CopyRemoved(event.item_id, event.account_id, event.removed_at)

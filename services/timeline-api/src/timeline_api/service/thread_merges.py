@@ -1,13 +1,14 @@
 """The projection of timeline.messages: messages, and threads that proved to be one.
 
-A poll holds messages (``TimelineMessage``), merges (``ThreadsMerged``: keyed by the
-thread that goes) and absorptions (``ThreadAbsorbed``: the projection's own, keyed by the
-thread that stays). In that poll, in this order:
+A poll holds messages (``TimelineMessage``) and withdrawn copies (``RawMessageRemoved``),
+merges (``ThreadsMerged``: keyed by the thread that goes) and absorptions
+(``ThreadAbsorbed``: the projection's own, keyed by the thread that stays). In that poll,
+in this order:
 
 1. each merged thread is redirected to the thread it merged into;
-2. messages of threads that did not merge are stored (``Projection.messages``), the
-   others sent on to the thread theirs merged into, as are absorptions for a thread that
-   merged on;
+2. messages and withdrawals of threads that did not merge are applied in their order
+   (``Projection.messages``), the others sent on to the thread theirs merged into, as are
+   absorptions for a thread that merged on;
 3. absorptions are done: the messages of the merged thread move into this one, which is
    summarised again, and the read model hears of both (``TimelineFeed.threads_replaced``);
 4. each merged thread asks the thread it merged into to absorb it.
@@ -17,12 +18,12 @@ for them, and anything that comes for it later is sent on: the absorption misses
 Every step is idempotent (redirects insert-only, moves by id, summaries recomputed).
 """
 
-from crm_schemas.mail import ThreadsMerged, TimelineMessage
+from crm_schemas.mail import RawMessageRemoved, ThreadsMerged, TimelineMessage
 from timeline_api.domain.thread_merges import ThreadAbsorbed, absorptions, route_mail
 from timeline_api.ports import MailOutbox, ThreadChange, ThreadMerges, TimelineFeed
 from timeline_api.service.projection import Projection
 
-MailEvent = TimelineMessage | ThreadsMerged | ThreadAbsorbed
+MailEvent = TimelineMessage | RawMessageRemoved | ThreadsMerged | ThreadAbsorbed
 
 
 class MailProjection:
@@ -44,7 +45,7 @@ class MailProjection:
         """A poll of timeline.messages (see the module's steps)."""
         merged = [e for e in events if isinstance(e, ThreadsMerged)]
         absorbs = [e for e in events if isinstance(e, ThreadAbsorbed)]
-        messages = [e for e in events if isinstance(e, TimelineMessage)]
+        messages = [e for e in events if isinstance(e, TimelineMessage | RawMessageRemoved)]
         if merged:
             await self._merges.redirect_threads(
                 {m.from_thread_id: m.into_thread_id for m in merged}

@@ -11,7 +11,8 @@ from crm_schemas.base import to_milliseconds
 from crm_schemas.outcomes import ItemDropped
 from timeline_api.adapters.memory import InMemoryRecords
 from timeline_api.adapters.timelines.indexed import Links, event_key, thread_key
-from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
+from timeline_api.domain.copies import CopyRemoved, Known, is_current, takes
+from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window, page_of
 from timeline_api.domain.threads import summarise_thread
@@ -20,16 +21,23 @@ from timeline_api.ports import AccountRemoval, ThreadChange
 T = TypeVar("T", StoredMessage, StoredEvent)
 
 
-def _with_sources(kept: T | None, record: T) -> T:
-    """``record``'s content with the sources of both, by account (a store keeps dates to
-    the millisecond)."""
-    sources = {s.account_id: s for s in (*(kept.sources if kept else ()), *record.sources)}
+def _with_sources(kept: T | None, record: T, *, content: bool = True) -> T:
+    """``record``'s content (or ``kept``'s, unless ``content``) with the sources of both,
+    by account, as a store keeps them (dates to the millisecond, versions apart)."""
+    added: tuple[Source, ...] = tuple(_stored(s) for s in record.sources)
+    sources = {s.account_id: s for s in (*(kept.sources if kept else ()), *added)}
+    base = record if content or kept is None else kept
     times = {
-        f: to_milliseconds(getattr(record, f))
+        f: to_milliseconds(getattr(base, f))
         for f in ("sent_at", "starts_at", "ends_at")
-        if hasattr(record, f)
+        if hasattr(base, f)
     }
-    return record.model_copy(update={"sources": tuple(sources.values()), **times})
+    return base.model_copy(update={"sources": tuple(sources.values()), **times})
+
+
+def _stored(source: Source) -> Source:
+    """A source as a store keeps it: its version is kept beside it, not in it."""
+    return source.model_copy(update={"version": None})
 
 
 def _without(record: T, account_id: str) -> T:
@@ -52,7 +60,41 @@ class InMemoryTimelines:
         self.stored_threads: dict[str, ThreadSummary] = {}
         self.stored_events: dict[str, StoredEvent] = {}
         self.stored_drops: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, dict[str, datetime]] = {}  # item: account: version kept
+        self.withdrawn: dict[str, dict[str, datetime]] = {}  # item: account: version removed
         self.redirects: dict[str, str] = {}
+
+    def _known(self, item_id: str, kept: StoredMessage | StoredEvent | None) -> Known:
+        return Known(
+            self.versions.get(item_id, {}),
+            self.withdrawn.get(item_id, {}),
+            kept.version if kept is not None else None,
+        )
+
+    def _current(self, record: T, kept: T | None) -> T | None:
+        """``record`` with only the sources at least as new as what is known, and their
+        versions remembered; None when it has none."""
+        known = self._known(record.item_id, kept)
+        current = tuple(s for s in record.sources if takes(known, s.account_id, s.version))
+        for source in current:
+            if source.version is not None:
+                self.versions.setdefault(record.item_id, {})[source.account_id] = source.version
+        return record.model_copy(update={"sources": current}) if current else None
+
+    def _withdraw(self, items: dict[str, T], removed: CopyRemoved) -> bool:
+        """Take a copy away unless a newer version of it is known; True when it was kept."""
+        kept = items.get(removed.item_id)
+        known = self._known(removed.item_id, kept)
+        if (kept is None and removed.item_id not in self.withdrawn) or not takes(
+            known, removed.account_id, removed.version
+        ):
+            return False
+        self.withdrawn.setdefault(removed.item_id, {})[removed.account_id] = removed.version
+        self.versions.get(removed.item_id, {}).pop(removed.account_id, None)
+        if kept is None or not any(s.account_id == removed.account_id for s in kept.sources):
+            return False
+        self._drop_source(items, removed.item_id, removed.account_id)
+        return True
 
     # --- ports.ProjectionStore ----------------------------------------------------------
 
@@ -60,23 +102,36 @@ class InMemoryTimelines:
         """Store each message once, adding its sources; re-summarise each thread touched."""
         touched: dict[str, None] = {}
         for message in messages:
-            self.stored_messages[message.item_id] = _with_sources(
-                self.stored_messages.get(message.item_id), message
-            )
+            kept = self.stored_messages.get(message.item_id)
+            current = self._current(message, kept)
+            if current is None:
+                continue
+            self.stored_messages[message.item_id] = _with_sources(kept, current)
             touched[message.thread_id] = None
         summaries = [self._summarise(thread_id) for thread_id in touched]
         return [s for s in summaries if s is not None]
 
-    async def upsert_event(self, event: StoredEvent) -> None:
-        """Store a meeting once, adding its sources."""
-        self.stored_events[event.item_id] = _with_sources(
-            self.stored_events.get(event.item_id), event
-        )
+    async def remove_messages(self, removals: list[CopyRemoved]) -> list[ThreadChange]:
+        """Take each mailbox's copy away from its message; every thread that lost one."""
+        before: dict[str, ThreadSummary | None] = {}
+        for removal in removals:
+            message = self.stored_messages.get(removal.item_id)
+            if self._withdraw(self.stored_messages, removal) and message is not None:
+                before.setdefault(message.thread_id, self.stored_threads.get(message.thread_id))
+        return [ThreadChange(was, self._summarise(t)) for t, was in before.items()]
 
-    async def remove_event_source(self, item_id: str, account_id: str) -> None:
+    async def upsert_event(self, event: StoredEvent) -> None:
+        """Store a meeting once, adding its current sources; its content if at least as
+        new as the content kept."""
+        kept = self.stored_events.get(event.item_id)
+        current = self._current(event, kept)
+        if current is not None:
+            content = kept is None or is_current(event.version, kept.version)
+            self.stored_events[event.item_id] = _with_sources(kept, current, content=content)
+
+    async def remove_event_source(self, removed: CopyRemoved) -> None:
         """Take one calendar away from a meeting; the meeting goes when none is left."""
-        if item_id in self.stored_events:
-            self._drop_source(self.stored_events, item_id, account_id)
+        self._withdraw(self.stored_events, removed)
 
     async def record_dropped(self, drops: list[ItemDropped]) -> None:
         """Remember why items were not synced, per account each was dropped from."""
@@ -127,6 +182,7 @@ class InMemoryTimelines:
         return [ThreadChange(before_gone, None), ThreadChange(before_into, self._summarise(into))]
 
     def _drop_source(self, items: dict[str, T], item_id: str, account_id: str) -> bool:
+        self.versions.get(item_id, {}).pop(account_id, None)
         left = _without(items[item_id], account_id)
         if left.sources:
             items[item_id] = left

@@ -1,6 +1,7 @@
 """An account's settings: who sees what, which contacts are created, which folders sync,
-what is blocked. Each change applies to what is synced from then on (nothing already on
-the timelines changes), and the page says so."""
+what is blocked. Each change applies to what is synced from then on; asked to, also to
+what is already on the timelines (a replay of the account's history, the same use case
+as the API's ``apply_to_history``), and the page says which."""
 
 from typing import Any
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from crm_schemas.config import AccountConfigured
+from timeline_api.domain.ownership import ConflictError
 from timeline_api.ports import FoldersUnavailableError
 from timeline_api.service.account_actions import ChecksFailedError
 from timeline_api.service.account_requests import AccountUpdate
@@ -48,6 +50,7 @@ def settings_body(form: FormData, account: AccountConfigured) -> AccountUpdate:
             "visibility": text("calendar_visibility") or None,
             "contact_creation": text("calendar_contacts") == "yes",
         }
+    body["apply_to_history"] = text("apply_to_history") == "yes"
     return AccountUpdate.model_validate(body)
 
 
@@ -86,11 +89,17 @@ async def _settings_page(
 
 @router.get("/{account_id}/settings")
 async def settings_form(
-    request: Request, account_id: str, app: App, member: Member, saved: bool = False
+    request: Request,
+    account_id: str,
+    app: App,
+    member: Member,
+    saved: bool = False,
+    replay: str | None = None,
 ) -> Response:
-    """The settings, with the folders the server lists."""
+    """The settings, with the folders the server lists (after a save applied to history,
+    the replay job that applies it)."""
     account = await app.accounts.account(account_id, member.member)
-    return await _settings_page(request, app, member, account, saved=saved)
+    return await _settings_page(request, app, member, account, saved=saved, replay=replay)
 
 
 @router.post("/{account_id}/settings")
@@ -99,10 +108,15 @@ async def save_settings(request: Request, account_id: str, app: App, member: For
     account = await app.accounts.account(account_id, member.member)
     form = await request.form()
     try:
-        await app.accounts.update(account_id, settings_body(form, account), member.member)
+        state = await app.accounts.update(account_id, settings_body(form, account), member.member)
     except ValidationError as error:
         errors = field_errors(error)
         return await _settings_page(request, app, member, account, 422, errors=errors)
     except ChecksFailedError as error:
         return await _settings_page(request, app, member, account, 422, errors=[str(error)])
-    return RedirectResponse(f"/app/accounts/{account_id}/settings?saved=true", status_code=303)
+    except ConflictError as error:  # the history to apply it to is no longer held
+        return await _settings_page(request, app, member, account, 409, errors=[str(error)])
+    replay = f"&replay={state.replay_job}" if state.replay_job else ""
+    return RedirectResponse(
+        f"/app/accounts/{account_id}/settings?saved=true{replay}", status_code=303
+    )

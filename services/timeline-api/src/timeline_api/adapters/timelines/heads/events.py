@@ -16,8 +16,9 @@ from crm_schemas.base import Event
 
 class ThreadIndexed(Event):
     """A thread's last activity under one index key (an address, a host or a company
-    domain of the thread). Keyed by ``key`` on ``timeline.index``, so one consumer writes
-    each key's head; setting the same value again changes nothing."""
+    domain of the thread), or its leaving that key (``gone``: it lost the messages that
+    had it, or every message). Keyed by ``key`` on ``timeline.index``, so one consumer
+    writes each key's head; setting the same value again changes nothing."""
 
     schema_version: Literal[1] = 1
     key: str = Field(description="<workspace>|a|<address>, |h|<host> or |d|<company domain>.")
@@ -29,6 +30,9 @@ class ThreadIndexed(Event):
         description="The thread's row as stored at that activity (JSON), kept by the head "
         "for its newest threads; none: a head keeps no row of the thread (it lost this "
         "key, or the event predates rows).",
+    )
+    gone: bool = Field(
+        default=False, description="The thread is no longer under this key: its entry goes."
     )
 
 

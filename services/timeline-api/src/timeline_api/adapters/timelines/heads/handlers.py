@@ -60,7 +60,7 @@ class IndexWriter:
         once (a company's domain key gets one entry per thread of a busy poll)."""
         updates: dict[str, list[Update]] = {}
         for event in events:
-            at = to_milliseconds(event.last_activity)  # as stored, to compare with it
+            at = None if event.gone else to_milliseconds(event.last_activity)  # as stored
             updates.setdefault(event.key, []).append((event.thread_id, at, event.row))
         found = await self._heads.heads(list(updates))
         changed: dict[str, Head] = {}
@@ -114,14 +114,18 @@ class HeadsFeed:
         await self._outbox.publish_all(self._announcements(summaries, with_rows=True))
 
     async def threads_replaced(self, changes: Sequence[ThreadChange]) -> None:
-        """Announce each thread's former state without its row (it may have lost keys, and
-        no head of those may keep a row that no longer holds), then its new state."""
+        """Announce each thread's new state under its keys, and its leaving every key it
+        lost (all of them, when it has no message left), so no head lists it there."""
         outgoing: list[Outgoing] = []
         for change in changes:
+            after = _events(change.after, _row(change.after)) if change.after else []
+            kept = {key for key, _ in after}
             if change.before is not None:
-                outgoing += self._announcements([change.before], with_rows=False)
-            if change.after is not None:
-                outgoing += self._announcements([change.after], with_rows=True)
+                lost = [e for k, e in _events(change.before, None) if k not in kept]
+                outgoing += [
+                    (self._index_topic, e.key, e.model_copy(update={"gone": True})) for e in lost
+                ]
+            outgoing += [(self._index_topic, key, event) for key, event in after]
         await self._outbox.publish_all(outgoing)
 
     async def people_changed(self, people: Sequence[PersonUpserted]) -> None:

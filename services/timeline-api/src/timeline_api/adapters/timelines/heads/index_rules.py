@@ -93,8 +93,9 @@ class Head:
         return self.boundary is not None
 
 
-Update = tuple[str, datetime, str | None]
-"""(thread id, last activity, the thread's row at that activity or None)."""
+Update = tuple[str, datetime | None, str | None]
+"""(thread id, last activity, the thread's row at that activity or None); a last activity
+of None takes the thread's entry away (it left the key)."""
 
 
 def apply(
@@ -114,14 +115,18 @@ def apply(
 
 
 def apply_all(head: Head, updates: Iterable[Update], size: int = HEAD_SIZE) -> Head:
-    """The head with each (thread id, last activity, row) set in turn, then cut once to
-    the ``size`` newest entries: a poll's updates of one key in one pass."""
+    """The head with each (thread id, last activity, row) set (or, without a last activity,
+    taken away) in turn, then cut once to the ``size`` newest entries: a poll's updates of
+    one key in one pass. A thread taken away is no longer this key's, so the boundary
+    (about the key's threads left out) does not move."""
     entries = dict(head.entries)
     rows = dict(head.rows)
     boundary = head.boundary
     for thread_id, last_activity, row in updates:
         entries.pop(thread_id, None)
         rows.pop(thread_id, None)
+        if last_activity is None:
+            continue
         if boundary is None or (last_activity, thread_id) > boundary:
             entries[thread_id] = last_activity
             if row is not None:
