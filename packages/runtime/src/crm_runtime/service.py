@@ -1,13 +1,14 @@
 """The composition root every service shares: build everything once, run, close."""
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
@@ -28,6 +29,7 @@ from crm_schemas.topics import Topics
 log = logging.getLogger(__name__)
 
 TOPIC_PARTITIONS = 4
+Alongside = Callable[[], Coroutine[Any, Any, None]]  # a task run beside the consumers
 
 
 @dataclass
@@ -115,32 +117,12 @@ def follow_config(
     runtime.consume(runtime.topics.config, groups.config(runtime.name), ConfigEvent, apply_config)
 
 
-def build_app(runtime: Runtime) -> FastStream:
-    """The FastStream app: topics ensured and start hooks run before consuming."""
-    app = FastStream(runtime.broker, logger=logging.getLogger(runtime.name))
-
-    @app.on_startup
-    async def prepare() -> None:
-        await _prepare(runtime)
-        log.info("service starting", extra={"service": runtime.name})
-
-    @app.on_shutdown
-    async def stopping() -> None:
-        await _stopping(runtime)
-
-    @app.after_shutdown
-    async def close() -> None:
-        await _close(runtime)
-
-    return app
-
-
 @asynccontextmanager
 async def running(runtime: Runtime, *, consume: bool = True) -> AsyncIterator[Runtime]:
     """The runtime's lifecycle for a host other than FastStream's app (an HTTP app's
     lifespan, a command): topics ensured and start hooks run, then the broker started
     (``consume``) or only connected to publish; on the way out, everything stopped and
-    closed, as ``build_app`` does."""
+    closed, as ``serve`` does."""
     try:
         await _prepare(runtime)
         if consume:
@@ -180,6 +162,67 @@ async def _close(runtime: Runtime) -> None:
     runtime.tracer.shutdown()
 
 
-def run(runtime: Runtime) -> None:
-    """Run the service until SIGINT or SIGTERM."""
-    asyncio.run(build_app(runtime).run())
+def run(runtime: Runtime, alongside: Alongside | None = None) -> None:
+    """Run the service until SIGINT or SIGTERM (see ``serve``)."""
+    asyncio.run(serve(runtime, alongside))
+
+
+async def serve(runtime: Runtime, alongside: Alongside | None = None) -> None:
+    """Start the service, run it until SIGINT or SIGTERM, then stop it.
+
+    A signal that comes while the service is still starting (joining its consumer groups
+    one subscriber after the other) is acted on once the start is complete, or after half
+    of ``shutdown_grace_s``; then every consumer is stopped by the one ``broker.stop``,
+    each finishing and committing the poll in hand. Stopping the broker while its start
+    went on, as FastStream's own runner does, left the consumers started after that stop
+    consuming until the process ended, in the middle of a poll.
+
+    ``alongside`` (a coroutine function) runs beside the consumers once they are started
+    and is cancelled first on the way out.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("service starting", extra={"service": runtime.name})
+    background: asyncio.Task[None] | None = None
+    try:
+        await _start_unless_stopped(runtime, stop)
+        if not stop.is_set():
+            if alongside is not None:
+                background = asyncio.create_task(alongside())
+            log.info("service started", extra={"service": runtime.name})
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if background is not None:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+        await _stopping(runtime)
+        await runtime.broker.stop()
+        await _close(runtime)
+
+
+async def _start_unless_stopped(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Topics ensured, hooks run, consumers started; a stop asked for meanwhile waits for
+    that start, at most half of the grace period, before the start is abandoned."""
+
+    async def start() -> None:
+        await _prepare(runtime)
+        await runtime.broker.start()
+
+    starting = asyncio.create_task(start())
+    asked = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, asked}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            await asyncio.wait({starting}, timeout=runtime.settings.shutdown_grace_s / 2)
+    finally:
+        asked.cancel()
+        if not starting.done():
+            starting.cancel()
+            log.warning("stopped before its start was complete", extra={"service": runtime.name})
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting  # a start that failed raises here

@@ -1,9 +1,9 @@
 """Queues a sync job for every connected account, every few minutes, and on demand."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Literal
 
 from faststream.kafka import KafkaBroker
@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 from crm_runtime.bus import publish
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.mongo import connect
-from crm_runtime.service import Runtime, build_app, build_runtime, follow_config
+from crm_runtime.service import Runtime, build_runtime, follow_config, run
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested
 from fetcher.settings import FetcherSettings
@@ -61,21 +61,7 @@ def run_scheduler(settings: FetcherSettings) -> None:
     """Run the scheduler until SIGINT or SIGTERM."""
     runtime = build_runtime("fetcher.scheduler", settings)
     follow_config(runtime)
-    app = build_app(runtime)
-    tasks: list[asyncio.Task[None]] = []
-
-    @app.after_startup
-    async def start_ticking() -> None:
-        tasks.append(asyncio.create_task(_every(runtime, settings.schedule_interval_s)))
-
-    @app.on_shutdown
-    async def stop_ticking() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    asyncio.run(app.run())
+    run(runtime, alongside=partial(_every, runtime, settings.schedule_interval_s))
 
 
 async def request_sync(
