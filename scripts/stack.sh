@@ -7,7 +7,7 @@
 #   radicale  Radicale CalDAV server in its own venv (htpasswd auth, owner_only rights)
 #   xandikos  Xandikos CalDAV server in its own venv (a second CalDAV server; no auth, one user)
 #
-# Usage: scripts/stack.sh up|down|status|install|reset [--all]|env|logs [server]
+# Usage: scripts/stack.sh up|down [server...]|status|install|reset [--all]|env|logs [server]
 # See scripts/README.md for ports, environment variables and the state layout.
 set -euo pipefail
 
@@ -424,6 +424,21 @@ cmd_install() {
   say "installed: kafka jars, ferretdb $FERRETDB_VERSION, dovecot $("$(dovecot_bin)" --version | cut -d' ' -f1), radicale $RADICALE_VERSION, xandikos $XANDIKOS_VERSION"
 }
 
+# CHOSEN=the servers named on the command line (all when none is), in SERVERS' order.
+CHOSEN=()
+choose_servers() {
+  local s
+  (($#)) || set -- "${SERVERS[@]}"
+  for s in "$@"; do
+    [[ " ${SERVERS[*]} " == *" $s "* ]] || die "unknown server '$s' (servers: ${SERVERS[*]})"
+  done
+  CHOSEN=()
+  for s in "${SERVERS[@]}"; do
+    [[ " $* " == *" $s "* ]] && CHOSEN+=("$s")
+  done
+  return 0
+}
+
 # ---------------------------------------------------------------- configs + start
 start_kafka() {
   local k=$STACK_DIR/kafka
@@ -680,9 +695,15 @@ start_xandikos() {
 # ---------------------------------------------------------------- up / down / status
 cmd_up() {
   take_lock
-  cmd_install
   local s pid p pending=() failed=()
-  for s in "${SERVERS[@]}"; do
+  choose_servers "$@"
+  if ((${#CHOSEN[@]} == ${#SERVERS[@]})); then
+    cmd_install
+  else  # only what the named servers need (a second stack of Kafka and FerretDB for tests)
+    mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$BIN_DIR"
+    for s in "${CHOSEN[@]}"; do "install_$s"; done
+  fi
+  for s in "${CHOSEN[@]}"; do
     if pid=$(live_pid "$s") && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
       say "$s: its program was rebuilt since it started (pid $pid); restarting it"
       stop_server "$s"
@@ -750,8 +771,9 @@ cmd_down() {
   [[ -d $STACK_DIR ]] || { say "nothing to stop ($STACK_DIR does not exist)"; return 0; }
   take_lock
   local i
-  for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
-    stop_server "${SERVERS[i]}"
+  choose_servers "$@"
+  for ((i = ${#CHOSEN[@]} - 1; i >= 0; i--)); do
+    stop_server "${CHOSEN[i]}"
   done
 }
 
@@ -814,8 +836,9 @@ cmd_logs() {
 usage() {
   cat <<EOF
 usage: $0 <command>
-  up        install if needed, start every server not already running, wait until all answer
-  down      stop all servers (SIGTERM, SIGKILL after ${STOP_TIMEOUT} s)
+  up [s..]  install if needed, start every server (or each one named) not already running,
+            wait until all answer
+  down [s..] stop all servers, or the ones named (SIGTERM, SIGKILL after ${STOP_TIMEOUT} s)
   status    print up/down per server (exit 1 if any is down)
   install   install/build everything, start nothing
   reset     down + delete data, configs and logs (keeps built binaries); --all deletes $STACK_DIR
@@ -830,8 +853,8 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    up) cmd_up ;;
-    down | stop) cmd_down ;;
+    up) cmd_up "$@" ;;
+    down | stop) cmd_down "$@" ;;
     status) cmd_status ;;
     install) cmd_install ;;
     reset) cmd_reset "$@" ;;
