@@ -15,6 +15,13 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_publish_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        description="How long a bulk publish waits for Kafka's acknowledgement before Kafka "
+        "counts as unavailable: the message waits, the producer is started anew, and the "
+        "publish is tried again.",
+    )
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     mongo_db: str = "crm"
     topic_prefix: str = "crm"
@@ -33,6 +40,37 @@ class ServiceSettings(BaseSettings):
     batch_timeout_ms: int = Field(default=100, ge=1, description="How long a poll waits.")
     retry_later_max_s: float = Field(
         default=60.0, gt=0, description="How long a message waits for a config it needs."
+    )
+    outage_hold_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a consumer holds a poll while it waits for Kafka, MongoDB or "
+        "another dependency, before handing it back to Kafka uncommitted to be polled again "
+        "(it keeps the consumer in its group). Keep it well under consumer_max_poll_interval_ms.",
+    )
+    outage_max_wait_s: float = Field(
+        default=5.0, gt=0, description="Longest pause between tries while a dependency is down."
+    )
+    consumer_instance_id: str = Field(
+        default="",
+        description="A stable name of this replica (e.g. its pod's name) for Kafka's static "
+        "group membership: a replica restarted under the same name takes its partitions back "
+        "at once, without a rebalance. Empty: dynamic membership.",
+    )
+    consumer_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="How long Kafka waits without a heartbeat before it gives a consumer's "
+        "partitions to the others (6 s is the broker's default minimum).",
+    )
+    consumer_heartbeat_interval_ms: int = Field(
+        default=3_000, ge=100, description="How often a consumer tells Kafka it is alive."
+    )
+    consumer_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=10_000,
+        description="Longest a consumer may take over one poll before Kafka removes it from its "
+        "group (what it had not committed is then delivered again).",
     )
     slow_command_ms: float = Field(
         default=100.0, gt=0, description="Database commands slower than this are logged."

@@ -21,6 +21,7 @@ from fetcher.adapters.provider_cursors import MongoProviderCursorStore
 from fetcher.adapters.quota import ProjectQuota
 from fetcher.providers.factory import ProviderFactory
 from fetcher.settings import FetcherSettings
+from fetcher.status import report_waiting
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from fetcher.sync_mail import MailPorts, run_mail_job
 from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
@@ -38,6 +39,10 @@ class SyncJobs:
     calendar: CalendarPorts
     oauth_mail: OAuthMailPorts | None = None
     oauth_calendar: OAuthCalendarPorts | None = None
+
+    async def on_hold(self, request: SyncRequested, dependency: str) -> None:
+        """A job waits for a dependency that is down: its account's status says so."""
+        await report_waiting(self.mail.publish, self.mail.topics, request, dependency)
 
     async def handle(self, request: SyncRequested) -> None:
         """Run one bounded sync job for the requested account and kind."""
@@ -122,6 +127,11 @@ def build(settings: FetcherSettings) -> Runtime:
     jobs = sync_jobs(runtime, settings, rotated)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
-        settings.topics.sync_requests, "fetcher", SyncRequested, jobs.handle, batch=False
+        settings.topics.sync_requests,
+        "fetcher",
+        SyncRequested,
+        jobs.handle,
+        batch=False,
+        on_hold=jobs.on_hold,
     )
     return runtime
