@@ -1,6 +1,6 @@
 """The settings every service has. Each service subclasses this with its own env prefix."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_schemas.topics import Topics
@@ -58,13 +58,16 @@ class ServiceSettings(BaseSettings):
         "at once, without a rebalance. Empty: dynamic membership.",
     )
     consumer_session_timeout_ms: int = Field(
-        default=10_000,
+        default=6_000,
         ge=6_000,
         description="How long Kafka waits without a heartbeat before it gives a consumer's "
-        "partitions to the others (6 s is the broker's default minimum).",
+        "partitions to the others: how long a crashed consumer's partitions stall (the "
+        "broker's group.min.session.timeout.ms, 6 s by default, is the least it takes).",
     )
     consumer_heartbeat_interval_ms: int = Field(
-        default=3_000, ge=100, description="How often a consumer tells Kafka it is alive."
+        default=2_000,
+        ge=100,
+        description="How often a consumer tells Kafka it is alive (a third of the session).",
     )
     consumer_max_poll_interval_ms: int = Field(
         default=300_000,
@@ -81,6 +84,16 @@ class ServiceSettings(BaseSettings):
         default="none", description="'none', 'console' or 'otlp' (OTLP over HTTP)."
     )
     otel_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+
+    @model_validator(mode="after")
+    def _consumers_keep_their_place(self) -> "ServiceSettings":
+        if self.outage_hold_s * 1000 >= self.consumer_max_poll_interval_ms:
+            raise ValueError("outage_hold_s must be shorter than consumer_max_poll_interval_ms")
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            raise ValueError(
+                "consumer_heartbeat_interval_ms must be shorter than consumer_session_timeout_ms"
+            )
+        return self
 
     @property
     def topics(self) -> Topics:
