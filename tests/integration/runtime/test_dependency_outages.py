@@ -9,12 +9,10 @@ The fault tests (tests/e2e/test_outages.py) kill the real Kafka and FerretDB.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import BaseModel
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from crm_runtime.bus import build_broker, ensure_topics
@@ -22,21 +20,9 @@ from crm_runtime.delivery import subscribe
 from crm_runtime.outages import DependencyUnavailable
 from crm_runtime.settings import ServiceSettings
 from tests.e2e.harness import consumer_lag
-from tests.integration.runtime.test_delivery import read, until
+from tests.integration.runtime.test_delivery import Ping, read, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-class Ping(BaseModel):
-    n: int
-
-
-@pytest.fixture
-async def broker(settings: ServiceSettings) -> AsyncIterator[KafkaBroker]:
-    await ensure_topics(settings.kafka_bootstrap, settings.topics.all(), 2)
-    built = build_broker(settings, "outage-test", TracerProvider())
-    yield built
-    await built.stop()
 
 
 class Down:
@@ -160,24 +146,39 @@ async def test_a_message_on_hold_is_reported_once(
 async def test_a_consumer_blocked_past_its_poll_interval_loses_nothing(
     broker: KafkaBroker, settings: ServiceSettings
 ) -> None:
-    """Kafka removes a consumer that does not poll for max.poll.interval; what it held
-    was not committed, so it comes again when the consumer rejoins, and is done then."""
-    stuck = settings.model_copy(
-        update={"consumer_max_poll_interval_ms": 10_000, "outage_hold_s": 120.0}
+    """Kafka removes a consumer that does not poll within max.poll.interval (here: a
+    publish blocked while Kafka is away; the idempotent producer never gives up). What it
+    held was not committed: the other replica gets it, and does it."""
+    strict = settings.model_copy(
+        update={"consumer_max_poll_interval_ms": 10_000, "outage_hold_s": 5.0}
     )
-    database = Down(seconds=14, error=AutoReconnect("connection refused"))
-    done: list[int] = []
+    handled: list[tuple[str, int]] = []
+    blocked: list[int] = []
 
-    async def handle(ping: Ping) -> None:
-        database.check()
-        done.append(ping.n)
+    async def blocks_once(ping: Ping) -> None:
+        if not blocked:
+            blocked.append(ping.n)
+            await asyncio.sleep(14)  # longer than the poll interval
+        handled.append(("a", ping.n))
+
+    async def quick(ping: Ping) -> None:
+        handled.append(("b", ping.n))
 
     topic = f"{settings.topic_prefix}.pings"
-    subscribe(broker, stuck, topic=topic, group="t", contract=Ping, handler=handle, batch=True)
+    await ensure_topics(settings.kafka_bootstrap, (topic,), 4)
+    other = build_broker(strict, "outage-test-b", TracerProvider())
+    subscribe(
+        broker, strict, topic=topic, group="t", contract=Ping, handler=blocks_once, batch=True
+    )
+    subscribe(other, strict, topic=topic, group="t", contract=Ping, handler=quick, batch=True)
     await broker.start()
-    for n in range(3):
-        await broker.publish(f'{{"n": {n}}}'.encode(), topic=topic, key=f"k{n}".encode())
-
-    await until(lambda: set(done) == {0, 1, 2}, within=60)
-    await committed(settings, topic)
-    await no_dead_letters(settings)
+    await other.start()
+    try:
+        for n in range(8):
+            await broker.publish(f'{{"n": {n}}}'.encode(), topic=topic, key=f"k{n}".encode())
+        await until(lambda: {n for _, n in handled} == set(range(8)), within=60)
+        await committed(settings, topic)
+        assert ("b", blocked[0]) in handled, "the blocked record never went to the other replica"
+        await no_dead_letters(settings)
+    finally:
+        await other.stop()

@@ -32,6 +32,8 @@ from crm_runtime.settings import ServiceSettings
         (ServerSelectionTimeoutError("no servers"), MONGODB),
         (AutoReconnect("connection reset"), MONGODB),
         (NetworkTimeout("timed out"), MONGODB),
+        (OperationFailure("shutdown in progress", code=91), MONGODB),
+        (OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1), MONGODB),
         (DependencyUnavailable("the Gmail API", "HTTP 503"), "the Gmail API"),
     ],
 )
@@ -100,7 +102,7 @@ def settings(**values: Any) -> ServiceSettings:
 
 
 def test_an_outage_waits_with_capped_backoff_and_spends_no_attempt() -> None:
-    patience = Patience(settings(outage_max_wait_s=4, outage_hold_s=3600), Outages(), 3)
+    patience = Patience(settings(outage_max_wait_s=4, outage_hold_s=250), Outages(), 3)
     attempt = Attempt(patience)
     waits = [attempt.fails(AutoReconnect("down")) for _ in range(6)]
     assert [stop for stop, _ in waits] == [False] * 6

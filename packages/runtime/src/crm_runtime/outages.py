@@ -11,7 +11,7 @@ import logging
 import time
 
 from aiokafka import errors as kafka
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,14 @@ _KAFKA_SIDE = (
     kafka.UnknownProducerId,
     kafka.InvalidProducerEpoch,
 )
+
+# MongoDB's codes for a server that cannot serve now (shutting down, stepping down, a
+# network error behind it): the ones its drivers retry. FerretDB on SQLite answers
+# "database is locked" when a write waited longer than its busy timeout.
+_MONGODB_TRANSIENT_CODES = frozenset(
+    {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+)
+_SQLITE_BUSY = "SQLITE_BUSY"
 
 
 class DependencyUnavailable(Exception):  # noqa: N818 - reads as the state it reports
@@ -57,6 +65,10 @@ def unavailable(error: BaseException | None) -> str | None:
             return error.dependency
         if isinstance(error, ConnectionFailure):  # also AutoReconnect, NetworkTimeout,
             return MONGODB  # ServerSelectionTimeoutError
+        if isinstance(error, OperationFailure) and (
+            error.code in _MONGODB_TRANSIENT_CODES or _SQLITE_BUSY in str(error)
+        ):
+            return MONGODB
         if isinstance(error, _KAFKA_SIDE) or (
             isinstance(error, kafka.KafkaError) and error.retriable
         ):
