@@ -32,6 +32,10 @@ WAIT_TIMEOUT=${STACK_WAIT_TIMEOUT:-90}   # seconds for a server to answer after 
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-30}   # seconds after SIGTERM before SIGKILL
 KAFKA_HEAP_OPTS=${STACK_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 FERRETDB_LOG_LEVEL=${STACK_FERRETDB_LOG_LEVEL:-warn}
+# SQLite pragmas of every FerretDB database. journal_size_limit: a write-ahead log that was
+# checkpointed is cut back to 4 MB when it starts over, instead of keeping the size a burst
+# of writes gave it (docs/operations.md, "Disk").
+FERRETDB_SQLITE_PARAMS=${STACK_FERRETDB_SQLITE_PARAMS-_pragma=journal_size_limit(4194304)}
 
 SERVERS=(kafka ferretdb dovecot radicale xandikos)
 
@@ -512,7 +516,7 @@ EOF
 start_ferretdb() {
   local f=$STACK_DIR/ferretdb
   mkdir -p "$f/data" "$f/state"
-  spawn ferretdb "$BIN_DIR/ferretdb" --handler=sqlite --sqlite-url="file:$f/data/" \
+  spawn ferretdb "$BIN_DIR/ferretdb" --handler=sqlite --sqlite-url="file:$f/data/${FERRETDB_SQLITE_PARAMS:+?$FERRETDB_SQLITE_PARAMS}" \
     --state-dir="$f/state" --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr=- \
     --telemetry=disable --log-level="$FERRETDB_LOG_LEVEL"
 }
