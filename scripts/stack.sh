@@ -2,7 +2,8 @@
 # Local infrastructure for development and tests, all on 127.0.0.1, no Docker:
 #   kafka     Apache Kafka 4.1.1, KRaft combined broker+controller (jars from Maven Central)
 #   ferretdb  FerretDB v1.24.2 with the SQLite handler (MongoDB wire protocol; built with Go,
-#             patched so that _id reads use the _id index and bulk updates end: tools/ferretdb)
+#             patched so that _id reads use the _id index, bulk updates end and idle
+#             write-ahead logs are emptied: tools/ferretdb)
 #   dovecot   Dovecot IMAP from Debian (own config, own base_dir, plain auth, no TLS)
 #   radicale  Radicale CalDAV server in its own venv (htpasswd auth, owner_only rights)
 #   xandikos  Xandikos CalDAV server in its own venv (a second CalDAV server; no auth, one user)

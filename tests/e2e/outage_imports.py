@@ -9,6 +9,7 @@ dead-lettered, and reads the account's status.
 
 import asyncio
 import imaplib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from localsystem import LocalSystem
 from pymongo import AsyncMongoClient
 
+from crm_runtime.bus import delete_topics
 from crm_schemas.topics import Topics
 from tests.e2e.harness import consumer_lag, free_port, timeline_settings
 from tests.e2e.private_stack import PrivateStack
@@ -32,12 +34,12 @@ PEOPLE = 100  # recipients the messages are spread over
 SETTLE_S = 150.0  # most a recovery may take before the test counts what is missing
 
 
-async def when(probe: Callable[[], Awaitable[bool]], within: float) -> None:
-    """Poll ``probe`` every 50 ms until it holds; fail after ``within`` seconds."""
+async def when(probe: Callable[[], Awaitable[bool]], within: float, every: float = 0.05) -> None:
+    """Poll ``probe`` until it holds; fail after ``within`` seconds."""
     deadline = time.monotonic() + within
     while not await probe():
         assert time.monotonic() < deadline, f"not reached in {within:.0f} s"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
 
 
 @dataclass
@@ -111,12 +113,15 @@ class Import:
         await asyncio.to_thread(self.system.wait_for_api)
         self.pids = {name: p.pid for name, p in self.system.processes.items()}
         await self.watch.start()
-        await when(self._settled, within=90)
+        await when(self._settled, within=90, every=0.25)
 
     async def close(self) -> None:
+        """Stop the services; delete the topics, so that the next restart of the private
+        Kafka has only the next tests' logs to recover."""
         self.system.stop_all()
         await self.watch.stop()
         await self.store.close()
+        await delete_topics(self.private.kafka_bootstrap, self.system.prefix)
 
     def _fill(self, first: int, count: int) -> None:
         """Sent messages, each its own thread, to PEOPLE people of one client, in one
@@ -182,9 +187,14 @@ class Import:
         }
 
     async def _settled(self) -> bool:
-        """Whether every consumer group of the import has settled its first rebalance."""
-        states = await asyncio.to_thread(self.private.group_states, list(self.groups()))
-        return len(states) == len(self.groups()) and set(states.values()) == {"Stable"}
+        """Whether the consumer of every group of the import has its partitions (each
+        service logs it, with the group's id)."""
+        assigned = set()
+        for log in self.system.log_dir.glob("*.log"):
+            for line in log.read_text(errors="replace").splitlines():
+                if "assigned to partitions" in line and line.startswith("{"):
+                    assigned.add(json.loads(line).get("group_id"))
+        return set(self.groups()) <= assigned
 
     async def fetched(self) -> int:
         """Messages the fetcher has published so far (the import's progress)."""
@@ -205,7 +215,7 @@ class Import:
             self.system.check_alive()
             if await self.stored() >= MESSAGES and await self._lag() == 0:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1)
         return time.monotonic()
 
     async def _lag(self) -> int:
@@ -254,8 +264,6 @@ class Import:
 
     async def statuses(self) -> list[dict[str, Any]]:
         """Every status the account's sync published, in order."""
-        import json
-
         consumer = AIOKafkaConsumer(
             self.topics.sync_status,
             bootstrap_servers=self.private.kafka_bootstrap,

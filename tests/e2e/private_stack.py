@@ -23,7 +23,7 @@ STACK_SH = REPO / "scripts" / "stack.sh"
 PORTS = range(20000, 32000)  # below Linux's ephemeral range (32768-60999)
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """``count`` ports nothing listens on, picked at random in PORTS."""
     found: list[int] = []
     while len(found) < count:
@@ -57,7 +57,7 @@ class PrivateStack:
         (root / "bin" / ".ferretdb.sha256").write_bytes(
             (shared / "bin" / ".ferretdb.sha256").read_bytes()
         )
-        kafka, controller, mongo = _free_ports(3)
+        kafka, controller, mongo = free_ports(3)
         return cls(root, shared, kafka, controller, mongo)
 
     @property
@@ -122,38 +122,6 @@ class PrivateStack:
             if state == "Z":
                 break
             time.sleep(0.05)
-
-    def group_states(self, groups: list[str]) -> dict[str, str]:
-        """Each consumer group's state (Stable, PreparingRebalance, Empty...), from Kafka's
-        own command-line tool (aiokafka cannot read Kafka 4's DescribeGroups answer)."""
-        args = [a for group in groups for a in ("--group", group)]
-        done = subprocess.run(
-            [
-                "java",
-                "-Xmx256m",
-                "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC",
-                f"-Dlog4j2.configurationFile={self.root / 'kafka' / 'tools-log4j2.properties'}",
-                "-cp",
-                f"{self.root / 'kafka-libs'}/*",
-                "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-                "--bootstrap-server",
-                self.kafka_bootstrap,
-                "--describe",
-                "--state",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        states: dict[str, str] = {}
-        for line in done.stdout.splitlines():
-            fields = line.split()
-            if fields and fields[0] in groups and len(fields) >= 5:
-                states[fields[0]] = fields[-2]
-        return states
 
     def disk_bytes(self, prefix: str = "") -> dict[str, int]:
         """Bytes of FerretDB's databases (those of one deployment when ``prefix`` is

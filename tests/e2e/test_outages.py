@@ -24,7 +24,8 @@ import pytest
 from tests.e2e.outage_imports import MESSAGES, Import, Outcome, when
 from tests.e2e.private_stack import PrivateStack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+# Two imports of 3,000 messages and a 20 s outage take about two minutes on 2 busy cores.
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(600)]
 
 OUTAGE_S = 20.0
 
