@@ -34,13 +34,18 @@ CLIENT = "jane.doe@mail.client.test"
 
 
 def deployment() -> LocalSystem:
+    port = int(os.environ.get("TIMELINE_PORT", "8080"))
     return LocalSystem(
         kafka_bootstrap=f"127.0.0.1:{os.environ.get('STACK_KAFKA_PORT', '19092')}",
         mongo_url=f"mongodb://127.0.0.1:{os.environ.get('STACK_MONGO_PORT', '27017')}/",
         prefix="crm",
-        api_port=int(os.environ.get("TIMELINE_PORT", "8080")),
+        api_port=port,
         log_dir=STACK / "logs" / "services",
-        extra_env={"TIMELINE_ALLOW_PRIVATE_HOSTS": "true"},  # the demo servers are on 127.0.0.1
+        extra_env={
+            "TIMELINE_ALLOW_PRIVATE_HOSTS": "true",  # the demo servers are on 127.0.0.1
+            "FETCHER_ALLOW_PRIVATE_HOSTS": "true",
+            "TIMELINE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # sign-in links point here
+        },
     )
 
 
@@ -59,7 +64,7 @@ def stop_services() -> None:
 def start_services(system: LocalSystem) -> None:
     stop_services()
     PIDS.mkdir(parents=True, exist_ok=True)
-    for service in ("fetcher", "scheduler", "idle", "matcher", "enricher", "timeline-api"):
+    for service in ("fetcher", "scheduler", "matcher", "enricher", "timeline-api"):
         system.start(service)
         (PIDS / f"{service}.pid").write_text(str(system.processes[service].pid))
     print(f"services started; logs in {system.log_dir}")
@@ -148,11 +153,13 @@ def caldav_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('STACK_CALDAV_PORT', '15232')}/"
 
 
-def connect_and_sync(system: LocalSystem) -> str:
+def connect_and_sync(system: LocalSystem) -> tuple[str, str]:
     """Bootstrap the workspace with crm-admin, connect the mailbox and calendar through the
-    API (which tests each protocol first and starts the import); returns the API key."""
-    bootstrap = [sys.executable, "-m", "timeline_api.admin", "bootstrap", "--name", "Acme"]
-    bootstrap += ["--domain", "acme.test", "--admin-email", MAILBOX, "--admin-name", "Alice"]
+    API (which tests each protocol first and starts the import); returns the API key and
+    the workspace id."""
+    bootstrap = [sys.executable, "-m", "timeline_api.entrypoints.admin", "bootstrap"]
+    bootstrap += ["--name", "Acme", "--domain", "acme.test"]
+    bootstrap += ["--admin-email", MAILBOX, "--admin-name", "Alice"]
     made = json.loads(run_json(bootstrap, system.env_for("timeline-api")))
     key = str(made["api_key"])
     body = {
@@ -175,7 +182,14 @@ def connect_and_sync(system: LocalSystem) -> str:
         account = call(system, key, "POST", "/v1/accounts", body)
     print(f"workspace {made['workspace_id']}, account {account['id']} connected; syncing")
     print(f"API key of {MAILBOX} (admin): {key}")
-    return key
+    return key, str(made["workspace_id"])
+
+
+def sign_in_link(system: LocalSystem, workspace_id: str) -> str:
+    """A one-time link that signs the demo user in to the web app (crm-admin)."""
+    command = [sys.executable, "-m", "timeline_api.entrypoints.admin", "sign-in-link"]
+    command += ["--workspace", workspace_id, "--email", MAILBOX]
+    return run_json(command, system.env_for("timeline-api")).strip()
 
 
 def run_json(command: list[str], env: dict[str, str]) -> str:
@@ -270,10 +284,15 @@ def main() -> None:
     system = deployment()
     start_services(system)
     seed_demo()
-    key = connect_and_sync(system)
+    key, workspace_id = connect_and_sync(system)
     person = wait_for_timeline(system, key)
     print_accounts(system, key)
     show(system, key, person)
+    print(
+        f"\nThe web app: {system.api_url}/app/\n"
+        f"Sign in as {MAILBOX} (once, within 15 minutes): {sign_in_link(system, workspace_id)}\n"
+        f"Another link later: make sign-in WORKSPACE={workspace_id} EMAIL={MAILBOX}"
+    )
     system.processes.clear()  # leave them running for the user; `make stop` ends them
 
 

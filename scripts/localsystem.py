@@ -19,13 +19,23 @@ from pathlib import Path
 SERVICES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "fetcher": (("-m", "fetcher", "worker"), "FETCHER_", "fetcher"),
     "scheduler": (("-m", "fetcher", "scheduler"), "FETCHER_", "fetcher"),
-    "idle": (("-m", "fetcher", "idle"), "FETCHER_", "fetcher"),
     "matcher": (("-m", "matcher"), "MATCHER_", "matcher"),
     "enricher": (("-m", "enricher"), "ENRICHER_", "enricher"),
     "timeline-api": (("-m", "timeline_api"), "TIMELINE_", "timeline"),
+    # The timeline's projection on its own, as deploy/k8s runs it (docs/adr/0026: projection
+    # apart): start it with env={"TIMELINE_CONSUME": "true", "TIMELINE_PORT": <another>}.
+    "timeline-projection": (("-m", "timeline_api"), "TIMELINE_", "timeline"),
 }
 
 PIPELINE = ("fetcher", "matcher", "enricher", "timeline-api")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def local_secrets_key() -> str:
+    """The local stack's own secrets key (scripts/stack.sh makes it at install), or ''."""
+    stack = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+    path = stack / "secrets.key"
+    return path.read_text().strip() if path.exists() else ""
 
 
 @dataclass
@@ -38,6 +48,7 @@ class LocalSystem:
     api_port: int
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    secrets_key: str = field(default_factory=local_secrets_key, repr=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -57,14 +68,17 @@ class LocalSystem:
         }
         env = dict(os.environ)
         env.update({f"{env_prefix}{k}": v for k, v in values.items()})
+        if self.secrets_key:  # unless the environment has one of its own
+            env.setdefault(f"{env_prefix}SECRETS_KEY", self.secrets_key)
         env.update(self.extra_env)
         return env
 
-    def start(self, service: str, instance: str = "") -> str:
+    def start(self, service: str, instance: str = "", env: dict[str, str] | None = None) -> str:
         """Start one service in the background, its log in the log folder; returns its name.
 
         ``instance`` starts another replica of the same service (same groups, same
-        database), named ``<service>#<instance>`` for ``stop`` and the logs.
+        database), named ``<service>#<instance>`` for ``stop`` and the logs; ``env`` adds
+        variables for this process only.
         """
         name = f"{service}#{instance}" if instance else service
         running = self.processes.get(name)
@@ -75,7 +89,7 @@ class LocalSystem:
         log = (self.log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, *command],
-            env=self.env_for(service),
+            env=self.env_for(service) | (env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

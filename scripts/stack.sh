@@ -418,9 +418,21 @@ cmd_bench_tools() {
   echo "$BIN_DIR/wrk"
 }
 
+# The local deployment's own secrets key (Fernet: urlsafe base64 of 32 random bytes), made
+# once per state folder: the services have no default key (docs/operations.md).
+SECRETS_KEY_FILE=$STACK_DIR/secrets.key
+
+ensure_secrets_key() {
+  [[ -s $SECRETS_KEY_FILE ]] && return 0
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' >"$SECRETS_KEY_FILE.new")
+  mv "$SECRETS_KEY_FILE.new" "$SECRETS_KEY_FILE"
+  say "secrets key: generated $SECRETS_KEY_FILE (this stack's own; never use it in production)"
+}
+
 cmd_install() {
   take_lock
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$BIN_DIR"
+  ensure_secrets_key
   install_kafka
   install_ferretdb
   install_dovecot
@@ -827,6 +839,7 @@ IMAP_TEST_PASSWORD=$IMAP_TEST_PASSWORD
 CALDAV_URL=http://127.0.0.1:$CALDAV_PORT/
 CALDAV_USERS_FILE=$STACK_DIR/radicale/users
 XANDIKOS_URL=http://127.0.0.1:$XANDIKOS_PORT/
+SECRETS_KEY=$(cat "$SECRETS_KEY_FILE" 2>/dev/null)
 EOF
 }
 

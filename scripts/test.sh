@@ -24,5 +24,8 @@ echo "== lint"
 echo "== local stack"
 time scripts/stack.sh up
 
+echo "== browser tools (Debian's chromium, axe-core)"
+scripts/browser.sh install
+
 echo "== tests"
 "$BIN/pytest" tests "$@"

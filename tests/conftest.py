@@ -14,8 +14,32 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from cryptography.fernet import Fernet
 
 from crm_runtime import bus
+
+SERVICE_PREFIXES = ("FETCHER_", "MATCHER_", "ENRICHER_", "TIMELINE_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the services' settings a secrets key, as a deployment does: the local stack's
+    own (so processes started by the tests agree with it), else one for this session; and
+    let them reach the local stack's servers on 127.0.0.1."""
+    key_file = os.path.join(
+        os.environ.get("STACK_DIR", os.path.join(os.path.dirname(__file__), "..", ".stack")),
+        "secrets.key",
+    )
+    key = ""
+    if os.path.exists(key_file):
+        with open(key_file) as f:
+            key = f.read().strip()
+    key = key or Fernet.generate_key().decode()
+    for prefix in SERVICE_PREFIXES:
+        os.environ.setdefault(f"{prefix}SECRETS_KEY", key)
+    # The local stack's servers are on 127.0.0.1: the SSRF guard lets the tests reach them
+    # (tests of the guard itself turn it back on in their own settings).
+    for prefix in ("FETCHER_", "TIMELINE_"):
+        os.environ.setdefault(f"{prefix}ALLOW_PRIVATE_HOSTS", "true")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ def system(stack: Any, unique: str, tmp_path: Path) -> Iterator[LocalSystem]:
         prefix=f"e{unique}",
         api_port=free_port(),
         log_dir=tmp_path / "logs",
-        extra_env={"FETCHER_SCHEDULE_INTERVAL_S": "3600", "TIMELINE_ALLOW_PRIVATE_HOSTS": "true"},
+        extra_env={
+            "FETCHER_SCHEDULE_INTERVAL_S": "3600",
+            "TIMELINE_ALLOW_PRIVATE_HOSTS": "true",
+            "FETCHER_ALLOW_PRIVATE_HOSTS": "true",
+        },
     )
     yield deployment
     deployment.stop_all()

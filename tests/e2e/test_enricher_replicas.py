@@ -34,7 +34,7 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 
 async def configure(system: LocalSystem, stack: Any) -> tuple[str, str, str]:
     """Workspace, account and an API key through crm-admin, creating people from all mail."""
-    from timeline_api.admin import add_member, connect_account, create_workspace
+    from timeline_api.entrypoints.admin import add_member, connect_account, create_workspace
 
     settings = timeline_settings(system)
     workspace = await create_workspace(settings, name="Acme", domains=["acme.test"])
@@ -126,7 +126,7 @@ async def drained(system: LocalSystem) -> int:
     p = system.prefix
     groups = {
         f"{p}.enricher": [f"{p}.mail.matched.v1", f"{p}.calendar.matched.v1"],
-        f"{p}.enricher.records": [f"{p}.records.v1"],
+        f"{p}.enricher.commands": [f"{p}.records.commands.v1"],
         f"{p}.timeline-api.records": [f"{p}.records.v1"],
         f"{p}.timeline-api.messages": [f"{p}.timeline.messages.v1"],
     }
@@ -134,10 +134,11 @@ async def drained(system: LocalSystem) -> int:
 
 
 def _was_assigned_matched_partitions(system: LocalSystem, replica: str) -> bool:
-    """Whether the replica's log shows partitions of the matched topics assigned to it."""
+    """Whether the replica's log shows partitions of the matched topics assigned to it
+    (crm_runtime.health logs each assignment)."""
     log = (system.log_dir / f"{replica}.log").read_text(errors="replace")
     return any(
-        "assigned to partitions: (TopicPartition" in line and ".matched.v1" in line
+        '"msg": "partitions assigned"' in line and ".matched.v1/" in line
         for line in log.splitlines()
     )
 

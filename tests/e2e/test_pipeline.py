@@ -23,7 +23,7 @@ async def connect(
 ) -> tuple[str, str]:
     """Bootstrap the workspace with crm-admin, then connect the mailbox (and calendar)
     through the API as its owner, who tests it first; returns the account and the key."""
-    from timeline_api.admin import bootstrap
+    from timeline_api.entrypoints.admin import bootstrap
 
     settings = timeline_settings(system)
     made = await bootstrap(settings, "Acme", [OWN_DOMAIN], admin_email=mailbox)

@@ -5,8 +5,7 @@ will (AccountConfigured with ``oauth`` on the config topic); the fetcher worker 
 them through the provider modules and the rest of the pipeline is unchanged.
 """
 
-import subprocess
-import sys
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,8 @@ from localsystem import LocalSystem
 from pydantic import SecretStr
 
 from crm_runtime.secrets import SecretBox
-from crm_runtime.settings import LOCAL_SECRETS_KEY
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
-from tests.e2e.harness import eventually, timeline_settings, wait_drained
+from tests.e2e.harness import eventually, queue_sync, timeline_settings, wait_drained
 from tests.emulators.gmail import GmailEmulator
 from tests.emulators.graph import GraphEmulator
 from tests.emulators.oauth import TokenAuthority
@@ -93,7 +91,7 @@ def graph_fields(raw: bytes) -> dict[str, Any]:
 
 
 async def configure(system: LocalSystem, account: AccountConfigured) -> None:
-    from timeline_api.admin import save_account
+    from timeline_api.entrypoints.admin import save_account
 
     settings = timeline_settings(system)
     await save_account(settings, account)
@@ -101,36 +99,11 @@ async def configure(system: LocalSystem, account: AccountConfigured) -> None:
 
 async def workspace(system: LocalSystem) -> tuple[str, str]:
     """The workspace, and an API key of one of its members to read the timelines with."""
-    from timeline_api.admin import add_member, create_workspace
+    from timeline_api.entrypoints.admin import add_member, create_workspace
 
     settings = timeline_settings(system)
     ws = await create_workspace(settings, name="Acme", domains=[OWN_DOMAIN])
     return ws, (await add_member(settings, ws, f"reader@{OWN_DOMAIN}"))["api_key"]
-
-
-async def sync_now(system: LocalSystem, account_id: str) -> None:
-    """Queue a mail sync once the fetcher's projection has the account."""
-
-    async def queue() -> int:
-        done = subprocess.run(  # noqa: ASYNC221 - a short CLI call in a test
-            [
-                sys.executable,
-                "-m",
-                "fetcher",
-                "sync-now",
-                "--account",
-                account_id,
-                "--kind",
-                "mail",
-            ],
-            env=system.env_for("fetcher"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        return done.returncode
-
-    await eventually(queue, lambda code: code == 0, system, within=180)
 
 
 async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once(
@@ -183,7 +156,7 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
         system.start_all()
         system.wait_for_api()
         ws, key = await workspace(system)
-        box = SecretBox(SecretStr(LOCAL_SECRETS_KEY))
+        box = SecretBox(SecretStr(os.environ["TIMELINE_SECRETS_KEY"]))
         accounts = []
         for owner, provider, authority in (
             (alice, OAuthProvider.GOOGLE, google),
@@ -203,7 +176,7 @@ async def test_a_google_and_a_microsoft_account_reach_the_timelines_exactly_once
             await configure(system, account)
             accounts.append(account.account_id)
         for account_id in accounts:
-            await sync_now(system, account_id)
+            await queue_sync(system, account_id, "mail")
 
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=10) as api:

@@ -2,7 +2,8 @@
 
 - ``POST /token``: Google's token endpoint (refresh grant; ``invalid_grant`` once revoked).
 - ``users.getProfile``, ``users.labels.list``, ``users.messages.list`` (newest first,
-  ``labelIds``, ``maxResults`` up to 500, ``pageToken``), ``users.messages.get``
+  ``labelIds``, ``q=rfc822msgid:<id>`` (the search by Message-ID; other ``q`` terms are
+  refused), ``includeSpamTrash``, ``maxResults`` up to 500, ``pageToken``), ``users.messages.get``
   (``format=raw|metadata|minimal``), ``users.history.list`` (``startHistoryId``; 404 once
   the id is older than the history kept), and ``POST /batch/gmail/v1`` (multipart/mixed,
   at most 100 parts, each part costs its own quota).
@@ -10,6 +11,13 @@
   per-user sliding window; past the limit it answers 429 ``rateLimitExceeded`` (or 403
   ``userRateLimitExceeded``) with Retry-After. ``storm(n)`` makes the next n calls 429.
 - An expired or unknown access token gets 401 UNAUTHENTICATED.
+- Push (developers.google.com/gmail/api/guides/push): ``users.watch`` (``topicName`` of
+  an existing Pub/Sub topic, optional ``labelIds`` with ``labelFilterBehavior``
+  include/exclude; 100 units) answers ``historyId`` and ``expiration`` (7 days on), and
+  ``users.stop`` (50 units) ends it. While a watch lasts, a change of the mailbox
+  publishes ``{"emailAddress", "historyId"}`` to the topic (``pubsub.PubSub``: a push
+  with a signed OIDC token), at most one a second per user: Gmail drops the rest.
+  ``GET /oauth2/v3/certs`` publishes the signing keys, as Google does.
 """
 
 import base64
@@ -30,9 +38,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .gcal import GoogleCalendars
+from .notify import Notifier
 from .oauth import TokenAuthority
+from .pubsub import PubSub
 
-UNITS = {"get": 5, "list": 5, "history": 2, "profile": 1, "labels": 1}
+UNITS = {"get": 5, "list": 5, "history": 2, "profile": 1, "labels": 1, "watch": 100, "stop": 50}
+WATCH_S = 7 * 86400
 SYSTEM_LABELS = (
     "INBOX",
     "SENT",
@@ -75,6 +86,27 @@ class Mailbox:
     gets: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
     units_log: list[tuple[float, int]] = field(default_factory=list)
+    watch: "Watch | None" = None
+    last_notified: float = 0.0
+    notifications_dropped: int = 0
+
+
+@dataclass
+class Watch:
+    """A mailbox's watch on a topic, until ``expires_at`` (epoch seconds)."""
+
+    topic: str
+    label_ids: tuple[str, ...]
+    behavior: str
+    expires_at: float
+
+    def covers(self, labels: list[str], now: float) -> bool:
+        if now >= self.expires_at:
+            return False
+        if not self.label_ids:
+            return True
+        hit = bool(set(self.label_ids) & set(labels))
+        return hit if self.behavior == "include" else not hit
 
 
 def _error(code: int, message: str, reason: str, status: str) -> dict[str, Any]:
@@ -88,6 +120,12 @@ def _error(code: int, message: str, reason: str, status: str) -> dict[str, Any]:
     }
 
 
+def _message_id(raw: bytes) -> str:
+    """A stored message's Message-ID, without angle brackets."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return str(parsed.get("Message-ID", "")).strip().strip("<>")
+
+
 class GmailEmulator:
     """The emulator's state and its ASGI app (``self``)."""
 
@@ -98,6 +136,9 @@ class GmailEmulator:
         window_s: float = 60.0,
         throttle_status: int = 429,
         retry_after_s: float = 1.0,
+        notifier: Notifier | None = None,
+        notify_rate_s: float = 1.0,
+        allow_http: bool = False,
     ) -> None:
         self.authority = authority
         self.quota_units = quota_units
@@ -109,7 +150,11 @@ class GmailEmulator:
         self._lock = threading.RLock()
         self.throttled = 0
         self.expire_tokens_after_gets: int | None = None
-        self.calendar = GoogleCalendars()  # Google Calendar, behind the same token endpoint
+        self.notifier = notifier or Notifier()
+        self.pubsub = PubSub(self.notifier)
+        self.notify_rate_s = notify_rate_s
+        # Google Calendar, behind the same token endpoint, notifying through the same sender
+        self.calendar = GoogleCalendars(notifier=self.notifier, allow_http=allow_http)
 
     # --- set-up, as a test drives it -------------------------------------------------
     def mailbox(self, address: str) -> Mailbox:
@@ -150,6 +195,7 @@ class GmailEmulator:
                     "messagesAdded": [{"message": self._minimal(stored)}],
                 }
             )
+            self._notify(box, stored.label_ids)
             return message_id
 
     def relabel(self, address: str, message_id: str, label: str) -> None:
@@ -166,6 +212,7 @@ class GmailEmulator:
                     "labelsAdded": [{"message": self._minimal(stored), "labelIds": [label]}],
                 }
             )
+            self._notify(box, stored.label_ids)
 
     def expire_history(self, address: str) -> None:
         """History older than now is no longer kept (about a week at Gmail)."""
@@ -174,6 +221,45 @@ class GmailEmulator:
             box.history_id += 1
             box.oldest_history = box.history_id
             box.history.clear()
+
+    def expire_watch(self, address: str) -> None:
+        """The mailbox's watch ran out (seven days passed without a renewal)."""
+        with self._lock:
+            box = self.mailbox(address)
+            if box.watch is not None:
+                box.watch.expires_at = 0.0
+
+    def _notify(self, box: Mailbox, labels: list[str]) -> None:
+        """Publish the change to the watch's topic, at most one a second per user."""
+        now = time.time()
+        if box.watch is None or not box.watch.covers(labels, now):
+            return
+        if now - box.last_notified < self.notify_rate_s:
+            box.notifications_dropped += 1
+            return
+        box.last_notified = now
+        data = {"emailAddress": box.address, "historyId": box.history_id}
+        self.pubsub.publish(box.watch.topic, data)
+
+    def _watch(self, box: Mailbox, body: dict[str, Any]):
+        topic = str(body.get("topicName", ""))
+        if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+            message = (
+                f"Invalid topicName does not match projects/SOME_PROJECT/topics/SOME_TOPIC: {topic}"
+            )
+            return 400, {}, _error(400, message, "invalidArgument", "INVALID_ARGUMENT")
+        if topic not in self.pubsub.topics:
+            return (
+                404,
+                {},
+                _error(404, f"Resource not found (resource={topic}).", "notFound", "NOT_FOUND"),
+            )
+        behavior = str(
+            body.get("labelFilterBehavior") or body.get("labelFilterAction") or "include"
+        )
+        expires = time.time() + WATCH_S
+        box.watch = Watch(topic, tuple(body.get("labelIds") or ()), behavior.lower(), expires)
+        return 200, {}, {"historyId": str(box.history_id), "expiration": str(int(expires * 1000))}
 
     def storm(self, address: str, calls: int) -> None:
         """The next ``calls`` calls (batch parts included) are answered 429."""
@@ -239,6 +325,7 @@ class GmailEmulator:
         target: str,
         authorization: str | None,
         arrived: float | None = None,
+        body: dict[str, Any] | None = None,
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         """One API call (a top-level request or a batch part)."""
         user = self.authority.user_of(authorization)
@@ -256,11 +343,21 @@ class GmailEmulator:
         parts = urlsplit(target)
         query = {k: v for k, v in parse_qs(parts.query).items()}
         match = re.fullmatch(r"/gmail/v1/users/(me|[^/]+)/(.+)", parts.path)
-        if method != "GET" or match is None:
+        if match is None or method not in ("GET", "POST"):
             return 404, {}, _error(404, "Not Found", "notFound", "NOT_FOUND")
         with self._lock:
             box = self.mailbox(user)
             route = match.group(2)
+            if method == "POST" and route in ("watch", "stop"):
+                if not self._spend(box, UNITS[route], arrived):
+                    return self._throttled()
+                box.calls[route] += 1
+                if route == "stop":
+                    box.watch = None
+                    return 204, {}, {}
+                return self._watch(box, body or {})
+            if method != "GET":
+                return 404, {}, _error(404, "Not Found", "notFound", "NOT_FOUND")
             kind = (
                 "profile"
                 if route == "profile"
@@ -314,11 +411,16 @@ class GmailEmulator:
         start, size = page
         wanted = set(q.get("labelIds", []))
         spam_trash = q.get("includeSpamTrash", ["false"])[0] == "true"
+        search = q.get("q", [""])[0]
+        if search and not search.startswith("rfc822msgid:"):
+            return 400, {}, _error(400, "Unsupported query", "invalidArgument", "INVALID_ARGUMENT")
+        msgid = search.removeprefix("rfc822msgid:").strip().strip("<>")
         found = [
             m
             for m in box.messages.values()
             if wanted <= set(m.label_ids)
             and (spam_trash or not {"SPAM", "TRASH"} & set(m.label_ids))
+            and (not msgid or _message_id(m.raw) == msgid)
         ]
         found.sort(key=lambda m: m.internal_date_ms, reverse=True)
         chunk = found[start : start + size]
@@ -377,6 +479,10 @@ class GmailEmulator:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             status, body = self.authority.grant(form)
             response = Response(json.dumps(body), status, media_type="application/json")
+        elif path == "/oauth2/v3/certs":
+            response = Response(json.dumps(self.pubsub.jwks()), 200, media_type="application/json")
+        elif request.method == "POST" and path.startswith("/calendar/v3/"):
+            response = await self._calendar_push(request, path)
         elif path.startswith("/calendar/v3/calendars/") and path.endswith("/events"):
             user = self.authority.user_of(request.headers.get("authorization"))
             if user is None:
@@ -393,11 +499,33 @@ class GmailEmulator:
             response = await self._batch(request)
         else:
             target = path + (f"?{request.url.query}" if request.url.query else "")
+            sent = await request.body()
             status, headers, body = self.call(
-                request.method, target, request.headers.get("authorization")
+                request.method,
+                target,
+                request.headers.get("authorization"),
+                body=json.loads(sent) if sent else None,
             )
-            response = Response(json.dumps(body), status, headers, media_type="application/json")
+            content = json.dumps(body) if status != 204 else b""
+            response = Response(content, status, headers, media_type="application/json")
         await response(scope, receive, send)
+
+    async def _calendar_push(self, request: Request, path: str) -> Response:
+        """events.watch and channels.stop."""
+        user = self.authority.user_of(request.headers.get("authorization"))
+        if user is None:
+            status, body = 401, _error(401, "Invalid Credentials", "authError", "UNAUTHENTICATED")
+        else:
+            sent = await request.body()
+            payload = json.loads(sent) if sent else {}
+            if path == "/calendar/v3/channels/stop":
+                status, body = self.calendar.stop(user, payload)
+            else:
+                match = re.fullmatch(r"/calendar/v3/calendars/([^/]+)/events/watch", path)
+                calendar = match.group(1) if match else ""
+                status, body = self.calendar.watch(user, calendar, payload)
+        content = json.dumps(body) if status != 204 else b""
+        return Response(content, status, media_type="application/json")
 
     async def _batch(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")

@@ -55,4 +55,7 @@ class EmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=1)
+        if self._thread.is_alive():  # a client kept its connection open (msal's session)
+            self._server.force_exit = True
+            self._thread.join(timeout=10)

@@ -1,6 +1,8 @@
 """What every event has in common."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,3 +32,16 @@ class Address(Event):
 
     email: str = Field(min_length=3, description="Normalised (lower-cased) address.")
     name: str | None = None
+
+
+def kind_of(default: str) -> Callable[[Any], str]:
+    """The discriminator of a union of events told apart by their ``type``: a payload
+    (or an event) without one is ``default``, for contracts that had no ``type`` when the
+    union was made."""
+
+    def kind(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("type", default))
+        return str(getattr(value, "type", default))
+
+    return kind

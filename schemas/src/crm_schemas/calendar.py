@@ -1,11 +1,11 @@
 """Meetings, from the fetcher's raw form to the timeline's record."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from crm_schemas.base import Address, Event, utcnow
+from crm_schemas.base import Address, Event, kind_of, utcnow
 from crm_schemas.mail import Participant
 
 
@@ -40,17 +40,22 @@ class RawEvent(Event):
     organizer: Address | None = None
     attendees: tuple[Attendee, ...] = ()
     conference_url: str | None = Field(default=None, description="The video-call link.")
-    fetched_at: datetime = Field(default_factory=utcnow)
+    fetched_at: datetime = Field(
+        default_factory=utcnow, description="When fetched: the copy's version (docs/adr/0021)."
+    )
 
 
 class RawEventRemoved(Event):
     """A meeting occurrence left one calendar: deleted there, cancelled, made private, or
     its new version dropped by the matcher (``dropped``: it became internal or blocked).
 
-    Carries no content. It travels under the occurrence's item id on calendar.raw, then
-    unchanged on calendar.matched and timeline.events, so it stays in order with the
-    versions of the meeting it follows. The timeline removes that calendar as a source;
-    the meeting leaves the timeline once no calendar has it any more.
+    Carries no content. It travels under the occurrence's copy key (``ids.copy_key``:
+    item id and account) on calendar.raw, then unchanged under the item id on
+    calendar.matched and timeline.events, so it stays in order with the versions of the
+    meeting it follows, and a compacted calendar.raw keeps it as the copy's last word.
+    The timeline removes that calendar as a source; the meeting leaves the timeline once
+    no calendar has it any more. ``removed_at`` is its version: the timeline applies it
+    only if no newer version of the copy is there (docs/adr/0021).
     """
 
     type: Literal["event_removed"] = "event_removed"
@@ -84,11 +89,8 @@ class TimelineEvent(Event):
     participants: tuple[Participant, ...]
 
 
-def _calendar_kind(value: Any) -> str:
-    """The union member of a calendar payload; one without ``type`` is a meeting."""
-    if isinstance(value, dict):
-        return str(value.get("type", "event"))
-    return str(getattr(value, "type", "event"))
+_calendar_kind = kind_of("event")
+"""A calendar payload's kind; one without ``type`` is a meeting."""
 
 
 _REMOVED = Annotated[RawEventRemoved, Tag("event_removed")]

@@ -41,6 +41,18 @@ def message_item_id(workspace_id: str, message_id: str) -> str:
     return _id("message", workspace_id, message_id_key(message_id))
 
 
+def copy_key(item_id: str, account_id: str) -> str:
+    """The key of one account's copy of an item on the raw topics (``<item>/<account>``).
+
+    A compacted raw topic keeps the newest record of each key: keyed by the item alone,
+    it would keep one mailbox's copy of a message seen in two, and a replay could no
+    longer reprocess the other (its source, its visibility, its blocklist). A copy's
+    versions and its removal share the key, so the newest of them is what stays
+    (docs/adr/0021).
+    """
+    return f"{item_id}/{account_id}"
+
+
 def thread_id(workspace_id: str, root_message_id: str) -> str:
     """One id per conversation, named after the Message-ID that started it."""
     return _id("thread", workspace_id, message_id_key(root_message_id))
@@ -59,6 +71,14 @@ def person_id(workspace_id: str, email: str) -> str:
 def company_id(workspace_id: str, domain: str) -> str:
     """The id of the company auto-created for a domain."""
     return _id("company", workspace_id, domain.strip().lower())
+
+
+def keyed_record_id(kind: str, workspace_id: str, key: str) -> str:
+    """The id of a record a client created under a key of its own (a person, company or
+    opportunity given an ``id`` through the records API): one id per key per workspace, so
+    the same key in two workspaces makes two records, and no key reaches another
+    workspace's record."""
+    return _id(f"{kind}-key", workspace_id, key)
 
 
 def synthetic_message_id(*parts: str) -> str:

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from crm_schemas.base import Address, Event, utcnow
+from crm_schemas.base import Address, Event, kind_of, utcnow
 
 
 class FolderRole(StrEnum):
@@ -33,8 +33,10 @@ class AttachmentInfo(Event):
 class RawMessage(Event):
     """A message as fetched from a mailbox, before any rule is applied.
 
-    Keyed on its topic by ``item_id``, which depends only on the workspace and the
-    Message-ID, so the same message fetched from two mailboxes or two folders is one item.
+    ``item_id`` depends only on the workspace and the Message-ID, so the same message
+    fetched from two mailboxes or two folders is one item. On mail.raw it is keyed by its
+    copy (``ids.copy_key``: item id and account), so a compacted topic keeps every
+    mailbox's copy; ``fetched_at`` is the copy's version (docs/adr/0021).
     """
 
     schema_version: Literal[1] = 1
@@ -68,6 +70,12 @@ class RawMessage(Event):
     calendar_method: str | None = Field(
         default=None,
         description="METHOD of a text/calendar part (REQUEST, CANCEL, ...): an invitation.",
+    )
+    truncated: tuple[str, ...] = Field(
+        default=(),
+        description="Fields cut to a bound, by name ('to', 'cc', ... past 1,000 addresses,"
+        " 'subject' past 2,000 characters): the message holds more than they show."
+        " Added in schema version 1 with a default, so earlier payloads validate.",
     )
     fetched_at: datetime = Field(default_factory=utcnow)
 
@@ -120,3 +128,62 @@ class TimelineMessage(Event):
     visibility: str = Field(description="The source mailbox's visibility setting.")
     owner_member_id: str
     participants: tuple[Participant, ...]
+
+
+class RawMessageRemoved(Event):
+    """One mailbox's copy of a message leaves the timelines: the matcher now drops it
+    (``dropped``: blocked, internal, excluded folder, group mail, a disconnected account),
+    after a rule change replayed or a new version of the copy.
+
+    Carries no content. It travels on mail.matched under the item id and on
+    timeline.messages under the thread id, like the copies it follows. ``removed_at`` is
+    the version of the copy it withdraws (that copy's ``fetched_at``): the timeline applies
+    it only if no newer version of the copy is there (docs/adr/0021).
+    """
+
+    type: Literal["message_removed"] = "message_removed"
+    schema_version: Literal[1] = 1
+    item_id: str
+    workspace_id: str
+    account_id: str
+    message_id: str
+    thread_id: str
+    folder: str
+    reason: Literal["dropped"]
+    removed_at: datetime
+
+
+class ThreadsMerged(Event):
+    """Two threads proved to be one: a later message referenced both (docs/adr/0027).
+
+    The matcher publishes it on mail.matched when its thread index joins them; the
+    enricher passes it on to timeline.messages keyed by ``from_thread_id``, in order with
+    that thread's messages, and the timeline moves that thread's messages into
+    ``into_thread_id``. Thread ids stay deterministic: the survivor is named after the
+    smallest thread root of the conversation, whatever order its messages came in.
+    """
+
+    type: Literal["threads_merged"] = "threads_merged"
+    schema_version: Literal[1] = 1
+    workspace_id: str
+    into_thread_id: str
+    from_thread_id: str
+    merged_at: datetime = Field(default_factory=utcnow)
+
+
+_mail_kind = kind_of("message")
+"""A mail payload's kind; one without ``type`` is a message."""
+
+
+_REMOVED = Annotated[RawMessageRemoved, Tag("message_removed")]
+_MERGED = Annotated[ThreadsMerged, Tag("threads_merged")]
+MatchedMailItem = Annotated[
+    Annotated[MatchedMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
+]
+"""What travels on mail.matched: a message that may be shared, a copy withdrawn, or two
+threads joined."""
+TimelineMailItem = Annotated[
+    Annotated[TimelineMessage, Tag("message")] | _REMOVED | _MERGED, Discriminator(_mail_kind)
+]
+"""What travels on timeline.messages: a message ready for the timelines, a copy withdrawn
+(keyed by its thread), or two threads joined (keyed by the thread that goes)."""

@@ -20,6 +20,7 @@ class DropReason(StrEnum):
     ACCOUNT_DISCONNECTED = "account_disconnected"
     NO_PARTICIPANTS = "no_participants"
     CALENDAR_INVITATION = "calendar_invitation"
+    UNREADABLE = "unreadable"  # the item could not be read or represented (the fetcher)
 
 
 class ItemDropped(Event):

@@ -5,6 +5,7 @@ import imaplib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 import pytest
@@ -28,6 +29,13 @@ from fetcher.adapters.passwords import SealedPasswords
 from fetcher.settings import FetcherSettings
 from fetcher.sync_calendar import CalendarPorts
 from fetcher.sync_mail import MailPorts
+from tests.emulators.tls import write_certificate
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A test CA and a certificate for 127.0.0.1: (CA bundle, cert+key file)."""
+    return write_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -82,7 +90,7 @@ def mail_ports(
     """The mail job wired to real Dovecot, Kafka and FerretDB."""
     return MailPorts(
         settings=settings,
-        open_mailbox=partial(open_imap, timeout_s=10),
+        open_mailbox=partial(open_imap, timeout_s=10, egress=settings.egress),
         cursors=MongoCursorStore(db),
         publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
@@ -96,7 +104,7 @@ def calendar_ports(
     """The calendar job wired to real Radicale, Kafka and FerretDB."""
     return CalendarPorts(
         settings=settings,
-        read_calendars=CalDavReader(10),
+        read_calendars=CalDavReader(10, egress=settings.egress),
         publish=publisher,
         password=SealedPasswords(SecretBox(settings.secrets_key)),
         states=MongoCalendarStateStore(db),
@@ -123,6 +131,16 @@ class ImapUser:
         try:
             client.create(folder)  # a no-op error if it exists
             typ, data = client.append(folder, "", None, raw.replace(b"\n", b"\r\n"))
+            assert typ == "OK", data
+        finally:
+            client.logout()
+
+    def append_exactly(self, folder: str, raw: bytes, received: datetime) -> None:
+        """APPEND bytes as they are (CRLF line ends already), received at ``received``."""
+        client = self.session()
+        try:
+            client.create(folder)  # a no-op error if it exists
+            typ, data = client.append(folder, "", received, raw)
             assert typ == "OK", data
         finally:
             client.logout()

@@ -29,7 +29,6 @@ from tests.emulators.server import EmulatorServer
 
 from .conftest import read_topic
 from .providers import CLIENT_ID, CLIENT_SECRET, oauth_account
-from .test_graph_sync import tls  # noqa: F401 - the session's TLS files
 
 pytestmark = pytest.mark.integration
 OWNER = "owner@acme.test"
@@ -91,7 +90,7 @@ def google(authority) -> Iterator[tuple[GmailEmulator, str]]:
 
 
 @pytest.fixture
-def graph(authority, tls) -> Iterator[GraphEmulator]:  # noqa: F811
+def graph(authority, tls) -> Iterator[GraphEmulator]:
     emulator = GraphEmulator(authority, retry_after_s=0.05)
     with EmulatorServer(emulator, certfile=tls[1], keyfile=tls[1]) as server:
         emulator.base_url = server.base_url
@@ -124,7 +123,7 @@ def google_ports(settings, google, publisher, db) -> OAuthCalendarPorts:
 
 
 @pytest.fixture
-def graph_ports(settings, graph, tls, publisher, db) -> OAuthCalendarPorts:  # noqa: F811
+def graph_ports(settings, graph, tls, publisher, db) -> OAuthCalendarPorts:
     configured = settings.model_copy(
         update={
             "microsoft_client_id": CLIENT_ID,

@@ -7,6 +7,7 @@ import pytest
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.calendar import RawEvent
+from crm_schemas.ids import copy_key
 from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
 from fetcher.settings import FetcherSettings
@@ -67,7 +68,7 @@ async def test_public_events_are_published_and_the_private_one_is_dropped_withou
     assert public.ends_at - public.starts_at == timedelta(hours=1)
     assert [a.email for a in public.attendees] == ["bob@customer.io"]
     assert events["allday-1"].all_day
-    assert all(key == events_by_key.item_id for key, events_by_key in _keyed(raw))
+    assert all(key == copy_key(e.item_id, e.account_id) for key, e in _keyed(raw))
 
     dropped_records = await read_topic(settings.kafka_bootstrap, settings.topics.dropped)
     (dropped_raw,) = [value for _, value in dropped_records]
@@ -101,3 +102,31 @@ async def test_a_wrong_calendar_password_is_a_failing_status(
     ]
     assert status.state is SyncState.FAILING
     assert status.reason == "The CalDAV server refused the password"
+
+
+async def test_a_series_that_cannot_become_meetings_is_an_unreadable_drop_not_a_silence(
+    settings: FetcherSettings, calendar_ports: CalendarPorts, caldav_user: CalDavUser
+):
+    day = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y%m%d")
+    client = caldav.DAVClient(
+        url=caldav_user.url, username=caldav_user.username, password=caldav_user.password
+    )
+    with client:
+        calendar = client.principal().make_calendar(name="Work")
+        calendar.save_event(  # a rule no timeline can hold: every second, for ever
+            vevent("every-second", f"DTSTART:{day}T100000Z\nRRULE:FREQ=SECONDLY\nSUMMARY:Tick")
+        )
+        calendar.save_event(
+            vevent("fine", f"DTSTART:{day}T120000Z\nSUMMARY:Call\nATTENDEE:mailto:bob@customer.io")
+        )
+
+    result = await run_calendar_job(
+        caldav_user.account(SecretBox(settings.secrets_key)), calendar_ports
+    )
+
+    assert (result.published, result.unusable) == (1, 1)
+    (record,) = await read_topic(settings.kafka_bootstrap, settings.topics.dropped)
+    dropped = ItemDropped.model_validate_json(record[1])
+    assert (dropped.kind, dropped.natural_id) == ("event", "every-second")
+    assert dropped.reason is DropReason.UNREADABLE
+    assert b"Tick" not in record[1]

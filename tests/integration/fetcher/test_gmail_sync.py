@@ -324,3 +324,21 @@ async def test_full_visibility_fetches_the_raw_message_and_reads_its_body(
     assert message.body_text == "Hello 7"
     assert message.sender is None
     assert message.from_[0].email == "client7@customer.io"
+
+
+async def test_a_message_with_latin1_headers_does_not_stop_the_mailbox(
+    gmail, authority, gmail_settings, ports
+):
+    emulator, _ = gmail
+    latin1 = "Subject: Café crème".encode("latin-1")
+    emulator.deliver(OWNER, external_mail(0, "latin1").replace(b"Subject: latin1 0", latin1))
+    emulator.deliver(OWNER, external_mail(1, "after"))
+    # format=raw: the message's own bytes, read by the one MIME core
+    account = account_for(gmail_settings, authority, MailSettings(visibility=MailVisibility.FULL))
+
+    result = await run_oauth_mail_job(account, ports)
+
+    assert result.failed is None
+    subjects = sorted(m.subject or "" for m in await published(gmail_settings))
+    assert subjects == ["Café crème", "after 1"]
+    assert (await statuses(gmail_settings))[-1].state is SyncState.UP_TO_DATE

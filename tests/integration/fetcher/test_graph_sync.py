@@ -2,10 +2,8 @@
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import trustme
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -33,17 +31,6 @@ from .providers import CLIENT_ID, CLIENT_SECRET, graph_message, oauth_account
 
 pytestmark = pytest.mark.integration
 OWNER = "owner@acme.test"
-
-
-@pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A test CA and a certificate for 127.0.0.1: (CA bundle, cert+key file)."""
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    ca_file, server_file = Path(folder, "ca.pem"), Path(folder, "server.pem")
-    ca.cert_pem.write_to_path(str(ca_file))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_file))
-    return str(ca_file), str(server_file)
 
 
 @pytest.fixture
@@ -276,3 +263,20 @@ async def test_a_rotated_refresh_token_is_kept_and_used_by_the_next_job(
     third = await run_oauth_mail_job(account, restarted())
     assert third.failed is not None  # the consent's own token was retired at the first use
     assert third.failed.kind is ProblemKind.CONSENT
+
+
+async def test_half_an_emoji_in_a_subject_does_not_stop_the_mailbox(
+    graph, authority, graph_settings, ports
+):
+    cut = graph_message(0, "cut")
+    cut["subject"] = "Offer \ud83d"  # a client cut the title inside an emoji's surrogate pair
+    cut.pop("internetMessageHeaders")
+    graph.deliver(OWNER, "inbox", cut)
+    graph.deliver(OWNER, "inbox", graph_message(1, "after"))
+
+    result = await run_oauth_mail_job(account_for(graph_settings, authority), ports)
+
+    assert result.failed is None
+    subjects = sorted(m.subject or "" for m in await published(graph_settings))
+    assert subjects == ["Offer \ufffd", "after 1"]
+    assert (await statuses(graph_settings))[-1].state is SyncState.UP_TO_DATE

@@ -26,7 +26,13 @@ async def test_new_mail_in_the_inbox_is_pushed_within_seconds(
         await arrivals.put(None)
 
     watch = asyncio.create_task(
-        watch_inbox(account.imap, imap_user_password(imap_user), on_new_mail, retry_s=1)
+        watch_inbox(
+            account.imap,
+            imap_user_password(imap_user),
+            on_new_mail,
+            retry_s=1,
+            egress=settings.egress,
+        )
     )
     try:
         # Opening the INBOX queues one catch-up sync: mail that came while no IDLE ran.
@@ -60,7 +66,12 @@ async def test_mail_filed_in_sent_is_pushed_too(
 
     watch = asyncio.create_task(
         watch_mailbox(
-            account.imap, imap_user_password(imap_user), account.mail, on_new_mail, retry_s=1
+            account.imap,
+            imap_user_password(imap_user),
+            account.mail,
+            on_new_mail,
+            retry_s=1,
+            egress=settings.egress,
         )
     )
     try:

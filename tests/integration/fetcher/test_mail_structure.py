@@ -7,7 +7,7 @@ import pytest
 
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import MailSettings, MailVisibility
-from crm_schemas.ids import message_item_id
+from crm_schemas.ids import copy_key, message_item_id
 from crm_schemas.mail import RawMessage
 from fetcher.settings import FetcherSettings
 from fetcher.sync_mail import MailPorts, run_mail_job
@@ -115,7 +115,7 @@ async def test_a_message_moved_between_two_synced_folders_is_one_message(
 
     records = await read_topic(settings.kafka_bootstrap, settings.topics.mail_raw)
     item = message_item_id(account.workspace_id, "moved-1@client.test")
-    assert {key for key, _ in records} == {item}
+    assert {key for key, _ in records} == {copy_key(item, account.account_id)}
     folders = [RawMessage.model_validate_json(v).folder for _, v in records]
     assert folders == ["INBOX", "Projects"]
 

@@ -11,6 +11,7 @@ from crm_runtime.secrets import SecretBox
 from crm_runtime.service import Runtime
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
+from fetcher.adapters.cursors import COLLECTION as CURSORS
 from fetcher.app import build
 from fetcher.settings import FetcherSettings
 
@@ -114,4 +115,37 @@ async def test_a_disconnected_account_is_not_synced(
     )
     records = await read_topic(settings.kafka_bootstrap, settings.topics.sync_status)
     assert {key for key, _ in records} == {"other-account"}
+    assert len(await read_topic(settings.kafka_bootstrap, settings.topics.mail_raw)) == 1
+
+
+async def test_a_job_failing_unexpectedly_turns_the_status_failing_then_back_to_up_to_date(
+    settings: FetcherSettings, worker: Runtime, broker: KafkaBroker, imap_user: ImapUser, db
+):
+    imap_user.append("INBOX", message(0, "stuck"))
+    account = imap_user.account(SecretBox(settings.secrets_key))
+    await configure(worker, broker, account)
+    # A cursor no release of the fetcher wrote: reading it fails, as any unforeseen error
+    # (a bug, a store answering nonsense) would, on every attempt of the job.
+    cursor_id = f"{account.account_id}\x1fINBOX"
+    await db[CURSORS].insert_one({"_id": cursor_id, "uidvalidity": "unreadable", "last_uid": 0})
+
+    await publish(broker, settings.topics.sync_requests, account.account_id, request(account))
+
+    records = await wait_for(
+        settings.kafka_bootstrap,
+        settings.topics.sync_status,
+        lambda r: last_state(r) is SyncState.FAILING,
+    )
+    failing = SyncStatusChanged.model_validate_json(records[-1][1])
+    assert failing.reason == "The last sync stopped on an unexpected error (ValueError)"
+    assert "retried by itself" in (failing.remedy or "")
+
+    await db[CURSORS].delete_one({"_id": cursor_id})  # the cause is gone
+    await publish(broker, settings.topics.sync_requests, account.account_id, request(account))
+
+    await wait_for(
+        settings.kafka_bootstrap,
+        settings.topics.sync_status,
+        lambda r: last_state(r) is SyncState.UP_TO_DATE,
+    )
     assert len(await read_topic(settings.kafka_bootstrap, settings.topics.mail_raw)) == 1

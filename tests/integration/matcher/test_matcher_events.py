@@ -17,6 +17,15 @@ from crm_schemas.calendar import (
     RawEventRemoved,
 )
 from crm_schemas.config import AccountConfigured, MailSettings, WorkspaceConfigured
+from crm_schemas.ids import thread_id
+from crm_schemas.mail import (
+    FolderRole,
+    MatchedMailItem,
+    MatchedMessage,
+    RawMessage,
+    RawMessageRemoved,
+    ThreadsMerged,
+)
 from crm_schemas.outcomes import ItemDropped
 from matcher.app import Matcher, build
 from matcher.settings import MatcherSettings
@@ -26,6 +35,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 WS = "ws-m"
 MATCHED: TypeAdapter[MatchedEvent | RawEventRemoved] = TypeAdapter(MatchedCalendarItem)
+MATCHED_MAIL: TypeAdapter[MatchedMessage | RawMessageRemoved | ThreadsMerged] = TypeAdapter(
+    MatchedMailItem
+)
 
 
 @pytest.fixture
@@ -105,3 +117,74 @@ async def test_a_meeting_with_a_blocked_attendee_is_withdrawn_every_time_it_come
     removals = await matched(runtime)
     assert [type(r).__name__ for r in removals] == ["RawEventRemoved"] * 2
     assert {r.item_id for r in removals} == {"item-m"}
+
+
+def message(*to: str, folder: str = "INBOX") -> RawMessage:
+    return RawMessage.model_validate(
+        {
+            "item_id": "item-mail",
+            "workspace_id": WS,
+            "account_id": "acc-m",
+            "provider": "imap",
+            "provider_ref": f"{folder}/1/7",
+            "folder": folder,
+            "folder_role": FolderRole.INBOX,
+            "message_id": "m7@acme.test",
+            "sent_at": datetime(2026, 6, 1, 9, tzinfo=UTC),
+            "from": (Address(email="owner@acme.test"),),
+            "to": tuple(Address(email=a) for a in to),
+            "subject": "Offer",
+        }
+    )
+
+
+async def test_a_dropped_mail_copy_is_withdrawn_from_the_timeline_at_its_version(
+    runtime: Runtime,
+):
+    matcher = Matcher(runtime)
+    kept, blocked = message("bob@customer.test"), message("eve@blocked.test")
+    await matcher.on_raw_messages([kept, blocked])
+
+    records = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.mail_matched)
+    first, second = (MATCHED_MAIL.validate_json(value) for _, value in records)
+    assert isinstance(first, MatchedMessage)
+    assert isinstance(second, RawMessageRemoved)
+    assert (second.item_id, second.account_id, second.reason) == ("item-mail", "acc-m", "dropped")
+    assert second.thread_id == first.thread_id == thread_id(WS, "m7@acme.test")
+    assert second.removed_at == blocked.fetched_at, "it withdraws that version, no newer one"
+    assert "Offer" not in second.model_dump_json()
+    (dropped,) = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.dropped)
+    assert ItemDropped.model_validate_json(dropped[1]).reason == "blocked"
+
+
+def reply(message_id: str, *references: str) -> RawMessage:
+    """Another message of the mailbox, answering ``references`` (the first is its root)."""
+    return message("bob@customer.test").model_copy(
+        update={
+            "item_id": f"item-{message_id}",
+            "message_id": message_id,
+            "references": references,
+            "in_reply_to": references[-1],
+        }
+    )
+
+
+async def test_a_dropped_copy_is_withdrawn_from_the_thread_its_conversation_merged_into(
+    runtime: Runtime,
+):
+    matcher = Matcher(runtime)
+    first = message("bob@customer.test").model_copy(update={"message_id": "b1@acme.test"})
+    await matcher.on_raw_messages([first])  # its own thread, named after b1
+    await matcher.on_raw_messages([reply("c2@acme.test", "a0@acme.test", "b1@acme.test")])
+    dropped = first.model_copy(update={"to": (Address(email="eve@blocked.test"),)})
+    await matcher.on_raw_messages([dropped])  # a0's conversation has b1's since the reply
+
+    records = await read_topic(runtime.settings.kafka_bootstrap, runtime.topics.mail_matched)
+    events = [MATCHED_MAIL.validate_json(value) for _, value in records]
+    merge = next(e for e in events if isinstance(e, ThreadsMerged))
+    assert (merge.from_thread_id, merge.into_thread_id) == (
+        thread_id(WS, "b1@acme.test"),
+        thread_id(WS, "a0@acme.test"),
+    )
+    (removal,) = [e for e in events if isinstance(e, RawMessageRemoved)]
+    assert removal.thread_id == thread_id(WS, "a0@acme.test"), "where its message is now"

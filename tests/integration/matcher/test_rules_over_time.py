@@ -82,7 +82,8 @@ async def start(settings: MatcherSettings) -> Runtime:
 
 
 async def outcomes(runtime: Runtime, ready: Callable[[dict[str, list[str]]], bool]) -> Any:
-    """Item ids on mail.matched and on dropped (with their reasons), polled to a deadline."""
+    """Item ids on mail.matched (kept, or withdrawn: ``removed``) and on dropped (with their
+    reasons), polled to a deadline."""
     topics = runtime.topics
     consumer = AIOKafkaConsumer(
         topics.mail_matched,
@@ -91,7 +92,7 @@ async def outcomes(runtime: Runtime, ready: Callable[[dict[str, list[str]]], boo
         auto_offset_reset="earliest",
     )
     await consumer.start()
-    seen: dict[str, list[str]] = {"matched": [], "dropped": []}
+    seen: dict[str, list[str]] = {"matched": [], "removed": [], "dropped": []}
     deadline = time.monotonic() + 45
     try:
         while not ready(seen):
@@ -100,7 +101,9 @@ async def outcomes(runtime: Runtime, ready: Callable[[dict[str, list[str]]], boo
             for tp, records in batch.items():
                 for record in records:
                     body = json.loads(record.value)
-                    if tp.topic == topics.mail_matched:
+                    if tp.topic == topics.mail_matched and body.get("type") == "message_removed":
+                        seen["removed"].append(body["item_id"])
+                    elif tp.topic == topics.mail_matched:
                         seen["matched"].append(body["message"]["item_id"])
                     else:
                         seen["dropped"].append(f"{body['item_id']}:{body['reason']}")
@@ -146,6 +149,8 @@ async def test_a_settings_change_applies_after_it_and_a_replay_applies_it_to_his
         )  # fmt: skip
         assert replayed["matched"] == ["item-1"], "the replay kept a message the rules now drop"
         assert sorted(set(replayed["dropped"])) == ["item-1:blocked", "item-2:blocked"]
+        # the copy synced before the change is withdrawn from the timelines
+        assert "item-1" in replayed["removed"]
     finally:
         await replay.broker.stop()
         await replay.bulk.close()

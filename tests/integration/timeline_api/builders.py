@@ -6,6 +6,7 @@ from crm_schemas.base import Address
 from crm_schemas.calendar import Attendee, RawEvent, TimelineEvent
 from crm_schemas.ids import company_id, event_item_id, message_item_id, person_id, thread_id
 from crm_schemas.mail import FolderRole, Participant, ParticipantRole, RawMessage, TimelineMessage
+from crm_schemas.outcomes import DeadLetter
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -120,4 +121,21 @@ def company(workspace: str, domain: str) -> CompanyUpserted:
         workspace_id=workspace,
         name=domain,
         domains=(domain,),
+    )
+
+
+def lost_in_an_outage(
+    event: TimelineMessage, topic: str, partition: int, offset: int
+) -> DeadLetter:
+    """The dead letter the projection made of a timeline message while Kafka was down."""
+    return DeadLetter(
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        key=event.thread_id,
+        handler="Projection.message",
+        error_type="KafkaConnectionError",
+        error="Unable to bootstrap from [('127.0.0.1', 19092)]",
+        attempts=5,
+        payload=event.model_dump_json(by_alias=True),
     )

@@ -5,7 +5,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
@@ -15,11 +15,17 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from crm_runtime.bus import publish
-from crm_schemas.config import WorkspaceConfigured
-from timeline_api.app import create_app
-from timeline_api.directory import Directory
+from crm_runtime.service import running
+from crm_schemas.config import AccountConfigured, ContactCreation, MailSettings, WorkspaceConfigured
+from enricher.app import build as build_enricher
+from enricher.settings import EnricherSettings
 from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.entrypoints.http import create_app
+from timeline_api.ports import Directory
 from timeline_api.settings import TimelineSettings
+
+if TYPE_CHECKING:
+    from tests.integration.timeline_api.with_enricher import Deployment
 
 T = TypeVar("T")
 
@@ -53,8 +59,10 @@ def stack() -> object:
 
 
 @pytest.fixture
-def settings(isolated: dict[str, str]) -> TimelineSettings:
-    """The API's settings on this test's own topics, groups and database."""
+def settings(isolated: dict[str, str], request: pytest.FixtureRequest) -> TimelineSettings:
+    """The API's settings on this test's own topics, groups and database; a test changes
+    some with ``@pytest.mark.parametrize("settings", [{...}], indirect=True)``."""
+    changes: dict[str, Any] = getattr(request, "param", {})
     return TimelineSettings(
         kafka_bootstrap=isolated["kafka_bootstrap"],
         mongo_url=isolated["mongo_url"],
@@ -66,6 +74,7 @@ def settings(isolated: dict[str, str]) -> TimelineSettings:
         retry_max_wait_s=0.5,
         allow_private_hosts=True,
         connect_timeout_s=5,
+        **changes,
     )
 
 
@@ -139,6 +148,57 @@ async def timeline(settings: TimelineSettings) -> AsyncIterator[Timeline]:
                 await broker.stop()
     await mongo.drop_database(settings.mongo_db)
     await mongo.close()
+
+
+@pytest.fixture
+async def record_owner(settings: TimelineSettings) -> AsyncIterator[EnricherSettings]:
+    """The enricher, the one writer of people and companies, on this test's topics and a
+    database of its own: the records API asks it for every change (docs/adr/0029)."""
+    enricher = EnricherSettings(
+        kafka_bootstrap=settings.kafka_bootstrap,
+        mongo_url=settings.mongo_url,
+        topic_prefix=settings.topic_prefix,
+        group_prefix=settings.group_prefix,
+        mongo_db=f"{settings.mongo_db}_enricher",
+        log_json=False,
+        handler_attempts=2,
+        retry_max_wait_s=0.5,
+    )
+    async with running(build_enricher(enricher)):
+        yield enricher
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value()
+    )
+    await mongo.drop_database(enricher.mongo_db)
+    await mongo.close()
+
+
+@pytest.fixture
+async def deployment(
+    timeline: Timeline,
+    record_owner: EnricherSettings,
+    unique: str,
+) -> "Deployment":
+    """The enricher and the timeline API, one workspace with a mailbox and a calendar
+    whose owner acts through the API as an admin."""
+    from tests.integration.timeline_api.with_enricher import ACCOUNT, OWNER, Deployment
+
+    ws = f"ws-{unique}"
+    directory = timeline.directory
+    await directory.save_workspace(
+        WorkspaceConfigured(workspace_id=ws, name="Acme", domains=("acme.test",))
+    )
+    await directory.save_account(
+        AccountConfigured(
+            account_id=ACCOUNT,
+            workspace_id=ws,
+            owner_member_id="m-owner",
+            email=OWNER,
+            mail=MailSettings(contact_creation=ContactCreation.SENT_ONLY),
+        )
+    )
+    await timeline.login(ws, OWNER, Role.ADMIN)
+    return Deployment(ws, timeline, record_owner)
 
 
 async def eventually(

@@ -21,7 +21,7 @@ from crm_schemas.config import AccountConfigured, TlsMode
 from crm_schemas.sync import SyncKind, SyncState, SyncStatusChanged
 from tests.integration.timeline_api.builders import mail, person
 from tests.integration.timeline_api.conftest import Timeline, eventually
-from timeline_api.connection_check import CheckPolicy, check_caldav, check_imap, check_smtp
+from timeline_api.adapters.connection_check import CheckPolicy, check_caldav, check_imap, check_smtp
 from timeline_api.domain.access import Role
 from timeline_api.domain.connection import Failure
 

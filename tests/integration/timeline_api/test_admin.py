@@ -7,9 +7,15 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient, MongoClient
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import SecretBox, new_secrets_key
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from timeline_api.admin import AdminError, connect_account, create_workspace, main
+from timeline_api.entrypoints.admin import (
+    AdminError,
+    connect_account,
+    create_workspace,
+    main,
+    rotate_account_secrets,
+)
 from timeline_api.settings import TimelineSettings
 
 pytestmark = pytest.mark.integration
@@ -136,3 +142,76 @@ def _run_cli() -> None:
             "--username", "me", "--password-env", "IMAP_PASSWORD",
         ]
     )  # fmt: skip
+
+
+async def test_rotating_keys_reseals_every_account_and_the_old_key_can_then_go(
+    settings: TimelineSettings, unique: str
+) -> None:
+    old_key, new_key = settings.secrets_key.get_secret_value(), new_secrets_key()
+    ws = await create_workspace(settings, f"Rotate {unique}", ["rotate.test"])
+    account = await connect_account(
+        settings,
+        workspace_id=ws,
+        email="owner@rotate.test",
+        imap_host="127.0.0.1",
+        imap_port=10143,
+        imap_tls="none",
+        username="owner",
+        password=SecretStr(PASSWORD),
+        caldav_url="http://127.0.0.1:15232/",
+    )
+    rotating = settings.model_copy(update={"secrets_key": SecretStr(f"{new_key},{old_key}")})
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value()
+    )
+    try:
+        assert await rotate_account_secrets(rotating) == {"accounts": 1, "resealed": 1}
+        assert await rotate_account_secrets(rotating) == {"accounts": 1, "resealed": 0}
+        stored = await mongo[settings.mongo_db]["accounts"].find_one({"_id": account})
+        events = await _config_events(settings, expected=4)
+    finally:
+        await mongo.drop_database(settings.mongo_db)
+        await mongo.close()
+
+    configured = AccountConfigured.model_validate(stored)
+    new_only = SecretBox(SecretStr(new_key))
+    assert configured.imap is not None
+    assert configured.caldav is not None
+    assert new_only.open(configured.imap.password_encrypted).get_secret_value() == PASSWORD
+    assert new_only.open(configured.caldav.password_encrypted).get_secret_value() == PASSWORD
+    published = [AccountConfigured.model_validate(e) for e in events if e["type"] == "account"]
+    assert published[-1].imap is not None  # every service's projection gets the new version
+    assert new_only.open(published[-1].imap.password_encrypted).get_secret_value() == PASSWORD
+
+
+async def test_a_secret_no_configured_key_opens_stops_the_rotation_with_what_to_do(
+    settings: TimelineSettings, unique: str
+) -> None:
+    ws = await create_workspace(settings, f"Lost {unique}", ["lost.test"])
+    await connect_account(
+        settings,
+        workspace_id=ws,
+        email="owner@lost.test",
+        imap_host="127.0.0.1",
+        imap_port=10143,
+        imap_tls="none",
+        username="owner",
+        password=SecretStr(PASSWORD),
+    )
+    unrelated = settings.model_copy(update={"secrets_key": SecretStr(new_secrets_key())})
+    try:
+        with pytest.raises(AdminError, match="add the key it was sealed with"):
+            await rotate_account_secrets(unrelated)
+    finally:
+        sync_mongo: MongoClient[dict[str, object]] = MongoClient(
+            settings.mongo_url.get_secret_value()
+        )
+        with sync_mongo:
+            sync_mongo.drop_database(settings.mongo_db)
+
+
+def test_a_new_secrets_key_is_printed_and_seals(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["new-secrets-key"])
+    key = capsys.readouterr().out.strip()
+    box = SecretBox(SecretStr(key))
+    assert box.open(box.seal("x")).get_secret_value() == "x"

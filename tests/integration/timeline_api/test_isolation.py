@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from crm_schemas.config import AccountConfigured, CalDavConnection
+from crm_schemas.config import AccountConfigured, CalDavConnection, ImapConnection
 from crm_schemas.ids import message_item_id
-from tests.integration.timeline_api.builders import at, mail, meeting
+from tests.integration.timeline_api.builders import at, lost_in_an_outage, mail, meeting
 from tests.integration.timeline_api.conftest import Timeline, eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("record_owner")]
 
 # What to send to each route that takes a body, so that it passes validation and the only
 # thing between the caller and a change is whose the ids are.
@@ -25,6 +25,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/opportunities/{opportunity_id}"): {"name": "Taken over"},
     ("PATCH", "/v1/accounts/{account_id}"): {"mail": {"visibility": "full"}},
     ("POST", "/v1/members/{member_id}/keys"): {"label": "stolen"},
+    ("POST", "/v1/workspaces/{workspace_id}/reprocess"): {"kinds": "both"},
 }
 # Routes without ids of their own: what the other workspace's member may send, and must
 # never see the first workspace's data in the answer of.
@@ -36,6 +37,9 @@ OPEN_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/me"): {},
     ("GET", "/v1/workspace"): {},
     ("GET", "/v1/messages/explain"): {"params": {"message_id": "iso-1@x"}},
+    ("GET", "/v1/opportunities"): {"params": {"q": "deal"}},
+    ("GET", "/v1/deadletters"): {},
+    ("POST", "/v1/deadletters/retry"): {"json": {}},
 }
 # Routes that create: they must refuse the other workspace's ids as references.
 CREATES: dict[tuple[str, str], dict[str, Any]] = {
@@ -45,6 +49,11 @@ CREATES: dict[tuple[str, str], dict[str, Any]] = {
 UNSCOPED = {  # no workspace of the caller's: health, and the callback bound by its state
     ("GET", "/healthz"),
     ("GET", "/v1/accounts/oauth/{provider}/callback"),
+    # the providers' notifications, verified by their own tokens (test_push_endpoints.py)
+    ("POST", "/v1/push/google/pubsub"),
+    ("POST", "/v1/push/google/calendar"),
+    ("POST", "/v1/push/microsoft"),
+    ("POST", "/v1/push/microsoft/lifecycle"),
 }
 NOT_BY_ID = {  # create, test or change only the caller's own workspace: checked elsewhere
     ("POST", "/v1/companies"),
@@ -88,8 +97,18 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         owner_member_id=member.member_id,
         email="owner@us.test",
         caldav=CalDavConnection(url="http://x.test/", username="u", password_encrypted="x"),
+        imap=ImapConnection(host="imap.x.test", port=993, username="u", password_encrypted="x"),
     )
     await timeline.directory.save_account(account)
+    job = await post(f"/v1/workspaces/{ws}/reprocess", json={"kinds": "mail"})
+    # the owner asked their mailboxes about a message the timeline never saw
+    lookup = await timeline.app.state.mailbox_search.start(member, "iso-never@x")
+    lost = mail(ws, "iso-lost@x", subject="Their lost secret")
+    dead = lost_in_an_outage(lost, topics.timeline_messages, 0, 7)
+    await timeline.publish(topics.dead_letter, lost.thread_id, dead)
+    await eventually(
+        lambda: timeline.try_json("/v1/deadletters"), lambda page: bool(page.get("items"))
+    )
     person_id = ann.json()["id"]
     await eventually(
         lambda: timeline.try_json(f"/v1/people/{person_id}/threads"),
@@ -104,6 +123,10 @@ async def _first_workspace(timeline: Timeline, ws: str) -> dict[str, str]:
         "account_id": account.account_id,
         "member_id": member.member_id,
         "message_item_id": message_item_id(ws, "iso-1@x"),
+        "workspace_id": ws,
+        "job_id": job.json()["id"],
+        "letter_id": f"{topics.timeline_messages}:0:7",
+        "lookup_id": lookup.lookup_id,
     }
 
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from tests.integration.timeline_api.builders import mail, meeting
 from tests.integration.timeline_api.conftest import Timeline, eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("record_owner")]
 
 Json = dict[str, Any]
 

@@ -8,11 +8,13 @@ import pytest
 
 from crm_schemas.base import utcnow
 from crm_schemas.records import PersonUpserted
-from crm_schemas.timeline import RosterEntry
 from tests.integration.timeline_api.conftest import RecordedPublisher
-from timeline_api import rosters
-from timeline_api.rosters import CompanyRosters, Memberships, roster_stored_people
-from timeline_api.store import TimelineStore
+from timeline_api.adapters.records import MongoRecords
+from timeline_api.adapters.timelines.heads import backfill
+from timeline_api.adapters.timelines.heads.backfill import roster_stored_people
+from timeline_api.adapters.timelines.heads.events import RosterEntry
+from timeline_api.adapters.timelines.heads.handlers import HeadsFeed, RosterWriter
+from timeline_api.adapters.timelines.heads.mongo import MongoMemberships, MongoRosters
 
 WS = "ws-rosters"
 
@@ -22,6 +24,11 @@ def _entries(published: RecordedPublisher) -> list[RosterEntry]:
     assert all(key == e.company_id for batch in published.batches for key, e in batch)
     entries: list[RosterEntry] = published.take()
     return entries
+
+
+def _feed(db: Any, published: RecordedPublisher) -> HeadsFeed:
+    """The feed the projection tells each version of a person, publishing into ``published``."""
+    return HeadsFeed(published, MongoMemberships(db), "index", "rosters")
 
 
 def _person(name: str, company: str | None, *emails: str, **changes: Any) -> PersonUpserted:
@@ -36,27 +43,28 @@ def _person(name: str, company: str | None, *emails: str, **changes: Any) -> Per
 
 
 async def test_a_person_moves_between_rosters_once_whatever_is_redelivered(db: Any) -> None:
-    table, published = CompanyRosters(db), RecordedPublisher()
+    table, published = MongoRosters(db), RecordedPublisher()
+    writer = RosterWriter(table)
     assert await table.prepare()  # nobody stored yet: complete from the start
-    people = Memberships(db, published, "rosters")  # type: ignore[arg-type]
+    people = _feed(db, published)
     joined = _person("ann", "acme", "Ann@Acme.test", "ann@mail.test")
     moved = joined.model_copy(
         update={"company_id": "globex", "updated_at": joined.updated_at + timedelta(seconds=1)}
     )
 
-    await people.note(joined)
-    await table.record_all(_entries(published))
+    await people.people_changed([joined])
+    await writer.record_all(_entries(published))
     assert await table.emails("acme") == ["ann@acme.test", "ann@mail.test"]
 
-    await people.note(moved)
+    await people.people_changed([moved])
     entries = _entries(published)
     assert [(e.company_id, e.emails) for e in entries] == [
         ("acme", ()),
         ("globex", ("ann@acme.test", "ann@mail.test")),
     ]
-    await table.record_all(entries + entries)  # a redelivered poll
+    await writer.record_all(entries + entries)  # a redelivered poll
     for version in (joined, moved):  # a replay of the records topic
-        await people.note(version)
+        await people.people_changed([version])
     assert _entries(published) == []
     assert await table.emails("acme") == []
     assert await table.emails("globex") == ["ann@acme.test", "ann@mail.test"]
@@ -64,11 +72,11 @@ async def test_a_person_moves_between_rosters_once_whatever_is_redelivered(db: A
 
 
 async def test_a_merged_person_leaves_the_roster_to_the_survivor(db: Any) -> None:
-    table, published = CompanyRosters(db), RecordedPublisher()
+    table, published = MongoRosters(db), RecordedPublisher()
     await table.prepare()
-    people = Memberships(db, published, "rosters")  # type: ignore[arg-type]
+    people = _feed(db, published)
     later = utcnow() + timedelta(seconds=1)
-    await people.note_all(
+    await people.people_changed(
         [
             _person("bob", "acme", "bob@acme.test"),
             _person("robert", "acme", "robert@acme.test"),
@@ -76,15 +84,15 @@ async def test_a_merged_person_leaves_the_roster_to_the_survivor(db: Any) -> Non
             _person("robert", "acme", "robert@acme.test", "bob@acme.test", updated_at=later),
         ]
     )
-    await table.record_all(_entries(published))
+    await RosterWriter(table).record_all(_entries(published))
     assert await table.emails("acme") == ["robert@acme.test", "bob@acme.test"]
 
 
 async def test_people_stored_before_the_rosters_are_scanned_for_until_the_backfill(
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rosters, "NOTED_AT_ONCE", 2)
-    store, table, published = TimelineStore(db), CompanyRosters(db), RecordedPublisher()
+    monkeypatch.setattr(backfill, "NOTED_AT_ONCE", 2)
+    store, table, published = MongoRecords(db), MongoRosters(db), RecordedPublisher()
     for person in (
         _person("cy", "acme", "cy@acme.test"),
         _person("di", "acme", "di@elsewhere.test"),
@@ -94,10 +102,10 @@ async def test_people_stored_before_the_rosters_are_scanned_for_until_the_backfi
     assert not await table.prepare()
     assert await table.emails("acme") is None  # the caller scans the people instead
 
-    count = await roster_stored_people(db, Memberships(db, published, "rosters"))  # type: ignore[arg-type]
+    count = await roster_stored_people(db, _feed(db, published))
 
     assert count == 3
     assert [len(batch) for batch in published.batches] == [2, 0]  # Ed is on no roster
-    await table.record_all(_entries(published))
+    await RosterWriter(table).record_all(_entries(published))
     assert await table.emails("acme") == ["cy@acme.test", "di@elsewhere.test"]
     assert await table.prepare()

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from timeline_api.store import TimelineStore
+from timeline_api.adapters.timeline_store import TimelineStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

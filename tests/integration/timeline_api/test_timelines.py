@@ -112,6 +112,36 @@ async def test_a_companys_threads_follow_its_people_to_other_addresses_and_away(
     assert (await timeline.get_json(path))["items"] == []
 
 
+@pytest.mark.parametrize("settings", [{"read_model": "indexed"}], indirect=True)
+async def test_the_indexed_read_model_serves_the_same_tabs_without_heads(
+    timeline: Timeline, unique: str
+) -> None:
+    ws, topics = f"ws-{unique}", timeline.settings.topics
+    await timeline.login(ws)
+    client = company(ws, "client.test")
+    fay = person(ws, "Fay", "fay@client.test", "fay.private@mail.test")
+    for record_id, record in ((client.company_id, client), (fay.person_id, fay)):
+        await timeline.publish(topics.records, record_id, record)
+    for event in (
+        mail(ws, "i1@x", to=("fay.private@mail.test",), subject="Private line"),
+        mail(ws, "i2@x", minutes=5, to=("bob@client.test",), subject="Intro"),
+    ):
+        await timeline.publish(topics.timeline_messages, event.message.item_id, event)
+    path = f"/v1/companies/{client.company_id}/threads"
+
+    await eventually(lambda: timeline.try_json(path), lambda p: len(p.get("items", [])) == 2)
+    page = await timeline.get_json(path, limit=1)
+    rest = await timeline.get_json(path, limit=1, cursor=page["next_cursor"])
+
+    assert [t["subject"] for t in page["items"] + rest["items"]] == ["Intro", "Private line"]
+    assert rest["next_cursor"] is None
+    mine = await timeline.get_json(f"/v1/people/{fay.person_id}/threads")
+    assert [t["subject"] for t in mine["items"]] == ["Private line"]
+    db = timeline.mongo[timeline.settings.mongo_db]
+    assert await db["timeline_index"].find_one({}) is None  # no heads, no rosters
+    assert await db["company_rosters"].find_one({}) is None
+
+
 async def test_the_same_message_twice_and_from_two_mailboxes_is_one_message(
     timeline: Timeline, unique: str
 ) -> None:

@@ -3,8 +3,8 @@
 import pytest
 
 from tests.integration.timeline_api.conftest import Timeline
-from timeline_api.admin import bootstrap
 from timeline_api.domain.access import Role, key_digest
+from timeline_api.entrypoints.admin import bootstrap
 
 pytestmark = pytest.mark.integration
 

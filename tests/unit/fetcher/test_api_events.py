@@ -1,8 +1,13 @@
 """Google Calendar and Graph events as decisions: publish, drop (private), gone."""
 
 from crm_schemas.ids import event_item_id
-from fetcher.domain.api_events import Gone, google_event_decision, graph_event_decision
-from fetcher.domain.ical import Drop, EventSource, Publish
+from fetcher.domain.api_events import (
+    Gone,
+    google_event_decision,
+    graph_event_decision,
+    read_event,
+)
+from fetcher.domain.ical import Drop, EventSource, Publish, Unusable
 
 SOURCE = EventSource("ws", "acc", "primary", provider="google")
 
@@ -88,3 +93,11 @@ def test_a_graph_occurrence_is_keyed_by_its_original_start():
     assert isinstance(decision, Publish)
     assert decision.event.recurrence_id == "20240305T090000Z"
     assert decision.event.conference_url == "https://teams.microsoft.com/l/meetup-join/x"
+
+
+def test_an_event_that_cannot_be_read_is_unusable_with_why_not_a_failure():
+    broken = {"id": "ev9", "iCalUID": "u9@google.com", "start": {"dateTime": "not a time"}}
+    decision = read_event(google_event_decision, broken, SOURCE)
+    assert decision == Unusable("u9@google.com", "the event could not be read (ValueError)")
+    no_time = {"id": "gr9", "iCalUId": "040000008200", "start": None}
+    assert isinstance(read_event(graph_event_decision, no_time, SOURCE), Unusable)

@@ -69,3 +69,22 @@ def test_graph_transport_headers_win_over_the_structured_fields():
     message = raw_message(graph_fetched(resource), SOURCE)
     assert message.in_reply_to == "m3@acme.test"
     assert message.headers["precedence"] == "bulk"
+
+
+def test_a_gmail_raw_resource_with_latin1_headers_is_read():
+    latin1 = RAW.replace(b"Subject: Hi", "Subject: Café crème".encode("latin-1"))
+    resource = {"id": "18e", "raw": base64.urlsafe_b64encode(latin1).decode()}
+    message = raw_message(gmail_fetched(resource), SOURCE)
+    assert message.subject == "Café crème"
+    message.model_dump_json()
+
+
+def test_half_a_surrogate_pair_in_a_graph_subject_or_name_is_replaced():
+    resource = {
+        "id": "AAk",
+        "internetMessageId": "<g2@customer.io>",
+        "subject": "Offer \ud83d",
+        "from": {"emailAddress": {"name": "Jane \udca9", "address": "jane@customer.io"}},
+    }
+    message = raw_message(graph_fetched(resource), SOURCE)
+    assert (message.subject, message.from_[0].name) == ("Offer \ufffd", "Jane \ufffd")

@@ -6,6 +6,7 @@ from crm_schemas.config import MailSettings
 from crm_schemas.mail import FolderRole
 from fetcher.domain.folders import decode_folder_name, folder_role, folders_to_sync
 from fetcher.domain.model import Folder
+from matcher.rules.decide import is_excluded_folder
 
 DOVECOT = [
     Folder("Drafts", frozenset({"\\HasNoChildren", "\\Drafts"})),
@@ -119,3 +120,25 @@ def test_an_included_folder_can_be_named_as_its_owner_reads_it():
         "INBOX",
         "Kunden &AMQ- Partner",
     ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DEFAULTS,
+        MailSettings(include_folders=("Junk", "Trash", "Drafts", "Personal")),
+        MailSettings(include_folders=("Projects/Acme",), exclude_folders=("Sent", "personal")),
+    ],
+)
+def test_the_fetcher_fetches_no_folder_whose_messages_the_matcher_drops(settings: MailSettings):
+    chosen = names(settings)
+    for folder in DOVECOT:
+        role = folder_role(folder)
+        dropped = is_excluded_folder(decode_folder_name(folder.name), role, settings)
+        named = folder.name in settings.include_folders
+        assert not (folder.name in chosen and dropped), folder.name
+        assert not (named and folder.name not in chosen and not dropped), folder.name
+
+
+def test_junk_trash_and_drafts_are_not_synced_even_when_included():
+    assert names(MailSettings(include_folders=("Junk", "Trash", "Drafts"))) == ["INBOX", "Sent"]

@@ -32,6 +32,16 @@ def test_spam_trash_and_drafts_never_sync_by_default_even_with_inbox():
         assert gmail_folder(["INBOX", label], LABELS, MailSettings()) is None
 
 
+def test_spam_trash_and_drafts_never_sync_even_when_named():
+    named = MailSettings(include_folders=("SPAM", "Trash", "drafts"))
+    for label in ("SPAM", "TRASH", "DRAFT"):
+        assert gmail_folder([label], LABELS, named) is None
+    assert synced_label_ids(LABELS | {"SPAM": "SPAM", "TRASH": "TRASH"}, named) == [
+        "INBOX",
+        "SENT",
+    ]
+
+
 def test_a_user_label_syncs_only_when_named_by_its_name():
     assert gmail_folder(["Label_1"], LABELS, MailSettings()) is None
     named = MailSettings(include_folders=("clients",))

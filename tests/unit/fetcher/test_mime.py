@@ -1,10 +1,10 @@
 """Parsing fetched messages into RawMessage: the headers, dates, ids and bodies of real mail."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from crm_schemas.ids import message_item_id
 from crm_schemas.mail import FolderRole
-from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.mime import MAX_DATE_AHEAD, MessageSource, raw_message, trusted_sent_at
 from fetcher.domain.model import FetchedMessage
 
 SOURCE = MessageSource(
@@ -16,7 +16,7 @@ SOURCE = MessageSource(
     include_content=True,
     body_max_bytes=1000,
 )
-INTERNAL = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+INTERNAL = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)  # when the server received it
 
 
 def parse(raw: bytes, source: MessageSource = SOURCE, uid: int = 3):
@@ -273,3 +273,69 @@ def test_a_broken_charset_in_headers_and_body_does_not_fail():
     assert message.from_[0].email == "ann@client.test"
     assert message.subject
     assert message.body_text is not None
+
+
+def test_latin1_bytes_in_the_subject_from_and_list_id_are_read_and_can_travel():
+    raw = "From: José Müller <jose@client.test>\nTo: Renée <r@client.test>\nSubject: Café crème\n"
+    raw += "List-Id: Café <cafe.client.test>\nMessage-ID: <l1@client.test>\n\nhi"
+    message = parse(raw.encode("latin-1"))
+    assert message.subject == "Café crème"
+    assert (message.from_[0].name, message.to[0].name) == ("José Müller", "Renée")
+    assert message.headers["list-id"] == "Café <cafe.client.test>"
+    message.model_dump_json()  # raises on what JSON cannot carry
+
+
+def test_raw_utf8_headers_are_read_as_utf8():
+    raw = "From: Jürgen <j@client.test>\nSubject: Grüße 💐\nMessage-ID: <u@x>\n\nhi"
+    message = parse(raw.encode("utf-8"))
+    assert (message.subject, message.from_[0].name) == ("Grüße 💐", "Jürgen")
+
+
+def test_8bit_headers_are_read_in_the_charset_the_message_names():
+    raw = "From: a@client.test\nSubject: Привет\nMessage-ID: <k@x>\n"
+    raw += "Content-Type: text/plain; charset=koi8-r\n\nhi"
+    assert parse(raw.encode("koi8-r")).subject == "Привет"
+
+
+def test_an_encoded_word_that_decodes_to_no_text_is_replaced_not_carried():
+    raw = (
+        b"From: a@client.test\nSubject: =?unicode-escape?q?=5Cudce9t=E9?=\nMessage-ID: <e@x>\n\nhi"
+    )
+    message = parse(raw)
+    assert "\ufffd" in (message.subject or "")
+    message.model_dump_json()
+
+
+def test_a_date_far_after_the_server_received_the_message_is_not_trusted():
+    for date in (b"Fri, 31 Dec 9999 23:00:00 +0000", b"Sat, 09 Mar 2024 10:15:00 +0000"):
+        raw = b"From: a@client.test\nDate: " + date + b"\nMessage-ID: <f@x>\n\nhi"
+        assert parse(raw).sent_at == INTERNAL
+
+
+def test_a_date_a_few_hours_ahead_of_the_server_is_kept():
+    raw = b"From: a@client.test\nDate: Tue, 05 Mar 2024 20:00:00 +0000\nMessage-ID: <h@x>\n\nhi"
+    assert parse(raw).sent_at == datetime(2024, 3, 5, 20, 0, tzinfo=UTC)
+
+
+def test_the_trusted_date_rule():
+    now = datetime(2024, 3, 10, tzinfo=UTC)
+    ahead = INTERNAL + MAX_DATE_AHEAD
+    assert trusted_sent_at(ahead, INTERNAL, now) == ahead
+    assert trusted_sent_at(ahead + timedelta(seconds=1), INTERNAL, now) == INTERNAL
+    assert trusted_sent_at(None, INTERNAL, now) == INTERNAL
+    # no date from the server: now is the bound, and the fallback
+    assert trusted_sent_at(datetime(9999, 1, 1, tzinfo=UTC), None, now) == now
+    assert trusted_sent_at(INTERNAL, None, now) == INTERNAL
+    assert trusted_sent_at(None, None, now) == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_an_address_header_past_its_bound_keeps_1000_and_says_so():
+    cc = ", ".join(f"r{i}@client.test" for i in range(2000))
+    raw = f"From: a@client.test\nTo: b@client.test\nCc: {cc}\nMessage-ID: <m@x>\n\nhi"
+    message = parse(raw.encode())
+    assert (len(message.cc), message.truncated) == (1000, ("cc",))
+    assert parse(SIMPLE).truncated == ()
+
+
+def test_a_subject_past_its_bound_says_so():
+    assert parse(b"From: a@b.test\nSubject: " + b"s" * 3000 + b"\n\nhi").truncated == ("subject",)

@@ -3,9 +3,9 @@
 import pytest
 from pydantic import SecretStr
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import SecretBox, new_secrets_key
 from fetcher.adapters.passwords import SealedPasswords
-from fetcher.domain.problems import ProblemKind, SyncProblem, explain
+from fetcher.domain.problems import ProblemKind, SyncProblem, explain, explain_failure
 
 
 @pytest.mark.parametrize("kind", list(ProblemKind))
@@ -24,7 +24,14 @@ def test_a_tls_problem_names_the_protocol():
 def test_a_password_sealed_with_another_key_is_a_secret_problem():
     other = SecretBox(SecretStr("x" * 43 + "="))
     sealed = other.seal("pw")
-    reader = SealedPasswords(SecretBox(SecretStr("bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE=")))
+    reader = SealedPasswords(SecretBox(SecretStr(new_secrets_key())))
     with pytest.raises(SyncProblem) as problem:
         reader(sealed, "IMAP")
     assert problem.value.kind is ProblemKind.SECRET
+
+
+def test_an_unexpected_failure_names_the_error_and_says_syncing_retries():
+    explanation = explain_failure(KeyError("secret detail"))
+    assert explanation.reason == "The last sync stopped on an unexpected error (KeyError)"
+    assert "secret detail" not in explanation.reason + explanation.remedy
+    assert "retried by itself" in explanation.remedy

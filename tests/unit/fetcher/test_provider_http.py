@@ -2,6 +2,7 @@
 
 import json
 
+from crm_schemas.config import MailSettings
 from fetcher.providers.gmail_batch import decode_batch, encode_batch
 from fetcher.providers.graph_mail import graph_streams
 from fetcher.providers.http import error_reason, is_throttled, retry_after
@@ -57,5 +58,11 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 
 def test_graph_syncs_inbox_and_sent_items_then_included_folders_never_excluded_ones():
-    assert graph_streams((), ()) == ["inbox", "sentitems"]
-    assert graph_streams(("archive", "inbox"), ("SentItems",)) == ["inbox", "archive"]
+    assert graph_streams(MailSettings()) == ["inbox", "sentitems"]
+    settings = MailSettings(include_folders=("archive", "inbox"), exclude_folders=("SentItems",))
+    assert graph_streams(settings) == ["inbox", "archive"]
+
+
+def test_graph_never_syncs_junk_deleted_items_or_drafts_even_when_included():
+    settings = MailSettings(include_folders=("junkemail", "DeletedItems", "drafts", "archive"))
+    assert graph_streams(settings) == ["inbox", "sentitems", "archive"]

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from crm_schemas.calendar import RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, CalDavConnection, CalendarSettings
-from crm_schemas.outcomes import ItemDropped
+from crm_schemas.ids import copy_key
+from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.sync import SyncState, SyncStatusChanged
 from fetcher.adapters.memory import (
     InMemoryCalendars,
@@ -70,7 +71,7 @@ def raw(published: RecordingPublisher) -> list[RawEvent | RawEventRemoved]:
     ]
 
 
-async def test_public_events_are_published_and_private_ones_dropped():
+async def test_public_events_are_published_private_ones_and_unreadable_ones_dropped():
     calendars = InMemoryCalendars(
         [resource("pub"), resource("priv", "CLASS:PRIVATE\n"), resource("broken", "")]
     )
@@ -79,10 +80,13 @@ async def test_public_events_are_published_and_private_ones_dropped():
     (event,) = published.on(TOPICS.calendar_raw)
     assert isinstance(event, RawEvent)
     assert event.ical_uid == "pub"
-    (dropped,) = published.on(TOPICS.dropped)
+    dropped, unreadable = published.on(TOPICS.dropped)
     assert isinstance(dropped, ItemDropped)
     assert dropped.natural_id == "priv"
     assert "Meeting priv" not in dropped.model_dump_json()
+    assert isinstance(unreadable, ItemDropped)
+    assert unreadable.reason is DropReason.UNREADABLE
+    assert unreadable.natural_id == "/cal/b.ics"  # no UID could be read: named by its href
     (status,) = published.on(TOPICS.sync_status)
     assert isinstance(status, SyncStatusChanged)
     assert (status.state, status.done) == (SyncState.UP_TO_DATE, 2)
@@ -120,15 +124,21 @@ async def test_a_moved_meeting_is_published_again_with_its_new_time():
     assert moved.starts_at.isoformat() == "2024-06-11T15:00:00+00:00"
 
 
-async def test_a_deleted_meeting_is_removed_under_its_item_id():
+async def test_a_deleted_meeting_is_removed_under_the_key_of_its_versions():
     calendars, states = InMemoryCalendars([resource("a"), resource("b")]), InMemoryCalendarStates()
-    first = {e.ical_uid: e.item_id for e in raw(await run(calendars, states=states))}
+    before = await run(calendars, states=states)
+    first = {e.ical_uid: e.item_id for e in raw(before)}
+    versions = {k for t, k, _ in before.sent if t == TOPICS.calendar_raw}
     calendars.delete("/cal/a.ics")
     published = await run(calendars, states=states)
     (removed,) = raw(published)
     assert isinstance(removed, RawEventRemoved)
     assert (removed.item_id, removed.reason) == (first["a"], "deleted")
-    assert [k for t, k, _ in published.sent if t == TOPICS.calendar_raw] == [first["a"]]
+    # keyed by copy (item and account), as its versions: a compacted calendar.raw keeps
+    # the removal as this calendar's last word on the meeting
+    (key,) = [k for t, k, _ in published.sent if t == TOPICS.calendar_raw]
+    assert key == copy_key(first["a"], removed.account_id)
+    assert key in versions
 
 
 async def test_a_cancelled_meeting_is_removed_with_its_reason():

@@ -3,7 +3,9 @@
 import pytest
 
 from crm_schemas.config import AccountConfigured, ImapConnection, MailSettings
+from crm_schemas.ids import copy_key
 from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.outcomes import DropReason, ItemDropped
 from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
 from fetcher.adapters.memory import (
     InMemoryCursorStore,
@@ -118,10 +120,11 @@ async def test_an_interrupted_newest_first_import_resumes_losing_and_repeating_n
     )
 
 
-async def test_messages_are_keyed_by_item_id_with_folder_and_uid(mailbox, cursors, published):
+async def test_messages_are_keyed_by_their_copy_with_folder_and_uid(mailbox, cursors, published):
     await run_mail_job(account(), ports(mailbox, cursors, published))
     first = by_subject(published, "in 0")
-    assert (TOPICS.mail_raw, first.item_id, first) in published.sent
+    # item and account: a compacted mail.raw keeps each mailbox's copy of a message
+    assert (TOPICS.mail_raw, copy_key(first.item_id, first.account_id), first) in published.sent
     assert first.provider_ref == "INBOX/10/1"
     assert first.folder_role is FolderRole.INBOX
 
@@ -222,9 +225,11 @@ async def test_a_wrong_password_is_a_failing_status_with_a_remedy(mailbox, curso
     assert subjects(published) == []
 
 
-async def test_an_included_junk_folder_is_synced(mailbox, cursors, published):
+async def test_an_included_junk_folder_is_still_not_synced(mailbox, cursors, published):
+    # the matcher would drop every message of it (crm_schemas.folders): none is fetched
     await run_mail_job(account(include_folders=("Junk",)), ports(mailbox, cursors, published))
-    assert "junk 0" in subjects(published)
+    assert "junk 0" not in subjects(published)
+    assert "in 0" in subjects(published)
 
 
 async def test_an_excluded_sent_folder_is_not_synced(mailbox, cursors, published):
@@ -257,3 +262,33 @@ async def test_without_condstore_every_folder_is_searched_each_time(mailbox, cur
     searched = inbox.searches
     await run_mail_job(account(), ports(mailbox, cursors, RecordingPublisher()))
     assert inbox.searches == searched + 1
+
+
+async def test_a_message_that_cannot_travel_is_dropped_as_unreadable_and_the_job_moves_on(
+    mailbox, cursors, published
+):
+    # 50 references of 30 kB each (what a message keeps) would make a 1.5 MB record
+    ids = " ".join(f"<{'r' * 30_000}-{n}@customer.io>" for n in range(60))
+    huge = mail(7).replace(b"\r\n\r\n", f"\r\nReferences: {ids}\r\n\r\n".encode(), 1)
+    mailbox.folders_by_name["INBOX"].append(huge)
+    mailbox.folders_by_name["INBOX"].append(mail(8))
+
+    result = await run_mail_job(account(), ports(mailbox, cursors, published))
+
+    assert result.failed is None
+    assert (result.published, result.unreadable) == (5, 1)
+    assert "in 8" in subjects(published)
+    (dropped,) = published.on(TOPICS.dropped)
+    assert isinstance(dropped, ItemDropped)
+    assert (dropped.reason, dropped.natural_id) == (DropReason.UNREADABLE, "in-7@customer.io")
+    assert "r" * 100 not in dropped.model_dump_json()  # what was wrong, never the content
+    assert statuses(published)[-1].state is SyncState.UP_TO_DATE
+
+
+async def test_a_latin1_subject_is_read_and_published(mailbox, cursors, published):
+    mailbox.folders_by_name["INBOX"].append(
+        mail(9).replace(b"Subject: in 9", "Subject: Café crème".encode("latin-1"))
+    )
+    await run_mail_job(account(), ports(mailbox, cursors, published))
+    assert "Café crème" in subjects(published)
+    assert published.on(TOPICS.dropped) == []

@@ -14,7 +14,6 @@ from matcher.rules.decide import (
     decide_event,
     decide_message,
     from_disconnected_account,
-    thread_root,
 )
 from matcher.rules.group_mail import group_mail_signal
 from matcher.rules.internal import is_internal, is_internal_address
@@ -121,12 +120,6 @@ def test_an_address_in_several_headers_is_one_participant_with_every_role() -> N
     seen = {p.email: p.roles for p in message_participants(msg)}
     assert seen["jane@client.test"] == (ParticipantRole.FROM, ParticipantRole.TO)
     assert seen["bob@acme.test"] == (ParticipantRole.CC,)
-
-
-def test_a_reply_belongs_to_the_thread_of_the_first_message() -> None:
-    assert thread_root(message(references=("root@x", "mid@x"), in_reply_to="mid@x")) == "root@x"
-    assert thread_root(message(in_reply_to="root@x")) == "root@x"
-    assert thread_root(message()) == "m1@x"
 
 
 def test_a_meeting_with_a_client_is_synced_with_responses() -> None:

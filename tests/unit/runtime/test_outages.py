@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from aiokafka import errors as kafka
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 from pymongo.errors import (
     AutoReconnect,
     DuplicateKeyError,
@@ -128,6 +130,44 @@ def test_an_outage_longer_than_the_hold_stops_to_hand_the_poll_back(
     with pytest.raises(StillUnavailable, match="Kafka"):
         patience.gave_up(kafka.KafkaConnectionError())
     patience.gave_up(ValueError("bad"))  # a failure of its own is not handed back
+
+
+def test_a_rebalance_or_a_shutdown_hands_a_waiting_poll_back_before_the_hold_ends() -> None:
+    leaving = [False]
+    patience = Patience(settings(outage_hold_s=60), Outages(), 3, release=lambda: leaving[0])
+    attempt = Attempt(patience)
+    assert attempt.fails(AutoReconnect("down"))[0] is False
+    leaving[0] = True  # its partitions are being revoked, or the service is stopping
+    assert attempt.fails(AutoReconnect("down"))[0] is True
+    with pytest.raises(StillUnavailable, match="MongoDB"):
+        patience.gave_up(AutoReconnect("down"))
+
+
+def test_a_message_failing_on_its_own_is_not_handed_back_by_a_rebalance() -> None:
+    patience = Patience(settings(), Outages(), 3, release=lambda: True)
+    attempt = Attempt(patience)
+    assert attempt.fails(ValueError("bad"))[0] is False  # its attempts go on as before
+    assert attempt.fails(RetryLater("config on its way"))[0] is False
+
+
+@pytest.mark.parametrize(
+    ("values", "refused"),
+    [
+        ({"consumer_heartbeat_interval_ms": 6_000}, "CONSUMER_HEARTBEAT_INTERVAL_MS"),
+        ({"handler_stall_s": 400}, "HANDLER_STALL_S must be at most"),
+        ({"outage_hold_s": 300}, "OUTAGE_HOLD_S must be shorter than MATCHER_HANDLER_STALL_S"),
+        ({"outage_max_wait_s": 10}, "OUTAGE_MAX_WAIT_S must be shorter than"),
+    ],
+)
+def test_consumer_timeouts_that_disagree_are_refused_at_start(
+    values: dict[str, float], refused: str
+) -> None:
+    class MatcherLike(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="MATCHER_")
+
+    MatcherLike()  # the defaults agree
+    with pytest.raises(ValidationError, match=refused):
+        MatcherLike(**values)
 
 
 def test_waiting_and_coming_back_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,30 +1,23 @@
-"""The HTTP edge without servers: problem details and health, over a stand-in store."""
+"""The HTTP edge without servers: problem details and health, over stand-in ports."""
 
 import httpx
-from pymongo.errors import ServerSelectionTimeoutError
 
-from timeline_api.app import create_app
+from timeline_api.adapters.memory import InMemoryRecords
+from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.access import Member, Role
+from timeline_api.entrypoints.http import create_app
+from timeline_api.ports import UnavailableError
+from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 
 KEY = "crm_the-one-key"
 
 
-class DownStore:
-    """A read model whose database does not answer and that holds nothing."""
+class DownDatabase:
+    """A read model whose database does not answer."""
 
     async def ping(self) -> None:
-        raise ServerSelectionTimeoutError("no servers")
-
-    async def person(self, person_id: str) -> None:
-        return None
-
-
-class NoIndex:
-    """A timeline index that cannot answer any page (the store would be asked)."""
-
-    async def threads(self, *args: object) -> None:
-        return None
+        raise UnavailableError("ServerSelectionTimeoutError")
 
 
 class OneKeyDirectory:
@@ -39,8 +32,9 @@ class OneKeyDirectory:
 def _client(key: str | None = KEY) -> httpx.AsyncClient:
     app = create_app(TimelineSettings())
     app.state.settings = TimelineSettings(health_timeout_s=0.5)
-    app.state.store = DownStore()  # the lifespan is not run: nothing connects
-    app.state.index = NoIndex()
+    app.state.health = DownDatabase()  # the lifespan is not run: nothing connects
+    records = InMemoryRecords()  # holds nothing
+    app.state.timelines = TimelineQueries(records, InMemoryTimelines(records))
     app.state.directory = OneKeyDirectory()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     transport = httpx.ASGITransport(app=app)

@@ -35,6 +35,7 @@ def build_broker(settings: ServiceSettings, service: str, tracer: TracerProvider
         client_id=service,
         acks="all",
         enable_idempotence=True,
+        graceful_timeout=settings.shutdown_grace_s,  # on stop, the poll in hand finishes
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer)],
         logger=logging.getLogger(f"{service}.broker"),
         log_level=logging.DEBUG,  # one line per message consumed: only when asked for
@@ -66,7 +67,7 @@ class BulkPublisher:
     A producer that fails to start, or whose publish fails because Kafka is unavailable,
     is dropped, and the next publish starts a fresh one: nothing stays broken after an
     outage (an idempotent producer's sequence state may not survive a broker's restart).
-    The error is raised for the caller's delivery to wait and retry (docs/adr/0016).
+    The error is raised for the caller's delivery to wait and retry (docs/adr/0030).
     """
 
     def __init__(self, settings: ServiceSettings, service: str, tracer: TracerProvider) -> None:
@@ -154,8 +155,17 @@ class BulkPublisher:
             self._producer = None
 
 
-async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+COMPACTED = {"cleanup.policy": "compact"}
+"""The config of a topic whose newest record of every key is kept for good."""
+
+
+async def ensure_topics(
+    bootstrap: str, topics: tuple[str, ...], partitions: int, compacted: Iterable[str] = ()
+) -> None:
+    """Create the topics that do not exist yet, those named in ``compacted`` compacted
+    (docs/adr/0021); existing ones are left as they are (``crm-admin compact-topics``
+    changes existing ones)."""
+    compact = set(compacted)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -165,7 +175,15 @@ async def ensure_topics(bootstrap: str, topics: tuple[str, ...], partitions: int
             return
         try:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                [
+                    NewTopic(
+                        t,
+                        num_partitions=partitions,
+                        replication_factor=1,
+                        topic_configs=dict(COMPACTED) if t in compact else {},
+                    )
+                    for t in missing
+                ]
             )
         except TopicAlreadyExistsError:
             log.info("topics created concurrently by another replica", extra={"topics": missing})

@@ -19,17 +19,21 @@ class Membership(TypedDict):
     session_timeout_ms: int
     heartbeat_interval_ms: int
     max_poll_interval_ms: int
+    rebalance_timeout_ms: int
     group_instance_id: str | None
 
 
 def consumer_membership(settings: ServiceSettings, topic: str) -> Membership:
     """How a consumer of ``topic`` is a member of its group: timeouts, and a static
-    ``group.instance.id`` when the replica has a stable name (docs/adr/0016)."""
+    ``group.instance.id`` when the replica has a stable name (docs/adr/0030). The group
+    waits for a member to rejoin as long as the member may wait for the work in hand
+    before it rejoins (``rebalance_wait_s``, crm_runtime.health)."""
     instance = settings.consumer_instance_id
     return Membership(
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+        rebalance_timeout_ms=int(settings.rebalance_wait_s * 1000),
         # unique in the group: one replica may consume several topics in one group
         group_instance_id=f"{instance}:{topic}" if instance else None,
     )

@@ -21,7 +21,9 @@ id, the work the failed bulk attempt did is simply done again.
 An unavailable dependency (Kafka, MongoDB, ``DependencyUnavailable``) is not the message's
 fault: the message waits for it without spending its attempts (``crm_runtime.patience``).
 After ``outage_hold_s`` of waiting the poll is handed back to Kafka uncommitted, quietly,
-and polled again, so the consumer stays in its group however long the outage lasts.
+and polled again, so the consumer stays in its group however long the outage lasts; it
+is handed back sooner when a rebalance takes its partitions or the service stops
+(``releasing``), so an outage holds up neither.
 """
 
 import asyncio
@@ -31,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
+from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -58,6 +61,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 ManyHandler: TypeAlias = Callable[[list[Any]], Awaitable[None]]
 OnHold: TypeAlias = Callable[[Any, str], Awaitable[None]]
+Releasing: TypeAlias = Callable[[frozenset[tuple[str, int]]], bool]
 
 
 class _Delivery:
@@ -72,6 +76,7 @@ class _Delivery:
         tracer: Tracer,
         outages: Outages,
         on_hold: OnHold | None = None,
+        releasing: Releasing | None = None,
     ) -> None:
         self._broker = broker
         self._settings = settings
@@ -80,7 +85,14 @@ class _Delivery:
         self._tracer = tracer
         self._outages = outages
         self._on_hold = on_hold
+        self._releasing = releasing
         self.name = getattr(handler, "__qualname__", repr(handler))
+
+    def _release(self, records: list[Record]) -> Callable[[], bool] | None:
+        """Whether a wait for a dependency should hand these records back now."""
+        if self._releasing is None:
+            return None
+        return partial(self._releasing, frozenset((r.topic, r.partition) for r in records))
 
     def _retrying(self, patience: Patience) -> AsyncRetrying:
         return AsyncRetrying(
@@ -106,7 +118,13 @@ class _Delivery:
         if event is None:
             return
         on_hold = partial(self._on_hold, event) if self._on_hold is not None else None
-        patience = Patience(self._settings, self._outages, self._settings.handler_attempts, on_hold)
+        patience = Patience(
+            self._settings,
+            self._outages,
+            self._settings.handler_attempts,
+            on_hold,
+            self._release([record]),
+        )
         try:
             async for attempt in self._retrying(patience):
                 with attempt:
@@ -164,7 +182,8 @@ class _Delivery:
         ]
         # A batch that must wait (a config on its way, a dependency down) waits as a whole,
         # in bulk; on a failure of its own it is handled one record at a time at once.
-        patience = Patience(self._settings, self._outages, own_failures=1)
+        release = self._release([record for record, _ in valid])
+        patience = Patience(self._settings, self._outages, own_failures=1, release=release)
         try:
             async for attempt in self._retrying(patience):
                 with (
@@ -193,7 +212,8 @@ class _Delivery:
         """Publish the record to the dead-letter topic, waiting for Kafka if need be."""
         letter = self._letter(record, error, attempts)
         key = letter.key or ""
-        patience = Patience(self._settings, self._outages, own_failures=1)
+        release = self._release([record])
+        patience = Patience(self._settings, self._outages, own_failures=1, release=release)
         try:
             async for attempt in self._retrying(patience):
                 with attempt:
@@ -238,6 +258,8 @@ def subscribe(
     tracer_provider: TracerProvider | None = None,
     outages: Outages | None = None,
     on_hold: OnHold | None = None,
+    listener: ConsumerRebalanceListener | None = None,
+    releasing: Releasing | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
 
@@ -247,11 +269,13 @@ def subscribe(
     the fallback one record at a time. ``outages`` is the process's log of dependencies it
     waits for (one per process, so each change is logged once); ``on_hold(event,
     dependency)`` is told once when a record starts waiting for a dependency (without
-    ``many``), to say so where a user can see it.
+    ``many``), to say so where a user can see it. ``listener`` follows the group's
+    rebalances (crm_runtime.health); ``releasing(partitions)`` says when a wait for a
+    dependency should hand its poll back early (a rebalance, a shutdown).
     """
     tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
     waits = outages if outages is not None else Outages()
-    delivery = _Delivery(broker, settings, contract, handler, tracer, waits, on_hold)
+    delivery = _Delivery(broker, settings, contract, handler, tracer, waits, on_hold, releasing)
     member = consumer_membership(settings, topic)
     if not batch:
 
@@ -262,6 +286,7 @@ def subscribe(
             auto_offset_reset="earliest",
             title=f"{group}:{topic}",
             description=handler.__doc__,
+            listener=listener,
             **member,
         )
         async def on_message(message: KafkaMessage) -> None:
@@ -283,6 +308,7 @@ def subscribe(
         auto_offset_reset="earliest",
         title=f"{group}:{topic}",
         description=handler.__doc__,
+        listener=listener,
         **member,
     )
     async def on_batch(message: KafkaMessage) -> None:

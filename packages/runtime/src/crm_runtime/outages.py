@@ -1,4 +1,4 @@
-"""An unavailable dependency is not a message's fault (docs/adr/0016).
+"""An unavailable dependency is not a message's fault (docs/adr/0030).
 
 ``unavailable`` reads an error and names the dependency it says is down: Kafka, MongoDB,
 or whatever a service names by raising ``DependencyUnavailable``; None means the error is

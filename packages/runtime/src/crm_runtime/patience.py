@@ -1,12 +1,14 @@
 """How long one message is tried: its own failures count, an outage only waits.
 
 The delivery layer's tenacity ``stop`` and ``wait`` for one message (or one poll handled
-in bulk), by what the last error says (docs/adr/0004, docs/adr/0016):
+in bulk), by what the last error says (docs/adr/0004, docs/adr/0030):
 
 - a dependency that is down (``crm_runtime.outages.unavailable``): wait with capped
   exponential backoff, without counting an attempt. After ``outage_hold_s`` of waiting,
   stop with ``StillUnavailable``: the consumer hands its poll back to Kafka and polls it
-  again, so it keeps its place in the consumer group (``max.poll.interval``);
+  again, so it keeps its place in the consumer group (``max.poll.interval``). It stops
+  sooner, between two tries, once ``release()`` says the poll's partitions are being
+  taken away by a rebalance or the service is stopping (crm_runtime.health);
 - ``RetryLater`` (a config not arrived yet): wait up to ``retry_later_max_s``;
 - anything else is the message's own failure: ``handler_attempts`` of them and it is
   dead-lettered (or, in bulk, the poll is handled one record at a time at once).
@@ -62,8 +64,10 @@ class Patience:
         outages: Outages,
         own_failures: int,
         on_hold: Callable[[str], Awaitable[None]] | None = None,
+        release: Callable[[], bool] | None = None,
     ) -> None:
         self._settings = settings
+        self._release = release
         self._outages = outages
         self._own_failures = own_failures
         self._on_hold = on_hold
@@ -82,6 +86,8 @@ class Patience:
         now = time.monotonic()
         if unavailable(error) is not None:
             assert self._waiting_since is not None
+            if self._release is not None and self._release():
+                return True
             return now - self._waiting_since >= self._settings.outage_hold_s
         if isinstance(error, RetryLater):
             assert self._later_since is not None

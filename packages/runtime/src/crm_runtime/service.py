@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,11 +16,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import ManyHandler, OnHold, subscribe
+from crm_runtime.health import ConsumerHealth, HealthServer
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
 from crm_runtime.outages import Outages
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
+from crm_schemas import groups
 from crm_schemas.config import ConfigEvent
 from crm_schemas.topics import Topics
 
@@ -39,7 +42,10 @@ class Runtime:
     bulk: BulkPublisher
     mongo: AsyncMongoClient[Document]
     config: ConfigStore
+    health: ConsumerHealth
+    probes: HealthServer | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     outages: Outages = field(default_factory=Outages)
 
     @property
@@ -82,6 +88,8 @@ class Runtime:
             tracer_provider=self.tracer,
             outages=self.outages,
             on_hold=on_hold,
+            listener=self.health.listener(self.settings.group(group)),
+            releasing=self.health.releasing,
         )
 
 
@@ -93,7 +101,10 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     bulk = BulkPublisher(settings, name, tracer)
     mongo = connect(settings)
     config = ConfigStore(mongo[settings.mongo_db])
-    return Runtime(name, settings, tracer, broker, bulk, mongo, config)
+    health = ConsumerHealth(settings.handler_stall_s, settings.rebalance_wait_s)
+    broker.add_middleware(health.middleware)
+    probes = None if settings.health_port is None else HealthServer(health, settings.health_port)
+    return Runtime(name, settings, tracer, broker, bulk, mongo, config, health, probes)
 
 
 def follow_config(
@@ -108,7 +119,7 @@ def follow_config(
         if then is not None:
             await then(event)
 
-    runtime.consume(runtime.topics.config, f"{runtime.name}.config", ConfigEvent, apply_config)
+    runtime.consume(runtime.topics.config, groups.config(runtime.name), ConfigEvent, apply_config)
 
 
 def build_app(runtime: Runtime) -> FastStream:
@@ -117,20 +128,63 @@ def build_app(runtime: Runtime) -> FastStream:
 
     @app.on_startup
     async def prepare() -> None:
-        await ensure_topics(
-            runtime.settings.kafka_bootstrap, runtime.topics.all(), TOPIC_PARTITIONS
-        )
-        for hook in runtime.on_start:
-            await hook()
+        await _prepare(runtime)
         log.info("service starting", extra={"service": runtime.name})
+
+    @app.on_shutdown
+    async def stopping() -> None:
+        await _stopping(runtime)
 
     @app.after_shutdown
     async def close() -> None:
-        await runtime.bulk.close()
-        await runtime.mongo.close()
-        runtime.tracer.shutdown()
+        await _close(runtime)
 
     return app
+
+
+@asynccontextmanager
+async def running(runtime: Runtime, *, consume: bool = True) -> AsyncIterator[Runtime]:
+    """The runtime's lifecycle for a host other than FastStream's app (an HTTP app's
+    lifespan, a command): topics ensured and start hooks run, then the broker started
+    (``consume``) or only connected to publish; on the way out, everything stopped and
+    closed, as ``build_app`` does."""
+    try:
+        await _prepare(runtime)
+        if consume:
+            await runtime.broker.start()
+        else:
+            await runtime.broker.connect()
+        yield runtime
+    finally:
+        await _stopping(runtime)
+        await runtime.broker.stop()
+        await _close(runtime)
+
+
+async def _prepare(runtime: Runtime) -> None:
+    if runtime.probes is not None:  # live while starting; ready once the groups joined
+        await runtime.probes.start()
+    topics = runtime.topics
+    await ensure_topics(
+        runtime.settings.kafka_bootstrap, topics.all(), TOPIC_PARTITIONS, topics.compacted()
+    )
+    for hook in runtime.on_start:
+        await hook()
+
+
+async def _stopping(runtime: Runtime) -> None:
+    runtime.health.stopping = True
+    log.info("service stopping", extra={"service": runtime.name})
+    for hook in runtime.on_stop:
+        await hook()
+
+
+async def _close(runtime: Runtime) -> None:
+    if runtime.probes is not None:
+        await runtime.probes.stop()
+    await runtime.bulk.close()
+    await runtime.mongo.close()
+    runtime.tracer.shutdown()
 
 
 def run(runtime: Runtime) -> None:

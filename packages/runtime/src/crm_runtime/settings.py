@@ -1,12 +1,14 @@
 """The settings every service has. Each service subclasses this with its own env prefix."""
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_schemas.topics import Topics
-
-# A Fernet key used only by the local stack and tests; production sets its own.
-LOCAL_SECRETS_KEY = "bG9jYWwtc3RhY2stb25seS1rZXktbm90LTQtcHJvZCE="
 
 
 class ServiceSettings(BaseSettings):
@@ -27,8 +29,10 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = "crm"
     group_prefix: str = Field(default="crm", description="Prefix of Kafka consumer group ids.")
     secrets_key: SecretStr = Field(
-        default=SecretStr(LOCAL_SECRETS_KEY),
-        description="Fernet key (urlsafe base64 of 32 bytes) for passwords and tokens at rest.",
+        default=SecretStr(""),
+        description="Fernet key (urlsafe base64 of 32 bytes) for passwords and tokens at rest;"
+        " several, comma-separated, while rotating (the first seals). No default: a service"
+        " without one refuses to start; the local stack generates one (scripts/stack.sh env).",
     )
     handler_attempts: int = Field(
         default=5, ge=1, description="Attempts at one message before it is dead-lettered."
@@ -46,7 +50,8 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="How long a consumer holds a poll while it waits for Kafka, MongoDB or "
         "another dependency, before handing it back to Kafka uncommitted to be polled again "
-        "(it keeps the consumer in its group). Keep it well under consumer_max_poll_interval_ms.",
+        "(it keeps the consumer in its group); sooner when a rebalance takes the poll's "
+        "partitions or the service stops. Shorter than handler_stall_s (checked).",
     )
     outage_max_wait_s: float = Field(
         default=5.0, gt=0, description="Longest pause between tries while a dependency is down."
@@ -73,10 +78,37 @@ class ServiceSettings(BaseSettings):
         default=300_000,
         ge=10_000,
         description="Longest a consumer may take over one poll before Kafka removes it from its "
-        "group (what it had not committed is then delivered again).",
+        "group (what it had not committed is then delivered again); at least handler_stall_s.",
     )
     slow_command_ms: float = Field(
         default=100.0, gt=0, description="Database commands slower than this are logged."
+    )
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of a consumer's /livez and /readyz (off when unset).",
+    )
+    handler_stall_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest a handler may hold one poll's records: past it the consumer is not"
+        " live. At most consumer_max_poll_interval_ms, past which Kafka removes it from its"
+        " group (checked).",
+    )
+    rebalance_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a rebalance waits for the records a handler holds of the"
+        " partitions that move (the group's rebalance timeout too; aiokafka's default is the"
+        " 10 s session timeout). Longer than a handler takes, or a partition's next owner"
+        " may start while the previous one still works on it.",
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long the poll in hand may take to be finished and"
+        " committed before it is cancelled (keep it under terminationGracePeriodSeconds).",
     )
     log_level: str = "INFO"
     log_json: bool = True
@@ -87,11 +119,32 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consumers_keep_their_place(self) -> "ServiceSettings":
-        if self.outage_hold_s * 1000 >= self.consumer_max_poll_interval_ms:
-            raise ValueError("outage_hold_s must be shorter than consumer_max_poll_interval_ms")
+        """The consumer's timeouts agree: a heartbeat within the session; the liveness probe
+        notices a stuck handler no later than Kafka does; a consumer waiting for an outage
+        stays live, and notices a rebalance or a SIGTERM between two tries
+        (docs/adr/0030)."""
+        name = partial(setting_name, self)
         if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
             raise ValueError(
-                "consumer_heartbeat_interval_ms must be shorter than consumer_session_timeout_ms"
+                f"{name('consumer_heartbeat_interval_ms')} must be shorter than"
+                f" {name('consumer_session_timeout_ms')}"
+            )
+        if self.handler_stall_s * 1000 > self.consumer_max_poll_interval_ms:
+            raise ValueError(
+                f"{name('handler_stall_s')} must be at most"
+                f" {name('consumer_max_poll_interval_ms')} (in seconds): a stuck handler is"
+                " seen by the liveness probe before Kafka removes the consumer from its group"
+            )
+        if self.outage_hold_s >= self.handler_stall_s:
+            raise ValueError(
+                f"{name('outage_hold_s')} must be shorter than {name('handler_stall_s')}:"
+                " a consumer waiting for a dependency is not stuck, and must stay live"
+            )
+        if self.outage_max_wait_s >= self.rebalance_wait_s:
+            raise ValueError(
+                f"{name('outage_max_wait_s')} must be shorter than {name('rebalance_wait_s')}:"
+                " a consumer waiting for a dependency hands its poll back between two tries"
+                " when a rebalance takes its partitions"
             )
         return self
 
@@ -103,3 +156,22 @@ class ServiceSettings(BaseSettings):
     def group(self, name: str) -> str:
         """A consumer group id under this deployment's prefix."""
         return f"{self.group_prefix}.{name}"
+
+
+class ConfigurationError(Exception):
+    """A setting keeps a service from starting; the message names it and the remedy."""
+
+
+def setting_name(settings: ServiceSettings, field: str) -> str:
+    """The environment variable a setting is read from, e.g. ``FETCHER_SECRETS_KEY``."""
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+@contextmanager
+def refuse_to_start(service: str) -> Iterator[None]:
+    """Turn a ConfigurationError into one clear line on stderr and exit code 2 (no trace)."""
+    try:
+        yield
+    except ConfigurationError as error:
+        print(f"{service} cannot start: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,8 +1,14 @@
 """The enricher: creates people and companies where allowed, and emits timeline records.
 
 Matched items are handled a poll at a time (``enricher.linking``): config read once per
-account, the indexes and records read in a few queries, new records inserted together,
-outputs published together. A batch that fails is handled again one item at a time.
+account, the indexes and records read in a few queries, the people seen told to the
+records' one writer and the timeline records published together. A batch that fails is
+handled again one item at a time.
+
+The writer (``enricher.owner``) is the only component that writes people and companies
+(docs/adr/0029): it applies the people seen here and the records API's changes, in the
+order each workspace's commands were sent, and announces every version on the records
+topic.
 """
 
 import asyncio
@@ -10,12 +16,20 @@ from collections.abc import Iterable
 
 from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.calendar import MatchedCalendarItem, MatchedEvent, RawEventRemoved, TimelineEvent
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
-from crm_schemas.mail import MatchedMessage, TimelineMessage
-from crm_schemas.records import CompanyUpserted, PersonUpserted, RecordEvent
+from crm_schemas.mail import (
+    MatchedMailItem,
+    MatchedMessage,
+    RawMessageRemoved,
+    ThreadsMerged,
+    TimelineMessage,
+)
+from crm_schemas.record_commands import PersonSeen, RecordCommand
 from enricher.adapters.records import Records
-from enricher.linking import Linker, Record, ToLink
+from enricher.linking import Linker, ToLink
+from enricher.owner.handler import RecordOwner
 from enricher.rules.creation import creates_people_from_message
 from enricher.settings import EnricherSettings
 
@@ -38,30 +52,20 @@ class Enricher:
         found = await asyncio.gather(*(self._config.account_in_workspace(a) for a in wanted))
         return dict(zip(wanted, found, strict=True))
 
-    async def _announce(self, records: dict[str, Record]) -> None:
-        """Publish the linked records not yet published, then remember that they were.
+    async def _publish(self, seen: list[PersonSeen], outgoing: list[Outgoing]) -> None:
+        """The people seen, to the records' writer (keyed by workspace, in order), with the
+        timeline records, published together; then remembered as told."""
+        topic = self._runtime.topics.record_commands
+        told: list[Outgoing] = [(topic, s.workspace_id, s) for s in seen]
+        await self._runtime.bulk.publish_all([*told, *outgoing])
+        self._linker.memory.remember(seen)
 
-        Every record a batch links to is checked, not only those created just now: a
-        crash between creating a record and publishing it is repaired by redelivery.
-        """
-        pending = await self.records.unannounced(list(records)) if records else []
-        topic = self._runtime.topics.records
-        await self._runtime.bulk.publish_all([(topic, i, records[i]) for i in pending])
-        if pending:
-            people = {i for i in pending if isinstance(records[i], PersonUpserted)}
-            await self.records.mark_announced(pending, people)
-
-    async def on_record(self, record: RecordEvent) -> None:
-        """Keep people and companies from the records topic (the records API's among them),
-        so auto-creation reuses a record created by hand instead of duplicating it."""
-        if isinstance(record, PersonUpserted):
-            await self.records.apply_person(record)
-        elif isinstance(record, CompanyUpserted):
-            await self.records.apply_company(record)
-
-    async def on_matched_messages(self, batch: list[MatchedMessage]) -> None:
+    async def on_matched_messages(self, given: list[MatchedMailItem]) -> None:
         """Create the people and companies the messages allow, and put them on the
-        timelines."""
+        timelines. A withdrawn copy passes on as it is, under its thread; threads the
+        matcher joined pass on as they are, keyed by the thread that goes, in order with
+        its messages (docs/adr/0027)."""
+        batch = [m for m in given if isinstance(m, MatchedMessage)]
         configs = await self._configs(m.message.account_id for m in batch)
         items = []
         for matched in batch:
@@ -70,12 +74,19 @@ class Enricher:
                 account.mail.contact_creation, matched.sent_by_owner
             )
             items.append(ToLink(account, workspace, matched.participants, create))
-        linked, records = await self._linker.link(items)
-        await self._announce(records)
+        linked, seen = await self._linker.link(items)
         # Keyed by thread: one timeline consumer owns a thread, in order (docs/adr/0007).
         topic = self._runtime.topics.timeline_messages
+        linked_messages = iter(zip(batch, items, linked, strict=True))
         outgoing: list[Outgoing] = []
-        for matched, item, participants in zip(batch, items, linked, strict=True):
+        for event in given:
+            if isinstance(event, ThreadsMerged):
+                outgoing.append((topic, event.from_thread_id, event))
+                continue
+            if isinstance(event, RawMessageRemoved):
+                outgoing.append((topic, event.thread_id, event))
+                continue
+            matched, item, participants = next(linked_messages)
             record = TimelineMessage(
                 message=matched.message,
                 thread_id=matched.thread_id,
@@ -85,9 +96,9 @@ class Enricher:
                 participants=participants,
             )
             outgoing.append((topic, matched.thread_id, record))
-        await self._runtime.bulk.publish_all(outgoing)
+        await self._publish(seen, outgoing)
 
-    async def on_matched_message(self, matched: MatchedMessage) -> None:
+    async def on_matched_message(self, matched: MatchedMailItem) -> None:
         """One message, when its batch could not be handled at once."""
         await self.on_matched_messages([matched])
 
@@ -101,8 +112,7 @@ class Enricher:
             account, workspace = configs[meeting.event.account_id]
             create = account.calendar.contact_creation
             items.append(ToLink(account, workspace, meeting.participants, create))
-        linked, records = await self._linker.link(items)
-        await self._announce(records)
+        linked, seen = await self._linker.link(items)
         results = iter(zip(items, linked, strict=True))  # in the order of ``meetings``
         topic = self._runtime.topics.timeline_events
         outgoing: list[Outgoing] = []
@@ -118,7 +128,7 @@ class Enricher:
                 participants=participants,
             )
             outgoing.append((topic, matched.event.item_id, record))
-        await self._runtime.bulk.publish_all(outgoing)
+        await self._publish(seen, outgoing)
 
     async def on_matched_event(self, matched: MatchedEvent | RawEventRemoved) -> None:
         """One meeting, when its batch could not be handled at once."""
@@ -133,17 +143,24 @@ def build(settings: EnricherSettings) -> Runtime:
     topics = runtime.topics
     runtime.consume(
         topics.mail_matched,
-        SERVICE,
-        MatchedMessage,
+        groups.ENRICHER,
+        MatchedMailItem,
         enricher.on_matched_message,
         many=enricher.on_matched_messages,
     )
     runtime.consume(
         topics.calendar_matched,
-        SERVICE,
+        groups.ENRICHER,
         MatchedCalendarItem,
         enricher.on_matched_event,
         many=enricher.on_matched_events,
     )
-    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, enricher.on_record)
+    owner = RecordOwner(enricher.records, runtime.bulk, topics)
+    runtime.consume(
+        topics.record_commands,
+        groups.ENRICHER_COMMANDS,
+        RecordCommand,
+        owner.on_command,
+        many=owner.on_commands,
+    )
     return runtime

@@ -1,35 +1,31 @@
 """Linking a whole batch of items' participants to people and companies at once.
 
 Per batch: the address and domain indexes are read in one query each, and the people
-and companies they point at in one more; the records the policies allow are created in
-one insert per collection. Per participant the rules are those of SPEC.md: no person
-for internal, owner, role, robot or blocked addresses; a company only for a company
-domain (not a personal provider's), reused when it exists.
+and companies they point at in one more. Per participant the rules are those of SPEC.md:
+no person for internal, owner, role, robot or blocked addresses; a company only for a
+company domain (not a personal provider's), reused when it exists.
 
-A person auto-created without a display name (a calendar attendee with no CN, a bare
-address in Cc) is named from the address; the first display name seen for them later
-replaces that name, whichever of mail and calendar arrives first, and also when both
-create the person at the same moment (the address-named copy stored first is renamed).
+Linking writes nothing: the records have one writer (``enricher.owner``, docs/adr/0029).
+Every participant who may become a person, or whose display name may name one, is told
+to it as a ``PersonSeen``; it creates the person once, with the best name seen so far,
+or renames them. A participant to be created is linked at once to the ids the writer
+will give (deterministic: from the workspace and the address or the domain).
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import company_id, normalize_email, person_id
 from crm_schemas.mail import Participant
+from crm_schemas.record_commands import PersonSeen
 from crm_schemas.records import CompanyUpserted, PersonUpserted
 from enricher.adapters.records import Records, index_key
-from enricher.rules.companies import (
-    company_domain,
-    company_name_from_domain,
-    workspace_personal_domains,
-)
+from enricher.rules.companies import company_domain, workspace_personal_domains
 from enricher.rules.creation import may_become_person, role_local_parts
-from enricher.rules.names import better_name, name_in_header, person_name_from_header
+from enricher.rules.names import better_name, name_in_header
 
-Record = PersonUpserted | CompanyUpserted
+SEEN_MEMORY = 100_000
+"""Addresses of people not created yet whose ``PersonSeen`` this process remembers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +39,26 @@ class ToLink:
 
 
 @dataclass(slots=True)
-class _Known:
-    """People by address key and companies by domain key, and those made by this batch."""
+class SeenMemory:
+    """What this process told the writer about addresses nobody has yet: a received
+    mail's sender, seen again in every message until someone creates them, is told once
+    (``create`` and a name, each once)."""
 
-    people: dict[str, PersonUpserted]
-    companies: dict[str, CompanyUpserted]
-    new_people: dict[str, PersonUpserted] = field(default_factory=dict)
-    new_companies: dict[str, CompanyUpserted] = field(default_factory=dict)
-    renamed: dict[str, PersonUpserted] = field(default_factory=dict)
+    told: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+
+    def news(self, seen: PersonSeen) -> bool:
+        """Whether ``seen`` says more than what was told already."""
+        create, named = self.told.get(index_key(seen.workspace_id, seen.email), (False, False))
+        return (seen.create and not create) or (seen.display_name is not None and not named)
+
+    def remember(self, told: list[PersonSeen]) -> None:
+        """Once these were published."""
+        if len(self.told) > SEEN_MEMORY:
+            self.told.clear()
+        for seen in told:
+            key = index_key(seen.workspace_id, seen.email)
+            create, named = self.told.get(key, (False, False))
+            self.told[key] = (create or seen.create, named or seen.display_name is not None)
 
 
 def _domain(p: Participant, workspace: WorkspaceConfigured) -> str | None:
@@ -62,103 +70,87 @@ def _domain(p: Participant, workspace: WorkspaceConfigured) -> str | None:
     return company_domain(p.email, frozenset(workspace.domains), personal)
 
 
-def _plan(item: ToLink, known: _Known) -> None:
-    """Decide which people and companies this item creates (recorded in ``known``)."""
+def _seen(item: ToLink, p: Participant, person: PersonUpserted | None) -> PersonSeen | None:
+    """What the writer must hear of this participant: a name better than a known
+    person's, a person to create, or a display name to remember; None if nothing."""
     ws = item.workspace.workspace_id
+    if person is not None:
+        name = better_name(person, p.name)
+        email = normalize_email(p.email)
+        return PersonSeen(workspace_id=ws, email=email, display_name=name) if name else None
     roles = role_local_parts(
         item.workspace.role_addresses_add, item.workspace.role_addresses_remove
     )
-    for p in item.participants:
-        domain = _domain(p, item.workspace)
-        existing = known.people.get(index_key(ws, p.email))
-        if existing is not None:
-            _rename(existing, p, known)
-            continue
-        if not item.create:
-            continue
-        if not may_become_person(
-            p, item.account.owner_addresses, roles=roles, blocklist=item.account.mail.blocklist
-        ):
-            continue
-        company = known.companies.get(index_key(ws, domain)) if domain else None
-        if domain is not None and company is None:
-            company = CompanyUpserted(
-                company_id=company_id(ws, domain),
-                workspace_id=ws,
-                name=company_name_from_domain(domain),
-                domains=(domain,),
-            )
-            known.companies[index_key(ws, domain)] = company
-            known.new_companies[company.company_id] = company
-        person = PersonUpserted(
-            person_id=person_id(ws, p.email),
-            workspace_id=ws,
-            name=person_name_from_header(p.name, p.email),
-            name_from_address=not name_in_header(p.name),
-            emails=(normalize_email(p.email),),
-            company_id=company.company_id if company else None,
-        )
-        known.people[index_key(ws, p.email)] = person
-        known.new_people[person.person_id] = person
-
-
-def _renamed(person: PersonUpserted, display_name: str | None) -> PersonUpserted | None:
-    """``person`` with the display name seen now, if it replaces theirs (``better_name``)."""
-    name = better_name(person, display_name)
-    if name is None:
+    blocklist = item.account.mail.blocklist
+    if not may_become_person(p, item.account.owner_addresses, roles=roles, blocklist=blocklist):
         return None
-    # Later than the stored version (Mongo keeps milliseconds), so every copy takes it.
-    version = max(utcnow(), person.updated_at + timedelta(milliseconds=1))
-    return person.model_copy(
-        update={"name": name, "name_from_address": False, "updated_at": version}
+    name = name_in_header(p.name) or None
+    if not item.create and name is None:
+        return None
+    return PersonSeen(
+        workspace_id=ws,
+        email=normalize_email(p.email),
+        display_name=name,
+        create=item.create,
+        company_domain=_domain(p, item.workspace),
     )
 
 
-def _rename(person: PersonUpserted, p: Participant, known: _Known) -> None:
-    """Give an auto-created person named from their address the display name seen now."""
-    renamed = _renamed(person, p.name)
-    if renamed is None:
+def _together(told: dict[str, PersonSeen], seen: PersonSeen) -> None:
+    """One ``PersonSeen`` per address and batch: created if any item may, with the first
+    display name of the batch."""
+    key = index_key(seen.workspace_id, seen.email)
+    before = told.get(key)
+    if before is None:
+        told[key] = seen
         return
-    known.people[index_key(person.workspace_id, p.email)] = renamed
-    if person.person_id in known.new_people:
-        known.new_people[person.person_id] = renamed
+    told[key] = before.model_copy(
+        update={
+            "create": before.create or seen.create,
+            "display_name": before.display_name or seen.display_name,
+            "company_domain": before.company_domain or seen.company_domain,
+        }
+    )
+
+
+def _linked(
+    p: Participant,
+    ws: str,
+    person: PersonUpserted | None,
+    company: CompanyUpserted | None,
+    domain: str | None,
+    created: bool,
+) -> Participant:
+    """The participant with the ids of their person and company: those known, or those
+    the writer gives the ones it creates (``created``)."""
+    if person is not None:
+        who: str | None = person.person_id
     else:
-        known.renamed[person.person_id] = renamed
-
-
-def _link(item: ToLink, known: _Known) -> tuple[tuple[Participant, ...], list[Record]]:
-    """The item's participants linked to what is known now, and the records they link."""
-    ws = item.workspace.workspace_id
-    linked: list[Participant] = []
-    records: list[Record] = []
-    for p in item.participants:
-        domain = _domain(p, item.workspace)
-        person = known.people.get(index_key(ws, p.email))
-        company = known.companies.get(index_key(ws, domain)) if domain else None
-        linked.append(
-            p.model_copy(
-                update={
-                    "person_id": person.person_id if person else p.person_id,
-                    "company_id": (person.company_id if person else None)
-                    or (company.company_id if company else None),
-                    "company_domain": domain,
-                }
-            )
-        )
-        records += [r for r in (company, person) if r is not None]
-    return tuple(linked), records
+        who = person_id(ws, p.email) if created else p.person_id
+    if company is not None:
+        where: str | None = company.company_id
+    else:
+        where = company_id(ws, domain) if created and domain else None
+    return p.model_copy(
+        update={
+            "person_id": who,
+            "company_id": (person.company_id if person else None) or where,
+            "company_domain": domain,
+        }
+    )
 
 
 class Linker:
-    """Links batches of items, creating what their policies allow, exactly once."""
+    """Links batches of items, and says who the records' writer must hear of."""
 
     def __init__(self, records: Records) -> None:
         self._records = records
+        self.memory = SeenMemory()
 
     async def link(
         self, items: list[ToLink]
-    ) -> tuple[list[tuple[Participant, ...]], dict[str, Record]]:
-        """Each item's linked participants, and every record they link to by id."""
+    ) -> tuple[list[tuple[Participant, ...]], list[PersonSeen]]:
+        """Each item's linked participants, and what the writer must hear of them."""
         emails = {
             index_key(i.workspace.workspace_id, p.email) for i in items for p in i.participants
         }
@@ -168,45 +160,23 @@ class Linker:
             for p in i.participants
             if (d := _domain(p, i.workspace)) is not None
         }
-        known = _Known(
-            people=await self._records.people_by_keys(emails),
-            companies=await self._records.companies_by_keys(domains),
-        )
-        for item in items:
-            _plan(item, known)
-        await self._create(known)
+        people = await self._records.people_by_keys(emails)
+        companies = await self._records.companies_by_keys(domains)
+        renames: dict[str, PersonSeen] = {}
+        news: dict[str, PersonSeen] = {}
         linked: list[tuple[Participant, ...]] = []
-        records: dict[str, Record] = {}
         for item in items:
-            participants, found = _link(item, known)
-            linked.append(participants)
-            records.update((_record_id(r), r) for r in found)
-        return linked, records
-
-    async def _create(self, known: _Known) -> None:
-        """Store the planned records; where another replica stored one first, use theirs."""
-        stored_companies = await self._records.create_companies(list(known.new_companies.values()))
-        for key, company in known.companies.items():
-            known.companies[key] = stored_companies.get(company.company_id, company)
-        stored_people = await self._records.create_people(list(known.new_people.values()))
-        for planned in known.new_people.values():
-            _rename_if_lost(planned, stored_people.get(planned.person_id), known)
-        if known.renamed:
-            stored_people |= await self._records.rename_people(list(known.renamed.values()))
-        for key, person in known.people.items():
-            known.people[key] = stored_people.get(person.person_id, person)
-
-
-def _rename_if_lost(planned: PersonUpserted, stored: PersonUpserted | None, known: _Known) -> None:
-    """Where a concurrent writer created this person first, named from the address (a
-    meeting handled at the same moment as this mail, say), the display name this batch
-    saw still names them."""
-    if stored is None or planned.name_from_address:
-        return
-    renamed = _renamed(stored, planned.name)
-    if renamed is not None:
-        known.renamed[planned.person_id] = renamed
-
-
-def _record_id(record: Record) -> str:
-    return record.person_id if isinstance(record, PersonUpserted) else record.company_id
+            ws = item.workspace.workspace_id
+            participants = []
+            for p in item.participants:
+                person = people.get(index_key(ws, p.email))
+                seen = _seen(item, p, person)
+                if seen is not None:
+                    _together(renames if person else news, seen)
+                domain = _domain(p, item.workspace)
+                company = companies.get(index_key(ws, domain)) if domain else None
+                created = seen is not None and seen.create
+                participants.append(_linked(p, ws, person, company, domain, created))
+            linked.append(tuple(participants))
+        told = [*renames.values(), *(s for s in news.values() if self.memory.news(s))]
+        return linked, told

@@ -1,19 +1,23 @@
-"""``fetcher worker | scheduler | idle | sync-now --account ID [--kind mail|calendar]``."""
+"""``fetcher worker | scheduler | sync-now --account ID [--kind mail|calendar]``."""
 
 import argparse
 import asyncio
 import sys
 
 from crm_runtime.service import run
+from crm_runtime.settings import refuse_to_start
 from crm_schemas.sync import SyncKind
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fetcher", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("worker", help="consume sync jobs (the default)")
+    commands.add_parser(
+        "worker",
+        help="consume sync jobs (the default), and hold the IMAP IDLE watches (push) of the"
+        " accounts whose jobs this worker owns",
+    )
     commands.add_parser("scheduler", help="queue a sync job for every account periodically")
-    commands.add_parser("idle", help="IMAP IDLE on every INBOX: queue a sync when mail arrives")
     now = commands.add_parser("sync-now", help="queue one sync job and exit")
     now.add_argument("--account", required=True, help="the account id")
     now.add_argument("--kind", choices=[k.value for k in SyncKind], default=None)
@@ -30,10 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = FetcherSettings()
     if args.command == "scheduler":
         run_scheduler(settings)
-    elif args.command == "idle":
-        from fetcher.idle import run_idle
-
-        run_idle(settings)
     elif args.command == "sync-now":
         kind = SyncKind(args.kind) if args.kind else None
         try:
@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"queued {len(queued)} sync job(s) for {args.account}")
     else:
-        run(build(settings))
+        with refuse_to_start("fetcher worker"):
+            runtime = build(settings)
+        run(runtime)
     return 0
 
 

@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from crm_runtime.egress import EgressPolicy
 from crm_runtime.settings import ServiceSettings
 
 
@@ -27,6 +28,20 @@ class FetcherSettings(ServiceSettings):
     calendar_past_days: int = Field(default=5 * 365, ge=0)
     calendar_future_days: int = Field(default=365, ge=0)
     connect_timeout_s: float = Field(default=30, gt=0, description="IMAP/CalDAV socket timeout.")
+    idle: bool = Field(
+        default=True,
+        description="Hold IMAP IDLE watches (push) for the accounts this worker owns.",
+    )
+    allow_private_hosts: bool = Field(
+        default=False,
+        description="Let IMAP and CalDAV connections go to loopback, link-local and private"
+        " addresses (the SSRF guard off: the local stack and the tests).",
+    )
+    allowed_private_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Private networks (CIDR) accounts may point at even so, e.g. a mail"
+        " server of the deployment's own.",
+    )
 
     # Google and Microsoft accounts (OAuth): the deployment's app, and where the APIs are.
     google_client_id: str = ""
@@ -70,9 +85,44 @@ class FetcherSettings(ServiceSettings):
         default=120, gt=0, description="Longest wait between two throttled attempts."
     )
     provider_timeout_s: float = Field(default=30, gt=0, description="HTTP timeout to the APIs.")
+    # Push (docs/push.md): the providers notify the timeline API; the fetcher subscribes.
+    push_url: str = Field(
+        default="",
+        description="The timeline API's public HTTPS URL (its TIMELINE_PUBLIC_URL), where the"
+        " providers deliver notifications; empty or not https: push is off, polling stays.",
+    )
+    push_allow_http: bool = Field(
+        default=False,
+        description="Accept an http push URL (the tests' emulators only; providers refuse).",
+    )
+    gmail_pubsub_topic: str = Field(
+        default="",
+        description="The Pub/Sub topic Gmail publishes to (projects/<project>/topics/<name>);"
+        " empty: no push for Gmail.",
+    )
+    push_renew_every_s: float = Field(
+        default=86400, gt=0, description="Renew a subscription this old (Gmail: daily)."
+    )
+    push_renew_before_s: float = Field(
+        default=86400, gt=0, description="Renew a subscription that ends within this."
+    )
+    graph_subscription_minutes: int = Field(
+        default=4230,
+        ge=1,
+        le=4230,
+        description="Lifetime asked of a Graph subscription (messages, events: under 3 days).",
+    )
+    calendar_channel_s: float = Field(
+        default=7 * 86400, gt=0, description="Lifetime asked of a Google Calendar channel."
+    )
     calendar_read_timeout_s: float = Field(
         default=300,
         gt=0,
         description="How long a CalDAV server may take to answer one request: the first "
         "listing of a large calendar is computed whole before its first byte.",
     )
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """Where connections to the hosts of accounts may go (``crm_runtime.egress``)."""
+        return EgressPolicy(self.allow_private_hosts, self.allowed_private_networks)

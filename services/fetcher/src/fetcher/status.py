@@ -6,7 +6,7 @@ from crm_runtime.outages import KAFKA, MONGODB
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
 from crm_schemas.topics import Topics
-from fetcher.domain.problems import SyncProblem, explain
+from fetcher.domain.problems import SyncProblem, explain, explain_failure
 from fetcher.ports import Publisher
 
 
@@ -50,6 +50,11 @@ class StatusReporter:
     async def failing(self, problem: SyncProblem) -> None:
         """The account cannot be read; say why and what the owner can do."""
         explanation = explain(problem)
+        await self._send(SyncState.FAILING, reason=explanation.reason, remedy=explanation.remedy)
+
+    async def failing_unexpectedly(self, error: BaseException) -> None:
+        """The job stopped on an unexpected error; say so, and that it is retried."""
+        explanation = explain_failure(error)
         await self._send(SyncState.FAILING, reason=explanation.reason, remedy=explanation.remedy)
 
     async def continue_later(self) -> None:

@@ -38,6 +38,7 @@ from fetcher.domain.ical import (
 )
 from fetcher.domain.model import CalendarInfo, CalendarResource, CalendarState, ItemKey
 from fetcher.domain.problems import SyncProblem
+from fetcher.domain.unreadable import unreadable_event
 from fetcher.ports import (
     CalendarReader,
     CalendarStateStore,
@@ -45,6 +46,7 @@ from fetcher.ports import (
     PasswordReader,
     Publisher,
 )
+from fetcher.publishing import dropped_record, event_record, removal_record
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -205,30 +207,27 @@ async def _apply(
 
 
 def _act(cal: _Calendar, href: str, decision: EventDecision) -> Outgoing | None:
-    """What one decision publishes, if anything (counted as it will be once published)."""
-    ports, result = cal.ports, cal.result
+    """What one decision publishes, if anything (counted as it will be once published).
+    Calendar data that cannot become a meeting, or a meeting that cannot travel, is an
+    unreadable drop: one broken event never stops a calendar."""
+    ports, result, account = cal.ports, cal.result, cal.account
     match decision:
         case Publish(event):
-            result.published += 1
-            return ports.topics.calendar_raw, event.item_id, event
+            record = event_record(event, ports.topics)
+            if record[0] == ports.topics.calendar_raw:
+                result.published += 1
+            else:
+                result.unusable += 1
+            return record
         case Drop(dropped):
             result.dropped += 1
             return ports.topics.dropped, dropped.item_id, dropped
         case Cancel(_, uid, recurrence_id):
             return _removal(cal, (uid, recurrence_id), "cancelled")
         case Unusable(uid, reason):
-            # One broken event must not stop a calendar: it is skipped, loudly.
-            log.warning(
-                "calendar event skipped",
-                extra={
-                    "account_id": cal.account.account_id,
-                    "href": href,
-                    "uid": uid,
-                    "reason": reason,
-                },
-            )
             result.unusable += 1
-            return None
+            drop = unreadable_event(account.workspace_id, account.account_id, uid or href, reason)
+            return dropped_record(drop, ports.topics)
         case Outside():
             return None
 
@@ -247,7 +246,7 @@ def _removal(cal: _Calendar, item: ItemKey, reason: RemovalReason) -> Outgoing:
         reason=reason,
     )
     cal.result.removed += 1
-    return cal.ports.topics.calendar_raw, item_id, removal
+    return removal_record(removal, cal.ports.topics)
 
 
 async def _forget(cal: _Calendar, hrefs: Sequence[str]) -> None:

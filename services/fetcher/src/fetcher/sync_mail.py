@@ -10,17 +10,17 @@ repeat duplicates nothing.
 import logging
 from dataclasses import dataclass, field, replace
 
-from pydantic import ValidationError
-
 from crm_schemas.config import AccountConfigured, MailVisibility
-from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.mail import FolderRole
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.folders import decode_folder_name, folders_to_sync
-from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.mime import MessageSource
 from fetcher.domain.model import FetchedMessage, Folder, FolderCursor
 from fetcher.domain.problems import SyncProblem
+from fetcher.domain.unreadable import read_message
 from fetcher.ports import CursorStore, Mailbox, MailboxOpener, PasswordReader, Publisher
+from fetcher.publishing import message_records
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -63,9 +63,11 @@ class FolderPlan:
 
 @dataclass(slots=True)
 class MailJobResult:
-    """What one job did: published messages and whether work remains."""
+    """What one job did: published messages, unreadable ones dropped, whether work
+    remains."""
 
     published: int = 0
+    unreadable: int = 0
     done: int = 0
     total: int = 0
     more: bool = False
@@ -177,10 +179,11 @@ async def _import_folder(
         for start in range(0, len(part), size):
             batch = part[start : start + size]
             fetched = await mailbox.fetch(sorted(batch), _text_bytes(account, ports))
-            await _publish_all(account, ports, plan, fetched)
+            unreadable = await _publish_all(account, ports, plan, fetched)
             plan.cursor = _moved(plan.cursor, batch, going_up)
             await ports.cursors.save(account.account_id, plan.folder.name, plan.cursor)
-            result.published += len(fetched)
+            result.published += len(fetched) - unreadable
+            result.unreadable += unreadable
             result.done += len(batch)
             await status.importing(result.done, result.total)
     result.more = result.more or plan.pending > 0
@@ -207,7 +210,10 @@ async def _publish_all(
     ports: MailPorts,
     plan: FolderPlan,
     fetched: list[FetchedMessage],
-) -> None:
+) -> int:
+    """Publish a batch: each message on mail.raw, or, when it cannot be read or cannot
+    travel, its unreadable drop; returns how many were dropped. Never fails for what a
+    message holds."""
     source = MessageSource(
         workspace_id=account.workspace_id,
         account_id=account.account_id,
@@ -217,25 +223,6 @@ async def _publish_all(
         include_content=account.mail.visibility == MailVisibility.FULL,
         body_max_bytes=ports.settings.body_max_bytes,
     )
-    messages = [m for m in (_message(f, source, account) for f in fetched) if m is not None]
-    topic = ports.topics.mail_raw
-    await ports.publish.many([(topic, m.item_id, m) for m in messages])
-
-
-def _message(
-    fetched: FetchedMessage, source: MessageSource, account: AccountConfigured
-) -> RawMessage | None:
-    try:
-        return raw_message(fetched, source)
-    except (ValidationError, ValueError, LookupError) as error:
-        # Parsing never raises on bad data by design; this guards against a message no
-        # rule foresaw blocking its folder forever. It is logged loudly and skipped.
-        log.error(
-            "message cannot be represented, skipped",
-            extra={
-                "account_id": account.account_id,
-                "provider_ref": f"{source.folder}/{source.uidvalidity}/{fetched.uid}",
-                "error": repr(error),
-            },
-        )
-        return None
+    records, unreadable = message_records((read_message(f, source) for f in fetched), ports.topics)
+    await ports.publish.many(records)
+    return unreadable

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from crm_schemas.config import AccountConfigured
 from crm_schemas.mail import RawMessage
+from crm_schemas.outcomes import ItemDropped
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.problems import SyncProblem
@@ -27,6 +28,7 @@ from fetcher.providers.base import (
     ProviderCursor,
     Throttled,
 )
+from fetcher.publishing import message_records
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 
@@ -66,6 +68,7 @@ class OAuthJobResult:
     """What one job did."""
 
     published: int = 0
+    unreadable: int = 0
     done: int = 0
     more: bool = False
     throttled: bool = False
@@ -112,7 +115,7 @@ class _Step:
 
     refs: Sequence[str]
     after: ProviderCursor
-    fetch: "asyncio.Task[list[RawMessage]] | None" = None
+    fetch: "asyncio.Task[list[RawMessage | ItemDropped]] | None" = None
 
 
 @dataclass(slots=True)
@@ -163,7 +166,6 @@ class _Stream:
 
     async def run(self) -> None:
         """Publish every page from ``_listing`` on, up to the budget."""
-        topic = self._ports.topics.mail_raw
         try:
             while True:
                 while self._listing is not None and len(self._steps) <= FETCH_AHEAD:
@@ -177,8 +179,10 @@ class _Stream:
                     return
                 step = self._steps.popleft()
                 messages = await step.fetch if step.fetch is not None else []
-                await self._ports.publish.many([(topic, m.item_id, m) for m in messages])
-                self._result.published += len(messages)
+                records, unreadable = message_records(messages, self._ports.topics)
+                await self._ports.publish.many(records)
+                self._result.published += len(messages) - unreadable
+                self._result.unreadable += unreadable
                 await self._ports.cursors.save(self._account.account_id, self._stream, step.after)
                 self._result.done = self._before + step.after.done  # every stream's so far
         finally:

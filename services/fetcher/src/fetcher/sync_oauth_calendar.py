@@ -18,11 +18,13 @@ from crm_schemas.ids import event_item_id
 from crm_schemas.sync import SyncKind
 from crm_schemas.topics import Topics
 from fetcher.domain.api_events import ApiEventDecision, Gone
-from fetcher.domain.ical import Drop, Publish
+from fetcher.domain.ical import Drop, Publish, Unusable
 from fetcher.domain.model import ItemKey
 from fetcher.domain.problems import SyncProblem
+from fetcher.domain.unreadable import unreadable_event
 from fetcher.ports import CalendarStateStore, Outgoing, Publisher
 from fetcher.providers.base import CalendarProvider, CursorExpired, ProviderCursor, Throttled
+from fetcher.publishing import dropped_record, event_record, removal_record
 from fetcher.settings import FetcherSettings
 from fetcher.status import StatusReporter
 from fetcher.sync_calendar import sync_window
@@ -147,11 +149,21 @@ async def _apply(
     for provider_id, decision in decisions:
         match decision:
             case Publish(event) if event.ends_at >= window[0] and event.starts_at <= window[1]:
-                outgoing.append((topics.calendar_raw, event.item_id, event))
-                now[provider_id] = [(event.ical_uid, event.recurrence_id)]
-                result.published += 1
+                record = event_record(event, topics)
+                outgoing.append(record)
+                if record[0] == topics.calendar_raw:
+                    now[provider_id] = [(event.ical_uid, event.recurrence_id)]
+                    result.published += 1
+                else:  # it cannot travel: dropped as unreadable, what it had stays
+                    result.dropped += 1
             case Publish(_):
                 continue  # outside the sync window
+            case Unusable(uid, reason):  # it cannot be read: what it had published stays
+                drop = unreadable_event(
+                    account.workspace_id, account_id, uid or provider_id, reason
+                )
+                outgoing.append(dropped_record(drop, topics))
+                result.dropped += 1
             case Drop(dropped):
                 leave(provider_id, "private")
                 outgoing.append((topics.dropped, dropped.item_id, dropped))
@@ -188,6 +200,6 @@ def _removals(
             if reason == "cancelled"
             else "deleted",
         )
-        removals.append((topics.calendar_raw, removed.item_id, removed))
+        removals.append(removal_record(removed, topics))
         result.removed += 1
     return removals

@@ -1,9 +1,15 @@
 """The matcher: drops what must never be shared, links the rest to known people.
 
+A dropped copy of an item (one account's message or meeting) is also withdrawn: a removal
+follows under the item's key, so a copy synced before (under other settings, before a
+replay) leaves the timelines. The same handlers consume the raw topics and, in consumer
+groups of their own, the replay topics (docs/adr/0022).
+
 Raw items are handled a poll at a time: each account's and workspace's config is read
-once per batch, every address of the batch is looked up in one query, and the outputs
-are published together (concurrently across keys, in order within one). A batch that
-fails is handled again one item at a time (``crm_runtime.delivery``).
+once per batch, every address of the batch is looked up in one query, the kept messages
+are joined to their conversations in the matcher's thread index (``conversations``),
+and the outputs are published together (concurrently across keys, in order within one).
+A batch that fails is handled again one item at a time (``crm_runtime.delivery``).
 """
 
 import asyncio
@@ -11,20 +17,28 @@ from collections.abc import Iterable
 
 from crm_runtime.bus import Outgoing
 from crm_runtime.service import Runtime, build_runtime, follow_config
+from crm_schemas import groups
 from crm_schemas.calendar import MatchedEvent, RawCalendarItem, RawEvent, RawEventRemoved
 from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.ids import thread_id
-from crm_schemas.mail import MatchedMessage, Participant, RawMessage
+from crm_schemas.mail import (
+    MatchedMessage,
+    Participant,
+    RawMessage,
+    RawMessageRemoved,
+    ThreadsMerged,
+)
 from crm_schemas.outcomes import ItemDropped
 from crm_schemas.records import RecordEvent
 from matcher.adapters.contacts import Contacts
+from matcher.adapters.thread_index import MongoThreadIndex
+from matcher.conversations import ThreadJoiner
 from matcher.rules.decide import (
     Dropped,
     Kept,
     decide_event,
     decide_message,
     from_disconnected_account,
-    thread_root,
 )
 from matcher.rules.internal import is_internal_address
 from matcher.rules.roles import role_list
@@ -73,6 +87,7 @@ class Matcher:
         self._runtime = runtime
         self._config = runtime.config
         self._contacts = Contacts(runtime.db)
+        self._threads = ThreadJoiner(MongoThreadIndex(runtime.db))
 
     async def _configs(self, account_ids: Iterable[str]) -> dict[str, Config]:
         """Each account with its workspace, read once per batch (RetryLater if missing)."""
@@ -101,8 +116,9 @@ class Matcher:
         await self._runtime.bulk.publish_all([(names[t], k, e) for t, k, e in outgoing])
 
     async def on_raw_messages(self, messages: list[RawMessage]) -> None:
-        """Drop the messages that must never be shared, link the others' participants and
-        pass them on."""
+        """Drop the messages that must never be shared (and withdraw their copies from the
+        thread they would be on), link the others' participants, join them to their
+        conversations and pass them on."""
         configs = await self._configs(m.account_id for m in messages)
         decided: list[tuple[RawMessage, Config, Kept | Dropped]] = []
         for message in messages:
@@ -113,21 +129,30 @@ class Matcher:
             )
             decided.append((message, (account, workspace), decision))
         people = await self._people([(cfg[1], d) for _, cfg, d in decided if isinstance(d, Kept)])
+        threads = await self._threads.threads(
+            [m for m, _, d in decided if isinstance(d, Kept)],
+            [m for m, _, d in decided if isinstance(d, Dropped)],
+        )
         outgoing: list[Outgoing] = []
         for message, (account, workspace), decision in decided:
+            thread = threads.ids[message.item_id]
             if isinstance(decision, Dropped):
                 outgoing.append(
                     _dropped(message.item_id, account, "message", message.message_id, decision)
                 )
+                outgoing.append(("mail", message.item_id, _mail_withdrawal(message, thread)))
                 continue
             matched = MatchedMessage(
                 message=message,
-                thread_id=thread_id(message.workspace_id, thread_root(message)),
+                thread_id=thread,
                 sent_by_owner=decision.sent_by_owner,
                 participants=_linked(workspace, decision, people.get(workspace.workspace_id, {})),
             )
             outgoing.append(("mail", message.item_id, matched))
+        outgoing += [("mail", m.from_thread_id, m) for m in _merged(threads.merges)]
         await self._send(outgoing)
+        for workspace_id, joined in threads.merges.items():
+            await self._threads.announced(workspace_id, joined)
 
     async def on_raw_message(self, message: RawMessage) -> None:
         """One message, when its batch could not be handled at once."""
@@ -180,10 +205,25 @@ class Matcher:
             await self._contacts.remember(record)
 
 
+def _merged(merges: dict[str, dict[str, str]]) -> list[ThreadsMerged]:
+    """The threads to join, as the timeline hears of them: each under its thread ids."""
+    return [
+        ThreadsMerged(
+            workspace_id=workspace_id,
+            into_thread_id=thread_id(workspace_id, into),
+            from_thread_id=thread_id(workspace_id, root),
+        )
+        for workspace_id, joined in merges.items()
+        for root, into in sorted(joined.items())
+    ]
+
+
 def _withdrawal(event: RawEvent) -> RawEventRemoved:
     """A dropped meeting may have been synced in an earlier version (before it became
-    internal, or its attendee blocked): its removal follows under the same key, so the
-    timeline takes this calendar away from it. A meeting never synced removes nothing."""
+    internal, or its attendee blocked), or under other settings before a replay: its
+    removal follows under the same key, so the timeline takes this calendar away from it.
+    A meeting never synced removes nothing. Its version is the dropped copy's: it never
+    takes away a newer version (docs/adr/0021)."""
     return RawEventRemoved(
         item_id=event.item_id,
         workspace_id=event.workspace_id,
@@ -191,6 +231,24 @@ def _withdrawal(event: RawEvent) -> RawEventRemoved:
         ical_uid=event.ical_uid,
         recurrence_id=event.recurrence_id,
         reason="dropped",
+        removed_at=event.fetched_at,
+    )
+
+
+def _mail_withdrawal(message: RawMessage, thread: str) -> RawMessageRemoved:
+    """A dropped message may have been synced from this mailbox under other settings (a
+    replay after a blocklist, an excluded folder, a new release of a rule): the removal
+    takes this mailbox away from it on the timeline. A message never synced from it
+    removes nothing. Its version is the dropped copy's (docs/adr/0021)."""
+    return RawMessageRemoved(
+        item_id=message.item_id,
+        workspace_id=message.workspace_id,
+        account_id=message.account_id,
+        message_id=message.message_id,
+        thread_id=thread,
+        folder=message.folder,
+        reason="dropped",
+        removed_at=message.fetched_at,
     )
 
 
@@ -200,15 +258,21 @@ def build(settings: MatcherSettings) -> Runtime:
     matcher = Matcher(runtime)
     follow_config(runtime)
     topics = runtime.topics
-    runtime.consume(
-        topics.mail_raw, SERVICE, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
-    )
-    runtime.consume(
-        topics.calendar_raw,
-        SERVICE,
-        RawCalendarItem,
-        matcher.on_raw_event,
-        many=matcher.on_raw_events,
-    )
-    runtime.consume(topics.records, f"{SERVICE}.records", RecordEvent, matcher.on_record)
+    # Live traffic and replays through the same handlers; each replay topic in a group of
+    # its own, so live items never wait behind a replay (docs/adr/0022).
+    for topic, group in (
+        (topics.mail_raw, groups.MATCHER),
+        (topics.mail_replay, groups.MATCHER_REPLAY_MAIL),
+    ):
+        runtime.consume(
+            topic, group, RawMessage, matcher.on_raw_message, many=matcher.on_raw_messages
+        )
+    for topic, group in (
+        (topics.calendar_raw, groups.MATCHER),
+        (topics.calendar_replay, groups.MATCHER_REPLAY_CALENDAR),
+    ):
+        runtime.consume(
+            topic, group, RawCalendarItem, matcher.on_raw_event, many=matcher.on_raw_events
+        )
+    runtime.consume(topics.records, groups.MATCHER_RECORDS, RecordEvent, matcher.on_record)
     return runtime

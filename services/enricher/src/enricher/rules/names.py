@@ -60,8 +60,36 @@ def name_from_local_part(email: str) -> str:
 
 def better_name(person: PersonUpserted, display_name: str | None) -> str | None:
     """The name to give an existing person seen now as ``display_name``, or None to keep
-    theirs: only an auto-created person named from the address (for want of a display
-    name) takes the first display name seen; a name given by hand is never replaced."""
+    theirs.
+
+    Only a name made from the address (for want of a display name) is ever replaced, and
+    only on a person auto-created and not merged away: a display name beats a name made
+    from the address, and a name typed by hand (the records API clears
+    ``name_from_address``) is never replaced. Two display names are equally good: the
+    first one a person got stays, so their name does not change with every message.
+    """
     if not person.name_from_address or person.created_by != "auto" or person.merged_into:
         return None
     return name_in_header(display_name) or None
+
+
+def remembered_name(seen: str | None, display_name: str | None) -> str | None:
+    """The display name to remember for an address nobody has yet, or None to keep
+    ``seen``: the first usable display name, so a person created later from a bare
+    address (a meeting's attendee without a name) still gets it."""
+    if seen:
+        return None
+    return name_in_header(display_name) or None
+
+
+def new_person_name(display_name: str | None, seen: str | None, email: str) -> tuple[str, bool]:
+    """A new person's name, and whether it was made from the address.
+
+    The first display name seen for the address, before the person existed (``seen``),
+    else the one seen now, else a name made from the address: so whichever order mail
+    and meetings arrive in, the person ends with the same, best name.
+    """
+    name = seen or name_in_header(display_name)
+    if name:
+        return name, False
+    return name_from_local_part(email), True

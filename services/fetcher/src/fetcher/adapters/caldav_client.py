@@ -11,13 +11,17 @@ every etag (``fake-...``), so an unchanged calendar costs one listing and nothin
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import unquote
 
 import caldav
 from caldav.elements import dav
 from caldav.lib import error as caldav_error
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy, forbidden_in
+from crm_runtime.egress_http import guard_dav_client
 from crm_schemas.config import CalDavConnection
 from fetcher.domain.model import CalendarChanges, CalendarInfo, CalendarResource
 from fetcher.domain.problems import ProblemKind, SyncProblem
@@ -31,6 +35,9 @@ _ETAG = dav.GetEtag.tag
 
 def _problem(error: BaseException) -> SyncProblem:
     text = str(error)
+    forbidden = forbidden_in(error)
+    if forbidden is not None:
+        return SyncProblem(ProblemKind.FORBIDDEN_HOST, PROTOCOL, str(forbidden))
     if isinstance(error, caldav_error.AuthorizationError):
         return SyncProblem(ProblemKind.AUTH, PROTOCOL, text)
     if "ssl" in type(error).__name__.lower() or "certificate" in text.lower():
@@ -41,15 +48,25 @@ def _problem(error: BaseException) -> SyncProblem:
     return SyncProblem(ProblemKind.PROTOCOL, PROTOCOL, text)
 
 
-def _client(connection: CalDavConnection, password: SecretStr, timeout: Timeout) -> Any:
-    return caldav.DAVClient(
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """How a CalDAV client connects: its (connect, read) timeouts, and where to."""
+
+    timeout: Timeout
+    egress: EgressPolicy
+
+
+def _client(connection: CalDavConnection, password: SecretStr, dial: Dial) -> Any:
+    """A client whose every connection, a redirect's too, goes to vetted addresses."""
+    client = caldav.DAVClient(
         url=connection.url,
         username=connection.username,
         password=password.get_secret_value(),
         # niquests takes (connect, read), as requests does; caldav's hint says int only
-        timeout=cast(Any, timeout),
+        timeout=cast(Any, dial.timeout),
         enable_rfc6764=False,
     )
+    return guard_dav_client(client, dial.egress)
 
 
 def _components(calendar: Any) -> frozenset[str]:
@@ -59,11 +76,9 @@ def _components(calendar: Any) -> frozenset[str]:
         return frozenset()
 
 
-def _discover(
-    connection: CalDavConnection, password: SecretStr, timeout: Timeout
-) -> list[CalendarInfo]:
+def _discover(connection: CalDavConnection, password: SecretStr, dial: Dial) -> list[CalendarInfo]:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             principal = cast(Any, client).principal()
             return [
                 CalendarInfo(url=str(c.url), name=str(c.name or c.url), components=_components(c))
@@ -73,6 +88,13 @@ def _discover(
         raise _problem(error) from error
 
 
+def _href(obj: Any) -> str:
+    """An object's URL in one form whichever response it came from: a sync report quotes
+    an ``@`` in the path (``%40``, as in a login that is an address) where a multiget
+    answer does not, and a deletion must find the href its object was stored under."""
+    return unquote(str(obj.url))
+
+
 def _etag(obj: Any) -> str | None:
     value = (getattr(obj, "props", None) or {}).get(_ETAG)
     return str(value) if value else None
@@ -80,16 +102,14 @@ def _etag(obj: Any) -> str | None:
 
 def _resources(calendar: Any, objects: list[Any]) -> tuple[CalendarResource, ...]:
     """The iCalendar data of ``objects`` (already loaded or fetched by multiget)."""
-    etags = {str(o.url): _etag(o) for o in objects}
+    etags = {_href(o): _etag(o) for o in objects}
     missing = [o.url for o in objects if not getattr(o, "_data", None)]
     loaded = [o for o in objects if getattr(o, "_data", None)]
     for start in range(0, len(missing), MULTIGET_BATCH):
         loaded.extend(calendar.multiget(missing[start : start + MULTIGET_BATCH]))
     name = str(calendar.name or calendar.url)
     return tuple(
-        CalendarResource(
-            calendar=name, href=str(o.url), ical=str(o.data), etag=etags.get(str(o.url))
-        )
+        CalendarResource(calendar=name, href=_href(o), ical=str(o.data), etag=etags.get(_href(o)))
         for o in loaded
         if o.data
     )
@@ -100,8 +120,8 @@ def _sync_report(calendar: Any, token: str | None) -> CalendarChanges:
         sync_token=token, load_objects=False, disable_fallback=True
     )
     objects = list(collection)
-    removed = tuple(str(o.url) for o in objects if token is not None and _etag(o) is None)
-    present = [o for o in objects if str(o.url) not in removed]
+    removed = tuple(_href(o) for o in objects if token is not None and _etag(o) is None)
+    present = [o for o in objects if _href(o) not in removed]
     return CalendarChanges(
         token=str(collection.sync_token),
         full=token is None,
@@ -123,10 +143,10 @@ def _fallback(calendar: Any, token: str | None) -> CalendarChanges:
 
 
 def _changes(
-    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, timeout: Timeout
+    connection: CalDavConnection, password: SecretStr, url: str, token: str | None, dial: Dial
 ) -> CalendarChanges:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             calendar = cast(Any, client).calendar(url=url)
             if token is None or not token.startswith("fake-"):
                 try:
@@ -148,10 +168,10 @@ def _fetch(
     password: SecretStr,
     url: str,
     hrefs: Sequence[str],
-    timeout: Timeout,
+    dial: Dial,
 ) -> tuple[CalendarResource, ...]:
     try:
-        with _client(connection, password, timeout) as client:
+        with _client(connection, password, dial) as client:
             calendar = cast(Any, client).calendar(url=url)
             loaded: list[Any] = []
             for start in range(0, len(hrefs), MULTIGET_BATCH):
@@ -164,21 +184,26 @@ def _fetch(
 class CalDavReader:
     """Discovers an account's calendars and reads what changed in each."""
 
-    def __init__(self, connect_timeout_s: float = 30, read_timeout_s: float = 300) -> None:
+    def __init__(
+        self,
+        connect_timeout_s: float = 30,
+        read_timeout_s: float = 300,
+        egress: EgressPolicy = GUARDED,
+    ) -> None:
         # a first listing of a large calendar is computed whole before its first byte
-        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._dial = Dial((connect_timeout_s, read_timeout_s), egress)
 
     async def calendars(
         self, connection: CalDavConnection, password: SecretStr
     ) -> list[CalendarInfo]:
         """The calendars of the account's principal; SyncProblem when unreachable."""
-        return await asyncio.to_thread(_discover, connection, password, self._timeout)
+        return await asyncio.to_thread(_discover, connection, password, self._dial)
 
     async def changes(
         self, connection: CalDavConnection, password: SecretStr, url: str, token: str | None
     ) -> CalendarChanges:
         """What changed since ``token``; SyncProblem when unreachable."""
-        return await asyncio.to_thread(_changes, connection, password, url, token, self._timeout)
+        return await asyncio.to_thread(_changes, connection, password, url, token, self._dial)
 
     async def fetch(
         self, connection: CalDavConnection, password: SecretStr, url: str, hrefs: Sequence[str]
@@ -186,4 +211,4 @@ class CalDavReader:
         """The current data of these objects (calendar-multiget); SyncProblem when unreachable."""
         if not hrefs:
             return ()
-        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._timeout)
+        return await asyncio.to_thread(_fetch, connection, password, url, hrefs, self._dial)

@@ -1,7 +1,8 @@
 """A read-only IMAP session over the standard library's imaplib, run off the event loop.
 
 Read-only by construction: the only commands sent are LOGIN, ENABLE CONDSTORE, LIST,
-EXAMINE, UID SEARCH, UID FETCH with BODY.PEEK (which never sets \\Seen) and LOGOUT.
+EXAMINE, UID SEARCH (by UID, or by Message-ID header for a lookup), UID FETCH with
+BODY.PEEK (which never sets \\Seen) and LOGOUT.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy, GuardedIMAP4, GuardedIMAP4SSL, forbidden_in
 from crm_schemas.config import ImapConnection, TlsMode
 from fetcher.adapters.imap_parse import parse_fetch, parse_list
 from fetcher.domain.model import FetchedMessage, Folder, FolderState
@@ -28,6 +30,9 @@ def _quote(name: str) -> str:
 
 def _problem(error: BaseException) -> SyncProblem:
     """The user-facing problem behind a failure to connect or log in."""
+    forbidden = forbidden_in(error)
+    if forbidden is not None:
+        return SyncProblem(ProblemKind.FORBIDDEN_HOST, PROTOCOL, str(forbidden))
     if isinstance(error, socket.gaierror):
         return SyncProblem(ProblemKind.DNS, PROTOCOL, str(error))
     if isinstance(error, ssl.SSLError):
@@ -44,15 +49,18 @@ def _check(result: tuple[str, list[Any]], command: str) -> list[Any]:
     return data
 
 
-def _connect(connection: ImapConnection, password: SecretStr, timeout: float) -> imaplib.IMAP4:
+def _connect(
+    connection: ImapConnection, password: SecretStr, timeout: float, egress: EgressPolicy
+) -> imaplib.IMAP4:
+    """A logged-in client; the host's addresses are vetted at every connection
+    (``crm_runtime.egress``), not only when the account was connected."""
     context = ssl.create_default_context()
+    host, port = connection.host, connection.port
     try:
         if connection.tls == TlsMode.SSL:
-            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                connection.host, connection.port, ssl_context=context, timeout=timeout
-            )
+            client: imaplib.IMAP4 = GuardedIMAP4SSL(host, port, egress, context, timeout)
         else:
-            client = imaplib.IMAP4(connection.host, connection.port, timeout=timeout)
+            client = GuardedIMAP4(host, port, egress, timeout)
             if connection.tls == TlsMode.STARTTLS:
                 _starttls(client, context)
     except (OSError, imaplib.IMAP4.error) as error:
@@ -142,6 +150,12 @@ class ImapMailbox:
         found = b" ".join(d for d in data if d).split()
         return sorted(u for u in (int(v) for v in found) if u < uid)
 
+    async def search_message_id(self, message_id: str) -> list[int]:
+        """UIDs of the open folder's messages with this Message-ID (``UID SEARCH HEADER``)."""
+        data = await self._call("uid", "SEARCH", "HEADER", "Message-ID", _quote(f"<{message_id}>"))
+        found = b" ".join(d for d in data if d).split()
+        return sorted(int(u) for u in found)
+
     async def fetch(self, uids: Sequence[int], text_bytes: int) -> list[FetchedMessage]:
         """Headers, structure and the first ``text_bytes`` of each message (no text at all
         for 0), without setting \\Seen: BODY.PEEK and BODYSTRUCTURE only."""
@@ -155,10 +169,13 @@ class ImapMailbox:
 
 @asynccontextmanager
 async def open_imap(
-    connection: ImapConnection, password: SecretStr, timeout_s: float = 30
+    connection: ImapConnection,
+    password: SecretStr,
+    timeout_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> AsyncIterator[ImapMailbox]:
     """A logged-in read-only session, logged out on exit; SyncProblem when it cannot be."""
-    client = await asyncio.to_thread(_connect, connection, password, timeout_s)
+    client = await asyncio.to_thread(_connect, connection, password, timeout_s, egress)
     try:
         yield ImapMailbox(client)
     finally:

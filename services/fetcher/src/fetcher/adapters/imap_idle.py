@@ -17,9 +17,11 @@ import select
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import SecretStr
 
+from crm_runtime.egress import GUARDED, EgressPolicy
 from crm_schemas.config import ImapConnection, MailSettings
 from crm_schemas.mail import FolderRole
 from fetcher.adapters.imap import _close_quietly, _connect, _quote
@@ -63,9 +65,13 @@ def idle_once(client: imaplib.IMAP4, stop: threading.Event, renew_s: float = REN
 
 
 def _open_folder(
-    connection: ImapConnection, password: SecretStr, folder: str, timeout_s: float
+    connection: ImapConnection,
+    password: SecretStr,
+    folder: str,
+    timeout_s: float,
+    egress: EgressPolicy,
 ) -> imaplib.IMAP4:
-    client = _connect(connection, password, timeout_s)
+    client = _connect(connection, password, timeout_s, egress)
     typ, data = client.select(_quote(folder), readonly=True)
     if typ != "OK":
         _close_quietly(client)
@@ -74,10 +80,14 @@ def _open_folder(
 
 
 def _pushed_folders(
-    connection: ImapConnection, password: SecretStr, mail: MailSettings, timeout_s: float
+    connection: ImapConnection,
+    password: SecretStr,
+    mail: MailSettings,
+    timeout_s: float,
+    egress: EgressPolicy,
 ) -> list[str]:
     """The synced INBOX and Sent folders of a mailbox, as the server names them."""
-    client = _connect(connection, password, timeout_s)
+    client = _connect(connection, password, timeout_s, egress)
     try:
         typ, data = client.list('""', "*")
         if typ != "OK":
@@ -88,9 +98,32 @@ def _pushed_folders(
         _close_quietly(client)
 
 
+async def _in_own_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
+    """``idle_once`` in a thread of its own. Not the loop's default executor: it has a few
+    threads (cpu + 4), and IDLE holds one for up to RENEW_S, so a worker's watches would
+    starve its sync jobs' IMAP calls."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bool] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            arrived = idle_once(client, stop)
+        except BaseException as error:  # handed to the awaiting task as is
+            loop.call_soon_threadsafe(settle, partial(done.set_exception, error))
+        else:
+            loop.call_soon_threadsafe(settle, partial(done.set_result, arrived))
+
+    threading.Thread(target=run, name="imap-idle", daemon=True).start()
+    return await done
+
+
 async def _idle_in_thread(client: imaplib.IMAP4, stop: threading.Event) -> bool:
     """``idle_once`` off the event loop; on cancellation it ends the IDLE before leaving."""
-    running = asyncio.ensure_future(asyncio.to_thread(idle_once, client, stop))
+    running = asyncio.ensure_future(_in_own_thread(client, stop))
     try:
         return await asyncio.shield(running)
     except asyncio.CancelledError:
@@ -108,17 +141,28 @@ async def watch_mailbox(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on the mailbox's synced INBOX and Sent folder until cancelled (on the INBOX
     alone when the folders cannot be listed), calling ``on_new_mail`` for every arrival."""
     try:
-        folders = await asyncio.to_thread(_pushed_folders, connection, password, mail, timeout_s)
+        folders = await asyncio.to_thread(
+            _pushed_folders, connection, password, mail, timeout_s, egress
+        )
     except (OSError, imaplib.IMAP4.error, SyncProblem) as error:
         log.warning("IDLE cannot list folders, watching INBOX", extra={"error": repr(error)})
         folders = ["INBOX"]
     await asyncio.gather(
         *(
-            watch_folder(connection, password, f, on_new_mail, timeout_s=timeout_s, retry_s=retry_s)
+            watch_folder(
+                connection,
+                password,
+                f,
+                on_new_mail,
+                timeout_s=timeout_s,
+                retry_s=retry_s,
+                egress=egress,
+            )
             for f in folders or ["INBOX"]
         )
     )
@@ -131,10 +175,17 @@ async def watch_inbox(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on the INBOX alone (see ``watch_folder``)."""
     await watch_folder(
-        connection, password, "INBOX", on_new_mail, timeout_s=timeout_s, retry_s=retry_s
+        connection,
+        password,
+        "INBOX",
+        on_new_mail,
+        timeout_s=timeout_s,
+        retry_s=retry_s,
+        egress=egress,
     )
 
 
@@ -146,6 +197,7 @@ async def watch_folder(
     *,
     timeout_s: float = 30,
     retry_s: float = 30,
+    egress: EgressPolicy = GUARDED,
 ) -> None:
     """IDLE on one folder until cancelled, calling ``on_new_mail`` for every arrival.
 
@@ -158,7 +210,7 @@ async def watch_folder(
         while True:
             try:
                 client = await asyncio.to_thread(
-                    _open_folder, connection, password, folder, timeout_s
+                    _open_folder, connection, password, folder, timeout_s, egress
                 )
             except SyncProblem as problem:
                 log.warning("IDLE cannot connect", extra={"problem": problem.kind})

@@ -37,10 +37,16 @@ class RotatedTokens:
         doc = await self._collection.find_one({"_id": account_id})
         if doc is None or doc.get("consent") != consent_digest(consent):
             return consent
+        sealed = str(doc["sealed"])
         try:
-            return self._box.open(str(doc["sealed"]))
+            token = self._box.open(sealed)
         except SecretDecryptionError:  # sealed with a key since replaced: start over
             return consent
+        if not self._box.is_current(sealed):  # keys rotated: seal it with the new one
+            await self._collection.update_one(
+                {"_id": account_id}, {"$set": {"sealed": self._box.reseal(sealed)}}
+            )
+        return token
 
     async def keep(self, account_id: str, consent: SecretStr, newest: SecretStr) -> None:
         """Remember the token the provider handed out last for this consent."""

@@ -6,7 +6,7 @@ for an occurrence of a series, its original start in UTC: the same key CalDAV us
 one meeting seen through two providers is one item.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -16,7 +16,7 @@ from crm_schemas.base import Address
 from crm_schemas.calendar import Attendee, RawEvent
 from crm_schemas.ids import event_item_id
 from crm_schemas.outcomes import DropReason, ItemDropped
-from fetcher.domain.ical import Drop, EventSource, Publish
+from fetcher.domain.ical import Drop, EventSource, Publish, Unusable
 
 _GOOGLE_RESPONSES = {
     "accepted": "ACCEPTED",
@@ -42,7 +42,23 @@ class Gone:
     reason: str  # "deleted" or "cancelled"
 
 
-ApiEventDecision = Publish | Drop | Gone
+ApiEventDecision = Publish | Drop | Gone | Unusable
+Decide = Callable[[Mapping[str, Any], EventSource], ApiEventDecision]
+
+
+def read_event(
+    decide: Decide, resource: Mapping[str, Any], source: EventSource
+) -> ApiEventDecision:
+    """``decide(resource, source)``; ``Unusable`` with what was wrong when the resource
+    cannot be read (a missing start, a time that does not parse, an attendee without a
+    real address), so one malformed event never stops its calendar."""
+    try:
+        return decide(resource, source)
+    except Exception as error:  # any failure to read it is this event's, not the job's
+        uid = resource.get("iCalUID") or resource.get("iCalUId") or resource.get("id")
+        return Unusable(
+            str(uid) if uid else None, f"the event could not be read ({type(error).__name__})"
+        )
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,12 +14,14 @@ from email.utils import format_datetime, formataddr
 from typing import Any
 
 from fetcher.domain.model import FetchedMessage
+from fetcher.domain.text import without_stray_surrogates
 
 
 def _header_lines(pairs: Iterable[tuple[str, str]]) -> bytes:
     lines = []
     for name, value in pairs:
-        clean = " ".join(str(value).split())
+        # JSON may hold half a surrogate pair (a title cut inside an emoji): UTF-8 cannot
+        clean = without_stray_surrogates(" ".join(str(value).split()))
         if not name or ":" in name:
             continue
         try:
@@ -66,10 +68,10 @@ def _address(value: Mapping[str, Any] | None) -> str | None:
     if not value:
         return None
     email = value.get("emailAddress") or {}
-    address = str(email.get("address") or "")
+    address = without_stray_surrogates(str(email.get("address") or ""))
     if not address:
         return None
-    return formataddr((str(email.get("name") or ""), address))
+    return formataddr((without_stray_surrogates(str(email.get("name") or "")), address))
 
 
 def _addresses(values: Iterable[Mapping[str, Any]] | None) -> str | None:

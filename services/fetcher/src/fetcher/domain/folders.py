@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterable
 
 from crm_schemas.config import MailSettings
+from crm_schemas.folders import is_synced_folder
 from crm_schemas.mail import FolderRole
 from fetcher.domain.model import Folder
 
@@ -64,9 +65,6 @@ _KNOWN_NAMES = {
     FolderRole.ALL: {"all mail", "[gmail]/all mail"},
 }
 
-# Synced without being asked for; everything else only when named in include_folders.
-_SYNCED_BY_DEFAULT = frozenset({FolderRole.INBOX, FolderRole.SENT})
-
 
 def decode_folder_name(name: str) -> str:
     """A folder name as its owner reads it, from IMAP's modified UTF-7 (RFC 3501 5.1.3)."""
@@ -107,26 +105,22 @@ def folder_role(folder: Folder) -> FolderRole:
     return FolderRole.OTHER
 
 
-def _named(folder: Folder, names: Iterable[str]) -> bool:
-    wanted = {n.strip().casefold() for n in names}
-    return bool({folder.name.casefold(), decode_folder_name(folder.name).casefold()} & wanted)
-
-
 def folders_to_sync(
     folders: Iterable[Folder], settings: MailSettings
 ) -> list[tuple[Folder, FolderRole]]:
     """The folders a mailbox syncs, inbox first, then sent, then the included ones.
 
-    Inbox and sent folders are synced by default; any other folder (custom, archive, and
-    also junk, trash and drafts) only when its owner names it in ``include_folders``.
-    A folder named in ``exclude_folders`` is never synced, whatever else says so.
+    Which ones is the rule of ``crm_schemas.folders.is_synced_folder`` (the matcher
+    applies the same): inbox and sent by default, any other folder only when its owner
+    names it in ``include_folders``, never junk, trash, drafts or an excluded folder.
+    A folder is named by its IMAP name or by its decoded name.
     """
     chosen: list[tuple[Folder, FolderRole]] = []
     for folder in folders:
-        if not folder.selectable or _named(folder, settings.exclude_folders):
+        if not folder.selectable:
             continue
         role = folder_role(folder)
-        if role in _SYNCED_BY_DEFAULT or _named(folder, settings.include_folders):
+        if is_synced_folder((folder.name, decode_folder_name(folder.name)), role, settings):
             chosen.append((folder, role))
     order = {FolderRole.INBOX: 0, FolderRole.SENT: 1}
     return sorted(chosen, key=lambda pair: (order.get(pair[1], 2), pair[0].name))

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from crm_schemas.config import MailSettings
+from crm_schemas.folders import folder_exclusion, is_synced_folder, named_in
 from crm_schemas.mail import FolderRole
 
 # Gmail's category tabs: bulk mail by another name, left out unless the owner asks.
@@ -17,7 +18,6 @@ _SYSTEM_FOLDERS = {
     "SPAM": ("Spam", FolderRole.JUNK),
     "TRASH": ("Trash", FolderRole.TRASH),
 }
-_NEVER_BY_DEFAULT = frozenset({"DRAFT", "SPAM", "TRASH"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,26 +28,33 @@ class GmailFolder:
     role: FolderRole
 
 
-def _named(label_id: str, label_name: str, names: Iterable[str]) -> bool:
-    wanted = {n.strip().casefold() for n in names}
-    short = label_id.removeprefix("CATEGORY_").casefold()
-    return bool({label_id.casefold(), label_name.casefold(), short} & wanted)
+def _names(label_id: str, label_name: str) -> tuple[str, str, str]:
+    """The names a label can be named by in the settings: id, name, category short name."""
+    return label_id, label_name, label_id.removeprefix("CATEGORY_")
+
+
+def _role(label_id: str) -> FolderRole:
+    system = _SYSTEM_FOLDERS.get(label_id)
+    return system[1] if system else FolderRole.OTHER
 
 
 def synced_label_ids(labels: Mapping[str, str], settings: MailSettings) -> list[str]:
     """The labels a first import lists, by id: INBOX, SENT, then the owner's included
-    labels (by name or id) in name order. ``labels`` maps label id to label name."""
+    labels (by name or id) in name order; never spam, trash, drafts or an excluded label
+    (``crm_schemas.folders``). ``labels`` maps label id to label name."""
     chosen = ["INBOX", "SENT"]
     extra = [
         label_id
         for label_id, name in labels.items()
-        if label_id not in chosen and _named(label_id, name, settings.include_folders)
+        if label_id not in chosen and named_in(_names(label_id, name), settings.include_folders)
     ]
     chosen += sorted(extra, key=lambda label_id: labels[label_id].casefold())
     return [
         label_id
         for label_id in chosen
-        if not _named(label_id, labels.get(label_id, label_id), settings.exclude_folders)
+        if is_synced_folder(
+            _names(label_id, labels.get(label_id, label_id)), _role(label_id), settings
+        )
     ]
 
 
@@ -57,27 +64,23 @@ def gmail_folder(
     """The folder a message with these labels syncs under, None when it is not synced.
 
     Inbox and sent mail sync; a message in a category tab (promotions, social, forums,
-    updates) does not unless that category is named in ``include_folders``; spam, trash and
-    drafts never do unless named; user labels only when named. An excluded label wins.
+    updates) does not unless that category is named in ``include_folders``; user labels
+    only when named. A message in spam, trash or drafts, or under an excluded label, never
+    does (``crm_schemas.folders``).
     """
     ids = list(label_ids)
-    names = {label_id: labels.get(label_id, label_id) for label_id in ids}
-    if any(_named(i, names[i], settings.exclude_folders) for i in ids):
-        return None
-    if any(
-        i in _NEVER_BY_DEFAULT and not _named(i, names[i], settings.include_folders) for i in ids
-    ):
+    names = {label_id: _names(label_id, labels.get(label_id, label_id)) for label_id in ids}
+    if any(folder_exclusion(names[i], _role(i), settings) for i in ids):
         return None
     if "SENT" in ids:
         return GmailFolder(*_SYSTEM_FOLDERS["SENT"])
     categories = [i for i in ids if i in CATEGORY_LABELS]
-    if any(not _named(i, names[i], settings.include_folders) for i in categories):
+    if any(not named_in(names[i], settings.include_folders) for i in categories):
         return None
-    for system in ("INBOX", "DRAFT", "SPAM", "TRASH"):
-        if system in ids:
-            return GmailFolder(*_SYSTEM_FOLDERS[system])
-    for label_id in sorted(ids, key=lambda i: names[i].casefold()):
-        if _named(label_id, names[label_id], settings.include_folders):
+    if "INBOX" in ids:
+        return GmailFolder(*_SYSTEM_FOLDERS["INBOX"])
+    for label_id in sorted(ids, key=lambda i: names[i][1].casefold()):
+        if named_in(names[label_id], settings.include_folders):
             role = FolderRole.OTHER if label_id not in CATEGORY_LABELS else FolderRole.INBOX
-            return GmailFolder(names[label_id], role)
+            return GmailFolder(names[label_id][1], role)
     return None

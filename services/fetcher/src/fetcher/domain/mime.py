@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
@@ -10,9 +10,10 @@ from typing import Any
 
 from crm_schemas.ids import message_item_id, normalize_message_id, synthetic_message_id
 from crm_schemas.mail import AttachmentInfo, FolderRole, RawMessage
-from fetcher.domain.addresses import decode_words, header_addresses
+from fetcher.domain.addresses import HeaderAddresses, decode_words, header_addresses
+from fetcher.domain.headers import Headers
 from fetcher.domain.model import FetchedMessage, MessagePart
-from fetcher.domain.text import html_to_text, truncate_utf8
+from fetcher.domain.text import html_to_text, readable_header, truncate_utf8
 
 KEPT_HEADERS = (
     "list-id",
@@ -28,6 +29,11 @@ _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 MAX_SUBJECT_CHARS = 2000
 MAX_KEPT_HEADER_CHARS = 2000
 MAX_REFERENCES = 50  # the root (first) and the most recent ones
+MAX_DATE_AHEAD = timedelta(days=1)
+"""How far after the server received a message its Date may be and still be believed:
+clocks are wrong and zones misread by hours, not more. A Date further ahead (the year
+9999) would pin the message to the top of every timeline."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +49,38 @@ class MessageSource:
     body_max_bytes: int = 65536
 
 
-def _raw_header(message: Message, name: str) -> str:
-    """A header's raw value (unfolded), or '' when it is absent."""
-    for key, value in message.raw_items():
-        if key.lower() == name:
-            return " ".join(str(value).split())
-    return ""
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:  # "-0000" means "no zone information": read it as UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
-def parse_sent_at(raw_date: str, fallback: datetime | None) -> datetime:
-    """The Date header in UTC; the server's INTERNALDATE when it is missing or broken."""
+def trusted_sent_at(claimed: datetime | None, received: datetime | None, now: datetime) -> datetime:
+    """When a message was sent, as timelines show it: the Date it claims, unless that is
+    missing or more than ``MAX_DATE_AHEAD`` after the server received it (after ``now``
+    when the server gave no date); then the date the server received it."""
+    limit = (received or now) + MAX_DATE_AHEAD
+    if claimed is not None and claimed <= limit:
+        return claimed
+    if received is not None:
+        return received
+    return now if claimed is not None else _EPOCH
+
+
+def parse_sent_at(
+    raw_date: str, fallback: datetime | None, now: datetime | None = None
+) -> datetime:
+    """The Date header in UTC, as far as it can be trusted (``trusted_sent_at``); the
+    server's INTERNALDATE (``fallback``) when it is missing, broken or far ahead."""
     try:
         parsed = parsedate_to_datetime(raw_date) if raw_date else None
     except (TypeError, ValueError, IndexError, OverflowError):
         parsed = None
-    chosen = parsed or fallback or datetime(1970, 1, 1, tzinfo=UTC)
-    if chosen.tzinfo is None:  # "-0000" means "no zone information": read it as UTC
-        chosen = chosen.replace(tzinfo=UTC)
-    return chosen.astimezone(UTC)
+    return trusted_sent_at(
+        _utc(parsed) if parsed else None,
+        _utc(fallback) if fallback else None,
+        now or datetime.now(UTC),
+    )
 
 
 def message_ids(raw: str) -> tuple[str, ...]:
@@ -74,15 +94,22 @@ def message_ids(raw: str) -> tuple[str, ...]:
     return (unique[0], *unique[-(MAX_REFERENCES - 1) :])
 
 
-def stable_message_id(message: Message, fallback_date: datetime | None) -> str:
+def stable_message_id(headers: Headers, fallback_date: datetime | None) -> str:
     """The message's own Message-ID, or a synthetic one that is the same on every fetch."""
-    own = message_ids(_raw_header(message, "message-id"))
+    own = message_ids(headers.first("message-id"))
     if own:
         return own[0]
-    parts = [_raw_header(message, h) for h in ("from", "date", "subject")]
+    parts = [headers.first(h) for h in ("from", "date", "subject")]
     if not parts[1] and fallback_date is not None:
         parts[1] = fallback_date.isoformat()
     return synthetic_message_id(*parts)
+
+
+def fetched_message_id(fetched: FetchedMessage) -> str:
+    """The Message-ID ``raw_message`` gives a fetched message: its own, or the synthetic
+    one it makes when there is none."""
+    message = message_from_bytes(fetched.header, policy=policy.compat32)
+    return stable_message_id(Headers(message), fetched.internal_date)
 
 
 def _decode_part(part: Message) -> str:
@@ -124,8 +151,8 @@ def attachments(message: EmailMessage) -> tuple[AttachmentInfo, ...]:
         filename = part.get_filename()
         found.append(
             AttachmentInfo(
-                filename=decode_words(filename) if filename else None,
-                content_type=part.get_content_type(),
+                filename=decode_words(readable_header(filename)) if filename else None,
+                content_type=readable_header(part.get_content_type()),
                 size=len(raw) if isinstance(raw, bytes) else None,
             )
         )
@@ -175,14 +202,13 @@ def calendar_method(message: Message, parts: tuple[MessagePart, ...] | None) -> 
         except (KeyError, ValueError, IndexError, AttributeError):
             found = []
     method = next((m for m in found if m), None)
-    return method.strip().upper() if method else None
+    return readable_header(method).strip().upper() if method else None
 
 
-def kept_headers(message: Message) -> dict[str, str]:
+def kept_headers(headers: Headers) -> dict[str, str]:
     """The headers the rules read, by lower-cased name, decoded."""
     kept = {
-        name: decode_words(_raw_header(message, name)[:MAX_KEPT_HEADER_CHARS])
-        for name in KEPT_HEADERS
+        name: decode_words(headers.first(name)[:MAX_KEPT_HEADER_CHARS]) for name in KEPT_HEADERS
     }
     return {name: value for name, value in kept.items() if value}
 
@@ -190,17 +216,24 @@ def kept_headers(message: Message) -> dict[str, str]:
 def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
     """A fetched message as the RawMessage the rest of the system reads.
 
-    Never raises on bad input: broken headers become absent fields, a missing Message-ID
-    a stable synthetic one, a broken Date the server's INTERNALDATE.
+    Never raises on bad input it knows of: broken headers become absent fields, 8-bit
+    headers are read best-effort (``readable_header``), a missing Message-ID becomes a
+    stable synthetic one, a broken or far-future Date the server's INTERNALDATE, and
+    fields cut to their bounds are named in ``truncated``.
     """
     # The legacy policy parses headers as text, fast; the rules read raw values, and the
     # address headers go through the modern parser one by one (header_addresses).
     message = message_from_bytes(fetched.header + fetched.text, policy=policy.compat32)
-    message_id = stable_message_id(message, fetched.internal_date)
-    senders = header_addresses(message, "sender")
-    raw_subject = _raw_header(message, "subject")[: MAX_SUBJECT_CHARS * 4]
-    subject = " ".join(decode_words(raw_subject).split())[:MAX_SUBJECT_CHARS]
-    in_reply_to = message_ids(_raw_header(message, "in-reply-to"))
+    headers = Headers(message)
+    message_id = stable_message_id(headers, fetched.internal_date)
+    addresses = {
+        name: header_addresses(headers, name)
+        for name in ("from", "sender", "to", "cc", "bcc", "reply-to")
+    }
+    raw_subject = headers.first("subject")
+    subject = " ".join(decode_words(raw_subject[: MAX_SUBJECT_CHARS * 4]).split())
+    in_reply_to = message_ids(headers.first("in-reply-to"))
+    sender = addresses["sender"].addresses
     return RawMessage(
         item_id=message_item_id(source.workspace_id, message_id),
         workspace_id=source.workspace_id,
@@ -211,20 +244,29 @@ def raw_message(fetched: FetchedMessage, source: MessageSource) -> RawMessage:
         folder_role=source.folder_role,
         message_id=message_id,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=message_ids(_raw_header(message, "references")),
-        subject=subject or None,
-        sent_at=parse_sent_at(_raw_header(message, "date"), fetched.internal_date),
-        from_=header_addresses(message, "from"),
-        sender=senders[0] if senders else None,
-        to=header_addresses(message, "to"),
-        cc=header_addresses(message, "cc"),
-        bcc=header_addresses(message, "bcc"),
-        reply_to=header_addresses(message, "reply-to"),
-        headers=kept_headers(message),
-        content_type=message.get_content_type(),
+        references=message_ids(headers.first("references")),
+        subject=subject[:MAX_SUBJECT_CHARS] or None,
+        sent_at=parse_sent_at(headers.first("date"), fetched.internal_date),
+        from_=addresses["from"].addresses,
+        sender=sender[0] if sender else None,
+        to=addresses["to"].addresses,
+        cc=addresses["cc"].addresses,
+        bcc=addresses["bcc"].addresses,
+        reply_to=addresses["reply-to"].addresses,
+        headers=kept_headers(headers),
+        content_type=headers.readable(message.get_content_type()),
         calendar_method=calendar_method(message, fetched.parts),
+        truncated=_truncated(addresses, subject, raw_subject),
         **(_content(fetched, source) if source.include_content else {}),
     )
+
+
+def _truncated(addresses: dict[str, HeaderAddresses], subject: str, raw: str) -> tuple[str, ...]:
+    """The fields cut to their bounds: address headers past theirs, a long subject."""
+    cut = [name for name, found in addresses.items() if found.cut]
+    if len(subject) > MAX_SUBJECT_CHARS or len(raw) > MAX_SUBJECT_CHARS * 4:
+        cut.append("subject")
+    return tuple(cut)
 
 
 def _content(fetched: FetchedMessage, source: MessageSource) -> dict[str, Any]:

@@ -14,6 +14,7 @@ class ProblemKind(StrEnum):
     PROTOCOL = "protocol"
     SECRET = "secret"  # noqa: S105 - the kind of problem, not a password
     CONSENT = "consent"  # an OAuth refresh token revoked, expired or not accepted
+    FORBIDDEN_HOST = "forbidden_host"  # the host resolves to a private or local address
 
 
 class SyncProblem(Exception):  # noqa: N818 - a problem for the owner, not a bug
@@ -65,6 +66,11 @@ def explain(problem: SyncProblem) -> Explanation:
                 "The stored password of this account can no longer be read",
                 "Enter the password of this account again",
             )
+        case ProblemKind.FORBIDDEN_HOST:
+            return Explanation(
+                f"{server}'s name points at a private or local address, which accounts may not use",
+                "Check the server name of this account; it must be a public server",
+            )
         case ProblemKind.CONSENT:
             return Explanation(
                 f"{problem.protocol} no longer accepts this account's consent",
@@ -75,3 +81,13 @@ def explain(problem: SyncProblem) -> Explanation:
                 f"{server} answered in a way we do not understand",
                 "Check the server settings; contact support if it persists",
             )
+
+
+def explain_failure(error: BaseException) -> Explanation:
+    """The reason and remedy for a sync job stopped by an error nobody foresaw (a bug, a
+    store or broker failing); never one message's content, which is dropped instead. The
+    job is retried, and the next job that succeeds says so."""
+    return Explanation(
+        f"The last sync stopped on an unexpected error ({type(error).__name__})",
+        "Nothing to do now: syncing is retried by itself; contact support if this persists",
+    )

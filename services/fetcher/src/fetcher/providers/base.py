@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from crm_schemas.lookups import MailboxPlace
 from crm_schemas.mail import RawMessage
+from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_events import ApiEventDecision
 
 
@@ -90,9 +92,15 @@ class MailProvider(Protocol):
         and the cursor after it. Raises CursorExpired when the provider forgot the cursor."""
         ...
 
-    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
-        """The messages behind ``refs`` that the mailbox syncs, as RawMessages; items gone
-        since they were listed, or in folders that are not synced, are left out."""
+    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage | ItemDropped]:
+        """The messages behind ``refs`` that the mailbox syncs, as RawMessages (or, for one
+        that cannot be read, its unreadable drop); items gone since they were listed, or
+        in folders that are not synced, are left out."""
+        ...
+
+    async def locate(self, message_id: str) -> list[MailboxPlace]:
+        """Every place (folder, label) the mailbox has the message, in any folder, and
+        whether the account syncs it (a mailbox lookup, ``fetcher.lookups``)."""
         ...
 
 

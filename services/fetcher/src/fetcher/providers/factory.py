@@ -9,6 +9,7 @@ from datetime import datetime
 import httpx
 
 from crm_schemas.config import AccountConfigured, OAuthProvider
+from crm_schemas.sync import SyncKind
 from fetcher.adapters.quota import MailboxQuota, ProjectQuota
 from fetcher.ports import PasswordReader
 from fetcher.providers.base import CalendarProvider, MailProvider, Quota
@@ -17,6 +18,12 @@ from fetcher.providers.gmail import GmailMail
 from fetcher.providers.graph_calendar import GraphCalendar
 from fetcher.providers.graph_mail import GraphMail
 from fetcher.providers.http import AccessTokens, ApiClient, RetryPolicy
+from fetcher.providers.push_channels import (
+    CalendarChannels,
+    GmailWatch,
+    GraphSubscriptions,
+    PushChannel,
+)
 from fetcher.providers.tokens import GoogleTokens, MicrosoftTokens, Rotation, TokenKeeper
 from fetcher.settings import FetcherSettings
 
@@ -126,3 +133,19 @@ class ProviderFactory:
                 yield GoogleCalendar(api, s.gcal_api_url, account)
             else:
                 yield GraphCalendar(api, s.graph_api_url, account, window, s.graph_concurrency)
+
+    @asynccontextmanager
+    async def open_push(
+        self, account: AccountConfigured, kind: SyncKind, key: bytes
+    ) -> AsyncIterator[PushChannel]:
+        """The account's push subscriptions of ``kind`` (``key`` signs their marks)."""
+        assert account.oauth is not None
+        s = self.settings
+        async with self._http() as http:
+            api = self._api(http, account)
+            if account.oauth.provider is OAuthProvider.MICROSOFT:
+                yield GraphSubscriptions(api, s.graph_api_url, kind, s.push_url, key)
+            elif kind is SyncKind.MAIL:
+                yield GmailWatch(api, s.gmail_api_url, s.gmail_pubsub_topic)
+            else:
+                yield CalendarChannels(api, s.gcal_api_url, account, s.push_url, key)

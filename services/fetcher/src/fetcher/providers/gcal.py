@@ -12,12 +12,17 @@ from typing import Any
 from urllib.parse import quote
 
 from crm_schemas.config import AccountConfigured
-from fetcher.domain.api_events import google_event_decision
+from fetcher.domain.api_events import google_event_decision, read_event
 from fetcher.domain.ical import EventSource
 from fetcher.providers.base import CursorExpired, EventPage, Phase, ProviderCursor
 from fetcher.providers.http import ApiClient, ApiError
 
 PAGE_SIZE = 250
+
+
+def google_calendar_streams(account: AccountConfigured) -> tuple[str, ...]:
+    """The primary calendar, or the calendars (by id) the owner chose."""
+    return tuple(account.calendar.calendars) or ("primary",)
 
 
 class GoogleCalendar:
@@ -30,7 +35,7 @@ class GoogleCalendar:
 
     def streams(self) -> Sequence[str]:
         """The primary calendar, or the calendars (by id) the owner chose."""
-        return tuple(self._account.calendar.calendars) or ("primary",)
+        return google_calendar_streams(self._account)
 
     async def changes(self, stream: str, cursor: ProviderCursor) -> EventPage:
         """The events.list page the cursor points at."""
@@ -54,7 +59,8 @@ class GoogleCalendar:
             self._account.workspace_id, self._account.account_id, stream, provider="google"
         )
         decisions = tuple(
-            (str(item["id"]), google_event_decision(item, source)) for item in body.get("items", [])
+            (str(item["id"]), read_event(google_event_decision, item, source))
+            for item in body.get("items", [])
         )
         token = body.get("nextPageToken")
         if token:

@@ -12,11 +12,15 @@ from dataclasses import replace
 from typing import Any
 
 from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.lookups import MailboxPlace
 from crm_schemas.mail import RawMessage
+from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_messages import gmail_fetched
 from fetcher.domain.gmail_labels import gmail_folder, synced_label_ids
-from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.lookups import gmail_place
+from fetcher.domain.mime import MessageSource
 from fetcher.domain.quota import GMAIL_LABELS_LIST_UNITS, GMAIL_UNITS
+from fetcher.domain.unreadable import read_message
 from fetcher.providers.base import (
     ChangePage,
     CursorExpired,
@@ -64,10 +68,10 @@ class GmailMail:
             return ChangePage((), ProviderCursor(token=str(profile["historyId"])), more=True)
         return await self._list(cursor)
 
-    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
+    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage | ItemDropped]:
         """messages.get of every ref in HTTP batches; only messages in synced labels."""
         labels = await self.labels()
-        found: list[RawMessage] = []
+        found: list[RawMessage | ItemDropped] = []
         for start in range(0, len(refs), self.fetch_size):
             for resource in await self._batch_get(refs[start : start + self.fetch_size]):
                 message = self._message(resource, labels)
@@ -83,6 +87,19 @@ class GmailMail:
                 str(lb["id"]): str(lb.get("name", lb["id"])) for lb in body.get("labels", [])
             }
         return self._labels
+
+    async def locate(self, message_id: str) -> list[MailboxPlace]:
+        """Where the mailbox has the message (spam and trash included), by its labels:
+        messages.list with ``q=rfc822msgid:``, then each one's labels."""
+        params = {"q": f"rfc822msgid:{message_id}", "includeSpamTrash": "true"}
+        body = await self._get("messages", GMAIL_UNITS["messages.list"], **params)
+        labels = await self.labels()
+        places = []
+        for found in body.get("messages", []):
+            path, units = f"messages/{found['id']}", GMAIL_UNITS["messages.get"]
+            resource = await self._get(path, units, format="minimal")
+            places.append(gmail_place(resource.get("labelIds", []), labels, self._account.mail))
+        return places
 
     async def _spend(self, units: int) -> None:
         for quota in self._quotas:
@@ -203,7 +220,9 @@ class GmailMail:
                 raise ApiError(part.status, text)
         return max(waits) if waits else None
 
-    def _message(self, resource: dict[str, Any], labels: dict[str, str]) -> RawMessage | None:
+    def _message(
+        self, resource: dict[str, Any], labels: dict[str, str]
+    ) -> RawMessage | ItemDropped | None:
         folder = gmail_folder(resource.get("labelIds", []), labels, self._account.mail)
         if folder is None:
             return None
@@ -216,5 +235,8 @@ class GmailMail:
             include_content=self._account.mail.visibility == MailVisibility.FULL,
             body_max_bytes=self._body_max_bytes,
         )
-        message = raw_message(gmail_fetched(resource), source)
-        return message.model_copy(update={"provider": "gmail", "provider_ref": str(resource["id"])})
+        ref = str(resource["id"])
+        message = read_message(gmail_fetched(resource), source, ref)
+        if isinstance(message, ItemDropped):
+            return message
+        return message.model_copy(update={"provider": "gmail", "provider_ref": ref})

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from crm_schemas.config import AccountConfigured
-from fetcher.domain.api_events import graph_event_decision
+from fetcher.domain.api_events import graph_event_decision, read_event
 from fetcher.domain.ical import EventSource
 from fetcher.providers.base import CursorExpired, EventPage, Phase, ProviderCursor
 from fetcher.providers.graph_mail import EXPIRED_CODES
@@ -65,7 +65,8 @@ class GraphCalendar:
             self._account.workspace_id, self._account.account_id, "calendar", provider="graph"
         )
         decisions = tuple(
-            (str(item["id"]), graph_event_decision(item, source)) for item in body.get("value", [])
+            (str(item["id"]), read_event(graph_event_decision, item, source))
+            for item in body.get("value", [])
         )
         next_link = body.get("@odata.nextLink")
         if next_link:

@@ -13,11 +13,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from crm_schemas.config import AccountConfigured, MailVisibility
+from crm_schemas.config import AccountConfigured, MailSettings, MailVisibility
+from crm_schemas.folders import is_synced_folder
+from crm_schemas.lookups import MailboxPlace
 from crm_schemas.mail import FolderRole, RawMessage
+from crm_schemas.outcomes import ItemDropped
 from fetcher.domain.api_messages import graph_fetched
-from fetcher.domain.mime import MessageSource, raw_message
+from fetcher.domain.lookups import place
+from fetcher.domain.mime import MessageSource
 from fetcher.domain.text import truncate_utf8
+from fetcher.domain.unreadable import read_message
 from fetcher.providers.base import (
     ChangePage,
     CursorExpired,
@@ -45,13 +50,17 @@ _SELECT = (
 )
 
 
-def graph_streams(settings_include: Sequence[str], settings_exclude: Sequence[str]) -> list[str]:
+def graph_streams(settings: MailSettings) -> list[str]:
     """The folders a Graph mailbox syncs: inbox, sent items, then the included ones (by
-    well-known name or folder id); an excluded one never."""
-    excluded = {n.strip().casefold() for n in settings_exclude}
-    chosen = ["inbox", "sentitems", *(n.strip() for n in settings_include)]
-    unique = dict.fromkeys(n for n in chosen if n and n.casefold() not in excluded)
-    return list(unique)
+    well-known name or folder id); never junk, deleted items, drafts or an excluded one
+    (``crm_schemas.folders``)."""
+    chosen = ["inbox", "sentitems", *(n.strip() for n in settings.include_folders)]
+    unique = dict.fromkeys(n for n in chosen if n)
+    return [name for name in unique if is_synced_folder((name,), _role(name), settings)]
+
+
+def _role(stream: str) -> FolderRole:
+    return _FOLDER_ROLES.get(stream.casefold(), FolderRole.OTHER)
 
 
 class GraphMail:
@@ -83,7 +92,7 @@ class GraphMail:
     def streams(self) -> Sequence[str]:
         """One delta stream per synced folder."""
         mail = self._account.mail
-        return graph_streams(mail.include_folders, mail.exclude_folders)
+        return graph_streams(mail)
 
     async def changes(self, stream: str, cursor: ProviderCursor) -> ChangePage:
         """The delta page the cursor points at."""
@@ -107,11 +116,47 @@ class GraphMail:
         after = replace(cursor, phase=Phase.INCREMENTAL, token=delta, page=None, offset=0)
         return ChangePage(refs, after, more=False)
 
-    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage]:
+    async def fetch(self, stream: str, refs: Sequence[str]) -> list[RawMessage | ItemDropped]:
         """The messages behind ``refs``, in $batch requests run ``concurrency`` at a time."""
         chunks = [refs[i : i + self._batch_size] for i in range(0, len(refs), self._batch_size)]
         answered = await asyncio.gather(*(self._batch_get(chunk) for chunk in chunks))
         return [self._message(stream, r) for resources in answered for r in resources]
+
+    async def locate(self, message_id: str) -> list[MailboxPlace]:
+        """Where the mailbox has the message, in any folder: messages filtered by
+        ``internetMessageId``, each one's folder compared with the synced ones."""
+        quoted = f"<{message_id}>".replace("'", "''")
+        query = {"$filter": f"internetMessageId eq '{quoted}'", "$select": "id,parentFolderId"}
+        body = await self._get_json(f"{self._base}/me/messages", query)
+        parents = [str(m["parentFolderId"]) for m in body.get("value", [])]
+        if not parents:
+            return []
+        mail = self._account.mail
+        synced = {await self._folder_id(name) for name in self.streams()}
+        excluded = {await self._folder_id(name) for name in mail.exclude_folders}
+        roles = {await self._folder_id(name): role for name, role in _FOLDER_ROLES.items()}
+        places = []
+        for parent in parents:
+            folder = await self._get_json(f"{self._base}/me/mailFolders/{parent}", None)
+            name = str(folder.get("displayName") or parent)
+            role = roles.get(parent, FolderRole.OTHER)
+            places.append(place(name, role, parent in synced, parent in excluded))
+        return places
+
+    async def _folder_id(self, name: str) -> str | None:
+        """A folder's id from its well-known name or its id; None when there is none."""
+        try:
+            folder = await self._get_json(f"{self._base}/me/mailFolders/{name}", None)
+        except ApiError as error:
+            if error.status in (400, 404):
+                return None
+            raise
+        return str(folder["id"])
+
+    async def _get_json(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
+        await self._spend(1)
+        async with self._slots:
+            return await self._api.json("GET", url, params=params)
 
     async def _spend(self, requests: int) -> None:
         if self._quota is not None:
@@ -170,16 +215,19 @@ class GraphMail:
                 raise ApiError(status, _text(inner))
         return max(waits) if waits else None
 
-    def _message(self, stream: str, resource: dict[str, Any]) -> RawMessage:
+    def _message(self, stream: str, resource: dict[str, Any]) -> RawMessage | ItemDropped:
         source = MessageSource(
             workspace_id=self._account.workspace_id,
             account_id=self._account.account_id,
             folder=stream,
-            folder_role=_FOLDER_ROLES.get(stream.casefold(), FolderRole.OTHER),
+            folder_role=_role(stream),
             uidvalidity=0,
         )
-        message = raw_message(graph_fetched(resource), source)
-        update: dict[str, object] = {"provider": "graph", "provider_ref": str(resource["id"])}
+        ref = str(resource["id"])
+        message = read_message(graph_fetched(resource), source, ref)
+        if isinstance(message, ItemDropped):
+            return message
+        update: dict[str, object] = {"provider": "graph", "provider_ref": ref}
         if self._full:
             content = str((resource.get("body") or {}).get("content") or "").strip()
             update["body_text"] = truncate_utf8(content, self._body_max_bytes) or None

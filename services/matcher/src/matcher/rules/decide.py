@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from crm_schemas.calendar import RawEvent
 from crm_schemas.config import AccountConfigured, MailSettings
+from crm_schemas.folders import folder_exclusion
 from crm_schemas.mail import FolderRole, ParticipantRole, RawMessage
 from crm_schemas.outcomes import DropReason
 from matcher.rules.blocklist import blocked_address
@@ -12,8 +13,6 @@ from matcher.rules.internal import is_internal, is_internal_address
 from matcher.rules.invitations import is_calendar_invitation
 from matcher.rules.participants import Seen, event_participants, message_participants
 from matcher.rules.roles import RoleList, maintained_role_list, role_kind
-
-NEVER_SYNCED_FOLDER_ROLES = frozenset({FolderRole.JUNK, FolderRole.TRASH, FolderRole.DRAFTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +33,10 @@ class Dropped:
 
 
 def is_excluded_folder(folder: str, role: FolderRole, settings: MailSettings) -> bool:
-    """True for spam, trash, drafts and every folder the owner excluded."""
-    excluded = {f.strip().lower() for f in settings.exclude_folders}
-    return role in NEVER_SYNCED_FOLDER_ROLES or folder.strip().lower() in excluded
-
-
-def thread_root(message: RawMessage) -> str:
-    """The Message-ID that started the conversation this message belongs to."""
-    if message.references:
-        return message.references[0]
-    return message.in_reply_to or message.message_id
+    """True for spam, trash, drafts and every folder the owner excluded: the rule the
+    fetcher chooses its folders by (``crm_schemas.folders``), applied again here so a
+    replay under new settings drops what is now excluded."""
+    return folder_exclusion((folder,), role, settings) is not None
 
 
 def role_address_signal(

@@ -1,118 +1,20 @@
-"""Request and response bodies of the connected-accounts API.
+"""Response bodies of the connected-accounts API (the requests are
+``service.account_requests``'s).
 
-Passwords come in as write-only fields and never go out: a view of an account says which
-protocols are set up and how, never a password or a token, sealed or not.
+A view of an account says which protocols are set up and how, never a password or a
+token, sealed or not.
 """
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crm_schemas.config import (
-    AccountConfigured,
-    CalendarVisibility,
-    ContactCreation,
-    MailVisibility,
-    OAuthProvider,
-    TlsMode,
-)
-from crm_schemas.sync import SyncKind
-from timeline_api.api.record_models import Email
+from crm_schemas.config import AccountConfigured, OAuthProvider, TlsMode
 from timeline_api.domain.connection import Check
+from timeline_api.service.account_status import SyncStatusView, status_views
 
-Host = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253, pattern=r"^\S+$")
-]
-Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
-Folder = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Entry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ImapIn(_Body):
-    """Where to read mail: an IMAP server and a login."""
-
-    host: Host
-    port: Port = 993
-    tls: TlsMode = TlsMode.SSL
-    username: Login
-    password: SecretStr = Field(min_length=1)
-
-
-class SmtpIn(_Body):
-    """Where the owner sends from; the login defaults to the IMAP one."""
-
-    host: Host
-    port: Port = 587
-    tls: TlsMode = TlsMode.STARTTLS
-    username: Login | None = None
-    password: SecretStr | None = None
-
-
-class CalDavIn(_Body):
-    """Where to read calendars; the login defaults to the IMAP one."""
-
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
-    username: Login | None = None
-    password: SecretStr | None = None
-
-
-class MailSettingsIn(_Body):
-    """A mailbox's settings; on a change, only the fields given are replaced."""
-
-    visibility: MailVisibility | None = None
-    contact_creation: ContactCreation | None = None
-    include_folders: list[Folder] | None = None
-    exclude_folders: list[Folder] | None = None
-    blocklist: list[Entry] | None = Field(
-        default=None, description="Addresses (x@y.com) and whole domains (y.com or @y.com)."
-    )
-
-
-class CalendarSettingsIn(_Body):
-    """A calendar's settings; on a change, only the fields given are replaced."""
-
-    visibility: CalendarVisibility | None = None
-    contact_creation: bool | None = None
-    calendars: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] | None = None
-
-
-class AccountCreate(_Body):
-    """An IMAP mailbox (with SMTP) and/or CalDAV calendars to connect."""
-
-    email: Email
-    aliases: list[Email] = Field(default_factory=list)
-    imap: ImapIn | None = None
-    smtp: SmtpIn | None = None
-    caldav: CalDavIn | None = None
-    mail: MailSettingsIn = Field(default_factory=MailSettingsIn)
-    calendar: CalendarSettingsIn = Field(default_factory=CalendarSettingsIn)
-
-    @model_validator(mode="after")
-    def _something_to_sync(self) -> "AccountCreate":
-        if self.imap is None and self.caldav is None:
-            raise ValueError("give imap, caldav or both: there is nothing to sync otherwise")
-        if self.imap is None and (
-            (self.caldav and self.caldav.password is None) or self.smtp is not None
-        ):
-            raise ValueError("without imap, caldav needs its own username and password")
-        return self
-
-
-class AccountUpdate(_Body):
-    """Settings to change, and credentials to replace (each is tested before it is kept)."""
-
-    aliases: list[Email] | None = None
-    imap: ImapIn | None = None
-    smtp: SmtpIn | None = None
-    caldav: CalDavIn | None = None
-    mail: MailSettingsIn | None = None
-    calendar: CalendarSettingsIn | None = None
+__all__ = ["AccountView", "ConnectionTest", "OAuthStart", "OAuthStarted", "status_views"]
 
 
 class ConnectionTest(BaseModel):
@@ -120,22 +22,6 @@ class ConnectionTest(BaseModel):
 
     ok: bool
     checks: list[Check]
-
-
-class SyncStatusView(BaseModel):
-    """Where one kind of sync of an account stands."""
-
-    kind: SyncKind
-    state: str = Field(
-        description="pending (no sync has reported yet), importing, up_to_date or failing."
-    )
-    done: int = 0
-    total: int | None = None
-    started_at: datetime | None = None
-    last_sync_at: datetime | None = None
-    reason: str | None = None
-    remedy: str | None = None
-    at: datetime | None = None
 
 
 class ServerView(BaseModel):
@@ -164,6 +50,11 @@ class AccountView(BaseModel):
     calendar: dict[str, Any]
     status: list[SyncStatusView]
     updated_at: datetime
+    replay_job: str | None = Field(
+        default=None,
+        description="The replay job queued by apply_to_history, followed at"
+        " /v1/workspaces/{workspace_id}/reprocess/{replay_job}.",
+    )
 
     @classmethod
     def of(cls, account: AccountConfigured, status: list[SyncStatusView]) -> "AccountView":
@@ -194,8 +85,10 @@ class AccountView(BaseModel):
         )
 
 
-class OAuthStart(_Body):
+class OAuthStart(BaseModel):
     """Start connecting a Google or Microsoft account."""
+
+    model_config = ConfigDict(extra="forbid")
 
     redirect_uri: Annotated[str, StringConstraints(min_length=8, max_length=2000)] | None = None
 

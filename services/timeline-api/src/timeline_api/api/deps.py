@@ -1,33 +1,22 @@
-"""What a route needs, taken from what the app's lifespan built, and who is asking."""
+"""What a route needs, taken from what the app's lifespan built, and who is asking.
+
+Routes depend on ports and use cases only (``timeline_api.ports``, ``timeline_api.
+service``), never on an adapter: ``entrypoints.http.install`` puts the real ones in the
+app's state, a test puts fakes.
+"""
 
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request
 
-from crm_runtime.mongo import Document
-from timeline_api.directory import Directory
 from timeline_api.domain.access import Member, bearer_key
-from timeline_api.rosters import CompanyRosters
+from timeline_api.ports import Conversations, Directory, Health, RecordReader
+from timeline_api.service.replay import Replays
+from timeline_api.service.search import RecordSearch
+from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
-from timeline_api.store import TimelineStore
-from timeline_api.timeline_index import TimelineIndex
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crm"'}
-
-
-def get_store(request: Request) -> TimelineStore:
-    """The read model built at start-up."""
-    return cast(TimelineStore, request.app.state.store)
-
-
-def get_index(request: Request) -> TimelineIndex:
-    """The timeline index's reader built at start-up (it keeps decoded heads)."""
-    return cast(TimelineIndex, request.app.state.index)
-
-
-def get_rosters(request: Request) -> CompanyRosters:
-    """The company rosters' reader built at start-up."""
-    return cast(CompanyRosters, request.app.state.rosters)
 
 
 def get_settings(request: Request) -> TimelineSettings:
@@ -35,9 +24,39 @@ def get_settings(request: Request) -> TimelineSettings:
     return cast(TimelineSettings, request.app.state.settings)
 
 
+def get_health(request: Request) -> Health:
+    """Whether the read model's database answers."""
+    return cast(Health, request.app.state.health)
+
+
+def get_records(request: Request) -> RecordReader:
+    """People, companies and opportunities as the read model keeps them."""
+    return cast(RecordReader, request.app.state.records)
+
+
+def get_conversations(request: Request) -> Conversations:
+    """Threads with their messages, and what is known of one message."""
+    return cast(Conversations, request.app.state.conversations)
+
+
+def get_timelines(request: Request) -> TimelineQueries:
+    """The Emails and Calendar tabs, from the read model the deployment chose."""
+    return cast(TimelineQueries, request.app.state.timelines)
+
+
+def get_search(request: Request) -> RecordSearch:
+    """Searches of people, companies and opportunities."""
+    return cast(RecordSearch, request.app.state.search)
+
+
 def get_directory(request: Request) -> Directory:
     """Workspaces, members, keys and accounts."""
     return cast(Directory, request.app.state.directory)
+
+
+def get_replays(request: Request) -> Replays:
+    """Replay jobs: asked for, and followed."""
+    return cast(Replays, request.app.state.replays)
 
 
 async def get_viewer(request: Request) -> Member:
@@ -51,17 +70,12 @@ async def get_viewer(request: Request) -> Member:
     return member
 
 
-Store = Annotated[TimelineStore, Depends(get_store)]
-Index = Annotated[TimelineIndex, Depends(get_index)]
-Rosters = Annotated[CompanyRosters, Depends(get_rosters)]
 Settings = Annotated[TimelineSettings, Depends(get_settings)]
+HealthCheck = Annotated[Health, Depends(get_health)]
+Records = Annotated[RecordReader, Depends(get_records)]
+Threads = Annotated[Conversations, Depends(get_conversations)]
+Timelines = Annotated[TimelineQueries, Depends(get_timelines)]
 Dir = Annotated[Directory, Depends(get_directory)]
+Reprocessing = Annotated[Replays, Depends(get_replays)]
+Search = Annotated[RecordSearch, Depends(get_search)]
 Viewer = Annotated[Member, Depends(get_viewer)]
-
-
-def in_workspace(doc: Document | None, viewer: Member, what: str, record_id: str) -> Document:
-    """The document when it is in the viewer's workspace; else 404, as if it did not exist
-    (another workspace's ids are not even confirmed to exist)."""
-    if doc is None or doc.get("workspace_id") != viewer.workspace_id:
-        raise HTTPException(404, f"no {what} with id {record_id}")
-    return doc

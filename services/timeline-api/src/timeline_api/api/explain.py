@@ -1,114 +1,91 @@
 """``GET /v1/messages/explain``: why is this email (not) on the timeline?
 
-Answers by the message's RFC 5322 Message-ID within a workspace: synced (with its thread
-and the people and companies it is linked to), dropped (with the reason and the rule that
-decided), or never seen, in the workspace of the member asking. Every lookup is by
-``_id`` (the item id is derived from the workspace and the normalised Message-ID), so the
-answer is instant on any volume.
+Answers by the message's RFC 5322 Message-ID within the caller's workspace: synced (with
+its thread and the people and companies it is linked to), dropped (with the reason and
+the rule that decided), or never seen; for one never seen, where the member's own
+mailboxes have it (``service.explain``). When the mailboxes take longer than
+``TIMELINE_LOOKUP_WAIT_S`` it answers 202 ``searching`` with the lookup's ``Location``
+(``GET /v1/messages/lookups/{id}``), to ask again.
 """
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from crm_schemas.ids import company_id, message_item_id, normalize_message_id, person_id
-from timeline_api.api.deps import Store, Viewer
+from timeline_api.api.deps import Records, Settings, Threads, Viewer
 from timeline_api.api.problems import invalid_input, problem_responses
+from timeline_api.service.explain import (
+    Explanation,
+    LinkedParticipant,
+    NotAMessageIdError,
+    explain_or_search,
+    follow_search,
+)
+from timeline_api.service.lookups import MailboxSearch
+
+__all__ = ["Explanation", "LinkedParticipant", "router"]
 
 router = APIRouter(prefix="/v1/messages", tags=["explain"])
-
-
-class LinkedParticipant(BaseModel):
-    """A participant of a synced message and the records it is linked to."""
-
-    email: str
-    roles: list[str]
-    internal: bool
-    person_id: str | None = Field(default=None, description="The person with this address.")
-    company_id: str | None = Field(default=None, description="The company of its domain.")
-
-
-class Explanation(BaseModel):
-    """What happened to a message: synced, dropped, or never seen."""
-
-    status: Literal["synced", "dropped", "never_seen"]
-    message_id: str = Field(description="The Message-ID asked about, normalised.")
-    item_id: str
-    thread_id: str | None = None
-    participants: list[LinkedParticipant] | None = None
-    reason: str | None = Field(default=None, description="A DropReason code, e.g. 'internal'.")
-    rule: str | None = Field(default=None, description="The rule that dropped it.")
-    detail: str | None = None
-    dropped_at: datetime | None = None
-    accounts: list[str] | None = Field(
-        default=None, description="Accounts the message was dropped from."
-    )
-
 
 MessageIdParam = Annotated[
     str, Query(min_length=1, max_length=998, description="RFC 5322 Message-ID, <> optional.")
 ]
+SEARCHING: dict[int | str, dict[str, Any]] = {
+    202: {"model": Explanation, "description": "Still searching the mailboxes: ask Location"}
+}
+
+
+def get_search(request: Request) -> MailboxSearch:
+    """The mailbox searches built at start-up."""
+    return cast(MailboxSearch, request.app.state.mailbox_search)
+
+
+Search = Annotated[MailboxSearch, Depends(get_search)]
 
 
 @router.get(
     "/explain",
     response_model=Explanation,
     response_model_exclude_none=True,
-    responses=problem_responses(401, 422),
+    responses=SEARCHING | problem_responses(401, 422),
 )
-async def explain_message(store: Store, viewer: Viewer, message_id: MessageIdParam) -> Explanation:
-    """Why a message is, or is not, on the timelines of the workspace."""
-    workspace_id = viewer.workspace_id
-    normalized = normalize_message_id(message_id)
-    if not normalized or any(c.isspace() for c in normalized):
-        raise invalid_input("query", "message_id", "not a Message-ID")
-    item_id = message_item_id(workspace_id, normalized)
-    message, dropped = await store.explain_item(item_id)
-    base: dict[str, Any] = {"message_id": normalized, "item_id": item_id}
-    if message is not None and message.get("workspace_id") == workspace_id:
-        participants = await _linked(store, workspace_id, message.get("participants") or [])
-        return Explanation(
-            status="synced",
-            thread_id=message.get("thread_id"),
-            participants=participants,
-            **base,
+async def explain_message(
+    threads: Threads,
+    records: Records,
+    viewer: Viewer,
+    message_id: MessageIdParam,
+    search: Search,
+    settings: Settings,
+    response: Response,
+) -> Explanation:
+    """Why a message is, or is not, on the timelines of the workspace; for one never seen,
+    where the member's own mailboxes have it."""
+    try:
+        found = await explain_or_search(
+            threads, records, search, viewer, message_id, settings.lookup_wait_s
         )
-    if dropped is not None and dropped.get("workspace_id") == workspace_id:
-        return Explanation(
-            status="dropped",
-            reason=dropped.get("reason"),
-            rule=dropped.get("rule"),
-            detail=dropped.get("detail"),
-            dropped_at=dropped.get("dropped_at"),
-            accounts=sorted((dropped.get("accounts") or {}).keys()),
-            **base,
-        )
-    return Explanation(status="never_seen", **base)
+    except NotAMessageIdError as error:
+        raise invalid_input("query", "message_id", str(error)) from error
+    return _answered(found, response)
 
 
-async def _linked(
-    store: Store, workspace_id: str, participants: list[dict[str, Any]]
-) -> list[LinkedParticipant]:
-    """Each participant with its person and company, as stored or as auto-created."""
-    candidates = []
-    for p in participants:
-        email = str(p.get("email", ""))
-        domain = p.get("company_domain") or email.rpartition("@")[2]
-        person = p.get("person_id") or person_id(workspace_id, email)
-        company = p.get("company_id") or (company_id(workspace_id, domain) if domain else None)
-        candidates.append((p, email, person, company))
-    stored = await store.existing_records(
-        [c[2] for c in candidates], [c[3] for c in candidates if c[3]]
-    )
-    return [
-        LinkedParticipant(
-            email=email,
-            roles=list(p.get("roles") or []),
-            internal=bool(p.get("internal")),
-            person_id=person if person in stored else None,
-            company_id=company if company in stored else None,
-        )
-        for p, email, person, company in candidates
-    ]
+@router.get(
+    "/lookups/{lookup_id}",
+    response_model=Explanation,
+    response_model_exclude_none=True,
+    responses=SEARCHING | problem_responses(401, 404),
+)
+async def follow_lookup(
+    lookup_id: str, search: Search, viewer: Viewer, response: Response
+) -> Explanation:
+    """A search of the member's mailboxes, as it stands: ``searching``, or ``never_seen``
+    with where the mailboxes have the message."""
+    return _answered(await follow_search(search, viewer, lookup_id), response)
+
+
+def _answered(found: Explanation, response: Response) -> Explanation:
+    """202 and where to ask again while the mailboxes are still searching."""
+    if found.status == "searching" and found.search is not None:
+        response.status_code = 202
+        response.headers["Location"] = f"/v1/messages/lookups/{found.search.lookup_id}"
+    return found

@@ -1,10 +1,10 @@
 """Response models of the API, so the OpenAPI document says what comes back."""
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_schemas.records import CompanyUpserted, PersonUpserted
 from timeline_api.domain.views import EventView, ThreadView
 
 
@@ -21,9 +21,9 @@ class Person(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "Person":
-        """From its stored document."""
-        return cls.model_validate(doc | {"id": doc["_id"]})
+    def of(cls, person: PersonUpserted) -> "Person":
+        """From the person's record."""
+        return cls.model_validate(person.model_dump() | {"id": person.person_id})
 
 
 class Company(BaseModel):
@@ -38,9 +38,9 @@ class Company(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "Company":
-        """From its stored document."""
-        return cls.model_validate(doc | {"id": doc["_id"]})
+    def of(cls, company: CompanyUpserted) -> "Company":
+        """From the company's record."""
+        return cls.model_validate(company.model_dump() | {"id": company.company_id})
 
 
 class PersonPage(BaseModel):

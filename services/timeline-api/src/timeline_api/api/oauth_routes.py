@@ -7,13 +7,12 @@ token is sealed at once and the account's first import is queued.
 """
 
 import asyncio
-from datetime import timedelta
-from secrets import token_urlsafe
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
-from crm_runtime.secrets import SecretBox
+from crm_runtime.secrets import secret_box
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured, OAuthConnection, OAuthProvider
 from timeline_api.api.account_models import AccountView, OAuthStart, OAuthStarted
@@ -21,10 +20,10 @@ from timeline_api.api.accounts import Queue, account_view
 from timeline_api.api.deps import Dir, Settings, Viewer
 from timeline_api.api.problems import problem_responses
 from timeline_api.domain.access import account_id_for
-from timeline_api.oauth import Consent, ConsentError
+from timeline_api.ports import Consent, ConsentError
+from timeline_api.service.oauth_consent import begin_consent, callback_uri
 
 router = APIRouter(prefix="/v1/accounts/oauth", tags=["accounts"])
-STATE_TTL = timedelta(minutes=10)
 
 
 def get_consents(request: Request) -> dict[OAuthProvider, Consent]:
@@ -42,10 +41,6 @@ def _consent(consents: dict[OAuthProvider, Consent], provider: OAuthProvider) ->
     return found
 
 
-def _redirect_uri(settings: Settings, provider: OAuthProvider) -> str:
-    return f"{settings.public_url.rstrip('/')}/v1/accounts/oauth/{provider.value}/callback"
-
-
 @router.post(
     "/{provider}/start",
     response_model=OAuthStarted,
@@ -61,19 +56,8 @@ async def start(
 ) -> OAuthStarted:
     """Start connecting a Google or Microsoft account: send the user to ``consent_url``."""
     consent = _consent(consents, provider)
-    state = token_urlsafe(32)
-    redirect_uri = body.redirect_uri or _redirect_uri(settings, provider)
-    url, remembered = await asyncio.to_thread(consent.consent, state, redirect_uri)
-    await directory.save_oauth_state(
-        state,
-        {
-            "provider": provider.value,
-            "member_id": viewer.member_id,
-            "workspace_id": viewer.workspace_id,
-            "remembered": remembered,
-            "expires_at": utcnow() + STATE_TTL,
-        },
-    )
+    redirect_uri = body.redirect_uri or callback_uri(settings.public_url, provider)
+    url, state = await begin_consent(consent, directory, viewer, redirect_uri)
     return OAuthStarted(provider=provider, consent_url=url, state=state)
 
 
@@ -90,10 +74,11 @@ async def callback(
     consents: Consents,
     directory: Dir,
     queue: Queue,
+    settings: Settings,
     state: Annotated[str, Query(min_length=1, max_length=500)],
     code: Annotated[str | None, Query(max_length=4000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
-) -> AccountView:
+) -> AccountView | RedirectResponse:
     """Where the provider sends the user back: store the account and start its import."""
     pending = await directory.take_oauth_state(state)
     if pending is None or pending["provider"] != provider.value:
@@ -111,7 +96,7 @@ async def callback(
         )
     except ConsentError as refused:
         raise HTTPException(400, str(refused)) from refused
-    box = SecretBox(request.app.state.settings.secrets_key)
+    box = secret_box(settings)
     workspace_id = str(pending["workspace_id"])
     account = AccountConfigured(
         account_id=account_id_for(workspace_id, grant.email),
@@ -132,5 +117,7 @@ async def callback(
         account = existing.model_copy(update={"oauth": account.oauth, "updated_at": utcnow()})
     await directory.save_account(account)
     await queue.sync_now(account)
+    if pending.get("return_to"):  # started in the web app: back to its accounts page
+        return RedirectResponse(str(pending["return_to"]), status_code=303)
     response.headers["Location"] = f"/v1/accounts/{account.account_id}"
     return await account_view(directory, account)

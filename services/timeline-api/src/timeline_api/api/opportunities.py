@@ -1,20 +1,26 @@
 """Opportunities: the records, and their Emails and Calendar tabs.
 
 An opportunity's timeline is its company's (the company's domains and its people's
-addresses) plus that of every person attached to it, in one query, so an item linked both
-ways appears once, newest first, with the same keyset pagination as the other timelines.
+addresses) plus that of every person attached to it, as one timeline, so an item linked both
+ways appears once, newest first, with the same keyset pagination as the other timelines
+(``service.timelines``).
 """
 
-import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from crm_runtime.mongo import Document
-from timeline_api.api.deps import Index, Rosters, Store, Viewer
+from timeline_api.api.deps import Search, Timelines, Viewer
 from timeline_api.api.models import EventPage, ThreadPage
 from timeline_api.api.problems import problem_responses
 from timeline_api.api.record_changes import WRITE_ERRORS, Writer
-from timeline_api.api.record_models import Opportunity, OpportunityCreate, OpportunityUpdate
+from timeline_api.api.record_models import (
+    Opportunity,
+    OpportunityCreate,
+    OpportunityPage,
+    OpportunityUpdate,
+)
+from timeline_api.api.records import SearchCursor, SearchLimit, searched
 from timeline_api.api.timelines import (
     ERRORS,
     CursorParam,
@@ -22,18 +28,15 @@ from timeline_api.api.timelines import (
     Limit,
     Order,
     To,
-    company_people_emails,
     event_page,
     thread_page,
+    window,
 )
-from timeline_api.domain.access import Member
 from timeline_api.domain.pagination import DEFAULT_LIMIT
-from timeline_api.record_writes import RecordWriter
-from timeline_api.rosters import CompanyRosters
-from timeline_api.store import TimelineStore, linked
+from timeline_api.domain.scope import PageRequest
+from timeline_api.service.search import SEARCH_LIMIT
 
 router = APIRouter(prefix="/v1", tags=["opportunities"])
-MAX_MERGE_HOPS = 5
 
 
 @router.post("/opportunities", status_code=201, response_model=Opportunity, responses=WRITE_ERRORS)
@@ -44,6 +47,23 @@ async def create_opportunity(
     record = await writer.save_opportunity(viewer.workspace_id, body.model_dump(), None)
     response.headers["Location"] = f"/v1/opportunities/{record.opportunity_id}"
     return Opportunity.from_record(record)
+
+
+@router.get("/opportunities", response_model=OpportunityPage, responses=problem_responses(401, 422))
+async def find_opportunities(
+    search: Search,
+    viewer: Viewer,
+    q: Annotated[
+        str, Query(min_length=1, max_length=300, description="Words that start the name's.")
+    ],
+    cursor: SearchCursor = None,
+    limit: SearchLimit = SEARCH_LIMIT,
+) -> OpportunityPage:
+    """The opportunities of the workspace whose name every word of the query starts a word
+    of, by name, a page at a time."""
+    found = await searched(search.opportunities(viewer.workspace_id, q, cursor, limit))
+    items = [Opportunity.from_record(o) for o in found.items]
+    return OpportunityPage(items=items, next_cursor=found.next_cursor)
 
 
 @router.get(
@@ -67,58 +87,23 @@ async def update_opportunity(
     return Opportunity.from_record(record)
 
 
-async def _person_emails(store: TimelineStore, person_id: str) -> list[str]:
-    """A person's addresses, following merges to the survivor."""
-    for _ in range(MAX_MERGE_HOPS):
-        doc = await store.person(person_id)
-        if doc is None:
-            return []
-        if not doc.get("merged_into"):
-            return list(doc.get("emails", []))
-        person_id = doc["merged_into"]
-    return []
-
-
-async def _opportunity_link(
-    writer: RecordWriter,
-    store: TimelineStore,
-    rosters: CompanyRosters,
-    op_id: str,
-    viewer: Member,
-) -> Document:
-    record = await writer.opportunity(op_id, viewer.workspace_id)
-    people = await asyncio.gather(*(_person_emails(store, p) for p in record.person_ids))
-    emails = [e for found in people for e in found]
-    domains: list[str] = []
-    company = await store.company(record.company_id) if record.company_id else None
-    if company is not None:
-        emails += await company_people_emails(store, rosters, company)
-        domains = list(company.get("domains", []))
-    return linked(record.workspace_id, list(dict.fromkeys(emails)), domains)
-
-
 @router.get("/opportunities/{opportunity_id}/threads", response_model=ThreadPage, responses=ERRORS)
 async def opportunity_threads(
     opportunity_id: str,
-    store: Store,
-    index: Index,
-    rosters: Rosters,
-    writer: Writer,
+    timelines: Timelines,
     viewer: Viewer,
     cursor: CursorParam,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ThreadPage:
     """The opportunity's Emails tab: its company's threads and its people's, newest first."""
-    link = await _opportunity_link(writer, store, rosters, opportunity_id, viewer)
-    return await thread_page(store, index, link, (cursor, limit), viewer)
+    scope = await timelines.opportunity(opportunity_id, viewer.workspace_id)
+    return thread_page(await timelines.threads(scope, PageRequest(cursor, limit)), viewer)
 
 
 @router.get("/opportunities/{opportunity_id}/events", response_model=EventPage, responses=ERRORS)
 async def opportunity_events(
     opportunity_id: str,
-    store: Store,
-    rosters: Rosters,
-    writer: Writer,
+    timelines: Timelines,
     viewer: Viewer,
     cursor: CursorParam,
     start_from: From = None,
@@ -127,5 +112,6 @@ async def opportunity_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> EventPage:
     """The opportunity's Calendar tab: its company's meetings and its people's."""
-    link = await _opportunity_link(writer, store, rosters, opportunity_id, viewer)
-    return await event_page(store, link, (start_from, to), (cursor, limit, order == "desc"), viewer)
+    scope = await timelines.opportunity(opportunity_id, viewer.workspace_id)
+    page = PageRequest(cursor, limit)
+    return event_page(await timelines.events(scope, window(start_from, to, order), page), viewer)

@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from timeline_api.domain.ownership import ConflictError, InvalidError, NotFoundError, RecordError
+from timeline_api.domain.ownership import (
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    RecordError,
+    UnavailableError,
+)
+from timeline_api.service.account_actions import ForbiddenError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -106,7 +113,8 @@ async def _validation_problem(request: Request, error: Exception) -> JSONRespons
 
 
 async def _record_problem(request: Request, error: Exception) -> JSONResponse:
-    """The records rules' refusals: no such record 404, taken 409, invalid input 422."""
+    """The records rules' refusals: no such record 404, taken 409, invalid input 422; 503
+    when the records' writer did not answer in time."""
     assert isinstance(error, RecordError)
     if isinstance(error, InvalidError):
         return await _validation_problem(request, invalid_input("body", error.field, str(error)))
@@ -115,6 +123,10 @@ async def _record_problem(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, NotFoundError)
         else 409
         if isinstance(error, ConflictError)
+        else 403
+        if isinstance(error, ForbiddenError)
+        else 503
+        if isinstance(error, UnavailableError)
         else 400
     )
     return problem(request, status, str(error))

@@ -1,16 +1,16 @@
 """Request and response bodies of the records API (people, companies, opportunities)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$")]
-Domain = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, pattern=r"^@?[^@\s]+\.[^@\s]+$")
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+from timeline_api.domain.fields import Domain, Email, Id, Name
+
+KEY = (
+    "Your own key for the record: the record's id is made from it and your workspace, so"
+    " creating it twice answers 409, and no key ever reaches another workspace's record."
+)
 
 
 class _Body(BaseModel):
@@ -18,13 +18,14 @@ class _Body(BaseModel):
 
 
 class PersonCreate(_Body):
-    """A person a CRM creates. Without ``id`` it gets the id auto-creation would give its
-    primary address, so a person created by hand and one auto-created are the same."""
+    """A person a CRM creates. Without ``id`` (a key of the client's) it gets the id
+    auto-creation would give its primary address, so a person created by hand and one
+    auto-created are the same."""
 
     name: Name
     emails: list[Email] = Field(min_length=1, description="The first is the primary.")
     company_id: Id | None = None
-    id: Id | None = None
+    id: Id | None = Field(default=None, description=KEY)
 
 
 class PersonUpdate(_Body):
@@ -44,11 +45,12 @@ class MergeRequest(_Body):
 
 
 class CompanyCreate(_Body):
-    """A company a CRM creates. Without ``id`` it gets the id of its first domain."""
+    """A company a CRM creates. Without ``id`` (a key of the client's) it gets the id of
+    its first domain."""
 
     name: Name
     domains: list[Domain] = Field(default_factory=list)
-    id: Id | None = None
+    id: Id | None = Field(default=None, description=KEY)
 
 
 class CompanyUpdate(_Body):
@@ -64,7 +66,7 @@ class OpportunityCreate(_Body):
     name: Name
     company_id: Id | None = None
     person_ids: list[Id] = Field(default_factory=list)
-    id: Id | None = None
+    id: Id | None = Field(default=None, description=KEY)
 
 
 class OpportunityUpdate(_Body):
@@ -91,3 +93,10 @@ class Opportunity(BaseModel):
     def from_record(cls, record: Any) -> "Opportunity":
         """From its event."""
         return cls.model_validate(record.model_dump() | {"id": record.opportunity_id})
+
+
+class OpportunityPage(BaseModel):
+    """Opportunities, one page; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[Opportunity]
+    next_cursor: str | None = None

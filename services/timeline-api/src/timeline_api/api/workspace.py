@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm_schemas.base import utcnow
 from crm_schemas.config import WorkspaceConfigured
-from timeline_api.api.deps import Dir, Viewer
+from timeline_api.api.deps import Dir, Reprocessing, Viewer
 from timeline_api.api.problems import problem_responses
-from timeline_api.api.record_models import Domain, Email, Name
+from timeline_api.api.replay import check_replay, queue_replay
 from timeline_api.domain.access import Member, Role, member_for
+from timeline_api.domain.fields import Domain, Email, Name
 from timeline_api.domain.ownership import normalized_domains
+from timeline_api.domain.replay import RETROACTIVE_WORKSPACE_FIELDS, ReplayScope
 
 router = APIRouter(prefix="/v1", tags=["workspace"])
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -45,6 +47,11 @@ class WorkspaceView(BaseModel):
     role_addresses_remove: list[str] = Field(default_factory=list)
     personal_domains_add: list[str] = Field(default_factory=list)
     personal_domains_remove: list[str] = Field(default_factory=list)
+    replay_job: str | None = Field(
+        default=None,
+        description="The replay job queued by apply_to_history, followed at"
+        " /v1/workspaces/{id}/reprocess/{replay_job}.",
+    )
 
     @classmethod
     def of(cls, ws: WorkspaceConfigured) -> "WorkspaceView":
@@ -70,6 +77,11 @@ class WorkspaceUpdate(BaseModel):
     role_addresses_remove: list[Label] | None = None
     personal_domains_add: list[Domain] | None = None
     personal_domains_remove: list[Domain] | None = None
+    apply_to_history: bool = Field(
+        default=False,
+        description="Also reprocess the workspace's mail and meetings synced before under"
+        " the new settings (a replay job; docs/replay.md).",
+    )
 
 
 class MemberCreate(BaseModel):
@@ -123,13 +135,19 @@ async def get_workspace(directory: Dir, viewer: Viewer) -> WorkspaceView:
 
 
 @router.patch(
-    "/workspace", response_model=WorkspaceView, responses=problem_responses(401, 403, 422)
+    "/workspace", response_model=WorkspaceView, responses=problem_responses(401, 403, 409, 422)
 )
-async def update_workspace(body: WorkspaceUpdate, directory: Dir, viewer: Viewer) -> WorkspaceView:
-    """Change the workspace (admins): it applies to everything processed from now on."""
+async def update_workspace(
+    body: WorkspaceUpdate, directory: Dir, replays: Reprocessing, viewer: Viewer
+) -> WorkspaceView:
+    """Change the workspace (admins): it applies to everything processed from now on, and
+    with ``apply_to_history`` to the mail and meetings synced before (a replay job)."""
     _admin(viewer)
     ws = await _workspace(directory, viewer)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True, exclude={"apply_to_history"})
+    retroactive = body.apply_to_history and bool(RETROACTIVE_WORKSPACE_FIELDS & set(changes))
+    if retroactive:
+        await check_replay(replays, ("mail", "calendar"))
     for field in ("domains", "personal_domains_add", "personal_domains_remove"):
         if field in changes:
             changes[field] = normalized_domains(changes[field])
@@ -138,7 +156,12 @@ async def update_workspace(body: WorkspaceUpdate, directory: Dir, viewer: Viewer
             changes[field] = tuple(dict.fromkeys(v.lower() for v in changes[field] if v))
     updated = ws.model_copy(update=changes | {"updated_at": utcnow()})
     await directory.save_workspace(updated)
-    return WorkspaceView.of(updated)
+    view = WorkspaceView.of(updated)
+    if retroactive:
+        scope = ReplayScope(updated.workspace_id)
+        job = await queue_replay(replays, scope, ("mail", "calendar"), viewer.member_id)
+        view = view.model_copy(update={"replay_job": job.job_id})
+    return view
 
 
 @router.get("/members", response_model=list[MemberView], responses=problem_responses(401))

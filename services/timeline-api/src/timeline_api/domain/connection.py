@@ -1,11 +1,11 @@
 """Testing a connection before it is stored: which protocol failed, and why, in words.
 
-The checks themselves do I/O (``timeline_api.connection_check``); what a failure means to
-the user, and which server addresses an account may point at, are decided here.
+The checks themselves do I/O (``adapters.connection_check``); what a failure means to
+the user is decided here. Which server addresses an account may point at is one rule
+for every service that connects to them: ``crm_runtime.egress.refused_address``.
 """
 
 import base64
-import ipaddress
 import re
 from enum import StrEnum
 
@@ -56,30 +56,6 @@ def failed(protocol: str, failure: Failure, host: str, detail: str = "") -> Chec
 def passed(protocol: str, message: str) -> Check:
     """A check that passed."""
     return Check(protocol=protocol, ok=True, message=message)
-
-
-def refused_address(address: str) -> str | None:
-    """Why an account may not point at this IP address, None when it may.
-
-    User-supplied hosts are a server-side request forgery risk: loopback, link-local,
-    private, shared (CGNAT), multicast, reserved and unspecified addresses are refused,
-    and so are IPv6 addresses that map or embed one of those.
-    """
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None:
-            return refused_address(str(embedded))
-    for flag in ("is_loopback", "is_link_local", "is_private", "is_multicast"):
-        if getattr(ip, flag):
-            return flag.removeprefix("is_").replace("_", "-")
-    if ip.is_reserved or ip.is_unspecified:
-        return "reserved"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
-        return "shared"
-    if not ip.is_global:
-        return "not global"
-    return None
 
 
 _LIST_LINE = re.compile(r'^\((?P<flags>[^)]*)\) (?P<delimiter>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')

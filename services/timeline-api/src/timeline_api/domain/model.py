@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_schemas.mail import AttachmentInfo, Participant
 
@@ -20,6 +20,12 @@ class Source(Record):
     visibility: str
     owner_member_id: str
     folder: str | None = None
+    version: datetime | None = Field(
+        default=None,
+        exclude=True,
+        description="The version of the account's copy (docs/adr/0021); stored beside the"
+        " sources (the item's ``versions``), never in a thread's row.",
+    )
 
 
 class StoredMessage(Record):
@@ -37,6 +43,9 @@ class StoredMessage(Record):
     body_text: str | None = None
     attachments: tuple[AttachmentInfo, ...] = ()
     sources: tuple[Source, ...] = ()
+    version: datetime | None = Field(
+        default=None, description="The version of the copy this content came from."
+    )
 
 
 class ThreadSummary(Record):
@@ -74,3 +83,6 @@ class StoredEvent(Record):
     participant_emails: tuple[str, ...] = ()
     company_domains: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()
+    version: datetime | None = Field(
+        default=None, description="The version of the copy this content came from."
+    )

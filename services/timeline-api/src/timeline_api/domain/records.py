@@ -1,4 +1,4 @@
-"""From the timeline events on Kafka to what the timeline stores."""
+"""From the events on Kafka to what the timeline stores."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -6,6 +6,7 @@ from datetime import datetime
 from crm_schemas.calendar import TimelineEvent
 from crm_schemas.ids import normalize_email
 from crm_schemas.mail import Participant, TimelineMessage
+from crm_schemas.records import PersonUpserted
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage
 
 
@@ -47,8 +48,10 @@ def message_record(event: TimelineMessage) -> StoredMessage:
                 visibility=event.visibility,
                 owner_member_id=event.owner_member_id,
                 folder=raw.folder,
+                version=raw.fetched_at,
             ),
         ),
+        version=raw.fetched_at,
     )
 
 
@@ -83,6 +86,13 @@ def event_record(event: TimelineEvent) -> StoredEvent:
                 visibility=event.visibility,
                 owner_member_id=event.owner_member_id,
                 folder=raw.calendar,
+                version=raw.fetched_at,
             ),
         ),
+        version=raw.fetched_at,
     )
+
+
+def person_addresses(person: PersonUpserted) -> list[str]:
+    """A person's addresses as stored: normalised, each once, the primary first."""
+    return list(dict.fromkeys(normalize_email(e) for e in person.emails))

@@ -1,0 +1,1 @@
+"""The records' one writer: commands in, people and companies stored and announced."""
