@@ -118,6 +118,35 @@ async def test_a_batch_waiting_longer_than_the_hold_is_handed_back_and_comes_aga
     assert handed_back, "the poll was held for the whole outage"
 
 
+async def test_a_poll_handed_back_is_not_committed_until_it_is_done(
+    broker: KafkaBroker, settings: ServiceSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="crm_runtime.consumers")
+    patient = settings.model_copy(update={"outage_hold_s": 1.0, "outage_max_wait_s": 0.3})
+    database = Down(seconds=600, error=AutoReconnect("connection refused"))
+    done: list[int] = []
+
+    async def handle(ping: Ping) -> None:
+        database.check()
+        done.append(ping.n)
+
+    def handed_back() -> int:
+        return sum(r.getMessage().startswith("poll handed back") for r in caplog.records)
+
+    topic = f"{settings.topic_prefix}.pings"
+    subscribe(broker, patient, topic=topic, group="t", contract=Ping, handler=handle)
+    await broker.start()
+    await broker.publish(b'{"n": 7}', topic=topic, key=b"k")
+
+    await until(lambda: handed_back() >= 2)  # handed back, polled again, handed back
+    lag = await consumer_lag(settings.kafka_bootstrap, settings.group("t"), [topic])
+    assert (lag, done) == (1, [])  # nothing committed for work not done
+    database.seconds = 0  # the database is back
+    await until(lambda: done == [7])
+    await committed(settings, topic)
+    await no_dead_letters(settings)
+
+
 async def test_a_message_on_hold_is_reported_once(
     broker: KafkaBroker, settings: ServiceSettings
 ) -> None:
@@ -150,7 +179,11 @@ async def test_a_consumer_blocked_past_its_poll_interval_loses_nothing(
     publish blocked while Kafka is away; the idempotent producer never gives up). What it
     held was not committed: the other replica gets it, and does it."""
     strict = settings.model_copy(
-        update={"consumer_max_poll_interval_ms": 10_000, "outage_hold_s": 5.0}
+        update={
+            "consumer_max_poll_interval_ms": 10_000,
+            "handler_stall_s": 10.0,
+            "outage_hold_s": 5.0,
+        }
     )
     handled: list[tuple[str, int]] = []
     blocked: list[int] = []

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
 from crm_runtime.bus import ensure_topics, publish
@@ -159,3 +160,39 @@ async def test_a_partition_moves_to_a_new_member_only_once_its_record_is_done(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_poll_is_committed_while_its_partitions_are_still_held(
+    settings: ServiceSettings, runtimes: list[Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebalance (or the group's other consumer leaving on SIGTERM) waits only for held
+    records; a commit made after they are released could be refused by that rebalance,
+    leaving the poll's outputs without their commit."""
+    topic = f"{settings.topic_prefix}.jobs"
+    await ensure_topics(settings.kafka_bootstrap, (topic,), 2)
+    handled: list[int] = []
+
+    async def handle(job: Job) -> None:
+        handled.append(job.n)
+
+    one_by_one = consumer(settings, "one-by-one", handle)
+    in_polls = build_runtime("in-polls", settings.model_copy(update={"health_port": 0}))
+    in_polls.consume(topic, "polls", Job, handle, batch=True)
+    held_at_commit: list[bool] = []
+    commit = AIOKafkaConsumer.commit
+
+    async def watched(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> None:
+        mine = one_by_one if self._group_id.endswith(".jobs") else in_polls
+        held_at_commit.append(mine.health.holds_any(self.assignment()))
+        await commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", watched)
+    for runtime in (one_by_one, in_polls):
+        runtimes.append(runtime)
+        await runtime.broker.start()
+    for n in range(20):
+        await publish(one_by_one.broker, topic, f"k{n}", Job(n=n))
+
+    await until(lambda: _true(len(handled) == 40))
+    assert held_at_commit, "nothing was committed"
+    assert all(held_at_commit), "a poll was committed after its partitions were released"

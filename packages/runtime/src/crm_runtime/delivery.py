@@ -6,6 +6,10 @@ committed. A payload that does not match its contract, or that keeps failing, go
 dead-letter topic with its error before its offset is committed; if even that publish
 fails, the offset is not committed and Kafka delivers the message again.
 
+The commit is made by the handler itself, while the records are still held
+(``crm_runtime.health``): a rebalance or a SIGTERM waits for held records, so it can never
+fall between a poll's outputs and its commit.
+
 With ``batch=True`` a whole poll is processed before one commit: records with the same
 partition and key run in order, different keys run concurrently. That is safe because
 every topic is keyed by the id its consumers write (docs/adr/0007). If a batch cannot be
@@ -34,9 +38,11 @@ from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
 from aiokafka import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import AckStatus
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from pydantic import TypeAdapter, ValidationError
@@ -294,7 +300,8 @@ def subscribe(
             try:
                 await delivery.one(raw[0] if isinstance(raw, tuple) else raw)
             except StillUnavailable as waiting:
-                raise hand_back(waiting) from None
+                raise hand_back(waiting) from None  # uncommitted: polled again
+            await _commit(message)
 
         return
 
@@ -324,6 +331,23 @@ def subscribe(
             if isinstance(error, Exception) and released(error):
                 raise hand_back(error) from None
             raise
+        await _commit(message)
+
+
+async def _commit(message: KafkaMessage) -> None:
+    """Commit what the consumer has processed, before its records are released.
+
+    FastStream would commit after every middleware has exited, the health middleware's
+    release included, so a rebalance (or the other consumer of the group leaving on
+    SIGTERM) could move on between a poll's outputs and its commit. A commit the group
+    refuses because it has rebalanced meanwhile is left to the partitions' next owner,
+    which processes the poll again (every handler is idempotent).
+    """
+    try:
+        await message.ack()
+    except CommitFailedError:
+        log.warning("commit refused: the group rebalanced, the poll will be processed again")
+        message.committed = AckStatus.NACKED  # nothing left for FastStream to commit or seek
 
 
 def _carrier(record: Record) -> dict[str, str]:
