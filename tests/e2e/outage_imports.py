@@ -150,7 +150,7 @@ class Import:
 
     async def connect(self) -> None:
         """A workspace, then the mailbox's account through the API: the import starts."""
-        from timeline_api.admin import bootstrap
+        from timeline_api.entrypoints.admin import bootstrap
 
         settings = timeline_settings(self.system)
         made = await bootstrap(settings, "Acme", [OWN_DOMAIN], admin_email=self.mailbox)
@@ -188,12 +188,14 @@ class Import:
 
     async def _settled(self) -> bool:
         """Whether the consumer of every group of the import has its partitions (each
-        service logs it, with the group's id)."""
+        service logs it, with the group's id: crm_runtime.health)."""
         assigned = set()
         for log in self.system.log_dir.glob("*.log"):
             for line in log.read_text(errors="replace").splitlines():
-                if "assigned to partitions" in line and line.startswith("{"):
-                    assigned.add(json.loads(line).get("group_id"))
+                if '"msg": "partitions assigned"' in line and line.startswith("{"):
+                    entry = json.loads(line)
+                    if entry.get("partitions"):
+                        assigned.add(entry.get("group"))
         return set(self.groups()) <= assigned
 
     async def fetched(self) -> int:
