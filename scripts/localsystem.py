@@ -114,9 +114,18 @@ class LocalSystem:
         for service in services:
             self.start(service)
 
-    def stop_all(self) -> None:
-        for service in list(self.processes):
-            self.stop(service)
+    def stop_all(self, timeout: float = 20.0) -> None:
+        """SIGTERM to every service at once, then wait for each (SIGKILL after ``timeout``)."""
+        stopping = [p for p in self.processes.values() if p.poll() is None]
+        self.processes.clear()
+        for process in stopping:
+            process.send_signal(signal.SIGTERM)
+        for process in stopping:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
 
     def wait_for_api(self, timeout: float = 60.0) -> None:
         """Wait until the timeline API answers /healthz, or fail with its log."""

@@ -2,12 +2,13 @@
 # Local infrastructure for development and tests, all on 127.0.0.1, no Docker:
 #   kafka     Apache Kafka 4.1.1, KRaft combined broker+controller (jars from Maven Central)
 #   ferretdb  FerretDB v1.24.2 with the SQLite handler (MongoDB wire protocol; built with Go,
-#             patched so that _id reads use the _id index and bulk updates end: tools/ferretdb)
+#             patched so that _id reads use the _id index, bulk updates end and idle
+#             write-ahead logs are emptied: tools/ferretdb)
 #   dovecot   Dovecot IMAP from Debian (own config, own base_dir, plain auth, no TLS)
 #   radicale  Radicale CalDAV server in its own venv (htpasswd auth, owner_only rights)
 #   xandikos  Xandikos CalDAV server in its own venv (a second CalDAV server; no auth, one user)
 #
-# Usage: scripts/stack.sh up|down|status|install|reset [--all]|env|logs [server]
+# Usage: scripts/stack.sh up|down [server...]|status|install|reset [--all]|env|logs [server]
 # See scripts/README.md for ports, environment variables and the state layout.
 set -euo pipefail
 
@@ -32,6 +33,10 @@ WAIT_TIMEOUT=${STACK_WAIT_TIMEOUT:-90}   # seconds for a server to answer after 
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-30}   # seconds after SIGTERM before SIGKILL
 KAFKA_HEAP_OPTS=${STACK_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 FERRETDB_LOG_LEVEL=${STACK_FERRETDB_LOG_LEVEL:-warn}
+# SQLite pragmas of every FerretDB database. journal_size_limit: a write-ahead log that was
+# checkpointed is cut back to 4 MB when it starts over, instead of keeping the size a burst
+# of writes gave it (docs/operations.md, "Disk").
+FERRETDB_SQLITE_PARAMS=${STACK_FERRETDB_SQLITE_PARAMS-_pragma=journal_size_limit(4194304)}
 
 SERVERS=(kafka ferretdb dovecot radicale xandikos)
 
@@ -436,6 +441,21 @@ cmd_install() {
   say "installed: kafka jars, ferretdb $FERRETDB_VERSION, dovecot $("$(dovecot_bin)" --version | cut -d' ' -f1), radicale $RADICALE_VERSION, xandikos $XANDIKOS_VERSION"
 }
 
+# CHOSEN=the servers named on the command line (all when none is), in SERVERS' order.
+CHOSEN=()
+choose_servers() {
+  local s
+  (($#)) || set -- "${SERVERS[@]}"
+  for s in "$@"; do
+    [[ " ${SERVERS[*]} " == *" $s "* ]] || die "unknown server '$s' (servers: ${SERVERS[*]})"
+  done
+  CHOSEN=()
+  for s in "${SERVERS[@]}"; do
+    [[ " $* " == *" $s "* ]] && CHOSEN+=("$s")
+  done
+  return 0
+}
+
 # ---------------------------------------------------------------- configs + start
 start_kafka() {
   local k=$STACK_DIR/kafka
@@ -509,7 +529,7 @@ EOF
 start_ferretdb() {
   local f=$STACK_DIR/ferretdb
   mkdir -p "$f/data" "$f/state"
-  spawn ferretdb "$BIN_DIR/ferretdb" --handler=sqlite --sqlite-url="file:$f/data/" \
+  spawn ferretdb "$BIN_DIR/ferretdb" --handler=sqlite --sqlite-url="file:$f/data/${FERRETDB_SQLITE_PARAMS:+?$FERRETDB_SQLITE_PARAMS}" \
     --state-dir="$f/state" --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr=- \
     --telemetry=disable --log-level="$FERRETDB_LOG_LEVEL"
 }
@@ -692,9 +712,15 @@ start_xandikos() {
 # ---------------------------------------------------------------- up / down / status
 cmd_up() {
   take_lock
-  cmd_install
   local s pid p pending=() failed=()
-  for s in "${SERVERS[@]}"; do
+  choose_servers "$@"
+  if ((${#CHOSEN[@]} == ${#SERVERS[@]})); then
+    cmd_install
+  else  # only what the named servers need (a second stack of Kafka and FerretDB for tests)
+    mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$BIN_DIR"
+    for s in "${CHOSEN[@]}"; do "install_$s"; done
+  fi
+  for s in "${CHOSEN[@]}"; do
     if pid=$(live_pid "$s") && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
       say "$s: its program was rebuilt since it started (pid $pid); restarting it"
       stop_server "$s"
@@ -762,8 +788,9 @@ cmd_down() {
   [[ -d $STACK_DIR ]] || { say "nothing to stop ($STACK_DIR does not exist)"; return 0; }
   take_lock
   local i
-  for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
-    stop_server "${SERVERS[i]}"
+  choose_servers "$@"
+  for ((i = ${#CHOSEN[@]} - 1; i >= 0; i--)); do
+    stop_server "${CHOSEN[i]}"
   done
 }
 
@@ -827,8 +854,9 @@ cmd_logs() {
 usage() {
   cat <<EOF
 usage: $0 <command>
-  up        install if needed, start every server not already running, wait until all answer
-  down      stop all servers (SIGTERM, SIGKILL after ${STOP_TIMEOUT} s)
+  up [s..]  install if needed, start every server (or each one named) not already running,
+            wait until all answer
+  down [s..] stop all servers, or the ones named (SIGTERM, SIGKILL after ${STOP_TIMEOUT} s)
   status    print up/down per server (exit 1 if any is down)
   install   install/build everything, start nothing
   reset     down + delete data, configs and logs (keeps built binaries); --all deletes $STACK_DIR
@@ -843,8 +871,8 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    up) cmd_up ;;
-    down | stop) cmd_down ;;
+    up) cmd_up "$@" ;;
+    down | stop) cmd_down "$@" ;;
     status) cmd_status ;;
     install) cmd_install ;;
     reset) cmd_reset "$@" ;;

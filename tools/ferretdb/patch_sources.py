@@ -1,4 +1,4 @@
-"""Three patches to FerretDB 1.24.2 (two to its SQLite backend, one to its handler),
+"""Four patches to FerretDB 1.24.2 (three to its SQLite backend, one to its handler),
 applied to its vendored source by ``scripts/stack.sh install`` before the build
 (docs/adr/0012).
 
@@ -11,6 +11,13 @@ applied to its vendored source by ``scripts/stack.sh install`` before the build
    strings or ObjectIDs (up to 1,000) becomes ``WHERE <_id> IN (...)``, answered from the
    same index. FerretDB's handler filters every document the backend returns again
    (``common.FilterIterator``), so the result is exactly what it was before.
+
+4. Write-ahead log cut back when idle. SQLite starts its write-ahead log over only at a
+   moment when no reader uses it; under a service's steady readers the log keeps the
+   size of the largest burst of writes (several times the database, docs/operations.md).
+   Every 10 s each open database gets a TRUNCATE checkpoint that does not wait
+   (busy_timeout 0): it empties the log whenever nothing uses it, and gives way at once
+   otherwise, so writers are never held up.
 
 Each patch checks that the text it replaces is there, so an upgrade of FerretDB stops
 the build instead of silently dropping a patch.
@@ -126,6 +133,73 @@ func idInPushdown(d *types.Document) (string, []any, bool) {
 """
 
 
+OPEN_DB = f"{SQLITE}/metadata/pool/opendb.go"
+
+CHECKPOINT_IMPORTS = (
+    OPEN_DB,
+    """	"database/sql"
+	"log/slog"
+""",
+    """	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+""",
+)
+
+CHECKPOINT_STARTED = (
+    OPEN_DB,
+    """	return fsql.WrapDB(db, name, l), nil
+}
+""",
+    """	if !memory {
+		go checkpointWhenIdle(db, name, l)
+	}
+
+	return fsql.WrapDB(db, name, l), nil
+}
+
+// walCheckpointInterval is how often checkpointWhenIdle tries to empty the log.
+const walCheckpointInterval = 10 * time.Second
+
+// checkpointWhenIdle empties the database's write-ahead log every walCheckpointInterval
+// when no reader or writer uses it at that moment (a TRUNCATE checkpoint with
+// busy_timeout 0 gives way at once otherwise), until the database is closed.
+// Patched in by tools/ferretdb/patch_sources.py.
+func checkpointWhenIdle(db *sql.DB, name string, l *slog.Logger) {
+	ticker := time.NewTicker(walCheckpointInterval)
+	defer ticker.Stop()
+
+	for range ticker.C {
+		ctx := context.Background()
+
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return // the database was closed
+		}
+
+		var busyTimeout int
+		if err = conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busyTimeout); err == nil {
+			if _, err = conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err == nil {
+				_, err = conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+				restore := fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout)
+				if _, restoreErr := conn.ExecContext(ctx, restore); restoreErr != nil {
+					err = restoreErr
+				}
+			}
+		}
+
+		_ = conn.Close()
+
+		if err != nil {
+			l.Debug("checkpointWhenIdle: "+name, logging.Error(err))
+		}
+	}
+}
+""",
+)
+
+
 def replace_once(vendor: Path, path: str, old: str, new: str) -> None:
     file = vendor / path
     text = file.read_text(encoding="utf-8")
@@ -139,6 +213,8 @@ def main() -> None:
     replace_once(vendor, *ID_COLUMN)
     replace_once(vendor, *QUERY_FILTER)
     replace_once(vendor, *UPDATE_RELEASES_READ)
+    replace_once(vendor, *CHECKPOINT_IMPORTS)
+    replace_once(vendor, *CHECKPOINT_STARTED)
     collection = vendor / QUERY_FILTER[0]
     collection.write_text(collection.read_text(encoding="utf-8") + ID_IN_HELPER, "utf-8")
 

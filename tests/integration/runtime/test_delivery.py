@@ -3,7 +3,6 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,14 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 class Ping(BaseModel):
     n: int
-
-
-@pytest.fixture
-async def broker(settings: ServiceSettings) -> AsyncIterator[KafkaBroker]:
-    await ensure_topics(settings.kafka_bootstrap, settings.topics.all(), 2)
-    built = build_broker(settings, "delivery-test", TracerProvider())
-    yield built
-    await built.stop()
 
 
 async def read(bootstrap: str, topic: str, count: int, within: float = 30.0) -> list[Any]:

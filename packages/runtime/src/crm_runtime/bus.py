@@ -5,13 +5,14 @@ publish that returned is durable; handlers publish before their offset is commit
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry import propagate, trace
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
+from crm_runtime.outages import unavailable
 from crm_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,16 @@ class BulkPublisher:
     event is handed to the producer's batches first and the acks are awaited together,
     under one trace span whose context every event carries in its headers. Started on
     first use; ``close`` once, when the service stops.
+
+    A producer that fails to start, or whose publish fails because Kafka is unavailable,
+    is dropped, and the next publish starts a fresh one: nothing stays broken after an
+    outage (an idempotent producer's sequence state may not survive a broker's restart).
+    The error is raised for the caller's delivery to wait and retry (docs/adr/0030).
     """
 
     def __init__(self, settings: ServiceSettings, service: str, tracer: TracerProvider) -> None:
         self._bootstrap = settings.kafka_bootstrap
+        self._timeout_ms = settings.kafka_publish_timeout_ms
         self._client_id = f"{service}-bulk"
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer)
         self._producer: AIOKafkaProducer | None = None
@@ -79,10 +87,30 @@ class BulkPublisher:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=5,
+                    request_timeout_ms=self._timeout_ms,
                 )
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # its connections and tasks; the next call retries
+                    raise
                 self._producer = producer
             return self._producer
+
+    async def _drop(self, producer: AIOKafkaProducer, error: BaseException) -> None:
+        """Forget a producer that failed with Kafka unavailable; the next publish starts
+        another. Calls that share it meanwhile fail too, and are retried the same way."""
+        async with self._starting:
+            ours = self._producer is producer  # else dropped already by a concurrent call
+            if ours:
+                self._producer = None
+        if not ours:
+            return
+        log.info(
+            "bulk producer dropped; the next publish starts a new one", extra={"error": repr(error)}
+        )
+        with contextlib.suppress(KafkaError):
+            await producer.stop()
 
     async def publish_all(self, outgoing: Iterable[Outgoing]) -> None:
         """Publish every event under its key, in the given order within one topic and key;
@@ -91,6 +119,14 @@ class BulkPublisher:
         if not events:
             return
         producer = await self._started()
+        try:
+            await self._send(producer, events)
+        except KafkaError as error:
+            if unavailable(error) is not None:
+                await self._drop(producer, error)
+            raise
+
+    async def _send(self, producer: AIOKafkaProducer, events: list[Outgoing]) -> None:
         topics = sorted({topic for topic, _, _ in events})
         with self._tracer.start_as_current_span(
             f"{topics[0] if len(topics) == 1 else 'many topics'} publish",

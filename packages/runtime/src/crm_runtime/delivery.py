@@ -21,15 +21,23 @@ once, so it can read and write in bulk (one round trip per batch instead of seve
 message). If it raises, the poll is processed again one record at a time by the ordinary
 handler, with its retries and dead-lettering; every write being an idempotent upsert by
 id, the work the failed bulk attempt did is simply done again.
+
+An unavailable dependency (Kafka, MongoDB, ``DependencyUnavailable``) is not the message's
+fault: the message waits for it without spending its attempts (``crm_runtime.patience``).
+After ``outage_hold_s`` of waiting the poll is handed back to Kafka uncommitted, quietly,
+and polled again, so the consumer stays in its group however long the outage lasts; it
+is handed back sooner when a rebalance takes its partitions or the service stops
+(``releasing``), so an outage holds up neither.
 """
 
 import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -38,44 +46,28 @@ from faststream.message import AckStatus
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from pydantic import TypeAdapter, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-)
+from tenacity import AsyncRetrying, RetryError
 
 from crm_runtime.bus import publish
+from crm_runtime.consumers import (
+    Record,
+    by_partition_and_key,
+    consumer_membership,
+    hand_back,
+    rewind,
+)
+from crm_runtime.outages import Outages
+from crm_runtime.patience import Patience, RetryLater, StillUnavailable, released
 from crm_runtime.settings import ServiceSettings
 from crm_schemas.outcomes import DeadLetter
 
+__all__ = ["ManyHandler", "OnHold", "RetryLater", "subscribe"]
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-Record: TypeAlias = Any  # aiokafka.ConsumerRecord; aiokafka ships no type hints
 ManyHandler: TypeAlias = Callable[[list[Any]], Awaitable[None]]
-
-
-class RetryLater(Exception):  # noqa: N818 - reads as the instruction it is
-    """The handler cannot do its work yet (e.g. a config it needs has not arrived).
-
-    Retried for up to ``retry_later_max_s`` rather than ``handler_attempts`` times: the
-    config topic may still be catching up after a deployment or during a replay.
-    """
-
-
-def _stop(settings: ServiceSettings) -> Callable[[RetryCallState], bool]:
-    """Stop after the attempts budget, or for RetryLater after the waiting budget."""
-    attempts = stop_after_attempt(settings.handler_attempts)
-    waited = stop_after_delay(settings.retry_later_max_s)
-
-    def stop(state: RetryCallState) -> bool:
-        error = state.outcome.exception() if state.outcome is not None else None
-        return waited(state) if isinstance(error, RetryLater) else attempts(state)
-
-    return stop
+OnHold: TypeAlias = Callable[[Any, str], Awaitable[None]]
+Releasing: TypeAlias = Callable[[frozenset[tuple[str, int]]], bool]
 
 
 class _Delivery:
@@ -88,13 +80,33 @@ class _Delivery:
         contract: Any,
         handler: Callable[[Any], Awaitable[None]],
         tracer: Tracer,
+        outages: Outages,
+        on_hold: OnHold | None = None,
+        releasing: Releasing | None = None,
     ) -> None:
         self._broker = broker
         self._settings = settings
         self._adapter: TypeAdapter[Any] = TypeAdapter(contract)
         self._handler = handler
         self._tracer = tracer
+        self._outages = outages
+        self._on_hold = on_hold
+        self._releasing = releasing
         self.name = getattr(handler, "__qualname__", repr(handler))
+
+    def _release(self, records: list[Record]) -> Callable[[], bool] | None:
+        """Whether a wait for a dependency should hand these records back now."""
+        if self._releasing is None:
+            return None
+        return partial(self._releasing, frozenset((r.topic, r.partition) for r in records))
+
+    def _retrying(self, patience: Patience) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=patience.stop,
+            wait=patience.wait,
+            before_sleep=patience.before_sleep,
+            reraise=False,
+        )
 
     async def parse(self, record: Record) -> Any | None:
         """The record's event, or None once a record that breaks its contract is
@@ -106,25 +118,33 @@ class _Delivery:
             return None
 
     async def one(self, record: Record) -> None:
-        """Process one record; return once it is handled or dead-lettered."""
+        """Process one record; return once it is handled or dead-lettered. Raises
+        ``StillUnavailable`` when it waited ``outage_hold_s`` for a dependency."""
         event = await self.parse(record)
         if event is None:
             return
+        on_hold = partial(self._on_hold, event) if self._on_hold is not None else None
+        patience = Patience(
+            self._settings,
+            self._outages,
+            self._settings.handler_attempts,
+            on_hold,
+            self._release([record]),
+        )
         try:
-            async for attempt in AsyncRetrying(
-                stop=_stop(self._settings),
-                wait=wait_exponential(multiplier=0.2, max=self._settings.retry_max_wait_s),
-                reraise=False,
-            ):
+            async for attempt in self._retrying(patience):
                 with attempt:
                     await self._handler(event)
         except RetryError as failed:
             cause = failed.last_attempt.exception() or failed
+            patience.gave_up(cause)
             log.warning(
                 "handler failed, dead-lettering",
                 extra={"handler": self.name, "topic": record.topic, "error": repr(cause)},
             )
-            await self._dead_letter(record, cause, failed.last_attempt.attempt_number)
+            await self._dead_letter(record, cause, patience.attempts)
+            return
+        patience.succeeded()
 
     async def traced(self, record: Record) -> None:
         """``one`` inside a span that continues the trace the record's headers carry."""
@@ -144,7 +164,7 @@ class _Delivery:
     async def one_by_one(self, records: list[Record]) -> None:
         """A poll concurrently across keys, in order within a key."""
         async with asyncio.TaskGroup() as tasks:
-            for same_key in _by_partition_and_key(records):
+            for same_key in by_partition_and_key(records):
                 tasks.create_task(self.in_order(same_key))
 
     async def all_at_once(self, records: list[Record], many: ManyHandler) -> None:
@@ -166,14 +186,12 @@ class _Delivery:
             for c in (trace.get_current_span(x).get_span_context() for x in contexts)
             if c.is_valid
         ]
+        # A batch that must wait (a config on its way, a dependency down) waits as a whole,
+        # in bulk; on a failure of its own it is handled one record at a time at once.
+        release = self._release([record for record, _ in valid])
+        patience = Patience(self._settings, self._outages, own_failures=1, release=release)
         try:
-            # A batch that must wait (a config on its way) waits as a whole, in bulk.
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(RetryLater),
-                stop=stop_after_delay(self._settings.retry_later_max_s),
-                wait=wait_exponential(multiplier=0.2, max=self._settings.retry_max_wait_s),
-                reraise=True,
-            ):
+            async for attempt in self._retrying(patience):
                 with (
                     attempt,
                     self._tracer.start_as_current_span(
@@ -185,21 +203,41 @@ class _Delivery:
                     ),
                 ):
                     await many([event for _, event in valid])
-        except Exception as error:  # the per-record path below retries and dead-letters
+        except RetryError as failed:  # the per-record path below retries and dead-letters
+            error = failed.last_attempt.exception()
+            patience.gave_up(error)
             log.warning(
                 "batch failed, processing it one record at a time",
                 extra={"handler": self.name, "topic": valid[0][0].topic, "error": repr(error)},
             )
             await self.one_by_one([record for record, _ in valid])
+            return
+        patience.succeeded()
 
     async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
+        """Publish the record to the dead-letter topic, waiting for Kafka if need be."""
+        letter = self._letter(record, error, attempts)
+        key = letter.key or ""
+        release = self._release([record])
+        patience = Patience(self._settings, self._outages, own_failures=1, release=release)
+        try:
+            async for attempt in self._retrying(patience):
+                with attempt:
+                    await publish(self._broker, self._settings.topics.dead_letter, key, letter)
+        except RetryError as failed:
+            publishing = failed.last_attempt.exception()
+            patience.gave_up(publishing)
+            raise (publishing or failed) from None  # not committed: the record comes again
+        patience.succeeded()
+
+    def _letter(self, record: Record, error: BaseException, attempts: int) -> DeadLetter:
         body = record.value or b""
         try:
             payload, encoding = body.decode(), "utf-8"
         except UnicodeDecodeError:
             payload, encoding = base64.b64encode(body).decode(), "base64"
         key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
-        letter = DeadLetter(
+        return DeadLetter(
             source_topic=record.topic,
             partition=record.partition,
             offset=record.offset,
@@ -211,7 +249,6 @@ class _Delivery:
             payload=payload,
             payload_encoding=encoding,
         )
-        await publish(self._broker, self._settings.topics.dead_letter, key or "", letter)
 
 
 def subscribe(
@@ -225,34 +262,45 @@ def subscribe(
     batch: bool = False,
     many: ManyHandler | None = None,
     tracer_provider: TracerProvider | None = None,
+    outages: Outages | None = None,
+    on_hold: OnHold | None = None,
     listener: ConsumerRebalanceListener | None = None,
+    releasing: Releasing | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group``, at least once, dead-lettering failures.
 
     ``batch=True`` processes each poll concurrently across keys and commits once per poll;
     keep it off for long-running handlers (a batch must finish within Kafka's poll interval).
     ``many`` (with ``batch=True``) takes a whole poll's events at once, ``handler`` being
-    the fallback one record at a time.
+    the fallback one record at a time. ``outages`` is the process's log of dependencies it
+    waits for (one per process, so each change is logged once); ``on_hold(event,
+    dependency)`` is told once when a record starts waiting for a dependency (without
+    ``many``), to say so where a user can see it. ``listener`` follows the group's
+    rebalances (crm_runtime.health); ``releasing(partitions)`` says when a wait for a
+    dependency should hand its poll back early (a rebalance, a shutdown).
     """
     tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-    delivery = _Delivery(broker, settings, contract, handler, tracer)
-    group_id = settings.group(group)
-    title = f"{group}:{topic}"
+    waits = outages if outages is not None else Outages()
+    delivery = _Delivery(broker, settings, contract, handler, tracer, waits, on_hold, releasing)
+    member = consumer_membership(settings, topic)
     if not batch:
 
         @broker.subscriber(
             topic,
-            group_id=group_id,
+            group_id=settings.group(group),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            title=title,
+            title=f"{group}:{topic}",
             description=handler.__doc__,
             listener=listener,
-            rebalance_timeout_ms=_rebalance_timeout_ms(settings),
+            **member,
         )
         async def on_message(message: KafkaMessage) -> None:
             raw = message.raw_message
-            await delivery.one(raw[0] if isinstance(raw, tuple) else raw)
+            try:
+                await delivery.one(raw[0] if isinstance(raw, tuple) else raw)
+            except StillUnavailable as waiting:
+                raise hand_back(waiting) from None  # uncommitted: polled again
             await _commit(message)
 
         return
@@ -262,13 +310,13 @@ def subscribe(
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
-        group_id=group_id,
+        group_id=settings.group(group),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        title=title,
+        title=f"{group}:{topic}",
         description=handler.__doc__,
         listener=listener,
-        rebalance_timeout_ms=_rebalance_timeout_ms(settings),
+        **member,
     )
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -278,8 +326,10 @@ def subscribe(
                 await delivery.one_by_one(records)
             else:
                 await delivery.all_at_once(records, many)
-        except BaseException:
-            _rewind(message.consumer, records)
+        except BaseException as error:
+            rewind(message.consumer, records)
+            if isinstance(error, Exception) and released(error):
+                raise hand_back(error) from None
             raise
         await _commit(message)
 
@@ -300,32 +350,5 @@ async def _commit(message: KafkaMessage) -> None:
         message.committed = AckStatus.NACKED  # nothing left for FastStream to commit or seek
 
 
-def _rebalance_timeout_ms(settings: ServiceSettings) -> int:
-    """How long the group waits for a member to rejoin: as long as a member may wait for
-    the work in hand before it rejoins (crm_runtime.health)."""
-    return int(settings.rebalance_wait_s * 1000)
-
-
 def _carrier(record: Record) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers or ()}
-
-
-def _by_partition_and_key(records: list[Record]) -> list[list[Record]]:
-    """Records grouped by (partition, key), each group in offset order."""
-    groups: dict[tuple[str, int, bytes | None], list[Record]] = {}
-    for record in records:
-        groups.setdefault((record.topic, record.partition, record.key), []).append(record)
-    return list(groups.values())
-
-
-def _rewind(consumer: Any, records: list[Record]) -> None:
-    """Seek every partition of a failed batch back to its first record in the batch."""
-    first: dict[tuple[str, int], int] = {}
-    for record in records:
-        key = (record.topic, record.partition)
-        first[key] = min(first.get(key, record.offset), record.offset)
-    assigned = consumer.assignment()
-    for (topic, partition), offset in first.items():
-        tp = TopicPartition(topic, partition)
-        if tp in assigned:  # a partition revoked meanwhile restarts from its commit elsewhere
-            consumer.seek(tp, offset)

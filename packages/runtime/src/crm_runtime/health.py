@@ -12,6 +12,9 @@ finished and its offset committed) before the group moves on, for up to
 ``rebalance_wait_s`` (also the group's rebalance timeout). A partition's next owner
 therefore never starts on records its previous owner is still working on: one account's
 sync jobs never run on two replicas at once, as long as a job ends within that wait.
+A handler that only waits for a dependency that is down (crm_runtime.patience) asks
+``releasing`` between two tries, and hands its poll back at once when its partitions are
+being taken away or the process is stopping, rather than hold up either.
 """
 
 import asyncio
@@ -83,6 +86,7 @@ class ConsumerHealth:
     joined: set[str] = field(default_factory=set)
     stopping: bool = False
     _held: dict[int, tuple[Partitions, float]] = field(default_factory=dict)
+    _revoking: set[tuple[str, int]] = field(default_factory=set)
     _tokens: "count[int]" = field(default_factory=count)
     _followers: dict[str, list[OnAssignment]] = field(default_factory=dict)
 
@@ -107,6 +111,11 @@ class ConsumerHealth:
         """The handler is done with them (its outcome is settled)."""
         self._held.pop(token, None)
 
+    def releasing(self, partitions: Partitions) -> bool:
+        """Whether work on records of ``partitions`` that only waits should be handed back:
+        a rebalance is taking one of them away, or the process is stopping."""
+        return self.stopping or not self._revoking.isdisjoint(partitions)
+
     def holds_any(self, partitions: set[TopicPartition]) -> bool:
         """Whether a handler still holds records of one of these partitions."""
         wanted = {(tp.topic, tp.partition) for tp in partitions}
@@ -129,8 +138,15 @@ class ConsumerHealth:
 
     async def revoked(self, group: str, partitions: set[TopicPartition]) -> None:
         """A rebalance begins: let the handlers finish what they hold of ``partitions``."""
-        if not await self.drained(partitions):
-            log.warning("rebalance goes on while a handler holds records", extra={"group": group})
+        moving = {(tp.topic, tp.partition) for tp in partitions}
+        self._revoking |= moving
+        try:
+            if not await self.drained(partitions):
+                log.warning(
+                    "rebalance goes on while a handler holds records", extra={"group": group}
+                )
+        finally:
+            self._revoking -= moving
         for follower in self._followers.get(group, []):
             await follower(set())
 

@@ -3,6 +3,7 @@
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,9 +36,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class Repeats(logging.Filter):
+    """Lets each message of a chatty library through once per ``every_s`` seconds, the
+    next one saying how many were held back (``repeated``). While Kafka is down, aiokafka
+    logs the same connection failure hundreds of times a second; the runtime's own
+    "waiting for Kafka" and "Kafka is back" say what matters (crm_runtime.outages)."""
+
+    def __init__(self, prefixes: tuple[str, ...], every_s: float = 60.0) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._every_s = every_s
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))  # the template, not its values
+        now = time.monotonic()
+        last, held = self._seen.get(key, (-self._every_s, 0))
+        if now - last < self._every_s:
+            self._seen[key] = (last, held + 1)
+            return False
+        if held:
+            record.repeated = held
+        self._seen[key] = (now, 0)
+        return True
+
+
 def setup_logging(service: str, level: str, as_json: bool) -> None:
     """Send every log of the process to stderr, as JSON unless told otherwise."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(Repeats(("aiokafka",)))
     if as_json:
         handler.setFormatter(JsonFormatter(service))
     else:

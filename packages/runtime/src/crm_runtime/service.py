@@ -16,10 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
-from crm_runtime.delivery import ManyHandler, subscribe
+from crm_runtime.delivery import ManyHandler, OnHold, subscribe
 from crm_runtime.health import ConsumerHealth, HealthServer
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
+from crm_runtime.outages import Outages
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
 from crm_schemas import groups
@@ -47,6 +48,7 @@ class Runtime:
     probes: HealthServer | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    outages: Outages = field(default_factory=Outages)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -67,12 +69,14 @@ class Runtime:
         *,
         batch: bool = True,
         many: ManyHandler | None = None,
+        on_hold: OnHold | None = None,
     ) -> None:
         """Subscribe a handler at least once, traced by this service, in batches by default.
 
         Pass ``batch=False`` for handlers that run long (a batch must end within Kafka's
         poll interval). ``many`` handles a whole poll at once (bulk reads and writes),
-        ``handler`` being its fallback one record at a time.
+        ``handler`` being its fallback one record at a time. ``on_hold(event, dependency)``
+        is told when an event starts waiting for a dependency that is down.
         """
         subscribe(
             self.broker,
@@ -84,7 +88,10 @@ class Runtime:
             batch=batch,
             many=many,
             tracer_provider=self.tracer,
+            outages=self.outages,
+            on_hold=on_hold,
             listener=self.health.listener(self.settings.group(group)),
+            releasing=self.health.releasing,
         )
 
 

@@ -3,8 +3,9 @@
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_schemas.topics import Topics
@@ -16,6 +17,13 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_publish_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        description="How long a bulk publish waits for Kafka's acknowledgement before Kafka "
+        "counts as unavailable: the message waits, the producer is started anew, and the "
+        "publish is tried again.",
+    )
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     mongo_db: str = "crm"
     topic_prefix: str = "crm"
@@ -37,6 +45,41 @@ class ServiceSettings(BaseSettings):
     retry_later_max_s: float = Field(
         default=60.0, gt=0, description="How long a message waits for a config it needs."
     )
+    outage_hold_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a consumer holds a poll while it waits for Kafka, MongoDB or "
+        "another dependency, before handing it back to Kafka uncommitted to be polled again "
+        "(it keeps the consumer in its group); sooner when a rebalance takes the poll's "
+        "partitions or the service stops. Shorter than handler_stall_s (checked).",
+    )
+    outage_max_wait_s: float = Field(
+        default=5.0, gt=0, description="Longest pause between tries while a dependency is down."
+    )
+    consumer_instance_id: str = Field(
+        default="",
+        description="A stable name of this replica (e.g. its pod's name) for Kafka's static "
+        "group membership: a replica restarted under the same name takes its partitions back "
+        "at once, without a rebalance. Empty: dynamic membership.",
+    )
+    consumer_session_timeout_ms: int = Field(
+        default=6_000,
+        ge=6_000,
+        description="How long Kafka waits without a heartbeat before it gives a consumer's "
+        "partitions to the others: how long a crashed consumer's partitions stall (the "
+        "broker's group.min.session.timeout.ms, 6 s by default, is the least it takes).",
+    )
+    consumer_heartbeat_interval_ms: int = Field(
+        default=2_000,
+        ge=100,
+        description="How often a consumer tells Kafka it is alive (a third of the session).",
+    )
+    consumer_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=10_000,
+        description="Longest a consumer may take over one poll before Kafka removes it from its "
+        "group (what it had not committed is then delivered again); at least handler_stall_s.",
+    )
     slow_command_ms: float = Field(
         default=100.0, gt=0, description="Database commands slower than this are logged."
     )
@@ -50,7 +93,8 @@ class ServiceSettings(BaseSettings):
         default=300.0,
         gt=0,
         description="Longest a handler may hold one poll's records: past it the consumer is not"
-        " live (Kafka's max.poll.interval.ms).",
+        " live. At most consumer_max_poll_interval_ms, past which Kafka removes it from its"
+        " group (checked).",
     )
     rebalance_wait_s: float = Field(
         default=10.0,
@@ -72,6 +116,37 @@ class ServiceSettings(BaseSettings):
         default="none", description="'none', 'console' or 'otlp' (OTLP over HTTP)."
     )
     otel_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+
+    @model_validator(mode="after")
+    def _consumers_keep_their_place(self) -> "ServiceSettings":
+        """The consumer's timeouts agree: a heartbeat within the session; the liveness probe
+        notices a stuck handler no later than Kafka does; a consumer waiting for an outage
+        stays live, and notices a rebalance or a SIGTERM between two tries
+        (docs/adr/0030)."""
+        name = partial(setting_name, self)
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            raise ValueError(
+                f"{name('consumer_heartbeat_interval_ms')} must be shorter than"
+                f" {name('consumer_session_timeout_ms')}"
+            )
+        if self.handler_stall_s * 1000 > self.consumer_max_poll_interval_ms:
+            raise ValueError(
+                f"{name('handler_stall_s')} must be at most"
+                f" {name('consumer_max_poll_interval_ms')} (in seconds): a stuck handler is"
+                " seen by the liveness probe before Kafka removes the consumer from its group"
+            )
+        if self.outage_hold_s >= self.handler_stall_s:
+            raise ValueError(
+                f"{name('outage_hold_s')} must be shorter than {name('handler_stall_s')}:"
+                " a consumer waiting for a dependency is not stuck, and must stay live"
+            )
+        if self.outage_max_wait_s >= self.rebalance_wait_s:
+            raise ValueError(
+                f"{name('outage_max_wait_s')} must be shorter than {name('rebalance_wait_s')}:"
+                " a consumer waiting for a dependency hands its poll back between two tries"
+                " when a rebalance takes its partitions"
+            )
+        return self
 
     @property
     def topics(self) -> Topics:

@@ -7,6 +7,7 @@ from functools import partial
 
 from crm_runtime.config_store import ConfigStore
 from crm_runtime.delivery import RetryLater
+from crm_runtime.outages import unavailable
 from crm_runtime.secrets import SecretBox, push_keys, secret_box
 from crm_runtime.service import Runtime, build_runtime, follow_config
 from crm_schemas import groups
@@ -29,7 +30,7 @@ from fetcher.providers.factory import ProviderFactory
 from fetcher.push import PushKeeper, push_policy
 from fetcher.push_jobs import JobPush
 from fetcher.settings import FetcherSettings
-from fetcher.status import StatusReporter
+from fetcher.status import StatusReporter, report_waiting
 from fetcher.sync_calendar import CalendarPorts, run_calendar_job
 from fetcher.sync_mail import MailPorts, run_mail_job
 from fetcher.sync_oauth import OAuthMailPorts, run_oauth_mail_job
@@ -48,6 +49,10 @@ class SyncJobs:
     oauth_mail: OAuthMailPorts | None = None
     oauth_calendar: OAuthCalendarPorts | None = None
     push: JobPush | None = None
+
+    async def on_hold(self, request: SyncRequested, dependency: str) -> None:
+        """A job waits for a dependency that is down: its account's status says so."""
+        await report_waiting(self.mail.publish, self.mail.topics, request, dependency)
 
     async def handle(self, request: SyncRequested) -> None:
         """Run one bounded sync job for the requested account and kind.
@@ -120,8 +125,13 @@ class SyncJobs:
         self, account: AccountConfigured, kind: SyncKind, error: Exception
     ) -> None:
         """Turn the account's status ``failing``; a status that cannot be published (the
-        broker is what failed) is logged, and the job's own error still goes up."""
+        broker is what failed) is logged, and the job's own error still goes up. A job
+        stopped by a dependency that is down says nothing here: it waits, and ``on_hold``
+        says the sync is paused (docs/adr/0030)."""
         context = {"account_id": account.account_id, "kind": kind, "error": repr(error)}
+        if unavailable(error) is not None:
+            log.info("sync job waits for a dependency", extra=context)
+            return
         log.warning("sync job failed", extra=context)
         status = StatusReporter(account, kind, self.mail.topics, self.mail.publish)
         try:
@@ -231,7 +241,12 @@ def build(settings: FetcherSettings) -> Runtime:
         runtime.on_stop.append(watches.stop)
     # One job at a time: a sync job runs long, and a batch must end within the poll interval.
     runtime.consume(
-        settings.topics.sync_requests, groups.FETCHER, SyncRequested, jobs.handle, batch=False
+        settings.topics.sync_requests,
+        groups.FETCHER,
+        SyncRequested,
+        jobs.handle,
+        batch=False,
+        on_hold=jobs.on_hold,
     )
     lookups = message_lookups(runtime, settings, box, rotated)
     runtime.consume(

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from crm_runtime.outages import KAFKA, MONGODB
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
 from crm_schemas.topics import Topics
@@ -65,3 +66,23 @@ class StatusReporter:
             reason="continuation",
         )
         await self.publish(self.topics.sync_requests, self.account.account_id, request)
+
+
+async def report_waiting(
+    publish: Publisher, topics: Topics, request: SyncRequested, dependency: str
+) -> None:
+    """Tell the owner that a sync job waits for a dependency of the CRM itself (not their
+    account), and that it resumes by itself; the job's next status replaces this one.
+    Nothing is said while Kafka is the one down: nothing could carry it."""
+    if dependency == KAFKA:
+        return
+    what = "its database" if dependency == MONGODB else dependency
+    status = SyncStatusChanged(
+        account_id=request.account_id,
+        workspace_id=request.workspace_id,
+        kind=request.kind,
+        state=SyncState.FAILING,
+        reason=f"Syncing is paused: the CRM cannot reach {what} right now",
+        remedy="Nothing to do: syncing resumes by itself when it is back",
+    )
+    await publish(topics.sync_status, request.account_id, status)
