@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class BenchStack:
     caldav_users_file: Path
     work_dir: Path
     run_dir: Path  # the stack's pid files
+    secrets_key: str = field(default="", repr=False)  # the stack's own (scripts/stack.sh)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -237,4 +238,16 @@ def local_stack(work: Path) -> BenchStack:
         caldav_users_file=stack_dir / "radicale" / "users",
         work_dir=work,
         run_dir=stack_dir / "run",
+        secrets_key=_stack_secrets_key(),
     )
+
+
+def _stack_secrets_key() -> str:
+    """The key that seals the passwords and tokens of the stack's deployments: the one
+    scripts/stack.sh made into its state folder, as `make run` and the tests use."""
+    from localsystem import local_secrets_key
+
+    key = local_secrets_key()
+    if not key:
+        raise SystemExit("the local stack has no secrets key: start it (make infra-up)")
+    return key

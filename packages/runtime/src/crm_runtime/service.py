@@ -13,6 +13,13 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from crm_runtime.bus import BulkPublisher, build_broker, ensure_topics
 from crm_runtime.config_store import ConfigStore
@@ -20,7 +27,8 @@ from crm_runtime.delivery import ManyHandler, OnHold, subscribe
 from crm_runtime.health import ConsumerHealth, HealthServer
 from crm_runtime.logs import setup_logging
 from crm_runtime.mongo import Document, connect
-from crm_runtime.outages import Outages
+from crm_runtime.outages import Outages, unavailable
+from crm_runtime.patience import OUTAGE_FIRST_WAIT_S
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.tracing import build_tracer_provider
 from crm_schemas import groups
@@ -151,7 +159,37 @@ async def _prepare(runtime: Runtime) -> None:
         runtime.settings.kafka_bootstrap, topics.all(), TOPIC_PARTITIONS, topics.compacted()
     )
     for hook in runtime.on_start:
-        await hook()
+        await _until_done(runtime, hook)
+
+
+async def _until_done(runtime: Runtime, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run a start hook; while a dependency it needs is down (``unavailable``: a broker or
+    database outage, or FerretDB closing the connection of one of two replicas creating
+    the same index at once), try again with backoff for up to ``start_patience_s``, then
+    give up with the last error (the orchestrator restarts the process). A hook's own
+    failure is raised at once: trying again would not mend it."""
+    waited: set[str] = set()
+
+    def waiting(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        dependency = unavailable(error)
+        if error is not None and dependency is not None:
+            runtime.outages.waiting(dependency, error)
+            waited.add(dependency)
+
+    settings = runtime.settings
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(lambda error: unavailable(error) is not None),
+        wait=wait_exponential(multiplier=OUTAGE_FIRST_WAIT_S, max=settings.outage_max_wait_s),
+        stop=stop_after_delay(settings.start_patience_s),
+        before_sleep=waiting,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await hook()
+    for dependency in waited:
+        runtime.outages.back(dependency)
 
 
 async def _stopping(runtime: Runtime) -> None:

@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
     outage_max_wait_s: float = Field(
         default=5.0, gt=0, description="Longest pause between tries while a dependency is down."
     )
+    start_patience_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the start (indexes, read models) waits for Kafka or MongoDB "
+        "to be back before the process gives up and exits, to be restarted.",
+    )
     consumer_instance_id: str = Field(
         default="",
         description="A stable name of this replica (e.g. its pod's name) for Kafka's static "
