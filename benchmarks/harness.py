@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import socket
@@ -120,8 +121,18 @@ class Deployment:
     system: Any  # localsystem.LocalSystem (scripts/ is put on the path at start)
     mongo: MongoClient[dict[str, Any]]
 
-    def admin(self, *args: str, password: str) -> str:
-        """Run a crm-admin command (the password through BENCH_PASSWORD); return its output."""
+    def admin(self, *args: str, password: str = "") -> str:
+        """Run a crm-admin command (the password through BENCH_PASSWORD); return the last
+        line it printed (an id)."""
+        return self._admin(*args, password=password).strip().splitlines()[-1]
+
+    def admin_json(self, *args: str) -> dict[str, Any]:
+        """Run a crm-admin command that prints JSON (``bootstrap``, ``add-member``)."""
+        printed = self._admin(*args)
+        made: dict[str, Any] = json.loads(printed[printed.index("{") :])
+        return made
+
+    def _admin(self, *args: str, password: str = "") -> str:
         env = self.system.env_for("timeline-api") | {"BENCH_PASSWORD": password}
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "timeline_api.entrypoints.admin", *args],
@@ -130,7 +141,7 @@ class Deployment:
             text=True,
             check=True,
         )
-        return str(done.stdout.strip().splitlines()[-1])
+        return done.stdout
 
     def sync_now(self, account: str, kind: str) -> None:
         """Ask the fetcher for one sync of an account."""
