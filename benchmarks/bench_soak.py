@@ -354,5 +354,8 @@ async def run(stack: BenchStack) -> Result:
         "quiet_reads": len(quiet.ms), "quiet_read_p50_ms": round(percentile(quiet.ms, 0.5), 1),
     }  # fmt: skip
     details |= start.details("start") | end.details("end") | cpu_details(cpu)
+    grown = {k: end.disk[k] - start.disk[k] for k in end.disk}
+    for store, mb in _per_10k(grown, end.messages - start.messages).items():
+        details[f"disk_mb_per_10k_soak_growth_{store}"] = mb  # what the soak's mail added
     details |= {f"rss_mb_peak_{k.replace('-', '_')}": v for k, v in peaks.items()}
     return Result(_figures(start, end, quiet, reads, lost, new), details)
