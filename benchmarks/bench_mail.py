@@ -26,7 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.figures import Declared, Result, at_least, at_most
-from benchmarks.harness import cpu_details, deployment, new_tag, server_meter
+from benchmarks.harness import cpu_details, deployment, memory_mb, new_tag, server_meter
 
 # The issue asks for 20,000: on this 2-core box the pipeline stores about 250 messages/s,
 # so 20,000 take a minute and a half, after three to four minutes of APPENDs to fill the
@@ -124,14 +124,6 @@ async def _last_timestamp(bootstrap: str, topic: str) -> float:
         await consumer.stop()
 
 
-def _vm_hwm_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def _bare(stack: Any, user: str) -> tuple[int, float, float]:
     """The bare fetch: messages, seconds, and the CPU seconds Dovecot spent on it (its
     session's process is counted once it has ended and Dovecot has reaped it)."""
@@ -169,7 +161,7 @@ async def run(stack: Any) -> Result:
         )
         pipeline_s = time.monotonic() - started
         cpu = meter.stop()
-        peak_mb = _vm_hwm_mb(bench.system.processes["fetcher"].pid)
+        peak_mb = memory_mb(bench.system.processes["fetcher"].pid, "VmHWM")
         stages = await _last_publish_s(stack.kafka_bootstrap, tag, started_wall)
     bare_rate = fetched / bare_s
     pipeline_rate = stored / pipeline_s

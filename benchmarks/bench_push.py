@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import logging
-import math
 import os
 import statistics
 import tempfile
@@ -41,7 +40,7 @@ import httpx
 from pydantic import SecretStr
 
 from benchmarks.figures import Declared, Figure, Result, at_most
-from benchmarks.harness import BenchStack, deployment, new_tag
+from benchmarks.harness import BenchStack, deployment, new_tag, percentile
 from crm_runtime.secrets import SecretBox
 from crm_schemas.config import (
     AccountConfigured,
@@ -232,12 +231,6 @@ async def _latencies(
     return found, missed
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """The nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
-
-
 async def run(stack: BenchStack) -> Result:
     count = int(os.environ.get("BENCH_PUSH_MESSAGES", "50"))
     gap_s = float(os.environ.get("BENCH_PUSH_GAP_S", "1.2"))
@@ -274,8 +267,8 @@ async def run(stack: BenchStack) -> Result:
         baseline = None if source == "imap_idle" else imap
         for q, declared in (("p50", 0.5), ("p95", 0.95)):
             figure = next(f for f in FIGURES if f.name == f"{source}_{q}_s")
-            base = round(_percentile(baseline, declared), 3) if baseline else None
-            figures.append(figure(round(_percentile(values, declared), 3), base))
+            base = round(percentile(baseline, declared), 3) if baseline else None
+            figures.append(figure(round(percentile(values, declared), 3), base))
         details |= {
             f"{source}_max_s": round(max(values), 3),
             f"{source}_mean_s": round(statistics.fmean(values), 3),

@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,7 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.bench_mail import PASSWORD, _fill
 from benchmarks.figures import Declared, Result
-from benchmarks.harness import cpu_details, deployment, new_tag
+from benchmarks.harness import cpu_details, deployment, new_tag, topic_bytes
 from crm_schemas import groups
 
 DEFAULT_MESSAGES = 1000
@@ -48,27 +47,6 @@ DRAINED = {  # group (after the prefix) -> its input topics (after the prefix)
     groups.timeline("messages"): ["timeline.messages.v1"],
     groups.TIMELINE_INDEX: ["timeline.index.v1"],
 }
-
-
-def kafka_log_dir() -> Path:
-    """The local Kafka's ``log.dirs`` (from the stack's server.properties)."""
-    stack_dir = Path(os.environ.get("STACK_DIR", Path(__file__).resolve().parents[1] / ".stack"))
-    for line in (stack_dir / "kafka" / "server.properties").read_text().splitlines():
-        if line.startswith("log.dirs="):
-            return Path(line.split("=", 1)[1].strip())
-    return stack_dir / "kafka" / "data"
-
-
-def topic_bytes(topic: str) -> tuple[int, int]:
-    """(bytes of the topic's segment files, bytes of disk its files use), all partitions."""
-    size = used = 0
-    for partition in kafka_log_dir().glob(f"{topic}-*"):
-        for file in partition.iterdir():
-            stat = file.stat()
-            used += stat.st_blocks * 512
-            if file.suffix == ".log":
-                size += stat.st_size
-    return size, used
 
 
 async def lag(bootstrap: str, prefix: str) -> int:

@@ -33,7 +33,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -270,17 +269,6 @@ def _flush(db: Database[Doc], pending: dict[str, list[Doc]], stored: dict[str, i
             docs.clear()
 
 
-def _bootstrap(env: dict[str, str]) -> dict[str, str]:
-    """A workspace with its first member and that member's API key (``crm-admin bootstrap``)."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "timeline_api.entrypoints.admin", "bootstrap", "--name", "Bench",
-         "--domain", "acme.test", "--admin-email", OWNER],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    made: dict[str, str] = json.loads(done.stdout[done.stdout.index("{") :])
-    return made
-
-
 def _wrk_path() -> str:
     """wrk from Debian's packages, unpacked into the stack's state folder if not yet there."""
     done = subprocess.run(  # noqa: S603 - our own script
@@ -406,7 +394,10 @@ async def run(stack: Any) -> Result:
     tag = new_tag("bench")
     results: dict[str, float | int | str] = {}
     async with deployment(stack, tag, services=(), env={"TIMELINE_CONSUME": "false"}) as bench:
-        made = await asyncio.to_thread(_bootstrap, bench.system.env_for("timeline-api"))
+        made = await asyncio.to_thread(
+            bench.admin_json, "bootstrap", "--name", "Bench", "--domain", "acme.test",
+            "--admin-email", OWNER,
+        )  # fmt: skip
         db = bench.mongo[f"{tag}_timeline"]
         started = time.monotonic()
         seeded = await asyncio.to_thread(_seed, db, made["workspace_id"], made["member_id"])

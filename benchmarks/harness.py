@@ -1,16 +1,19 @@
 """What the benchmarks share: where the local stack is, the services of a deployment
-under a prefix of their own, and the CPU each process used meanwhile."""
+under a prefix of their own, the CPU and memory each process used meanwhile, the disk a
+run's topics and databases take, and percentiles."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,25 @@ def cpu_details(cpu: dict[str, float]) -> dict[str, float]:
     return {f"cpu_s_{name.replace('-', '_')}": round(s, 1) for name, s in cpu.items()}
 
 
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's memory from /proc/<pid>/status, in MB: ``VmRSS`` its resident set now,
+    ``VmHWM`` its peak; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile (``q`` from 0 to 1) of values, at least one."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
 def server_meter(stack: BenchStack, servers: tuple[str, ...]) -> CpuMeter:
     """A meter over the stack's ``servers`` (by their pid files; a missing one is left out)."""
     pids = {}
@@ -100,8 +122,18 @@ class Deployment:
     system: Any  # localsystem.LocalSystem (scripts/ is put on the path at start)
     mongo: MongoClient[dict[str, Any]]
 
-    def admin(self, *args: str, password: str) -> str:
-        """Run a crm-admin command (the password through BENCH_PASSWORD); return its output."""
+    def admin(self, *args: str, password: str = "") -> str:
+        """Run a crm-admin command (the password through BENCH_PASSWORD); return the last
+        line it printed (an id)."""
+        return self._admin(*args, password=password).strip().splitlines()[-1]
+
+    def admin_json(self, *args: str) -> dict[str, Any]:
+        """Run a crm-admin command that prints JSON (``bootstrap``, ``add-member``)."""
+        printed = self._admin(*args)
+        made: dict[str, Any] = json.loads(printed[printed.index("{") :])
+        return made
+
+    def _admin(self, *args: str, password: str = "") -> str:
         env = self.system.env_for("timeline-api") | {"BENCH_PASSWORD": password}
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "timeline_api.entrypoints.admin", *args],
@@ -110,7 +142,7 @@ class Deployment:
             text=True,
             check=True,
         )
-        return str(done.stdout.strip().splitlines()[-1])
+        return done.stdout
 
     def sync_now(self, account: str, kind: str) -> None:
         """Ask the fetcher for one sync of an account."""
@@ -198,14 +230,11 @@ async def deployment(
     topic they made (Kafka keeps files open per partition)."""
     from localsystem import LocalSystem
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
     system = LocalSystem(
         kafka_bootstrap=stack.kafka_bootstrap,
         mongo_url=stack.mongo_url,
         prefix=tag,
-        api_port=port,
+        api_port=free_port(),
         log_dir=stack.work_dir / tag,
         # the local stack's IMAP and CalDAV servers are on 127.0.0.1
         extra_env={"FETCHER_ALLOW_PRIVATE_HOSTS": "true", **(env or {})},
@@ -224,9 +253,21 @@ async def deployment(
         await delete_topics(stack.kafka_bootstrap, tag)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stack_dir() -> Path:
+    """The local stack's state folder (``STACK_DIR``)."""
+    return Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+
+
 def local_stack(work: Path) -> BenchStack:
     """The local stack (ports from the ``STACK_*`` variables); ``work``: where to write."""
-    stack_dir = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+    stack = stack_dir()
     work.mkdir(parents=True, exist_ok=True)
     return BenchStack(
         kafka_bootstrap=f"127.0.0.1:{os.environ.get('STACK_KAFKA_PORT', '19092')}",
@@ -235,9 +276,9 @@ def local_stack(work: Path) -> BenchStack:
         imap_port=int(os.environ.get("STACK_IMAP_PORT", "10143")),
         imap_password=os.environ.get("STACK_IMAP_TEST_PASSWORD", "test-password"),
         caldav_url=f"http://127.0.0.1:{os.environ.get('STACK_CALDAV_PORT', '15232')}/",
-        caldav_users_file=stack_dir / "radicale" / "users",
+        caldav_users_file=stack / "radicale" / "users",
         work_dir=work,
-        run_dir=stack_dir / "run",
+        run_dir=stack / "run",
         secrets_key=_stack_secrets_key(),
     )
 
@@ -251,3 +292,40 @@ def _stack_secrets_key() -> str:
     if not key:
         raise SystemExit("the local stack has no secrets key: start it (make infra-up)")
     return key
+
+
+def kafka_log_dir() -> Path:
+    """The local Kafka's ``log.dirs`` (from the stack's server.properties)."""
+    for line in (stack_dir() / "kafka" / "server.properties").read_text().splitlines():
+        if line.startswith("log.dirs="):
+            return Path(line.split("=", 1)[1].strip())
+    return stack_dir() / "kafka" / "data"
+
+
+def topic_bytes(topic: str) -> tuple[int, int]:
+    """(bytes of the topic's segment files, bytes of disk its files use), all partitions."""
+    partitions = list(kafka_log_dir().glob(f"{topic}-*"))
+    size = sum(f.stat().st_size for p in partitions for f in p.iterdir() if f.suffix == ".log")
+    return size, disk_bytes(partitions)
+
+
+def disk_bytes(paths: Iterable[Path]) -> int:
+    """Bytes of disk the files use (their blocks, as du counts them: Kafka's sparse,
+    preallocated indexes count for what they hold), folders' files included."""
+    used = 0
+    for path in paths:
+        files = path.rglob("*") if path.is_dir() else [path]
+        with contextlib.suppress(FileNotFoundError):  # a segment deleted meanwhile
+            used += sum(f.stat().st_blocks * 512 for f in files if f.is_file())
+    return used
+
+
+def run_disk(prefix: str) -> dict[str, int]:
+    """Bytes of disk a run's topics (Kafka's log folder) and databases (FerretDB's
+    SQLite files, and their write-ahead logs apart) use now."""
+    databases = list((stack_dir() / "ferretdb" / "data").glob(f"{prefix}_*"))
+    return {
+        "kafka": disk_bytes(kafka_log_dir().glob(f"{prefix}.*")),
+        "ferretdb": disk_bytes(databases),
+        "ferretdb_wal": disk_bytes(d for d in databases if d.name.endswith("-wal")),
+    }

@@ -2,6 +2,7 @@
 collection gives, and it steps aside (None) for deep pages and threads it has not caught
 up with. Heads of 5 threads, so truncation is reached with a few threads."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -202,6 +203,16 @@ async def test_a_thread_newer_than_its_index_entry_is_left_to_the_collection(db:
     rows = await index.threads(links, PageRequest(None, 10))
     assert rows is not None
     assert [t.thread_id for t in rows] == ["thread-000", "thread-002", "thread-001"]
+
+
+async def test_replicas_starting_together_on_an_empty_database_all_find_it_ready(
+    db: Any,
+) -> None:
+    """The API and the projection (two deployments, docs/adr/0026) start at once on a new
+    database: each marks the heads and the rosters ready, and none fails for the other."""
+    marks = [MongoHeads(db).prepare() for _ in range(8)]
+    marks += [MongoRosters(db).prepare() for _ in range(8)]
+    assert await asyncio.gather(*marks) == [True] * 16
 
 
 async def test_threads_stored_before_the_index_are_read_from_the_collection_until_marked(

@@ -8,6 +8,7 @@ A ready mark (``_id`` ``!ready``) says every stored thread (person) is on the he
 (rosters); without it pages read the threads (people) collection.
 """
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -15,6 +16,7 @@ from datetime import datetime
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from crm_runtime.mongo import Document, find_by_ids
 from crm_schemas.base import utcnow
@@ -92,7 +94,10 @@ async def _prepare(
 
 
 async def _mark_ready(marks: AsyncCollection[Document]) -> None:
-    await marks.replace_one({"_id": READY}, {"at": utcnow()}, upsert=True)
+    # Replicas starting together (the API and the projection) upsert the mark at once;
+    # FerretDB does not retry an upsert that lost the race: the mark is there all the same.
+    with contextlib.suppress(DuplicateKeyError):
+        await marks.replace_one({"_id": READY}, {"at": utcnow()}, upsert=True)
 
 
 class MongoHeads:
