@@ -57,7 +57,7 @@ SERVICES = ("fetcher", "scheduler", "matcher", "enricher", "timeline-api", "time
 SERVERS = ("kafka", "ferretdb", "dovecot")
 CUSTOMERS = 10  # new mail comes from client<k>@customer<k>.test, as some of the preload's
 DOMAIN = "acme.test"
-WARM_UP_S = 90.0  # IDLE watches pick a new account up within 30 s (fetcher.idle.RESCAN_S)
+WARM_UP_S = 90.0  # a watch starts when the account's config reaches the worker (fetcher.idle)
 
 _START = "the same at the soak's start"
 _QUIET = "the same pages read before the soak, no new mail"

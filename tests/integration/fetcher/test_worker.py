@@ -1,6 +1,8 @@
 """The fetcher worker end to end on the real stack: config + sync request in, messages out."""
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -8,11 +10,12 @@ from faststream.kafka import KafkaBroker
 
 from crm_runtime.bus import publish
 from crm_runtime.secrets import SecretBox
-from crm_runtime.service import Runtime
+from crm_runtime.service import Runtime, running
 from crm_schemas.config import AccountConfigured
 from crm_schemas.sync import SyncKind, SyncRequested, SyncState, SyncStatusChanged
 from fetcher.adapters.cursors import COLLECTION as CURSORS
 from fetcher.app import build
+from fetcher.idle import RESCAN_S
 from fetcher.settings import FetcherSettings
 
 from .conftest import ImapUser, message, read_topic, wait_committed, wait_for
@@ -149,3 +152,23 @@ async def test_a_job_failing_unexpectedly_turns_the_status_failing_then_back_to_
         lambda r: last_state(r) is SyncState.UP_TO_DATE,
     )
     assert len(await read_topic(settings.kafka_bootstrap, settings.topics.mail_raw)) == 1
+
+
+async def test_a_mailbox_connected_while_the_worker_runs_is_pushed_before_the_next_rescan(
+    settings: FetcherSettings, topics: None, db, broker: KafkaBroker, imap_user: ImapUser
+):
+    """The worker watches a newly connected IMAP account as soon as its config arrives,
+    not at the next periodic rescan (RESCAN_S): its new mail is pushed from the start."""
+    runtime = build(settings)
+    async with running(runtime):
+        account = imap_user.account(SecretBox(settings.secrets_key))
+        await configure(runtime, broker, account)
+        configured = time.monotonic()
+        for n in itertools.count():  # until the watch is up and sees one
+            imap_user.append("INBOX", message(n, "pushed"))
+            records = await read_topic(settings.kafka_bootstrap, settings.topics.sync_requests)
+            requests = [SyncRequested.model_validate_json(v) for _, v in records]
+            if any(r.reason == "push" and r.account_id == account.account_id for r in requests):
+                break
+            assert time.monotonic() - configured < RESCAN_S / 2, "no push before a rescan"
+            await asyncio.sleep(1)

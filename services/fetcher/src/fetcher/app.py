@@ -227,15 +227,21 @@ def build(settings: FetcherSettings) -> Runtime:
     rotated = RotatedTokens(runtime.db, box)
     jobs = sync_jobs(runtime, settings, box, rotated)
 
+    # push: this worker's accounts' IDLE watches move with its partitions and the config
+    watches = Watches(runtime, settings) if settings.idle else None
+
     async def on_config(event: ConfigEvent) -> None:
-        if isinstance(event, AccountConfigured) and event.disconnected:
+        if not isinstance(event, AccountConfigured):
+            return
+        if event.disconnected:
             if jobs.push is not None:  # while its consent still opens the provider
                 await jobs.push.keeper.forget(event.account_id)
             await rotated.forget(event.account_id)  # its secrets go with it
+        if watches is not None and event.imap is not None:
+            watches.changed()
 
     follow_config(runtime, on_config)
-    if settings.idle:  # push: this worker's accounts' IDLE watches move with its partitions
-        watches = Watches(runtime, settings)
+    if watches is not None:
         runtime.health.follow(settings.group(groups.FETCHER), watches.follow)
         runtime.on_start.append(watches.start)
         runtime.on_stop.append(watches.stop)

@@ -31,6 +31,7 @@ from fetcher.settings import FetcherSettings
 
 log = logging.getLogger(__name__)
 RESCAN_S = 30.0
+SETTLE_S = 0.5  # a burst of config changes (a first start reads them all) makes one rescan
 
 
 def partition_of(account_id: str, partitions: int) -> int:
@@ -79,6 +80,7 @@ class Watches:
         self._running = False
         self._loop: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
 
     @property
     def watched(self) -> set[str]:
@@ -86,7 +88,8 @@ class Watches:
         return set(self._tasks)
 
     async def start(self) -> None:
-        """Keep the watches in line until ``stop`` (every RESCAN_S, and at each rebalance)."""
+        """Keep the watches in line until ``stop``: every RESCAN_S, at each rebalance, and
+        soon after an account's config changes (``changed``)."""
         self._running = True
         self._loop = asyncio.create_task(self._every(RESCAN_S))
 
@@ -98,6 +101,11 @@ class Watches:
             self._partitions = await self._count(topic)
         if self._running:
             await self.rescan()
+
+    def changed(self) -> None:
+        """An account was connected, changed or disconnected: rescan now rather than at
+        the next RESCAN_S, so a new mailbox is pushed from its first minute."""
+        self._changed.set()
 
     async def rescan(self) -> None:
         """Start the watches of newly owned or connected accounts, restart changed ones,
@@ -124,7 +132,10 @@ class Watches:
 
     async def _every(self, interval_s: float) -> None:
         while True:
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), interval_s)
+                await asyncio.sleep(SETTLE_S)
+            self._changed.clear()
             await self.rescan()
 
     async def _count(self, topic: str) -> int:
