@@ -80,7 +80,7 @@ test-browser: bootstrap infra-up ## Only the browser tests (installs chromium an
 lint: bootstrap ## ruff, mypy --strict, and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(SERVICES_SRC)
+	$(BIN)/mypy $(SERVICES_SRC) benchmarks tests/emulators scripts
 	$(BIN)/lint-imports
 
 fmt: bootstrap ## Format and fix what ruff can

@@ -263,16 +263,16 @@ async def run(stack: BenchStack) -> Result:
     imap = measured["imap_idle"][0]
     figures: list[Figure] = []
     details: dict[str, float | int | str] = {"messages_per_source": count, "gap_s": gap_s}
-    for source, (values, missed) in measured.items():
-        baseline = None if source == "imap_idle" else imap
+    for name, (values, missed) in measured.items():
+        baseline = None if name == "imap_idle" else imap
         for q, declared in (("p50", 0.5), ("p95", 0.95)):
-            figure = next(f for f in FIGURES if f.name == f"{source}_{q}_s")
+            figure = next(f for f in FIGURES if f.name == f"{name}_{q}_s")
             base = round(percentile(baseline, declared), 3) if baseline else None
             figures.append(figure(round(percentile(values, declared), 3), base))
         details |= {
-            f"{source}_max_s": round(max(values), 3),
-            f"{source}_mean_s": round(statistics.fmean(values), 3),
-            f"{source}_missed": missed,
+            f"{name}_max_s": round(max(values), 3),
+            f"{name}_mean_s": round(statistics.fmean(values), 3),
+            f"{name}_missed": missed,
         }
     details |= {"gmail_notifications_dropped": dropped, "notifications_refused": len(refused)}
     return Result(figures=tuple(figures), details=details)

@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,7 +118,7 @@ def _participant(email: str, workspace: str, role: ParticipantRole, company: str
 
 
 def _thread_messages(
-    workspace: str, n: int, outside: list[tuple[str, str | None]], count: int, source: Source
+    workspace: str, n: int, outside: Sequence[tuple[str, str | None]], count: int, source: Source
 ) -> list[StoredMessage]:
     """``count`` messages of thread ``n``, an hour apart, between the owner and ``outside``."""
     root = f"<bench-thread-{n}@bench.test>"
@@ -341,7 +341,7 @@ def _bare_people(db: Database[Doc], company: str, workspace: str) -> dict[str, f
     """How a company page learns its people's addresses, with pymongo: its roster read by
     ``_id`` (with the ready mark), next to the scan of the people it replaced."""
     results: dict[str, float] = {}
-    reads = {
+    reads: dict[str, Callable[[], object]] = {
         "roster_read": lambda: list(db["company_rosters"].find({"_id": {"$in": [READY, company]}})),
         "people_scan": lambda: list(
             db["people"].find({"workspace_id": workspace, "company_id": company}, {"emails": 1})

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any, cast
 
 import caldav
 
@@ -116,7 +117,7 @@ def ensure_caldav_user(users_file: Path, user: str, password: str) -> None:
 def put_events(url: str, user: str, password: str, calendar_name: str, events: list[str]) -> str:
     """Create the calendar if needed and save the events into it; return the calendar URL."""
     with caldav.DAVClient(url=url, username=user, password=password) as client:
-        principal = client.principal()
+        principal = cast(Any, client).principal()
         calendar = next((c for c in principal.calendars() if c.name == calendar_name), None)
         if calendar is None:
             calendar = principal.make_calendar(name=calendar_name)

@@ -18,7 +18,7 @@ echo "== lint"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 "$BIN/mypy" schemas/src packages/runtime/src services/fetcher/src services/matcher/src \
-  services/enricher/src services/timeline-api/src
+  services/enricher/src services/timeline-api/src benchmarks tests/emulators scripts
 "$BIN/lint-imports"
 
 echo "== local stack"

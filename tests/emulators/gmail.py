@@ -29,6 +29,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -59,6 +60,9 @@ SYSTEM_LABELS = (
     "CATEGORY_FORUMS",
     "CATEGORY_UPDATES",
 )
+
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+"""A request's answer: status, headers and JSON body."""
 
 
 @dataclass
@@ -241,7 +245,7 @@ class GmailEmulator:
         data = {"emailAddress": box.address, "historyId": box.history_id}
         self.pubsub.publish(box.watch.topic, data)
 
-    def _watch(self, box: Mailbox, body: dict[str, Any]):
+    def _watch(self, box: Mailbox, body: dict[str, Any]) -> Reply:
         topic = str(body.get("topicName", ""))
         if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
             message = (
@@ -280,7 +284,7 @@ class GmailEmulator:
         box.units_log.append((now, units))
         return True
 
-    def _throttled(self) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _throttled(self) -> Reply:
         self.throttled += 1
         if self.throttle_status == 403:
             body = _error(
@@ -326,7 +330,7 @@ class GmailEmulator:
         authorization: str | None,
         arrived: float | None = None,
         body: dict[str, Any] | None = None,
-    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+    ) -> Reply:
         """One API call (a top-level request or a batch part)."""
         user = self.authority.user_of(authorization)
         if user is None:
@@ -376,9 +380,11 @@ class GmailEmulator:
             if not self._spend(box, UNITS[kind], arrived):
                 return self._throttled()
             box.calls[kind] += 1
-            return getattr(self, f"_{kind}")(box, route, query)
+            handler: Callable[[Mailbox, str, dict[str, list[str]]], Reply]
+            handler = getattr(self, f"_{kind}")
+            return handler(box, route, query)
 
-    def _profile(self, box: Mailbox, route: str, q: dict[str, list[str]]):
+    def _profile(self, box: Mailbox, route: str, q: dict[str, list[str]]) -> Reply:
         return (
             200,
             {},
@@ -390,7 +396,7 @@ class GmailEmulator:
             },
         )
 
-    def _labels(self, box: Mailbox, route: str, q: dict[str, list[str]]):
+    def _labels(self, box: Mailbox, route: str, q: dict[str, list[str]]) -> Reply:
         labels = [{"id": i, "name": i, "type": "system"} for i in SYSTEM_LABELS]
         labels += [{"id": i, "name": n, "type": "user"} for i, n in box.labels.items()]
         return 200, {}, {"labels": labels}
@@ -404,7 +410,7 @@ class GmailEmulator:
         start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
         return start, size
 
-    def _list(self, box: Mailbox, route: str, q: dict[str, list[str]]):
+    def _list(self, box: Mailbox, route: str, q: dict[str, list[str]]) -> Reply:
         page = self._page(q, 100)
         if page is None:
             return 400, {}, _error(400, "Invalid maxResults", "invalidArgument", "INVALID_ARGUMENT")
@@ -431,7 +437,7 @@ class GmailEmulator:
             body["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return 200, {}, body
 
-    def _get(self, box: Mailbox, route: str, q: dict[str, list[str]]):
+    def _get(self, box: Mailbox, route: str, q: dict[str, list[str]]) -> Reply:
         message = box.messages.get(route.removeprefix("messages/"))
         if message is None:
             return 404, {}, _error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
@@ -443,7 +449,7 @@ class GmailEmulator:
                 self.authority.expire_access_tokens()
         return 200, {}, self._resource(message, q.get("format", ["full"])[0])
 
-    def _history(self, box: Mailbox, route: str, q: dict[str, list[str]]):
+    def _history(self, box: Mailbox, route: str, q: dict[str, list[str]]) -> Reply:
         start_id = int(q.get("startHistoryId", ["0"])[0])
         if start_id < box.oldest_history:
             return 404, {}, _error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")

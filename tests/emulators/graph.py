@@ -61,6 +61,9 @@ DISPLAY_NAMES = {
     "archive": "Archive",
 }
 
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+"""A request's answer: status, headers and JSON body."""
+
 
 def folder_id(folder: str) -> str:
     """The opaque id the emulator gives a folder (messages name theirs by well-known name
@@ -401,7 +404,7 @@ class GraphEmulator:
         box.spent.append(now)
         return True
 
-    def _throttled(self) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _throttled(self) -> Reply:
         self.throttled += 1
         return (
             429,
@@ -410,9 +413,7 @@ class GraphEmulator:
         )
 
     # --- the API ------------------------------------------------------------------------
-    def call(
-        self, method: str, target: str, user: str, prefer: str | None = None
-    ) -> tuple[int, dict[str, str], Any]:
+    def call(self, method: str, target: str, user: str, prefer: str | None = None) -> Reply:
         """One request (top-level or inside a $batch), already authenticated."""
         parts = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -445,7 +446,9 @@ class GraphEmulator:
         match = re.search(r"odata\.maxpagesize=(\d+)", prefer or "")
         return min(int(match.group(1)), 1000) if match else 10
 
-    def _delta(self, box: GraphMailbox, folder: str, q: dict[str, str], prefer: str | None = None):
+    def _delta(
+        self, box: GraphMailbox, folder: str, q: dict[str, str], prefer: str | None = None
+    ) -> Reply:
         if folder not in WELL_KNOWN:
             return 404, {}, _error("ErrorInvalidIdMalformed", "Id is malformed.")
         if "$deltatoken" in q:
@@ -489,7 +492,7 @@ class GraphEmulator:
             body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(_token(done))}"
         return 200, {}, body
 
-    def _calendar_delta(self, box: GraphMailbox, q: dict[str, str], prefer: str | None):
+    def _calendar_delta(self, box: GraphMailbox, q: dict[str, str], prefer: str | None) -> Reply:
         if "$deltatoken" in q:
             state = _untoken(q["$deltatoken"])
             if state["since"] < box.oldest_token:
@@ -513,7 +516,7 @@ class GraphEmulator:
             )
 
         def inside(fields: dict[str, Any]) -> bool:
-            return (
+            return bool(
                 fields["end"]["dateTime"][:19] >= state["start"][:19]
                 and fields["start"]["dateTime"][:19] <= state["end"][:19]
             )
@@ -551,7 +554,7 @@ class GraphEmulator:
         wanted = {s.strip() for s in select.split(",")} | {"id"}
         return {k: v for k, v in full.items() if k in wanted}
 
-    def _search(self, box: GraphMailbox, condition: str):
+    def _search(self, box: GraphMailbox, condition: str) -> Reply:
         match = re.fullmatch(r"internetMessageId eq '(.*)'", condition.strip())
         if match is None:
             return 400, {}, _error("BadRequest", f"Unsupported $filter: {condition}")
@@ -563,7 +566,7 @@ class GraphEmulator:
         ]
         return 200, {}, {"value": found}
 
-    def _folder(self, box: GraphMailbox, name: str):
+    def _folder(self, box: GraphMailbox, name: str) -> Reply:
         folders = {f: f for f in WELL_KNOWN} | {
             m.folder.lower(): m.folder for m in box.messages.values()
         }
@@ -573,7 +576,7 @@ class GraphEmulator:
                 return 200, {}, {"id": folder_id(folder), "displayName": display}
         return 404, {}, _error("ErrorItemNotFound", "The specified folder could not be found.")
 
-    def _get(self, box: GraphMailbox, message_id: str, q: dict[str, str]):
+    def _get(self, box: GraphMailbox, message_id: str, q: dict[str, str]) -> Reply:
         message = box.messages.get(message_id)
         if message is None:
             return 404, {}, _error("ErrorItemNotFound", "The specified object was not found.")
