@@ -25,14 +25,11 @@ worst latencies) in the details. ``make bench ONLY=soak``.
 from __future__ import annotations
 
 import asyncio
-import imaplib
 import logging
 import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 
 import httpx
 
@@ -51,13 +48,19 @@ from benchmarks.harness import (
     run_disk,
     server_meter,
 )
+from benchmarks.soak_load import (
+    CUSTOMERS,
+    Reads,
+    add_mail,
+    read_pages,
+    until_stored,
+    warm_up,
+)
 from crm_schemas import ids
 
 SERVICES = ("fetcher", "scheduler", "matcher", "enricher", "timeline-api", "timeline-projection")
 SERVERS = ("kafka", "ferretdb", "dovecot")
-CUSTOMERS = 10  # new mail comes from client<k>@customer<k>.test, as some of the preload's
 DOMAIN = "acme.test"
-WARM_UP_S = 90.0  # a watch starts when the account's config reaches the worker (fetcher.idle)
 
 _START = "the same at the soak's start"
 _QUIET = "the same pages read before the soak, no new mail"
@@ -100,80 +103,6 @@ class Sizes:
             reads_per_s=float(env("BENCH_SOAK_READS_PER_S", "4")),
             drain_s=float(env("BENCH_SOAK_DRAIN_S", "120")),
         )
-
-
-@dataclass
-class Reads:
-    """Timeline pages read: each one's latency, and those that failed."""
-
-    ms: list[float]
-    errors: int = 0
-
-
-def _new_mail(user: str, tag: str, n: int) -> tuple[str, bytes]:
-    """The ``n``-th new message from a customer to the mailbox: its Message-ID, its bytes."""
-    k = n % CUSTOMERS
-    message_id = f"soak-{tag}-{n}@customer{k}.test"
-    raw = (
-        f"From: Client {k} <client{k}@customer{k}.test>\r\nTo: Owner <{user}>\r\n"
-        f"Subject: Soak {n}\r\nMessage-ID: <{message_id}>\r\n"
-        f"Date: {format_datetime(datetime.now(UTC))}\r\nMIME-Version: 1.0\r\n"
-        f"Content-Type: text/plain; charset=utf-8\r\n\r\nHello, about order {n}.\r\n"
-    )
-    return message_id, raw.encode()
-
-
-def _append(stack: BenchStack, user: str, raw: bytes) -> None:
-    imap = imaplib.IMAP4(stack.imap_host, stack.imap_port)
-    try:
-        imap.login(user, PASSWORD)
-        imap.append("INBOX", "", None, raw)
-    finally:
-        imap.logout()
-
-
-async def _add_mail(
-    stack: BenchStack, user: str, tag: str, arrivals: Arrivals, sizes: Sizes, bench: Deployment
-) -> list[str]:
-    """One new message every gap, for the soak's duration; their Message-IDs."""
-    added: list[str] = []
-    started = time.monotonic()
-    while time.monotonic() - started < sizes.soak_s:
-        message_id, raw = _new_mail(user, tag, len(added))
-        arrivals.expect(message_id)
-        await asyncio.to_thread(_append, stack, user, raw)
-        added.append(message_id)
-        bench.system.check_alive()
-        await asyncio.sleep(max(started + len(added) * sizes.gap_s - time.monotonic(), 0.0))
-    return added
-
-
-async def _read_pages(
-    api: httpx.AsyncClient, pages: list[str], per_s: float, for_s: float
-) -> Reads:
-    """Read the pages in turn, ``per_s`` a second (one after another), for ``for_s``."""
-    reads = Reads([])
-    started = time.monotonic()
-    n = 0
-    while time.monotonic() - started < for_s:
-        sent = time.perf_counter()
-        try:
-            answer = await api.get(pages[n % len(pages)], params={"limit": 50})
-            reads.errors += answer.status_code != 200
-        except httpx.HTTPError:
-            reads.errors += 1
-        reads.ms.append((time.perf_counter() - sent) * 1000)
-        n += 1
-        await asyncio.sleep(max(started + n / per_s - time.monotonic(), 0.0))
-    return reads
-
-
-async def _until_stored(arrivals: Arrivals, bench: Deployment, within_s: float) -> None:
-    """Wait until every expected message is stored, or ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while arrivals.missing and time.monotonic() < deadline:
-        bench.system.check_alive()
-        await asyncio.sleep(0.5)
 
 
 async def _lost(api: httpx.AsyncClient, workspace: str, message_ids: list[str]) -> int:
@@ -273,23 +202,6 @@ async def _up_to_date(api: httpx.AsyncClient, account: str, bench: Deployment) -
     raise RuntimeError("the first import was not up to date in 600 s")
 
 
-async def _warm_up(
-    stack: BenchStack, user: str, tag: str, arrivals: Arrivals, bench: Deployment
-) -> float:
-    """New mail until one arrives by IDLE (a new one every 5 s: the watch may start after
-    the first), then until every one has; returns the seconds it took."""
-    started = time.monotonic()
-    for n in range(int(WARM_UP_S / 5)):
-        message_id, raw = _new_mail(user, f"{tag}-warm-up", n)
-        arrivals.expect(message_id)
-        await asyncio.to_thread(_append, stack, user, raw)
-        await _until_stored(arrivals, bench, 5.0)
-        if arrivals.stored:
-            await _until_stored(arrivals, bench, WARM_UP_S)
-            return time.monotonic() - started
-    raise RuntimeError(f"no new mail arrived by IMAP IDLE in {WARM_UP_S:.0f} s")
-
-
 def _figures(
     start: Snapshot, end: Snapshot, quiet: Reads, reads: Reads, lost: int, new: list[float]
 ) -> tuple[Figure, ...]:
@@ -326,19 +238,19 @@ async def run(stack: BenchStack) -> Result:
             Arrivals(stack.kafka_bootstrap, tag) as arrivals,
         ):
             await _up_to_date(api, account, bench)
-            warm_up_s = await _warm_up(stack, user, tag, arrivals, bench)
+            warm_up_s = await warm_up(stack, user, tag, arrivals, bench)
             pages = _pages(workspace)
-            quiet = await _read_pages(
+            quiet = await read_pages(
                 api, pages, sizes.reads_per_s, max(5.0, 20 / sizes.reads_per_s)
             )
             start = _snapshot(bench, stack, tag, preloaded + len(arrivals.stored))
             meter = bench.cpu_meter(stack, SERVERS)
             meter.start()
             reads, added = await asyncio.gather(
-                _read_pages(api, pages, sizes.reads_per_s, sizes.soak_s),
-                _add_mail(stack, user, tag, arrivals, sizes, bench),
+                read_pages(api, pages, sizes.reads_per_s, sizes.soak_s),
+                add_mail(stack, user, tag, arrivals, bench, for_s=sizes.soak_s, gap_s=sizes.gap_s),
             )
-            await _until_stored(arrivals, bench, sizes.drain_s)
+            await until_stored(arrivals, bench, sizes.drain_s)
             cpu = meter.stop()
             end = _snapshot(bench, stack, tag, preloaded + len(arrivals.stored))
             peaks = _memory(bench, stack, "VmHWM")
