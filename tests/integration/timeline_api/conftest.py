@@ -21,7 +21,7 @@ from enricher.app import build as build_enricher
 from enricher.settings import EnricherSettings
 from timeline_api.domain.access import Member, Role, member_for
 from timeline_api.entrypoints.http import create_app
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 from timeline_api.settings import TimelineSettings
 
 if TYPE_CHECKING:

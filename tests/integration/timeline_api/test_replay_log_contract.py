@@ -1,4 +1,4 @@
-"""``ports.ReplayLog``: on the real Kafka and in memory, by one contract. Ranges from a
+"""``ports.operations.ReplayLog``: on the real Kafka and in memory, by one contract. Ranges from a
 time or the beginning, copies unchanged and only of the scope, a topic that dropped
 records refusing what it lost, and the groups' committed offsets read back."""
 

@@ -28,10 +28,10 @@ from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
-from timeline_api.ports import (
+from timeline_api.ports.records import RecordStore
+from timeline_api.ports.timelines import (
     Conversations,
     ProjectionStore,
-    RecordStore,
     TimelineFeed,
     TimelineReader,
 )

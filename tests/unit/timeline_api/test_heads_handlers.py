@@ -16,7 +16,7 @@ from timeline_api.adapters.timelines.heads.memory import (
 )
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 
 WS = "ws"
 

@@ -6,7 +6,7 @@ from timeline_api.adapters.memory import InMemoryRecords
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.access import Member, Role
 from timeline_api.entrypoints.http import create_app
-from timeline_api.ports import UnavailableError
+from timeline_api.ports.common import UnavailableError
 from timeline_api.service.timelines import TimelineQueries
 from timeline_api.settings import TimelineSettings
 

@@ -18,7 +18,7 @@ from timeline_api.adapters.memory import InMemoryRecords, InMemorySyncStatuses
 from timeline_api.adapters.timelines.memory import InMemoryTimelines
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.scope import PageRequest, RecordScope, Window
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 from timeline_api.service.projection import Projection
 
 WS = "ws-projection"

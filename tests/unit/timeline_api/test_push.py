@@ -26,7 +26,7 @@ from timeline_api.domain.push import (
     gmail_address,
     graph_wanted,
 )
-from timeline_api.ports import PushTokenError
+from timeline_api.ports.push import PushTokenError
 from timeline_api.service.push import PushInbox
 
 KEY, OLD_KEY, OTHER_KEY = b"k" * 32, b"o" * 32, b"x" * 32

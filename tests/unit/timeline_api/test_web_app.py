@@ -20,7 +20,7 @@ from timeline_api.domain.access import Member, Role
 from timeline_api.domain.connection import Check, Failure, failed, passed
 from timeline_api.domain.model import Source, StoredMessage
 from timeline_api.entrypoints.http import create_app
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.lookups import MailboxSearch

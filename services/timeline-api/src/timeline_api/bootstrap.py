@@ -30,7 +30,7 @@ from timeline_api.adapters.timelines.heads.mongo import forget_ready
 from timeline_api.adapters.timelines.indexed import IndexedReadModel
 from timeline_api.adapters.web_sessions import MongoSignIns
 from timeline_api.domain.push import GoogleAudience
-from timeline_api.ports import Consent
+from timeline_api.ports.accounts import Consent
 from timeline_api.service.account_actions import AccountActions
 from timeline_api.service.accounts import Connector, SyncQueue
 from timeline_api.service.dead_letters import DeadLetterDesk, DeadLetterProjection

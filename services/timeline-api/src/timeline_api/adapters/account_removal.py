@@ -14,7 +14,7 @@ from crm_runtime.mongo import Document
 from timeline_api.adapters.timeline_store import TimelineStore, field_key, thread_doc
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.ports import AccountRemoval, ThreadChange
+from timeline_api.ports.timelines import AccountRemoval, ThreadChange
 
 
 async def remove_account_items(store: TimelineStore, account_id: str) -> AccountRemoval:

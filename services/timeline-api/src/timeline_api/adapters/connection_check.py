@@ -37,7 +37,7 @@ from crm_runtime.egress import (
 from crm_runtime.egress_http import guard_dav_client
 from crm_schemas.config import TlsMode
 from timeline_api.domain.connection import Check, Failure, failed, listed_folder, passed
-from timeline_api.ports import FoldersUnavailableError
+from timeline_api.ports.accounts import FoldersUnavailableError
 
 T = TypeVar("T")
 
@@ -329,7 +329,7 @@ async def check_caldav(url: str, user: str, password: SecretStr, policy: CheckPo
 
 
 class ConnectionChecks:
-    """``ports.ConnectionChecker``: the checks above, under the deployment's policy."""
+    """``ports.accounts.ConnectionChecker``: the checks above, under the deployment's policy."""
 
     def __init__(self, policy: CheckPolicy) -> None:
         self._policy = policy

@@ -1,4 +1,5 @@
-"""The dead letters of every service, in the timeline API's database (``ports.DeadLetters``).
+"""The dead letters of every service, in the timeline API's database
+(``ports.operations.DeadLetters``).
 
 Kept by ``_id`` = source topic, partition and offset. Listing filters on the workspace,
 the topic, the error type and the time, which FerretDB 1.x answers by scanning the
@@ -57,7 +58,7 @@ def _filter(query: DeadLetterQuery) -> Document:
 
 
 class MongoDeadLetters:
-    """``ports.DeadLetters`` on MongoDB."""
+    """``ports.operations.DeadLetters`` on MongoDB."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._letters: AsyncCollection[Document] = db[COLLECTION]

@@ -19,7 +19,7 @@ from crm_schemas.config import AccountConfigured, WorkspaceConfigured
 from crm_schemas.sync import SyncKind, SyncStatusChanged
 from timeline_api.domain.access import Member, Role, key_digest, new_api_key
 from timeline_api.domain.sync_status import kept_status
-from timeline_api.ports import Publish
+from timeline_api.ports.common import Publish
 
 
 def _member(doc: Document) -> Member:
@@ -38,7 +38,7 @@ def _event_doc(event: WorkspaceConfigured | AccountConfigured) -> Document:
 
 class MongoDirectory:
     """The workspace side of the API's database, and the config topic it feeds; also each
-    account's sync status (``ports.Directory`` and ``ports.SyncStatuses``)."""
+    account's sync status (``ports.accounts.Directory`` and ``ports.accounts.SyncStatuses``)."""
 
     def __init__(self, db: AsyncDatabase[Document], publish: Publish) -> None:
         self._publish = publish
@@ -131,7 +131,7 @@ class MongoDirectory:
 
     async def accounts_by_email(self, email: str) -> list[AccountConfigured]:
         """The connected accounts of an address, one per workspace that connected it (a
-        push names a mailbox, not an account; ``ports.PushAccounts``)."""
+        push names a mailbox, not an account; ``ports.push.PushAccounts``)."""
         found = self.accounts.find({"email": email, "disconnected": False})
         return [AccountConfigured.model_validate(doc) async for doc in found.sort("_id")]
 

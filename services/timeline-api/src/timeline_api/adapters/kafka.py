@@ -1,5 +1,6 @@
-"""Publishing on Kafka: one event at a time, bound to its topic (``ports.Publish``),
-bytes as they are (``ports.RawPublish``), or many events at once (``ports.MailOutbox``)."""
+"""Publishing on Kafka: one event at a time, bound to its topic (``ports.common.Publish``),
+bytes as they are (``ports.common.RawPublish``), or many events at once
+(``ports.timelines.MailOutbox``)."""
 
 from collections.abc import Sequence
 
@@ -7,7 +8,8 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from crm_runtime.bus import BulkPublisher, publish
-from timeline_api.ports import MailOutbox, Publish, RawPublish
+from timeline_api.ports.common import Publish, RawPublish
+from timeline_api.ports.timelines import MailOutbox
 
 
 def topic_publisher(broker: KafkaBroker, topic: str) -> Publish:

@@ -1,4 +1,4 @@
-"""Searches of members' mailboxes, by lookup id (``ports.MailboxLookups``), in MongoDB and
+"""Searches of members' mailboxes, by lookup id (``ports.timelines.MailboxLookups``), in MongoDB and
 in memory. A search is inserted by the request that starts it, before any mailbox is
 asked; then only the consumer of the lookup results (keyed by lookup id) writes it."""
 
@@ -27,7 +27,7 @@ def _lookup(doc: Document) -> MailboxLookup:
 
 
 class MongoMailboxLookups:
-    """``ports.MailboxLookups`` in the timeline API's database, by ``_id``."""
+    """``ports.timelines.MailboxLookups`` in the timeline API's database, by ``_id``."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._lookups = db[COLLECTION]
@@ -62,7 +62,7 @@ class MongoMailboxLookups:
 
 
 class InMemoryMailboxLookups:
-    """``ports.MailboxLookups`` in a dict."""
+    """``ports.timelines.MailboxLookups`` in a dict."""
 
     def __init__(self) -> None:
         self.lookups: dict[str, MailboxLookup] = {}

@@ -1,4 +1,5 @@
-"""Dead letters in memory (``ports.DeadLetters``), for unit tests and the contract tests."""
+"""Dead letters in memory (``ports.operations.DeadLetters``), for unit tests and the
+contract tests."""
 
 from collections.abc import Sequence
 from dataclasses import replace
@@ -15,7 +16,7 @@ from timeline_api.domain.pagination import Cursor
 
 
 class MemoryDeadLetters:
-    """``ports.DeadLetters`` in a dict."""
+    """``ports.operations.DeadLetters`` in a dict."""
 
     def __init__(self) -> None:
         self.letters: dict[str, StoredDeadLetter] = {}

@@ -20,7 +20,7 @@ from timeline_api.adapters.timeline_store import (
 )
 from timeline_api.domain.copies import CopyRemoved, takes
 from timeline_api.domain.model import ThreadSummary
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 
 
 async def remove_message_copies(

@@ -34,7 +34,7 @@ from timeline_api.adapters.timeline_store import (
 from timeline_api.domain.copies import is_current, takes
 from timeline_api.domain.model import Source, StoredMessage, ThreadSummary
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 
 _SUMMARY_FIELDS = ("workspace_id", "thread_id", "message_id", "subject", "participants")
 

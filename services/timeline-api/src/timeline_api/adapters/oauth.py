@@ -20,7 +20,7 @@ import requests
 from google_auth_oauthlib.flow import Flow
 
 from crm_schemas.config import OAuthProvider
-from timeline_api.ports import Consent, ConsentError, Grant
+from timeline_api.ports.accounts import Consent, ConsentError, Grant
 from timeline_api.settings import TimelineSettings
 
 GOOGLE_SCOPES = (

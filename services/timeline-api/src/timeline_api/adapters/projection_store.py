@@ -1,7 +1,7 @@
-"""The projection's store on MongoDB (``ports.ProjectionStore``, ``ports.ThreadMerges``):
-the timeline's collections, messages written a whole poll at a time, withdrawn copies and
-a disconnected account's items taken away, and threads merged into others
-(docs/adr/0027)."""
+"""The projection's store on MongoDB (``ports.timelines.ProjectionStore``,
+``ports.timelines.ThreadMerges``): the timeline's collections, messages written a whole
+poll at a time, withdrawn copies and a disconnected account's items taken away, and
+threads merged into others (docs/adr/0027)."""
 
 from collections.abc import Iterable, Mapping
 
@@ -13,7 +13,7 @@ from timeline_api.adapters.message_writes import MessageWrites
 from timeline_api.adapters.timeline_store import TimelineStore
 from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.model import StoredEvent, StoredMessage, ThreadSummary
-from timeline_api.ports import AccountRemoval, ThreadChange
+from timeline_api.ports.timelines import AccountRemoval, ThreadChange
 
 
 class MongoProjectionStore:

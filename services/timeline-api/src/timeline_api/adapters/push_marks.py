@@ -1,4 +1,4 @@
-"""The marks that coalesce push notifications (``ports.PushMarks``): one document per
+"""The marks that coalesce push notifications (``ports.push.PushMarks``): one document per
 account, kind and window, inserted by ``_id``, the one write FerretDB and MongoDB both make
 atomic across replicas (docs/adr/0009); and an in-memory twin for unit tests."""
 

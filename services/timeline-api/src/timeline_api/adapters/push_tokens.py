@@ -1,4 +1,4 @@
-"""Google's OIDC tokens on Pub/Sub push (``ports.PushTokens``): the signature checked
+"""Google's OIDC tokens on Pub/Sub push (``ports.push.PushTokens``): the signature checked
 against the keys Google publishes as a JWKS (``TIMELINE_PUSH_GOOGLE_CERTS_URL``; tests
 point it at the emulator's), with PyJWT. The keys are cached for an hour and fetched
 again when a token names a key not in the cache (Google rotates them)."""
@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from timeline_api.ports import PushTokenError
+from timeline_api.ports.push import PushTokenError
 
 LEEWAY_S = 30  # clocks disagree a little; Google's tokens live an hour
 

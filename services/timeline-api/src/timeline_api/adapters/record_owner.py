@@ -1,4 +1,4 @@
-"""Asking the records' one writer over Kafka (``ports.RecordOwner``, docs/adr/0029).
+"""Asking the records' one writer over Kafka (``ports.records.RecordOwner``, docs/adr/0029).
 
 A command goes on ``Topics.record_commands`` keyed by its workspace; the enricher applies
 it and answers on ``Topics.record_outcomes``. Every replica of this API reads every
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from crm_schemas.record_commands import ApiCommand, RecordOutcome
 from timeline_api.domain.ownership import UnavailableError
-from timeline_api.ports import Publish
+from timeline_api.ports.common import Publish
 
 log = logging.getLogger(__name__)
 ASSIGNMENT_WAIT_S = 30.0

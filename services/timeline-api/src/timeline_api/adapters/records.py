@@ -1,4 +1,4 @@
-"""People, companies and opportunities in MongoDB, each by its id (``ports.RecordStore``).
+"""People, companies and opportunities in MongoDB, each by its id (``ports.records.RecordStore``).
 
 A version is kept only if it is newer than the one stored (``updated_at``), so a
 redelivered or replayed older version never overwrites a newer one. Reads go by ``_id``,

@@ -1,4 +1,4 @@
-"""Replay jobs in MongoDB (``ports.ReplayJobs``), one document by job id, replaced whole:
+"""Replay jobs in MongoDB (``ports.operations.ReplayJobs``), one document by job id, replaced whole:
 one consumer of the jobs topic runs a job at a time, and a reader of its progress only
 ever marks it done."""
 

@@ -1,5 +1,6 @@
-"""``ports.ReplayLog`` on Kafka: the raw topics' ranges and retention, copying records into
-the replay topics unchanged, and the consumer groups' committed offsets (docs/adr/0022).
+"""``ports.operations.ReplayLog`` on Kafka: the raw topics' ranges and retention, copying
+records into the replay topics unchanged, and the consumer groups' committed offsets
+(docs/adr/0022).
 
 Every call opens the clients it needs and closes them: a replay asks rarely, and a job
 runs in slices of seconds.
@@ -19,7 +20,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from crm_runtime.settings import ServiceSettings
 from crm_schemas.replay import MATCHER_REPLAY_GROUPS, SETTINGS_READER_GROUPS
 from timeline_api.domain.replay import LogStart, ReplayKind, ReplayScope, Span
-from timeline_api.ports import Copied
+from timeline_api.ports.operations import Copied
 
 FETCH_MAX_RECORDS = 500
 EARLIEST_WAIT_S = 5.0

@@ -1,5 +1,6 @@
-"""In-memory stand-ins for the replay's ports (``ports.ReplayLog``, ``ports.ReplayJobs``),
-for fast tests of the use case; the contract tests run them beside Kafka and MongoDB."""
+"""In-memory stand-ins for the replay's ports (``ports.operations.ReplayLog``,
+``ports.operations.ReplayJobs``), for fast tests of the use case; the contract tests run
+them beside Kafka and MongoDB."""
 
 import json
 from collections.abc import Mapping
@@ -8,7 +9,7 @@ from datetime import datetime
 
 from crm_schemas.replay import ReplayKind
 from timeline_api.domain.replay import LogStart, ReplayJob, ReplayScope, Span
-from timeline_api.ports import Copied
+from timeline_api.ports.operations import Copied
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from crm_schemas.base import to_milliseconds
 from crm_schemas.outcomes import ItemDropped
 from timeline_api.domain.copies import CopyRemoved, Known, is_current, takes
 from timeline_api.domain.model import Source, StoredEvent, StoredMessage, ThreadSummary
-from timeline_api.ports import UnavailableError
+from timeline_api.ports.common import UnavailableError
 
 _SEARCH_INDEXES = [  # searches: an anchored regex on the terms is an index range on MongoDB
     IndexModel([("workspace_id", ASCENDING), ("search_terms", ASCENDING)]),
@@ -164,8 +164,8 @@ def thread_from_doc(doc: Document) -> ThreadSummary:
 
 
 class TimelineStore:
-    """The timeline's collections, in the service's own database (``ports.Conversations``,
-    ``ports.Health``; the projection's writes are ``MongoProjectionStore``'s)."""
+    """The timeline's collections, in the service's own database (``ports.timelines.Conversations``,
+    ``ports.common.Health``; the projection's writes are ``MongoProjectionStore``'s)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db

@@ -1,5 +1,5 @@
 """Sign-in links and web sessions in MongoDB, by the digest of their token
-(``ports.SignIns``): one ``_id`` read per page. Expired ones are deleted when they are
+(``ports.accounts.SignIns``): one ``_id`` read per page. Expired ones are deleted when they are
 next read (FerretDB has no TTL index)."""
 
 from pymongo.asynchronous.collection import AsyncCollection

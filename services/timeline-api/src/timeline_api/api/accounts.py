@@ -12,7 +12,7 @@ from crm_schemas.config import AccountConfigured
 from timeline_api.api.account_models import AccountView, ConnectionTest, status_views
 from timeline_api.api.deps import Viewer
 from timeline_api.api.problems import ProblemError, problem_responses
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 from timeline_api.service.account_actions import AccountActions, AccountState, ChecksFailedError
 from timeline_api.service.account_requests import AccountCreate, AccountUpdate
 from timeline_api.service.accounts import Connector, SyncQueue

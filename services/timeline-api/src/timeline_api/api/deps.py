@@ -10,7 +10,10 @@ from typing import Annotated, cast
 from fastapi import Depends, HTTPException, Request
 
 from timeline_api.domain.access import Member, bearer_key
-from timeline_api.ports import Conversations, Directory, Health, RecordReader
+from timeline_api.ports.accounts import Directory
+from timeline_api.ports.common import Health
+from timeline_api.ports.records import RecordReader
+from timeline_api.ports.timelines import Conversations
 from timeline_api.service.replay import Replays
 from timeline_api.service.search import RecordSearch
 from timeline_api.service.timelines import TimelineQueries

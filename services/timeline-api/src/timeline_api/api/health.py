@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from timeline_api.api.deps import HealthCheck, Settings
 from timeline_api.api.models import Health
 from timeline_api.api.problems import PROBLEM_JSON, problem_responses
-from timeline_api.ports import UnavailableError
+from timeline_api.ports.common import UnavailableError
 
 router = APIRouter(tags=["health"])
 

@@ -20,7 +20,7 @@ from timeline_api.api.accounts import Queue, account_view
 from timeline_api.api.deps import Dir, Settings, Viewer
 from timeline_api.api.problems import problem_responses
 from timeline_api.domain.access import account_id_for
-from timeline_api.ports import Consent, ConsentError
+from timeline_api.ports.accounts import Consent, ConsentError
 from timeline_api.service.oauth_consent import begin_consent, callback_uri
 
 router = APIRouter(prefix="/v1/accounts/oauth", tags=["accounts"])

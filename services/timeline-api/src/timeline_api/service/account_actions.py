@@ -16,7 +16,7 @@ from timeline_api.domain.access import Member
 from timeline_api.domain.connection import Check
 from timeline_api.domain.ownership import ConflictError, NotFoundError, RecordError
 from timeline_api.domain.replay import ReplayKind, ReplayScope, kinds_for_account_change
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 from timeline_api.service.account_requests import AccountCreate, AccountUpdate
 from timeline_api.service.account_status import SyncStatusView, status_views
 from timeline_api.service.accounts import Connector, Credentials, SyncQueue

@@ -26,7 +26,8 @@ from crm_schemas.ids import normalize_email
 from crm_schemas.sync import SyncKind, SyncRequested
 from timeline_api.domain.access import Member, account_id_for
 from timeline_api.domain.connection import Check
-from timeline_api.ports import ConnectionChecker, Publish
+from timeline_api.ports.accounts import ConnectionChecker
+from timeline_api.ports.common import Publish
 from timeline_api.service.account_requests import (
     AccountCreate,
     AccountUpdate,

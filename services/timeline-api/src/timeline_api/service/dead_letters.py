@@ -1,6 +1,6 @@
 """Dead letters: kept from the dead-letter topic, listed, shown and re-driven.
 
-``DeadLetterProjection`` keeps every service's dead letters (``ports.DeadLetters``).
+``DeadLetterProjection`` keeps every service's dead letters (``ports.operations.DeadLetters``).
 ``DeadLetterDesk`` is what operators (``crm-admin deadletters``) and a workspace's admins
 (``/v1/deadletters``) do with them: list them with counts by error, show one, and retry:
 each original payload goes back, under its key, to the topic it came from, so the same
@@ -25,7 +25,8 @@ from timeline_api.domain.dead_letters import (
 )
 from timeline_api.domain.ownership import NotFoundError
 from timeline_api.domain.pagination import Cursor, next_cursor
-from timeline_api.ports import DeadLetters, RawPublish
+from timeline_api.ports.common import RawPublish
+from timeline_api.ports.operations import DeadLetters
 
 RETRY_MAX = 1000
 """Dead letters re-driven by one call at most; the answer says when more are left."""

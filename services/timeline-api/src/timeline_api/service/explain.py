@@ -22,7 +22,8 @@ from crm_schemas.ids import company_id, message_item_id, normalize_message_id, p
 from crm_schemas.lookups import MailboxPlace
 from timeline_api.domain.access import Member
 from timeline_api.domain.lookups import MailboxLookup, MailboxState, in_words, is_done
-from timeline_api.ports import Conversations, RecordReader
+from timeline_api.ports.records import RecordReader
+from timeline_api.ports.timelines import Conversations
 from timeline_api.service.lookups import MailboxSearch
 
 

@@ -24,7 +24,9 @@ from timeline_api.domain.lookups import (
     lookup_id_for,
 )
 from timeline_api.domain.ownership import NotFoundError
-from timeline_api.ports import Directory, MailboxLookups, Publish
+from timeline_api.ports.accounts import Directory
+from timeline_api.ports.common import Publish
+from timeline_api.ports.timelines import MailboxLookups
 
 POLL_S = 0.1
 

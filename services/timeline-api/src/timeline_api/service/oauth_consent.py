@@ -10,7 +10,7 @@ from secrets import token_urlsafe
 from crm_schemas.base import utcnow
 from crm_schemas.config import OAuthProvider
 from timeline_api.domain.access import Member
-from timeline_api.ports import Consent, Directory
+from timeline_api.ports.accounts import Consent, Directory
 
 STATE_TTL = timedelta(minutes=10)
 

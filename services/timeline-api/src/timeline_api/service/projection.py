@@ -17,12 +17,9 @@ from crm_schemas.records import CompanyUpserted, OpportunityUpserted, PersonUpse
 from crm_schemas.sync import SyncStatusChanged
 from timeline_api.domain.copies import CopyRemoved
 from timeline_api.domain.records import event_record, message_record
-from timeline_api.ports import (
-    ProjectionStore,
-    RecordStore,
-    SyncStatuses,
-    TimelineFeed,
-)
+from timeline_api.ports.accounts import SyncStatuses
+from timeline_api.ports.records import RecordStore
+from timeline_api.ports.timelines import ProjectionStore, TimelineFeed
 
 
 class Projection:

@@ -32,7 +32,8 @@ from timeline_api.domain.push import (
     window_end,
     window_of,
 )
-from timeline_api.ports import Publish, PushAccounts, PushMarks, PushTokenError, PushTokens
+from timeline_api.ports.common import Publish
+from timeline_api.ports.push import PushAccounts, PushMarks, PushTokenError, PushTokens
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = timedelta(minutes=5)

@@ -1,7 +1,7 @@
 """The records API's use cases: people, companies and opportunities a CRM owns.
 
 People and companies have one writer, the enricher (docs/adr/0029): every change asked
-here is sent to it as a command (``ports.RecordOwner``), keyed by the workspace, and its
+here is sent to it as a command (``ports.records.RecordOwner``), keyed by the workspace, and its
 answer decides the response: done, or refused (404, 409, 422). A change is answered only
 once this API's read model shows it (its projection, the only writer of that read model,
 stores every version the enricher announces), so a read right after sees it. Opportunities
@@ -37,7 +37,8 @@ from timeline_api.domain.ownership import (
     normalized_domains,
     normalized_emails,
 )
-from timeline_api.ports import Publish, RecordOwner, RecordStore
+from timeline_api.ports.common import Publish
+from timeline_api.ports.records import RecordOwner, RecordStore
 
 SHOWN_POLL_S = 0.02
 """How often a change's answer looks whether the read model shows it yet."""

@@ -28,7 +28,8 @@ from timeline_api.domain.replay import (
     settings_read,
     widen,
 )
-from timeline_api.ports import Publish, ReplayJobs, ReplayLog
+from timeline_api.ports.common import Publish
+from timeline_api.ports.operations import ReplayJobs, ReplayLog
 
 WAIT_STEP_S = 0.5
 SETTINGS_WAIT_S = 2.0

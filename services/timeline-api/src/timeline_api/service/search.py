@@ -2,7 +2,7 @@
 app's search, one page at a time.
 
 A query becomes folded words and a token becomes a cursor here (``domain.search``); the
-read model answers the page (``ports.RecordReader``), in the asking member's workspace.
+read model answers the page (``ports.records.RecordReader``), in the asking member's workspace.
 """
 
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from timeline_api.domain.search import (
     encode_name_cursor,
     query_words,
 )
-from timeline_api.ports import RecordReader
+from timeline_api.ports.records import RecordReader
 
 T = TypeVar("T")
 SEARCH_LIMIT = 20

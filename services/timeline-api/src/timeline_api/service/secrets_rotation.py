@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from crm_runtime.secrets import SecretBox
 from crm_schemas.base import utcnow
 from crm_schemas.config import AccountConfigured
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 
 
 @dataclass(frozen=True, slots=True)

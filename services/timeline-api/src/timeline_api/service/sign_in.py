@@ -14,7 +14,7 @@ from timeline_api.domain.web_session import (
     is_expired,
     new_token,
 )
-from timeline_api.ports import Directory, SignIns
+from timeline_api.ports.accounts import Directory, SignIns
 
 
 class SignInError(Exception):

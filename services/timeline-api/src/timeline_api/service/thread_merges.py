@@ -20,7 +20,7 @@ Every step is idempotent (redirects insert-only, moves by id, summaries recomput
 
 from crm_schemas.mail import RawMessageRemoved, ThreadsMerged, TimelineMessage
 from timeline_api.domain.thread_merges import ThreadAbsorbed, absorptions, route_mail
-from timeline_api.ports import MailOutbox, ThreadChange, ThreadMerges, TimelineFeed
+from timeline_api.ports.timelines import MailOutbox, ThreadChange, ThreadMerges, TimelineFeed
 from timeline_api.service.projection import Projection
 
 MailEvent = TimelineMessage | RawMessageRemoved | ThreadsMerged | ThreadAbsorbed

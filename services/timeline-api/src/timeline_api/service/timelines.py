@@ -10,7 +10,8 @@ import asyncio
 from timeline_api.domain.model import StoredEvent, ThreadSummary
 from timeline_api.domain.ownership import NotFoundError
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window
-from timeline_api.ports import RecordReader, TimelineReader
+from timeline_api.ports.records import RecordReader
+from timeline_api.ports.timelines import TimelineReader
 
 MAX_MERGE_HOPS = 5
 """How many merges an opportunity's person is followed through to the survivor."""

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from crm_schemas.config import WorkspaceConfigured
 from timeline_api.domain.access import Member, Role, member_for, workspace_id_for
 from timeline_api.domain.ownership import normalized_domains
-from timeline_api.ports import Directory
+from timeline_api.ports.accounts import Directory
 
 
 class WorkspaceError(Exception):

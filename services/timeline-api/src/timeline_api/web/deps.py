@@ -18,7 +18,9 @@ from crm_schemas.config import OAuthProvider
 from timeline_api.domain.ownership import ConflictError, InvalidError, NotFoundError
 from timeline_api.domain.search import InvalidSearchError
 from timeline_api.domain.web_session import same_token
-from timeline_api.ports import Consent, Conversations, Directory, RecordReader
+from timeline_api.ports.accounts import Consent, Directory
+from timeline_api.ports.records import RecordReader
+from timeline_api.ports.timelines import Conversations
 from timeline_api.service.account_actions import AccountActions, ForbiddenError
 from timeline_api.service.lookups import MailboxSearch
 from timeline_api.service.records import RecordWriter

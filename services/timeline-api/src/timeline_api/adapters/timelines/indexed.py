@@ -29,7 +29,7 @@ from timeline_api.adapters.timeline_store import event_from_doc, thread_from_doc
 from timeline_api.domain.model import StoredEvent, ThreadSummary
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window, page_of
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def event_key(event: StoredEvent) -> Cursor:
 
 
 class IndexedTimelines:
-    """``ports.TimelineReader`` by one indexed query per page."""
+    """``ports.timelines.TimelineReader`` by one indexed query per page."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._threads: AsyncCollection[Document] = db["threads"]
@@ -152,7 +152,7 @@ class IndexedTimelines:
 
 
 class NothingToFeed:
-    """``ports.TimelineFeed`` of a read model that reads what the projection stores."""
+    """``ports.timelines.TimelineFeed`` of a read model that reads what the projection stores."""
 
     async def threads_changed(self, summaries: Sequence[ThreadSummary]) -> None:
         """Nothing to do: a page queries the threads themselves."""

@@ -1,7 +1,7 @@
-"""The timeline read model in memory: what the projection stores, and the pages read from
-it (``ports.ProjectionStore``, ``ports.TimelineReader``, ``ports.Conversations``), for
-fast tests of the use cases. The same contract tests run against it and the MongoDB read
-models, so it cannot drift from them."""
+"""The timeline read model in memory: what the projection stores, and the pages read from it
+(``ports.timelines.ProjectionStore``, ``ports.timelines.TimelineReader``,
+``ports.timelines.Conversations``), for fast tests of the use cases. The same contract
+tests run against it and the MongoDB read models, so it cannot drift from them."""
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -16,7 +16,7 @@ from timeline_api.domain.model import Source, StoredEvent, StoredMessage, Thread
 from timeline_api.domain.pagination import Cursor
 from timeline_api.domain.scope import Page, PageRequest, RecordScope, Window, page_of
 from timeline_api.domain.threads import summarise_thread
-from timeline_api.ports import AccountRemoval, ThreadChange
+from timeline_api.ports.timelines import AccountRemoval, ThreadChange
 
 T = TypeVar("T", StoredMessage, StoredEvent)
 
@@ -96,7 +96,7 @@ class InMemoryTimelines:
         self._drop_source(items, removed.item_id, removed.account_id)
         return True
 
-    # --- ports.ProjectionStore ----------------------------------------------------------
+    # --- ports.timelines.ProjectionStore ----------------------------------------------------------
 
     async def store_messages(self, messages: list[StoredMessage]) -> list[ThreadSummary]:
         """Store each message once, adding its sources; re-summarise each thread touched."""
@@ -159,7 +159,7 @@ class InMemoryTimelines:
         ]
         return AccountRemoval(deleted_messages, deleted_events, changes)
 
-    # --- ports.ThreadMerges -------------------------------------------------------------
+    # --- ports.timelines.ThreadMerges -------------------------------------------------------------
 
     async def redirect_threads(self, redirects: Mapping[str, str]) -> None:
         """From now on, what comes for each thread goes to the one it merged into."""
@@ -198,7 +198,7 @@ class InMemoryTimelines:
         self.stored_threads[thread_id] = summarise_thread(thread_id, messages)
         return self.stored_threads[thread_id]
 
-    # --- ports.TimelineReader -----------------------------------------------------------
+    # --- ports.timelines.TimelineReader -----------------------------------------------------------
 
     async def threads(self, scope: RecordScope, page: PageRequest) -> Page[ThreadSummary]:
         """The threads with any address or domain of the scope, newest first."""
@@ -229,7 +229,7 @@ class InMemoryTimelines:
         people = self.records.company_emails(scope.workspace_id, scope.company.company_id)
         return Links.of(scope, people)
 
-    # --- ports.Conversations ------------------------------------------------------------
+    # --- ports.timelines.Conversations ------------------------------------------------------------
 
     async def event(self, item_id: str) -> StoredEvent | None:
         """A meeting, or None."""

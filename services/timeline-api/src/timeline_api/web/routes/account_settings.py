@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from crm_schemas.config import AccountConfigured
 from timeline_api.domain.ownership import ConflictError
-from timeline_api.ports import FoldersUnavailableError
+from timeline_api.ports.accounts import FoldersUnavailableError
 from timeline_api.service.account_actions import ChecksFailedError
 from timeline_api.service.account_requests import AccountUpdate
 from timeline_api.service.sign_in import SignedIn

@@ -36,7 +36,7 @@ from timeline_api.adapters.timelines.heads.roster_rules import (
 )
 from timeline_api.domain.model import ThreadSummary
 from timeline_api.domain.records import person_addresses
-from timeline_api.ports import ThreadChange
+from timeline_api.ports.timelines import ThreadChange
 
 ROW_MAX_CHARS = 16_384
 """A thread's row is announced (and kept in heads) up to this size; a longer one (a
@@ -98,7 +98,7 @@ class RosterWriter:
 
 
 class HeadsFeed:
-    """``ports.TimelineFeed`` of the heads: announces threads to the index topic and moves
+    """``ports.timelines.TimelineFeed`` of the heads: announces threads to the index topic and moves
     people on the rosters topic."""
 
     def __init__(

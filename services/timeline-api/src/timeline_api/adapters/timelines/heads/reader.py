@@ -54,7 +54,7 @@ class HeadsRead:
 
 
 class HeadsTimelines:
-    """``ports.TimelineReader`` over the heads and the rosters."""
+    """``ports.timelines.TimelineReader`` over the heads and the rosters."""
 
     def __init__(
         self, db: AsyncDatabase[Document], indexed: IndexedTimelines, rosters: MongoRosters
