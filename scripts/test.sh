@@ -15,11 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== lint"
-"$BIN/ruff" check .
-"$BIN/ruff" format --check .
-"$BIN/mypy" schemas/src packages/runtime/src services/fetcher/src services/matcher/src \
-  services/enricher/src services/timeline-api/src benchmarks tests/emulators scripts
-"$BIN/lint-imports"
+make --no-print-directory lint  # the same checks as `make lint`, listed once there
 
 echo "== local stack"
 time scripts/stack.sh up

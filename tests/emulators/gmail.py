@@ -42,6 +42,7 @@ from .gcal import GoogleCalendars
 from .notify import Notifier
 from .oauth import TokenAuthority
 from .pubsub import PubSub
+from .server import Reply
 
 UNITS = {"get": 5, "list": 5, "history": 2, "profile": 1, "labels": 1, "watch": 100, "stop": 50}
 WATCH_S = 7 * 86400
@@ -60,9 +61,6 @@ SYSTEM_LABELS = (
     "CATEGORY_FORUMS",
     "CATEGORY_UPDATES",
 )
-
-Reply = tuple[int, dict[str, str], dict[str, Any]]
-"""A request's answer: status, headers and JSON body."""
 
 
 @dataclass

@@ -50,6 +50,7 @@ from starlette.types import Receive, Scope, Send
 
 from .notify import Notifier
 from .oauth import TokenAuthority
+from .server import Reply
 
 WELL_KNOWN = ("inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive")
 DISPLAY_NAMES = {
@@ -60,9 +61,6 @@ DISPLAY_NAMES = {
     "junkemail": "Junk Email",
     "archive": "Archive",
 }
-
-Reply = tuple[int, dict[str, str], dict[str, Any]]
-"""A request's answer: status, headers and JSON body."""
 
 
 def folder_id(folder: str) -> str:

@@ -9,6 +9,9 @@ from typing import Any
 
 import uvicorn
 
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+"""An emulated API call's answer: status, headers and JSON body."""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
